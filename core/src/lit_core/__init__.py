@@ -1,0 +1,30 @@
+"""lit: PyTorch Lightning's API on a small kernel whose loop phases are pluggy hooks.
+
+Write ``import lit_core as lit`` and use ``lit.Trainer``, ``lit.LightningModule``,
+``lit.LightningDataModule`` and ``lit.Callback`` as in Lightning. Accelerators, strategies,
+precision, loggers and callbacks are plugins found through package entry points.
+"""
+
+from .callback import Callback
+from .datamodule import LightningDataModule
+from .logger import Logger
+from .markers import hookimpl, hookspec
+from .module import LightningModule
+from .rank_zero import rank_zero_only
+from .seed import seed_everything
+from .trainer import Trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Callback",
+    "LightningDataModule",
+    "LightningModule",
+    "Logger",
+    "Trainer",
+    "hookimpl",
+    "hookspec",
+    "rank_zero_only",
+    "seed_everything",
+    "__version__",
+]

@@ -1,0 +1,59 @@
+"""Walking batches: apply a function to every tensor in a nested collection."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
+
+import torch
+
+
+def apply_to_collection(data: Any, dtype: type | tuple[type, ...], function: Callable[[Any], Any]) -> Any:
+    """Return ``data`` with ``function`` applied to every element of type ``dtype``.
+
+    Recurses into mappings, sequences (lists, tuples, named tuples) and dataclasses; other
+    values are returned as they are.
+    """
+    if isinstance(data, dtype):
+        return function(data)
+    if isinstance(data, Mapping):
+        return type(data)({k: apply_to_collection(v, dtype, function) for k, v in data.items()})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(apply_to_collection(v, dtype, function) for v in data))
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        return type(data)([apply_to_collection(v, dtype, function) for v in data])
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        changes = {f.name: apply_to_collection(getattr(data, f.name), dtype, function) for f in dataclasses.fields(data) if f.init}
+        return dataclasses.replace(data, **changes)
+    return data
+
+
+def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
+    """Move every tensor (and anything with a ``.to(device)``) in ``batch`` to ``device``."""
+    device = torch.device(device)
+    non_blocking = device.type not in ("cpu", "mps")
+
+    def move(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device, non_blocking=non_blocking)
+
+    return apply_to_collection(batch, torch.Tensor, move)
+
+
+def extract_batch_size(batch: Any) -> int:
+    """The size of the first dimension of the first tensor found in ``batch`` (1 if none)."""
+    size = _first_tensor_size(batch)
+    return 1 if size is None else size
+
+
+def _first_tensor_size(batch: Any) -> int | None:
+    if isinstance(batch, torch.Tensor):
+        return batch.size(0) if batch.ndim else 1
+    if isinstance(batch, Mapping):
+        batch = list(batch.values())
+    if isinstance(batch, Sequence) and not isinstance(batch, (str, bytes)):
+        for item in batch:
+            size = _first_tensor_size(item)
+            if size is not None:
+                return size
+    return None

@@ -1,0 +1,120 @@
+"""The adapter plugin: calls a ``LightningModule``'s and each ``Callback``'s hooks Lightning's way.
+
+User hooks are not pluggy implementations: Lightning calls them positionally, and a user may
+name the arguments anything (``setup(self, step)``) or leave trailing ones out. For every hook a
+user object *overrides*, the adapter compiles a small trampoline function with the hookspec's
+argument names that calls the user's method positionally, with as many arguments as it takes.
+Hooks left as the base class's no-op get no trampoline, so pluggy never calls them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any, Callable
+
+from ..callback import Callback
+from ..markers import hookimpl
+from ..module import LightningModule
+
+#: lit hook -> (Lightning method name, arguments after ``trainer, pl_module``).
+EVENT_HOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lit_setup": ("setup", ("stage",)),
+    "lit_teardown": ("teardown", ("stage",)),
+    "lit_fit_start": ("on_fit_start", ()),
+    "lit_fit_end": ("on_fit_end", ()),
+    "lit_sanity_check_start": ("on_sanity_check_start", ()),
+    "lit_sanity_check_end": ("on_sanity_check_end", ()),
+    "lit_train_start": ("on_train_start", ()),
+    "lit_train_end": ("on_train_end", ()),
+    "lit_train_epoch_start": ("on_train_epoch_start", ()),
+    "lit_train_epoch_end": ("on_train_epoch_end", ()),
+    "lit_train_batch_start": ("on_train_batch_start", ("batch", "batch_idx")),
+    "lit_train_batch_end": ("on_train_batch_end", ("outputs", "batch", "batch_idx")),
+    "lit_before_backward": ("on_before_backward", ("loss",)),
+    "lit_after_backward": ("on_after_backward", ()),
+    "lit_before_optimizer_step": ("on_before_optimizer_step", ("optimizer", "optimizer_idx")),
+    "lit_before_zero_grad": ("on_before_zero_grad", ("optimizer",)),
+    "lit_save_checkpoint_state": ("on_save_checkpoint", ("checkpoint",)),
+    "lit_load_checkpoint_state": ("on_load_checkpoint", ("checkpoint",)),
+    "lit_exception": ("on_exception", ("exception",)),
+}
+for _stage in ("validation", "test", "predict"):
+    EVENT_HOOKS.update(
+        {
+            f"lit_{_stage}_start": (f"on_{_stage}_start", ()),
+            f"lit_{_stage}_end": (f"on_{_stage}_end", ()),
+            f"lit_{_stage}_epoch_start": (f"on_{_stage}_epoch_start", ()),
+            f"lit_{_stage}_epoch_end": (f"on_{_stage}_epoch_end", ()),
+            f"lit_{_stage}_batch_start": (f"on_{_stage}_batch_start", ("batch", "batch_idx", "dataloader_idx")),
+            f"lit_{_stage}_batch_end": (
+                f"on_{_stage}_batch_end",
+                ("outputs", "batch", "batch_idx", "dataloader_idx"),
+            ),
+        }
+    )
+
+#: Hooks a callback has but a module does not (they receive only the trainer).
+TRAINER_ONLY_HOOKS: dict[str, str] = {"lit_init_start": "on_init_start", "lit_init_end": "on_init_end"}
+
+
+def positional_arity(fn: Callable[..., Any]) -> int | None:
+    """How many positional arguments a bound method accepts (``None``: any number)."""
+    count = 0
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def overrides(obj: object, base: type, name: str) -> bool:
+    """Whether ``obj``'s class defines ``name`` differently from ``base``."""
+    impl = getattr(type(obj), name, None)
+    return impl is not None and impl is not getattr(base, name, None)
+
+
+def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...], first: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """Compile ``def <hook>(<names>): return method(<names>)`` with a hookimpl marker.
+
+    ``first`` are leading values bound into the call (``trainer``/``module`` are passed by
+    pluggy like any other argument). Arguments beyond what ``method`` accepts are dropped.
+    """
+    arity = positional_arity(method)
+    passed = args if arity is None else args[:arity]
+    params = tuple(dict.fromkeys((*first, *passed)))
+    source = f"def {hook}({', '.join(params)}):\n    return _method({', '.join(passed)})\n"
+    namespace: dict[str, Any] = {"_method": method}
+    exec(compile(source, f"<lit adapter {hook}>", "exec"), namespace)
+    return hookimpl(namespace[hook])
+
+
+def callback_plugin(callback: Callback) -> types.SimpleNamespace:
+    """A plugin object carrying a trampoline for every hook ``callback`` overrides."""
+    plugin = types.SimpleNamespace()
+    for hook, (name, extra) in EVENT_HOOKS.items():
+        if overrides(callback, Callback, name):
+            setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer", "module", *extra)))
+    for hook, name in TRAINER_ONLY_HOOKS.items():
+        if overrides(callback, Callback, name):
+            setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer",)))
+    return plugin
+
+
+def module_plugin(module: LightningModule) -> types.SimpleNamespace:
+    """A plugin object carrying a trampoline for every hook ``module`` overrides.
+
+    ``setup`` / ``teardown`` are called by the Trainer directly (their order relative to the
+    datamodule's matters), so they are not adapted here.
+    """
+    plugin = types.SimpleNamespace()
+    for hook, (name, extra) in EVENT_HOOKS.items():
+        if name in ("setup", "teardown"):
+            continue
+        if overrides(module, LightningModule, name):
+            setattr(plugin, hook, trampoline(hook, getattr(module, name), extra))
+    if overrides(module, LightningModule, "transfer_batch_to_device"):
+        transfer = trampoline("lit_batch_to_device", module.transfer_batch_to_device, ("batch", "device", "dataloader_idx"))
+        setattr(plugin, "lit_batch_to_device", hookimpl(tryfirst=True)(transfer))
+    return plugin

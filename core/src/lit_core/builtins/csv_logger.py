@@ -1,0 +1,126 @@
+"""The ``csv`` logger: ``<root>/lightning_logs/version_N/metrics.csv`` and ``hparams.yaml``."""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any
+
+from ..logger import Logger
+
+
+def next_version(root_dir: str) -> int:
+    """One more than the highest ``version_N`` folder in ``root_dir`` (0 when there is none)."""
+    try:
+        names = os.listdir(root_dir)
+    except FileNotFoundError:
+        return 0
+    versions = [int(n.split("_", 1)[1]) for n in names if n.startswith("version_") and n.split("_", 1)[1].isdigit()]
+    return max(versions) + 1 if versions else 0
+
+
+class CSVLogger(Logger):
+    """Write metrics to ``metrics.csv`` (one row per logging step) and hparams to ``hparams.yaml``.
+
+    :param save_dir: the root folder (default: the Trainer's ``default_root_dir``).
+    :param name: the experiment folder under ``save_dir``.
+    :param version: an int (``version_N``) or a folder name; the next free number by default.
+    :param prefix: prepended to every metric name.
+    :param flush_logs_every_n_steps: how many logging calls are buffered before writing.
+    """
+
+    def __init__(
+        self,
+        save_dir: str = ".",
+        name: str = "lightning_logs",
+        version: int | str | None = None,
+        prefix: str = "",
+        flush_logs_every_n_steps: int = 100,
+    ) -> None:
+        self._save_dir = os.fspath(save_dir)
+        self._name = name or ""
+        self._version = version
+        self._prefix = prefix
+        self._flush_every = flush_logs_every_n_steps
+        self._rows: list[dict[str, Any]] = []
+        self._columns: list[str] = []
+        self._hparams: dict[str, Any] = {}
+        self._calls = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = next_version(self.root_dir or ".")
+        return self._version
+
+    @property
+    def experiment(self) -> CSVLogger:
+        """The logger itself: it is its own backend."""
+        return self
+
+    @property
+    def metrics_file_path(self) -> str:
+        """``<log_dir>/metrics.csv``."""
+        return os.path.join(self.log_dir or ".", "metrics.csv")
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        row = {f"{self._prefix}{k}" if self._prefix else k: v for k, v in metrics.items()}
+        row["step"] = step
+        self._rows.append(row)
+        self._calls += 1
+        if self._calls % self._flush_every == 0:
+            self.save()
+
+    def log_hyperparams(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        self._hparams.update(params)
+        self._write_hparams()
+
+    def save(self) -> None:
+        """Write the buffered rows; the file is rewritten when new columns appear."""
+        if not self._rows:
+            return
+        os.makedirs(self.log_dir, exist_ok=True)
+        new_columns = [k for row in self._rows for k in row if k not in self._columns]
+        path = self.metrics_file_path
+        rewrite = bool(new_columns) or not os.path.exists(path)
+        if rewrite:
+            self._columns.extend(dict.fromkeys(new_columns))
+            old_rows = []
+            if os.path.exists(path):
+                with open(path, newline="") as f:
+                    old_rows = list(csv.DictReader(f))
+            rows, mode = old_rows + self._rows, "w"
+        else:
+            rows, mode = self._rows, "a"
+        with open(path, mode, newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self._columns)
+            if mode == "w":
+                writer.writeheader()
+            writer.writerows(rows)
+        self._rows = []
+
+    def _write_hparams(self) -> None:
+        import yaml
+
+        os.makedirs(self.log_dir, exist_ok=True)
+        with open(os.path.join(self.log_dir, "hparams.yaml"), "w") as f:
+            yaml.safe_dump({k: _yaml_safe(v) for k, v in self._hparams.items()}, f)
+
+
+def _yaml_safe(value: Any) -> Any:
+    """Plain data as it is; anything else as its ``repr`` (hparams.yaml must load safely)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_yaml_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _yaml_safe(v) for k, v in value.items()}
+    return repr(value)

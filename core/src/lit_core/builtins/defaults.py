@@ -1,0 +1,148 @@
+"""The kernel's single-process implementation of every service hook (all ``trylast``).
+
+Accelerator, strategy and precision plugins override these by implementing the same hook
+(they are asked first) or wrap them (``@hookimpl(wrapper=True)``). This plugin is essential:
+it cannot be disabled.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+from ..apply import move_data_to_device
+from ..markers import hookimpl
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+
+    from ..module import LightningModule
+    from ..trainer import Trainer
+
+
+class KernelDefaults:
+    """One process, one device, the module's own ``backward`` / ``optimizer_step``."""
+
+    @hookimpl(trylast=True)
+    def lit_launch(self, function: Callable[[], Any]) -> Any:
+        return function()
+
+    @hookimpl(trylast=True)
+    def lit_setup_module(self, trainer: Trainer, module: LightningModule) -> torch.nn.Module:
+        return module.to(trainer.device)
+
+    @hookimpl(trylast=True)
+    def lit_setup_optimizers(self, optimizers: list[Optimizer]) -> list[Optimizer]:
+        return optimizers
+
+    @hookimpl(trylast=True)
+    def lit_process_dataloader(self, dataloader: Any) -> Any:
+        return dataloader
+
+    @hookimpl(trylast=True)
+    def lit_batch_to_device(self, batch: Any, device: torch.device) -> Any:
+        return move_data_to_device(batch, device)
+
+    @hookimpl(trylast=True)
+    def lit_backward(self, trainer: Trainer, loss: torch.Tensor, optimizer: Any, optimizer_idx: Any, args: tuple, kwargs: dict) -> bool:
+        trainer._module_backward(loss, optimizer, optimizer_idx, args, kwargs)
+        return True
+
+    @hookimpl(trylast=True)
+    def lit_optimizer_step(self, trainer: Trainer, optimizer: Any, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> bool:
+        trainer._module_optimizer_step(optimizer, optimizer_idx, closure, batch_idx)
+        return True
+
+    @hookimpl(trylast=True)
+    def lit_clip_gradients(self, optimizer: Optimizer, clip_val: float | None, algorithm: str | None) -> bool:
+        if clip_val is None or clip_val <= 0:
+            return True
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if algorithm in (None, "norm"):
+            torch.nn.utils.clip_grad_norm_(params, clip_val)
+        elif algorithm == "value":
+            torch.nn.utils.clip_grad_value_(params, clip_val)
+        else:
+            raise ValueError(f"gradient_clip_algorithm={algorithm!r}: use 'norm' or 'value'.")
+        return True
+
+    @hookimpl(trylast=True)
+    def lit_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    @hookimpl(trylast=True)
+    def lit_all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.unsqueeze(0)
+
+    @hookimpl(trylast=True)
+    def lit_barrier(self) -> bool:
+        return True
+
+    @hookimpl(trylast=True)
+    def lit_broadcast(self, obj: Any) -> Any:
+        return obj
+
+    @hookimpl(trylast=True)
+    def lit_save_checkpoint(self, checkpoint: dict[str, Any], path: str) -> str:
+        atomic_save(checkpoint, path)
+        return path
+
+    @hookimpl(trylast=True)
+    def lit_load_checkpoint(self, path: str, map_location: Any) -> dict[str, Any]:
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+    @hookimpl(trylast=True)
+    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool:
+        print(format_results(stage, results))
+        return True
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never a torn file.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def format_results(stage: str, results: list[dict[str, float]]) -> str:
+    """The results table ``validate()`` / ``test()`` print, one column per dataloader."""
+    title = {"validate": "Validate metric", "test": "Test metric"}.get(stage, f"{stage} metric")
+    names = sorted({k for r in results for k in r})
+    headers = [title] + [
+        "DataLoader" if len(results) == 1 else f"DataLoader {i}" for i in range(len(results))
+    ]
+    rows = [[name] + [_fmt(r.get(name)) for r in results] for name in names]
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    rule = "─" * (sum(widths) + 3 * len(widths) + 1)
+    lines = [rule, _line(headers, widths), rule, *(_line(row, widths) for row in rows), rule]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def _line(cells: list[str], widths: list[int]) -> str:
+    return "│" + "│".join(f" {c:^{w}} " for c, w in zip(cells, widths)) + "│"

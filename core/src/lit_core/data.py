@@ -1,0 +1,104 @@
+"""Dataloader handling: finding the loaders, counting and limiting their batches."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch.utils.data import DataLoader, Sampler, SequentialSampler
+
+from .exceptions import MisconfigurationException
+
+#: stage -> the method on the module / datamodule that returns its dataloader(s).
+LOADER_METHODS = {
+    "train": "train_dataloader",
+    "val": "val_dataloader",
+    "test": "test_dataloader",
+    "predict": "predict_dataloader",
+}
+
+
+def has_len(loader: Any) -> bool:
+    """Whether ``len(loader)`` works (an ``IterableDataset`` loader may not have one)."""
+    try:
+        len(loader)
+    except (TypeError, NotImplementedError):
+        return False
+    return True
+
+
+def as_loader_list(loaders: Any, stage: str) -> list[Any]:
+    """One loader or a sequence / mapping of loaders -> a list of loaders."""
+    if loaders is None:
+        return []
+    if isinstance(loaders, Mapping):
+        loaders = list(loaders.values())
+    elif isinstance(loaders, Sequence) and not isinstance(loaders, (str, bytes)):
+        loaders = list(loaders)
+    else:
+        loaders = [loaders]
+    for loader in loaders:
+        if not hasattr(loader, "__iter__"):
+            raise MisconfigurationException(
+                f"The {stage} dataloader {loader!r} is not iterable: give a torch.utils.data.DataLoader "
+                "(or any iterable of batches)."
+            )
+    return loaders
+
+
+def num_batches(loader: Any, limit: int | float, stage: str, flag: str) -> float:
+    """How many batches of ``loader`` to run under ``limit`` (``inf`` for an unsized loader).
+
+    ``limit`` is a number of batches (int) or a fraction of the loader (float in [0, 1]).
+    """
+    if isinstance(limit, bool) or limit < 0 or (isinstance(limit, float) and limit > 1.0):
+        raise MisconfigurationException(
+            f"{flag}={limit!r}: use an int (number of batches) or a float between 0.0 and 1.0 (a fraction)."
+        )
+    if not has_len(loader):
+        if isinstance(limit, float) and 0.0 < limit < 1.0:
+            raise MisconfigurationException(
+                f"{flag}={limit} is a fraction, but the {stage} dataloader has no length (an IterableDataset): "
+                "give an int number of batches instead."
+            )
+        return float("inf") if isinstance(limit, float) and limit == 1.0 else float(limit)
+    length = len(loader)
+    if length == 0:
+        raise MisconfigurationException(
+            f"The {stage} dataloader is empty (len 0): check that its dataset has samples and that "
+            "batch_size / drop_last leave at least one batch."
+        )
+    if isinstance(limit, int):
+        return float(min(length, limit))
+    n = int(length * limit)
+    if n == 0 and limit > 0:
+        raise MisconfigurationException(
+            f"{flag}={limit} of {length} batches is less than one batch: raise it to at least {1 / length:.3g} "
+            "or give an int number of batches."
+        )
+    return float(n)
+
+
+def with_sampler(loader: DataLoader, sampler: Sampler) -> DataLoader:
+    """A copy of ``loader`` that draws from ``sampler`` (everything else kept).
+
+    Used to turn shuffling off for ``overfit_batches``, and by strategies to insert a
+    ``DistributedSampler``.
+    """
+    if not isinstance(loader, DataLoader):
+        raise MisconfigurationException(f"Cannot replace the sampler of {type(loader).__name__}: it is not a DataLoader.")
+    params = set(inspect.signature(DataLoader.__init__).parameters) - {"self", "dataset", "sampler", "shuffle", "batch_sampler", "batch_size", "drop_last"}
+    kwargs = {name: getattr(loader, name) for name in params if hasattr(loader, name)}
+    if loader.batch_sampler is not None and loader.batch_size is None:
+        raise MisconfigurationException("Cannot replace the sampler of a DataLoader built with a custom batch_sampler.")
+    if loader.num_workers == 0:
+        kwargs.pop("prefetch_factor", None)
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, drop_last=loader.drop_last, **kwargs)
+
+
+def without_shuffle(loader: Any) -> Any:
+    """``loader`` reading its dataset in order (for ``overfit_batches``)."""
+    if isinstance(loader, DataLoader) and not isinstance(loader.sampler, SequentialSampler) and has_len(loader.dataset):
+        return with_sampler(loader, SequentialSampler(loader.dataset))
+    return loader

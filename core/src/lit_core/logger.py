@@ -1,0 +1,106 @@
+"""``Logger``: the base class of every experiment logger (csv, tensorboard, wandb, mlflow...).
+
+A logger is a plugin: the methods marked ``@hookimpl`` below connect it to the Trainer's
+``lit_log_metrics`` / ``lit_log_hyperparams`` hooks, so a subclass only implements
+``log_metrics`` and ``log_hyperparams``. Register the subclass under ``lit.loggers`` and
+``Trainer(logger="<name>")`` finds it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .markers import hookimpl
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class Logger:
+    """Base class for loggers. Subclasses implement ``log_metrics`` and ``log_hyperparams``."""
+
+    @property
+    def name(self) -> str | None:
+        """The experiment name (a folder under ``save_dir`` for file-based loggers)."""
+        return None
+
+    @property
+    def version(self) -> int | str | None:
+        """The run's version (``version_N`` for file-based loggers)."""
+        return None
+
+    @property
+    def save_dir(self) -> str | None:
+        """The root folder of the logs, or ``None`` when the logger writes no files."""
+        return None
+
+    @property
+    def root_dir(self) -> str | None:
+        """``save_dir/name``: where the versions of this experiment live."""
+        import os
+
+        if self.save_dir is None:
+            return None
+        return os.path.join(self.save_dir, self.name or "")
+
+    @property
+    def log_dir(self) -> str | None:
+        """The folder of this run; ``trainer.log_dir`` returns it."""
+        import os
+
+        if self.root_dir is None:
+            return None
+        version = self.version
+        version = version if isinstance(version, str) else f"version_{version}"
+        return os.path.join(self.root_dir, version)
+
+    @property
+    def experiment(self) -> Any:
+        """The backend object (a ``SummaryWriter``, a wandb run...)."""
+        return None
+
+    @property
+    def group_separator(self) -> str:
+        """The separator of metric groups in names (``"train/loss"``)."""
+        return "/"
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Record ``metrics`` (name to Python float) at ``step``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement log_metrics(metrics, step).")
+
+    def log_hyperparams(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        """Record the run's hyperparameters."""
+        raise NotImplementedError(f"{type(self).__name__} must implement log_hyperparams(params).")
+
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        """Record the model graph, where the backend can."""
+
+    def save(self) -> None:
+        """Flush what is buffered."""
+
+    def finalize(self, status: str) -> None:
+        """Close the run; ``status`` is ``"success"``, ``"failed"`` or ``"interrupted"``."""
+        self.save()
+
+    def attach(self, trainer: Trainer) -> None:
+        """Called when the logger joins ``trainer``; the default does nothing."""
+
+    # -- the hooks that connect a logger to the loop (global rank zero only) ------------------
+
+    @hookimpl(trylast=True)
+    def lit_log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.log_metrics(metrics, step)
+
+    @hookimpl(trylast=True)
+    def lit_log_hyperparams(self, params: dict[str, Any]) -> None:
+        self.log_hyperparams(params)
+
+    @hookimpl(trylast=True)
+    def lit_teardown(self, trainer: Trainer) -> None:
+        if trainer.is_global_zero:
+            self.finalize("success")
+
+    @hookimpl(trylast=True)
+    def lit_exception(self, trainer: Trainer, exception: BaseException) -> None:
+        if trainer.is_global_zero:
+            self.finalize("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")

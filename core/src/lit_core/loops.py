@@ -1,0 +1,636 @@
+"""The loops: lit-core's implementation of ``lit_run_stage`` (fit, validate, test, predict).
+
+Hot-path rules: event hooks are looked up once per stage in ``trainer._events`` and skipped
+when nobody implements them; user methods are bound once; nothing converts a tensor to a
+Python number per step except the NaN check on CPU losses (free there: the value is on host).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+from .builtins.adapters import overrides, positional_arity
+from .data import num_batches, without_shuffle
+from .exceptions import MisconfigurationException
+from .markers import hookimpl
+from .metrics import MetricStore, to_float
+from .module import LightningModule
+from .optim import active_optimizers, step_schedulers
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class Loops:
+    """The built-in loops plugin (essential: it cannot be disabled, but it can be wrapped)."""
+
+    @hookimpl(trylast=True)
+    def lit_run_stage(self, trainer: Trainer, stage: str) -> Any:
+        if stage == "fit":
+            return FitLoop(trainer).run()
+        if stage == "predict":
+            return PredictLoop(trainer).run()
+        return EvaluationLoop(trainer, stage).run()
+
+
+def _batches(iterable: Any, limit: float) -> Any:
+    """``enumerate(iterable)`` stopping after ``limit`` batches, without fetching one more."""
+    counter = itertools.count() if math.isinf(limit) else range(int(limit))
+    return zip(counter, iterable)
+
+
+def _step_arity(method: Callable[..., Any]) -> int:
+    arity = positional_arity(method)
+    return 99 if arity is None else arity
+
+
+def _autocast(trainer: Trainer) -> Any:
+    return trainer.plugin_manager.hook.lit_autocast(trainer=trainer)
+
+
+class EvaluationLoop:
+    """Validation (alone, inside fit, or as the sanity check) and test."""
+
+    def __init__(self, trainer: Trainer, stage: str, sanity_check: bool = False) -> None:
+        self.trainer = trainer
+        self.stage = stage  # "validate" or "test"
+        self.sanity_check = sanity_check
+        self.kind = "val" if stage == "validate" else "test"
+        self.prefix = "validation" if stage == "validate" else "test"
+
+    def loaders(self) -> list[Any]:
+        trainer = self.trainer
+        if self.kind == "val" and not overrides(trainer.lightning_module, LightningModule, "validation_step"):
+            return []
+        loaders = trainer._fetch_loaders(self.kind)
+        if trainer.overfit_batches and self.kind == "val":
+            loaders = [without_shuffle(loader) for loader in loaders]
+        return loaders
+
+    def run(self, loaders: list[Any] | None = None) -> list[dict[str, float]]:
+        from .trainer import RunningStage, TrainerFn
+
+        trainer = self.trainer
+        module = trainer.lightning_module
+        hook = trainer.plugin_manager.hook
+        events = trainer._events
+        if loaders is None:
+            loaders = self.loaders()
+            if not loaders:
+                raise MisconfigurationException(
+                    f"trainer.{self.stage}() found no {self.kind} data: pass dataloaders=, a datamodule with "
+                    f"{self.kind}_dataloader(), or define {self.kind}_dataloader() on the module."
+                )
+        if self.kind == "val":
+            trainer.val_dataloaders = loaders
+        else:
+            trainer.test_dataloaders = loaders
+        flag = "limit_val_batches" if self.kind == "val" else "limit_test_batches"
+        limit = getattr(trainer, flag)
+        if self.sanity_check:
+            limit = limit if trainer.num_sanity_val_steps == -1 else trainer.num_sanity_val_steps
+        limits = [num_batches(loader, limit, self.kind, flag) for loader in loaders]
+
+        previous_stage, was_training = trainer.state.stage, module.training
+        if not self.sanity_check:
+            trainer.state.stage = RunningStage.VALIDATING if self.stage == "validate" else RunningStage.TESTING
+        store = MetricStore()
+        outer_store, outer_on_step = trainer._store, trainer._log_on_step
+        trainer._store, trainer._log_on_step = store, False
+        if not self.sanity_check:
+            trainer._eval_store = store
+        trainer._active_eval_loaders = loaders
+        start, end = getattr(events, f"{self.prefix}_start"), getattr(events, f"{self.prefix}_end")
+        epoch_start, epoch_end = getattr(events, f"{self.prefix}_epoch_start"), getattr(events, f"{self.prefix}_epoch_end")
+        batch_start, batch_end = getattr(events, f"{self.prefix}_batch_start"), getattr(events, f"{self.prefix}_batch_end")
+        step = getattr(module, f"{self.prefix}_step")
+        step_end = getattr(module, f"{self.prefix}_step_end", None)
+        epoch_end_method = getattr(module, f"{self.prefix}_epoch_end", None)
+        pass_idx = len(loaders) > 1 and _step_arity(step) >= 3
+        autocast = _autocast(trainer)
+        grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
+        all_outputs: list[list[Any]] = []
+
+        module.eval()
+        try:
+            with grad_context():
+                if start is not None:
+                    start(trainer=trainer, module=module)
+                if epoch_start is not None:
+                    epoch_start(trainer=trainer, module=module)
+                for dl_idx, loader in enumerate(loaders):
+                    trainer._dataloader_idx = dl_idx
+                    outputs: list[Any] = []
+                    iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
+                    for batch_idx, batch in _batches(iterable, limits[dl_idx]):
+                        batch = trainer._batch_to_device(batch, dl_idx)
+                        trainer._current_batch, trainer._current_batch_size = batch, None
+                        if batch_start is not None:
+                            batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
+                        args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
+                        if autocast is None:
+                            output = step(*args)
+                        else:
+                            with autocast:
+                                output = step(*args)
+                        if step_end is not None:
+                            output = step_end(output)
+                        if batch_end is not None:
+                            batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
+                        if epoch_end_method is not None:
+                            outputs.append(output)
+                    all_outputs.append(outputs)
+                trainer._dataloader_idx = None
+                if epoch_end_method is not None:
+                    epoch_end_method(all_outputs[0] if len(all_outputs) == 1 else all_outputs)
+                if epoch_end is not None:
+                    epoch_end(trainer=trainer, module=module)
+                for_logger = store.end_epoch(trainer._reduce)
+                if not self.sanity_check:
+                    trainer._send_to_loggers(for_logger, max(trainer._batches_that_stepped - 1, 0) if trainer.state.fn == TrainerFn.FITTING else trainer._batches_that_stepped)
+                if end is not None:
+                    end(trainer=trainer, module=module)
+        finally:
+            trainer._dataloader_idx = None
+            trainer._store, trainer._log_on_step = outer_store, outer_on_step
+            trainer.state.stage = previous_stage
+            if was_training:
+                module.train()
+        results = self._results(store, len(loaders))
+        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and getattr(trainer, "_verbose", True) and results:
+            hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
+        return results
+
+    @staticmethod
+    def _results(store: MetricStore, n_loaders: int) -> list[dict[str, float]]:
+        values = to_float(store.epoch_values)
+        results: list[dict[str, float]] = [{} for _ in range(n_loaders)]
+        for key, value in values.items():
+            if "/dataloader_idx_" in key:
+                idx = int(key.rsplit("_", 1)[1])
+                results[idx][key] = value
+            else:
+                for result in results:
+                    result[key] = value
+        return results
+
+
+class PredictLoop:
+    """``predict_step`` over every predict dataloader; collects the outputs."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def run(self) -> Any:
+        from .trainer import RunningStage
+
+        trainer = self.trainer
+        module = trainer.lightning_module
+        hook = trainer.plugin_manager.hook
+        events = trainer._events
+        loaders = trainer._fetch_loaders("predict")
+        if not loaders:
+            raise MisconfigurationException(
+                "trainer.predict() found no data: pass dataloaders=, a datamodule with predict_dataloader(), or define "
+                "predict_dataloader() on the module."
+            )
+        trainer.predict_dataloaders = loaders
+        limits = [num_batches(loader, trainer.limit_predict_batches, "predict", "limit_predict_batches") for loader in loaders]
+        keep = getattr(trainer, "_return_predictions", True)
+        step = module.predict_step
+        pass_idx = len(loaders) > 1 and _step_arity(step) >= 3
+        autocast = _autocast(trainer)
+        grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
+        predictions: list[list[Any]] = []
+        trainer.state.stage = RunningStage.PREDICTING
+        module.eval()
+        with grad_context():
+            if events.predict_start is not None:
+                events.predict_start(trainer=trainer, module=module)
+            if events.predict_epoch_start is not None:
+                events.predict_epoch_start(trainer=trainer, module=module)
+            for dl_idx, loader in enumerate(loaders):
+                outputs: list[Any] = []
+                iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="predict")
+                for batch_idx, batch in _batches(iterable, limits[dl_idx]):
+                    batch = trainer._batch_to_device(batch, dl_idx)
+                    if events.predict_batch_start is not None:
+                        events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
+                    args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
+                    if autocast is None:
+                        output = step(*args)
+                    else:
+                        with autocast:
+                            output = step(*args)
+                    if events.predict_batch_end is not None:
+                        events.predict_batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
+                    if keep:
+                        outputs.append(output)
+                predictions.append(outputs)
+            if events.predict_epoch_end is not None:
+                events.predict_epoch_end(trainer=trainer, module=module)
+            if events.predict_end is not None:
+                events.predict_end(trainer=trainer, module=module)
+        trainer.state.stage = None
+        if not keep:
+            return None
+        return predictions[0] if len(predictions) == 1 else predictions
+
+
+class _Closure:
+    """Runs ``training_step`` and the backward pass; what ``optimizer.step(closure)`` calls."""
+
+    __slots__ = ("loop", "batch", "batch_idx", "optimizer", "optimizer_idx", "stepping", "calls", "output")
+
+    def __init__(self, loop: FitLoop, batch: Any, batch_idx: int, optimizer: Any, optimizer_idx: int, stepping: bool) -> None:
+        self.loop = loop
+        self.batch = batch
+        self.batch_idx = batch_idx
+        self.optimizer = optimizer
+        self.optimizer_idx = optimizer_idx
+        self.stepping = stepping
+        self.calls = 0
+        self.output: Any = None
+
+    def __call__(self) -> torch.Tensor | None:
+        loop = self.loop
+        trainer = loop.trainer
+        if self.calls:
+            # Optimizers such as LBFGS re-evaluate: each evaluation starts from zero gradients.
+            self.optimizer.zero_grad()
+        self.calls += 1
+        output = loop.call_training_step(self.batch, self.batch_idx, self.optimizer_idx)
+        self.output = output
+        loss = loop.loss_of(output, automatic=True)
+        if loss is None:
+            return None
+        if loop.accumulate > 1:
+            loss = loss / loop.accumulate
+        trainer._backward(loss, self.optimizer, self.optimizer_idx)
+        if self.stepping:
+            loop.before_optimizer_step(self.optimizer, self.optimizer_idx)
+        return loss
+
+
+class FitLoop:
+    """Epochs of training batches, validation when due, stopping rules."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.module = trainer.lightning_module
+        self.accumulate = trainer.accumulate_grad_batches
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _load_train(self) -> None:
+        trainer = self.trainer
+        loaders = trainer._fetch_loaders("train")
+        if not loaders:
+            raise MisconfigurationException(
+                "trainer.fit() found no training data: pass train_dataloaders=, a datamodule with train_dataloader(), "
+                "or define train_dataloader() on the module."
+            )
+        if len(loaders) > 1:
+            raise MisconfigurationException(
+                f"trainer.fit() got {len(loaders)} training dataloaders; lit trains on one. Combine the datasets "
+                "(torch.utils.data.ConcatDataset) or zip them in one DataLoader."
+            )
+        loader = without_shuffle(loaders[0]) if trainer.overfit_batches else loaders[0]
+        self.train_loader = trainer.train_dataloader = loader
+        self.n_batches = num_batches(loader, trainer.limit_train_batches, "train", "limit_train_batches")
+        trainer._num_training_batches = self.n_batches
+        self._set_val_check_batch()
+
+    def _load_val(self) -> None:
+        trainer = self.trainer
+        self.val_loop = EvaluationLoop(trainer, "validate")
+        self.val_loaders = self.val_loop.loaders() if trainer.limit_val_batches != 0 else []
+        trainer.val_dataloaders = self.val_loaders
+
+    def _set_val_check_batch(self) -> None:
+        trainer = self.trainer
+        vci = trainer.val_check_interval
+        if isinstance(vci, float):
+            if not 0.0 < vci <= 1.0:
+                raise MisconfigurationException(f"val_check_interval={vci} must be in (0.0, 1.0] as a fraction, or an int number of batches.")
+            if vci != 1.0 and math.isinf(self.n_batches):
+                raise MisconfigurationException(
+                    f"val_check_interval={vci} is a fraction, but the training dataloader has no length: give an int."
+                )
+            self.val_every = None if vci == 1.0 else max(1, int(self.n_batches * vci))
+        else:
+            if vci < 1:
+                raise MisconfigurationException(f"val_check_interval={vci} must be >= 1 batch.")
+            if trainer.check_val_every_n_epoch is not None and vci > self.n_batches:
+                raise MisconfigurationException(
+                    f"val_check_interval={vci} is more than the {int(self.n_batches)} training batches per epoch: lower it, "
+                    "or set check_val_every_n_epoch=None to count batches across epochs."
+                )
+            self.val_every = vci
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        trainer = self.trainer
+        module = self.module
+        events = trainer._events
+        self._load_train()
+        self._load_val()
+        self.step_arity = _step_arity(module.training_step)
+        self.autocast = _autocast(trainer)
+        self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
+        self.step_end = getattr(module, "training_step_end", None)
+        trainer._store = trainer._train_store
+        if events.fit_start is not None:
+            events.fit_start(trainer=trainer, module=module)
+        self._sanity_check()
+        if events.train_start is not None:
+            events.train_start(trainer=trainer, module=module)
+        first_epoch = trainer.current_epoch
+        while not self._done():
+            epoch = trainer.current_epoch
+            every = trainer.reload_dataloaders_every_n_epochs
+            if every and epoch != first_epoch and epoch % every == 0:
+                self._load_train()
+                self._load_val()
+            self._run_epoch()
+            trainer.current_epoch += 1
+        trainer._store = None
+        if events.train_end is not None:
+            events.train_end(trainer=trainer, module=module)
+        if events.fit_end is not None:
+            events.fit_end(trainer=trainer, module=module)
+        return None
+
+    def _min_reached(self) -> bool:
+        trainer = self.trainer
+        return (trainer.min_epochs is None or trainer.current_epoch >= trainer.min_epochs) and (
+            trainer.min_steps is None or trainer.global_step >= trainer.min_steps
+        )
+
+    def _done(self) -> bool:
+        trainer = self.trainer
+        if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
+            return True
+        if trainer.max_epochs != -1 and trainer.current_epoch >= trainer.max_epochs:
+            return True
+        if self._out_of_time():
+            return True
+        return trainer.should_stop and self._min_reached()
+
+    def _out_of_time(self) -> bool:
+        trainer = self.trainer
+        return trainer.max_time is not None and time.monotonic() - trainer._start_time >= trainer.max_time
+
+    def _sanity_check(self) -> None:
+        trainer = self.trainer
+        if not self.val_loaders or trainer.num_sanity_val_steps == 0:
+            return
+        from .trainer import RunningStage
+
+        events = trainer._events
+        trainer.sanity_checking = True
+        trainer.state.stage = RunningStage.SANITY_CHECKING
+        if events.sanity_check_start is not None:
+            events.sanity_check_start(trainer=trainer, module=self.module)
+        EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
+        if events.sanity_check_end is not None:
+            events.sanity_check_end(trainer=trainer, module=self.module)
+        trainer.sanity_checking = False
+        trainer.state.stage = None
+
+    def _val_due(self, batch_idx: int, is_last: bool) -> bool:
+        trainer = self.trainer
+        if not self.val_loaders:
+            return False
+        every_n = trainer.check_val_every_n_epoch
+        if every_n is not None and (trainer.current_epoch + 1) % every_n:
+            return False
+        if self.val_every is None:
+            return is_last
+        count = batch_idx + 1 if every_n is not None else trainer._total_batches_seen
+        return count % self.val_every == 0
+
+    def _run_validation(self) -> None:
+        trainer = self.trainer
+        self.val_loop.run(self.val_loaders)
+        trainer._store, trainer._log_on_step = trainer._train_store, True
+
+    def _run_epoch(self) -> None:
+        from .trainer import RunningStage
+
+        trainer = self.trainer
+        module = self.module
+        events = trainer._events
+        hook = trainer.plugin_manager.hook
+        trainer.state.stage = RunningStage.TRAINING
+        module.train()
+        torch.set_grad_enabled(True)
+        sampler = getattr(self.train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(trainer.current_epoch)
+        iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
+        store = trainer._train_store
+        trainer._store, trainer._log_on_step = store, True
+        if events.train_epoch_start is not None:
+            events.train_epoch_start(trainer=trainer, module=module)
+        n_batches = self.n_batches
+        log_every = trainer.log_every_n_steps
+        logging_on = bool(trainer.loggers) and log_every > 0
+        automatic = module.automatic_optimization
+        epoch_outputs: list[Any] = []
+        ran = 0
+        validated_at_end = False
+        for batch_idx, batch in _batches(iterable, n_batches):
+            ran += 1
+            is_last = batch_idx + 1 >= n_batches
+            batch = trainer._batch_to_device(batch, 0)
+            trainer._current_batch, trainer._current_batch_size, trainer._batch_idx = batch, None, batch_idx
+            if events.train_batch_start is not None:
+                if -1 in events.train_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
+                    break
+            stepping = is_last or (batch_idx + 1) % self.accumulate == 0
+            if automatic:
+                output = self._automatic(batch, batch_idx, stepping)
+            else:
+                output = self.call_training_step(batch, batch_idx, None)
+                self.loss_of(output, automatic=False)
+            if events.train_batch_end is not None or self.collect_epoch_outputs:
+                outputs = self._outputs(output)
+                if events.train_batch_end is not None:
+                    events.train_batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
+                if self.collect_epoch_outputs and outputs is not None:
+                    epoch_outputs.append(outputs)
+            if stepping:
+                trainer._batches_that_stepped += 1
+            trainer._total_batches_seen += 1
+            if logging_on and trainer._batches_that_stepped % log_every == 0 and stepping:
+                self._check_loss_deferred()
+                trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
+            if self._val_due(batch_idx, is_last):
+                self._run_validation()
+                validated_at_end = is_last
+            if (trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps) or self._out_of_time():
+                break
+            if trainer.should_stop and self._min_reached():
+                break
+        if ran == 0 and trainer.current_epoch == 0:
+            raise MisconfigurationException(
+                "The training dataloader yielded no batches: check the dataset (an IterableDataset that is empty, or "
+                "a sampler that selects nothing)."
+            )
+        if self.val_every is None and not validated_at_end and math.isinf(n_batches) and self._val_due(0, True):
+            self._run_validation()
+        self._end_epoch(store, epoch_outputs)
+
+    def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any]) -> None:
+        trainer = self.trainer
+        module = self.module
+        events = trainer._events
+        trainer._log_on_step = False
+        for_logger = store.end_epoch(trainer._reduce)
+        if self.collect_epoch_outputs:
+            module.training_epoch_end(epoch_outputs)
+        if events.train_epoch_end is not None:
+            events.train_epoch_end(trainer=trainer, module=module)
+        for_logger.update(store.end_epoch(trainer._reduce))
+        trainer._send_to_loggers(for_logger, max(trainer._batches_that_stepped - 1, 0))
+        if module.automatic_optimization:
+            step_schedulers(trainer, "epoch", trainer.lr_scheduler_configs, trainer.current_epoch + 1)
+        trainer.state.stage = None
+
+    # -- one batch -----------------------------------------------------------------------------
+
+    def call_training_step(self, batch: Any, batch_idx: int, optimizer_idx: int | None) -> Any:
+        module = self.module
+        if optimizer_idx is not None and len(self.trainer.optimizers) > 1 and self.step_arity >= 3:
+            args: tuple[Any, ...] = (batch, batch_idx, optimizer_idx)
+        else:
+            args = (batch, batch_idx)
+        autocast = self.autocast
+        if autocast is None:
+            output = module.training_step(*args)
+        else:
+            with autocast:
+                output = module.training_step(*args)
+        if self.step_end is not None:
+            output = self.step_end(output)
+        return output
+
+    def loss_of(self, output: Any, automatic: bool) -> torch.Tensor | None:
+        """The loss in ``training_step``'s output, checked; ``None`` skips the batch."""
+        if output is None:
+            return None
+        if isinstance(output, torch.Tensor):
+            loss = output
+        elif isinstance(output, Mapping):
+            if "loss" not in output:
+                if not automatic:
+                    return None
+                raise MisconfigurationException(
+                    f"training_step returned a dict without a 'loss' key (keys: {sorted(output)}). "
+                    "Return the loss tensor, or {'loss': loss, ...}."
+                )
+            loss = output["loss"]
+        else:
+            if not automatic:
+                return None
+            raise MisconfigurationException(
+                f"training_step returned {type(output).__name__}; it must return the loss tensor, a dict with a "
+                "'loss' key, or None to skip the batch."
+            )
+        if not isinstance(loss, torch.Tensor):
+            raise MisconfigurationException(
+                f"training_step's loss is a {type(loss).__name__}, not a tensor: compute it with torch operations "
+                "so it can be back-propagated."
+            )
+        if automatic:
+            if loss.numel() != 1:
+                raise MisconfigurationException(
+                    f"training_step returned a loss of shape {tuple(loss.shape)}; it must be a scalar: reduce it "
+                    "(e.g. loss.mean())."
+                )
+            if not loss.requires_grad:
+                raise MisconfigurationException(
+                    "training_step returned a loss that does not require grad: it was detached, computed under "
+                    "torch.no_grad(), or from parameters with requires_grad=False."
+                )
+        if loss.device.type == "cpu":
+            if not math.isfinite(loss.item()) if loss.numel() == 1 else not torch.isfinite(loss).all():
+                self._nan_error()
+        else:
+            self.last_loss = loss
+        return loss
+
+    def _check_loss_deferred(self) -> None:
+        loss = getattr(self, "last_loss", None)
+        if loss is not None and not torch.isfinite(loss).all():
+            self._nan_error()
+
+    def _nan_error(self) -> None:
+        trainer = self.trainer
+        raise FloatingPointError(
+            f"The loss is NaN or infinite at epoch {trainer.current_epoch}, global step {trainer.global_step}. "
+            "Lower the learning rate, clip gradients (Trainer(gradient_clip_val=1.0)), check the data for NaNs, or "
+            "use Trainer(detect_anomaly=True) to find the operation that produced it."
+        )
+
+    @staticmethod
+    def _outputs(output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            return {"loss": output.detach()}
+        if isinstance(output, Mapping) and isinstance(output.get("loss"), torch.Tensor):
+            return {**output, "loss": output["loss"].detach()}
+        return output
+
+    def _automatic(self, batch: Any, batch_idx: int, stepping: bool) -> Any:
+        trainer = self.trainer
+        module = self.module
+        setup = trainer._optimizer_setup
+        optimizers = trainer.optimizers
+        several = len(optimizers) > 1
+        hook = trainer.plugin_manager.hook
+        output = None
+        for opt_idx in active_optimizers(setup, trainer._total_batches_seen):
+            optimizer = optimizers[opt_idx]
+            if several:
+                module.toggle_optimizer(optimizer)
+            closure = _Closure(self, batch, batch_idx, optimizer, opt_idx, stepping)
+            if stepping:
+                hook.lit_optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
+                                        closure=closure, batch_idx=batch_idx)
+                if closure.calls == 0:
+                    raise MisconfigurationException(
+                        "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
+                        "so training_step and backward run."
+                    )
+                trainer._zero_grad(optimizer, batch_idx)
+                trainer.global_step += 1
+                configs = [c for c in trainer.lr_scheduler_configs if c.opt_idx == opt_idx and c.interval == "step"]
+                if configs:
+                    step_schedulers(trainer, "step", configs, trainer._batches_that_stepped + 1)
+            else:
+                closure()
+            if several:
+                module.untoggle_optimizer(optimizer)
+            output = closure.output
+        return output
+
+    def before_optimizer_step(self, optimizer: Any, optimizer_idx: int) -> None:
+        """Inside the closure, after backward: the hook, then gradient clipping."""
+        trainer = self.trainer
+        module = self.module
+        events = trainer._events
+        if events.before_optimizer_step is not None:
+            events.before_optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
+        if overrides(module, LightningModule, "configure_gradient_clipping"):
+            module.configure_gradient_clipping(optimizer, trainer.gradient_clip_val, trainer.gradient_clip_algorithm)
+        elif trainer.gradient_clip_val:
+            trainer.plugin_manager.hook.lit_clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
+                                                           clip_val=trainer.gradient_clip_val, algorithm=trainer.gradient_clip_algorithm)

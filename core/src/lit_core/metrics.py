@@ -1,0 +1,159 @@
+"""``self.log`` bookkeeping: step values, epoch reductions, and what each consumer sees.
+
+Values stay tensors: a logged step value is stored as it is (detached), epoch values are
+accumulated with tensor arithmetic. Nothing calls ``.item()`` per step; loggers and progress
+bars convert when they read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from .exceptions import MisconfigurationException
+
+_REDUCE_NAMES: dict[Any, str] = {
+    "mean": "mean", "avg": "mean", torch.mean: "mean",
+    "sum": "sum", torch.sum: "sum",
+    "max": "max", torch.max: "max",
+    "min": "min", torch.min: "min",
+}
+
+
+def reduce_name(reduce_fx: Any) -> str:
+    """Normalise ``reduce_fx`` (a name or ``torch.mean``-like function)."""
+    try:
+        return _REDUCE_NAMES[reduce_fx]
+    except (KeyError, TypeError):
+        raise MisconfigurationException(
+            f"self.log(..., reduce_fx={reduce_fx!r}) is not supported: use 'mean', 'sum', 'max' or 'min'."
+        ) from None
+
+
+class LoggedMetric:
+    """One logged name: its options, the last step value and the running epoch reduction."""
+
+    __slots__ = ("key", "prog_bar", "logger", "on_step", "on_epoch", "reduce", "sync_dist", "value", "total", "weight")
+
+    def __init__(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> None:
+        self.key = key
+        self.prog_bar = prog_bar
+        self.logger = logger
+        self.on_step = on_step
+        self.on_epoch = on_epoch
+        self.reduce = reduce
+        self.sync_dist = sync_dist
+        self.value: torch.Tensor | None = None
+        self.total: torch.Tensor | None = None
+        self.weight = 0
+
+    @property
+    def step_key(self) -> str:
+        return f"{self.key}_step" if self.on_epoch else self.key
+
+    @property
+    def epoch_key(self) -> str:
+        return f"{self.key}_epoch" if self.on_step else self.key
+
+    def accumulate(self, value: torch.Tensor, batch_size: int) -> None:
+        total = self.total
+        if self.reduce == "mean":
+            weighted = value * batch_size
+            self.total = weighted if total is None else total + weighted
+            self.weight += batch_size
+        elif total is None:
+            self.total = value.clone()
+            self.weight = 1
+        elif self.reduce == "sum":
+            self.total = total + value
+        elif self.reduce == "max":
+            self.total = torch.maximum(total, value)
+        else:
+            self.total = torch.minimum(total, value)
+
+    def compute(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None) -> torch.Tensor:
+        """The epoch value, reduced across processes when ``sync_dist`` asked for it."""
+        total = self.total
+        assert total is not None
+        if self.reduce == "mean":
+            weight = torch.tensor(float(self.weight), device=total.device)
+            if reduce_across is not None:
+                total, weight = reduce_across(total, "sum"), reduce_across(weight, "sum")
+            return total / weight
+        return total if reduce_across is None else reduce_across(total, self.reduce)
+
+
+class MetricStore:
+    """What was logged during one run of a loop (the fit's training, one validation run...)."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, LoggedMetric] = {}
+        #: name -> tensor, as ``trainer.callback_metrics`` shows it.
+        self.callback: dict[str, torch.Tensor] = {}
+        #: epoch values by key (filled by ``end_epoch``).
+        self.epoch_values: dict[str, torch.Tensor] = {}
+
+    def log(
+        self,
+        key: str,
+        value: torch.Tensor,
+        prog_bar: bool,
+        logger: bool,
+        on_step: bool,
+        on_epoch: bool,
+        reduce_fx: Any,
+        sync_dist: bool,
+        batch_size: Callable[[], int] | int,
+    ) -> None:
+        metric = self.metrics.get(key)
+        if metric is None:
+            if not (on_step or on_epoch):
+                raise MisconfigurationException(
+                    f"self.log({key!r}, ..., on_step=False, on_epoch=False) records nothing: set one of them to True."
+                )
+            metric = LoggedMetric(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist)
+            self.metrics[key] = metric
+        if metric.on_step:
+            metric.value = value
+            self.callback[metric.step_key] = value
+        if metric.on_epoch:
+            metric.accumulate(value, batch_size if isinstance(batch_size, int) else batch_size())
+
+    def end_epoch(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """Reduce every epoch metric; return the values for loggers (``logger=True`` ones)."""
+        for_logger: dict[str, torch.Tensor] = {}
+        for metric in self.metrics.values():
+            if not metric.on_epoch or metric.total is None:
+                continue
+            value = metric.compute(reduce_across if metric.sync_dist else None)
+            self.epoch_values[metric.key] = value
+            self.callback[metric.key] = value
+            if metric.on_step:
+                self.callback[metric.epoch_key] = value
+            if metric.logger:
+                for_logger[metric.epoch_key] = value
+            metric.total = None
+            metric.weight = 0
+        return for_logger
+
+    def step_values_for_logger(self) -> dict[str, torch.Tensor]:
+        """The latest step values of ``logger=True`` metrics."""
+        return {m.step_key: m.value for m in self.metrics.values() if m.on_step and m.logger and m.value is not None}
+
+    def progress_bar(self) -> dict[str, torch.Tensor]:
+        """The current values of ``prog_bar=True`` metrics (epoch value once it exists)."""
+        shown: dict[str, torch.Tensor] = {}
+        for metric in self.metrics.values():
+            if not metric.prog_bar:
+                continue
+            if metric.on_step and metric.value is not None:
+                shown[metric.step_key] = metric.value
+            if metric.key in self.epoch_values:
+                shown[metric.epoch_key] = self.epoch_values[metric.key]
+        return shown
+
+
+def to_float(values: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Turn logged tensors into Python floats (the one place a device sync happens)."""
+    return {k: v.item() if isinstance(v, torch.Tensor) else float(v) for k, v in values.items()}

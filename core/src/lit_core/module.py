@@ -1,0 +1,463 @@
+"""``LightningModule``: a ``torch.nn.Module`` that also holds its training recipe."""
+
+from __future__ import annotations
+
+import inspect
+from argparse import Namespace
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from .apply import move_data_to_device
+from .hparams import AttributeDict, collect_init_args
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+
+    from .logger import Logger
+    from .trainer import Trainer
+
+
+class LightningModule(nn.Module):
+    """A ``torch.nn.Module`` with ``training_step``, ``configure_optimizers`` and hooks.
+
+    Use it exactly as a PyTorch module; the ``Trainer`` calls the methods below the way
+    PyTorch Lightning does. Every ``on_*`` hook is a no-op here: override the ones you need
+    (only overridden hooks are called at all).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._trainer: Trainer | None = None
+        self._hparams: AttributeDict = AttributeDict()
+        self._hparams_initial: AttributeDict = AttributeDict()
+        self._log_hyperparams = True
+        self._toggled: dict[nn.Parameter, bool] = {}
+        #: ``False`` switches to manual optimization: ``training_step`` steps the optimizers.
+        self.automatic_optimization: bool = True
+        #: An example input for the model summary (shapes) and tracing.
+        self.example_input_array: Any = None
+
+    # ----------------------------------------------------------------------------------------
+    # Trainer-facing properties
+    # ----------------------------------------------------------------------------------------
+
+    @property
+    def trainer(self) -> Trainer:
+        """The ``Trainer`` running this module (an error when there is none)."""
+        trainer = self.__dict__.get("_trainer")
+        if trainer is None:
+            raise RuntimeError(f"{type(self).__name__} is not attached to a `Trainer`.")
+        return trainer
+
+    @trainer.setter
+    def trainer(self, trainer: Trainer | None) -> None:
+        self.__dict__["_trainer"] = trainer
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the module's first parameter or buffer (CPU when it has none)."""
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the module's first floating-point parameter."""
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return torch.get_default_dtype()
+
+    @property
+    def current_epoch(self) -> int:
+        """The trainer's current epoch (0 without a trainer)."""
+        trainer = self.__dict__.get("_trainer")
+        return trainer.current_epoch if trainer else 0
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken so far (0 without a trainer)."""
+        trainer = self.__dict__.get("_trainer")
+        return trainer.global_step if trainer else 0
+
+    @property
+    def global_rank(self) -> int:
+        """This process's rank among all processes."""
+        trainer = self.__dict__.get("_trainer")
+        return trainer.global_rank if trainer else 0
+
+    @property
+    def local_rank(self) -> int:
+        """This process's rank on its node."""
+        trainer = self.__dict__.get("_trainer")
+        return trainer.local_rank if trainer else 0
+
+    @property
+    def logger(self) -> Logger | None:
+        """The trainer's first logger."""
+        trainer = self.__dict__.get("_trainer")
+        return trainer.logger if trainer else None
+
+    @property
+    def loggers(self) -> list[Logger]:
+        """All the trainer's loggers."""
+        trainer = self.__dict__.get("_trainer")
+        return trainer.loggers if trainer else []
+
+    # ----------------------------------------------------------------------------------------
+    # Hyperparameters
+    # ----------------------------------------------------------------------------------------
+
+    def save_hyperparameters(self, *args: Any, ignore: str | list[str] | None = None, frame: Any = None, logger: bool = True) -> None:
+        """Store the ``__init__`` arguments in ``self.hparams`` (and log them).
+
+        With no arguments every ``__init__`` argument is saved; name some to save only those,
+        or pass a dict / ``argparse.Namespace`` to save it as it is. ``ignore`` drops names
+        (e.g. an ``nn.Module`` argument).
+        """
+        self._log_hyperparams = logger
+        if frame is None:
+            frame = inspect.currentframe().f_back  # type: ignore[union-attr]
+        if len(args) == 1 and isinstance(args[0], (Mapping, Namespace)):
+            params = dict(vars(args[0]) if isinstance(args[0], Namespace) else args[0])
+        else:
+            init_args = collect_init_args(frame, self)
+            if args:
+                missing = [a for a in args if a not in init_args]
+                if missing:
+                    raise ValueError(
+                        f"save_hyperparameters({', '.join(map(repr, args))}): {missing} are not arguments "
+                        f"of {type(self).__name__}.__init__ (it has {sorted(init_args)})."
+                    )
+                params = {a: init_args[a] for a in args}
+            else:
+                params = init_args
+        ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
+        params = {k: v for k, v in params.items() if k not in ignored}
+        self._hparams.update(params)
+        self._hparams_initial = AttributeDict(params)
+
+    @property
+    def hparams(self) -> AttributeDict:
+        """The saved hyperparameters; attribute and key access both work."""
+        return self._hparams
+
+    @property
+    def hparams_initial(self) -> AttributeDict:
+        """The hyperparameters as they were saved, before any later change."""
+        return AttributeDict(self._hparams_initial)
+
+    # ----------------------------------------------------------------------------------------
+    # Logging
+    # ----------------------------------------------------------------------------------------
+
+    def log(
+        self,
+        name: str,
+        value: Any,
+        prog_bar: bool = False,
+        logger: bool | None = None,
+        on_step: bool | None = None,
+        on_epoch: bool | None = None,
+        reduce_fx: str | Any = "mean",
+        enable_graph: bool = False,
+        sync_dist: bool = False,
+        sync_dist_group: Any = None,
+        add_dataloader_idx: bool = True,
+        batch_size: int | None = None,
+        metric_attribute: str | None = None,
+        rank_zero_only: bool = False,
+    ) -> None:
+        """Record a scalar for the progress bar, the loggers and callbacks.
+
+        ``on_step`` / ``on_epoch`` default by where you call it: per step in
+        ``training_step`` and the train batch hooks, per epoch (averaged, weighted by batch
+        size) in ``validation_step`` / ``test_step`` and every epoch-level hook. Values are kept
+        as tensors; they are turned into Python numbers only when a logger or the progress bar
+        reads them.
+        """
+        trainer = self.__dict__.get("_trainer")
+        if trainer is None:
+            raise RuntimeError(
+                f"self.log({name!r}, ...) was called while {type(self).__name__} is not attached to a Trainer: "
+                "log from the step methods and hooks the Trainer calls."
+            )
+        trainer._log(
+            name, value, prog_bar, True if logger is None else logger, on_step, on_epoch, reduce_fx,
+            enable_graph, sync_dist, add_dataloader_idx, batch_size,
+        )
+
+    def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
+        """``self.log`` each item of ``dictionary`` with the same options."""
+        for name, value in dictionary.items():
+            self.log(name, value, **kwargs)
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        """``print`` on global rank zero only."""
+        trainer = self.__dict__.get("_trainer")
+        if trainer is None or trainer.is_global_zero:
+            print(*args, **kwargs)
+
+    # ----------------------------------------------------------------------------------------
+    # The recipe: steps and optimizers
+    # ----------------------------------------------------------------------------------------
+
+    def training_step(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute and return the training loss (a tensor, or a dict with a ``"loss"`` key).
+
+        Return ``None`` to skip the optimization of this batch (automatic optimization).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no `training_step`: define `training_step(self, batch, batch_idx)` "
+            "returning the loss to use `trainer.fit`."
+        )
+
+    def validation_step(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute validation metrics for one batch and ``self.log`` them."""
+
+    def test_step(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute test metrics for one batch and ``self.log`` them."""
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+        """Return the predictions for one batch; the default calls ``self(batch)``."""
+        return self(batch)
+
+    def configure_optimizers(self) -> Any:
+        """Return the optimizer(s) and optionally learning-rate schedulers.
+
+        Any of Lightning's forms: an optimizer; a list or tuple of optimizers; a pair
+        ``([optimizers], [schedulers])``; a dict ``{"optimizer": ..., "lr_scheduler": ...}``
+        (the scheduler itself or a dict with ``scheduler``, ``interval``, ``frequency``,
+        ``monitor``); or a list / tuple of such dicts.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no `configure_optimizers`: define it and return e.g. "
+            "`torch.optim.Adam(self.parameters(), lr=1e-3)`."
+        )
+
+    def optimizers(self, use_pl_optimizer: bool = True) -> Optimizer | list[Optimizer]:
+        """The optimizers from ``configure_optimizers`` (one, or a list when there are several)."""
+        opts = self.trainer.optimizers
+        return opts[0] if len(opts) == 1 else opts
+
+    def lr_schedulers(self) -> Any:
+        """The schedulers from ``configure_optimizers`` (``None``, one, or a list)."""
+        scheds = [config.scheduler for config in self.trainer.lr_scheduler_configs]
+        if not scheds:
+            return None
+        return scheds[0] if len(scheds) == 1 else scheds
+
+    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Back-propagate ``loss`` in manual optimization (use instead of ``loss.backward()``).
+
+        Goes through the precision and strategy plugins (loss scaling, gradient sync) and the
+        backward hooks.
+        """
+        self.trainer._backward(loss, None, None, *args, **kwargs)
+
+    def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Back-propagate ``loss``. Override for a custom backward.
+
+        The seed signature ``backward(self, use_amp, loss, optimizer, optimizer_idx)`` is
+        recognised too.
+        """
+        loss.backward(*args, **kwargs)
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Optimizer, optimizer_closure: Any = None) -> None:
+        """Step ``optimizer``; the closure runs ``training_step`` and the backward pass."""
+        optimizer.step(closure=optimizer_closure)
+
+    def optimizer_zero_grad(self, epoch: int, batch_idx: int, optimizer: Optimizer) -> None:
+        """Zero the gradients after ``optimizer`` stepped."""
+        optimizer.zero_grad()
+
+    def configure_gradient_clipping(self, optimizer: Optimizer, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None) -> None:
+        """Clip gradients before ``optimizer`` steps; the default uses the Trainer's flags."""
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    def clip_gradients(self, optimizer: Optimizer, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None) -> None:
+        """Clip the gradients of ``optimizer``'s parameters by norm (default) or value."""
+        if gradient_clip_val is None:
+            return
+        self.trainer.plugin_manager.hook.lit_clip_gradients(
+            trainer=self.trainer, module=self, optimizer=optimizer,
+            clip_val=gradient_clip_val, algorithm=gradient_clip_algorithm or "norm",
+        )
+
+    def toggle_optimizer(self, optimizer: Optimizer) -> None:
+        """Make only ``optimizer``'s parameters require gradients (undo with ``untoggle_optimizer``)."""
+        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        for opt in self.trainer.optimizers:
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    if id(p) not in own and p not in self._toggled:
+                        self._toggled[p] = p.requires_grad
+                        p.requires_grad = False
+
+    def untoggle_optimizer(self, optimizer: Optimizer) -> None:
+        """Restore ``requires_grad`` as it was before ``toggle_optimizer``."""
+        for p, requires_grad in self._toggled.items():
+            p.requires_grad = requires_grad
+        self._toggled.clear()
+
+    def freeze(self) -> None:
+        """Stop every parameter from requiring gradients and switch to eval mode."""
+        for p in self.parameters():
+            p.requires_grad = False
+        self.eval()
+
+    def unfreeze(self) -> None:
+        """Make every parameter require gradients again and switch to train mode."""
+        for p in self.parameters():
+            p.requires_grad = True
+        self.train()
+
+    # ----------------------------------------------------------------------------------------
+    # Data hooks
+    # ----------------------------------------------------------------------------------------
+
+    def prepare_data(self) -> None:
+        """Download or write data once (per node, or per job); do not set state here."""
+
+    def setup(self, stage: str | None = None) -> None:
+        """Called on every process before the loop; build what depends on the data here."""
+
+    def teardown(self, stage: str | None = None) -> None:
+        """Called on every process after the loop."""
+
+    def train_dataloader(self) -> Any:
+        """The training dataloader, when it is not given to ``fit`` or a datamodule."""
+        raise NotImplementedError
+
+    def val_dataloader(self) -> Any:
+        """The validation dataloader(s)."""
+        raise NotImplementedError
+
+    def test_dataloader(self) -> Any:
+        """The test dataloader(s)."""
+        raise NotImplementedError
+
+    def predict_dataloader(self) -> Any:
+        """The predict dataloader(s)."""
+        raise NotImplementedError
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch before it is moved to the device."""
+        return batch
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Move a batch to ``device``; override for custom batch types."""
+        return move_data_to_device(batch, device)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch after it is on the device."""
+        return batch
+
+    # ----------------------------------------------------------------------------------------
+    # Loop hooks (no-ops; only overridden ones are called)
+    # ----------------------------------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        """Called when fit starts."""
+
+    def on_fit_end(self) -> None:
+        """Called when fit ends."""
+
+    def on_train_start(self) -> None:
+        """Called before the first training epoch."""
+
+    def on_train_end(self) -> None:
+        """Called after the last training epoch."""
+
+    def on_train_epoch_start(self) -> None:
+        """Called at the start of each training epoch."""
+
+    def on_train_epoch_end(self) -> None:
+        """Called at the end of each training epoch."""
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> Any:
+        """Called before ``training_step``; return ``-1`` to end the epoch now."""
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Called after a training batch's optimization."""
+
+    def on_validation_start(self) -> None:
+        """Called when a validation loop starts."""
+
+    def on_validation_end(self) -> None:
+        """Called when a validation loop ends."""
+
+    def on_validation_epoch_start(self) -> None:
+        """Called before the first validation batch."""
+
+    def on_validation_epoch_end(self) -> None:
+        """Called after the last validation batch."""
+
+    def on_validation_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Called before ``validation_step``."""
+
+    def on_validation_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Called after ``validation_step``."""
+
+    def on_test_start(self) -> None:
+        """Called when the test loop starts."""
+
+    def on_test_end(self) -> None:
+        """Called when the test loop ends."""
+
+    def on_test_epoch_start(self) -> None:
+        """Called before the first test batch."""
+
+    def on_test_epoch_end(self) -> None:
+        """Called after the last test batch."""
+
+    def on_test_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Called before ``test_step``."""
+
+    def on_test_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Called after ``test_step``."""
+
+    def on_predict_start(self) -> None:
+        """Called when the predict loop starts."""
+
+    def on_predict_end(self) -> None:
+        """Called when the predict loop ends."""
+
+    def on_predict_epoch_start(self) -> None:
+        """Called before the first predict batch."""
+
+    def on_predict_epoch_end(self) -> None:
+        """Called after the last predict batch."""
+
+    def on_predict_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Called before ``predict_step``."""
+
+    def on_predict_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Called after ``predict_step``."""
+
+    def on_before_backward(self, loss: torch.Tensor) -> None:
+        """Called before the backward pass."""
+
+    def on_after_backward(self) -> None:
+        """Called after the backward pass; gradients are populated."""
+
+    def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
+        """Called before the optimizer steps (after gradient accumulation, before clipping)."""
+
+    def on_before_zero_grad(self, optimizer: Optimizer) -> None:
+        """Called before gradients are zeroed."""
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Add to a checkpoint being saved."""
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Read from a checkpoint being loaded."""
+
+    def configure_callbacks(self) -> Any:
+        """Callbacks this module needs; they join (and replace same-type) Trainer callbacks."""
+        return []

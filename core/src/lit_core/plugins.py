@@ -1,0 +1,126 @@
+"""Base classes for accelerator, strategy and precision plugins.
+
+A plugin is any object with ``@lit.hookimpl`` methods. These bases add what the ``Trainer``
+needs to *choose* one: a name, whether it can run on this machine, and (for accelerators) how
+many devices there are. Third-party plugins subclass them and register the class under the
+matching entry-point group (see ``docs/plugins.rst``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class _Plugin:
+    #: The user-facing name; the entry-point name is used when this is empty.
+    name: ClassVar[str] = ""
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this plugin cannot run on this machine, or ``None`` when it can.
+
+        Must be cheap: ``lit plugins`` and ``accelerator="auto"`` call it.
+        """
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accelerator(_Plugin):
+    """A kind of device: where modules and batches live (``lit.accelerators``)."""
+
+    #: ``accelerator="auto"`` picks the available accelerator with the highest priority.
+    priority: ClassVar[int] = 0
+
+    @classmethod
+    def device_count(cls) -> int:
+        """How many devices of this kind this machine has."""
+        return 1
+
+    def parse_devices(self, devices: Any) -> list[int]:
+        """Turn ``Trainer(devices=...)`` into device indices.
+
+        Accepts ``"auto"`` / ``-1`` (all), an int ``n`` (the first ``n``), a list of indices,
+        or a comma-separated string. Raises ``MisconfigurationException`` when more devices are
+        asked for than exist.
+        """
+        from .exceptions import MisconfigurationException
+
+        count = self.device_count()
+        if devices in ("auto", -1, "-1", None):
+            return list(range(count))
+        if isinstance(devices, str):
+            devices = [int(d) for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
+        if isinstance(devices, int):
+            if devices < 1:
+                raise MisconfigurationException(
+                    f"devices={devices} is not valid: use a positive number, a list of indices, -1 or 'auto'."
+                )
+            ids = list(range(devices))
+        else:
+            ids = [int(d) for d in devices]
+        if self.limits_devices() and max(ids) >= count:
+            raise MisconfigurationException(
+                f"devices={devices!r} asks for {len(ids)} {self.name} device(s) but this machine has {count}."
+            )
+        return ids
+
+    def limits_devices(self) -> bool:
+        """Whether asking for more devices than ``device_count()`` is an error."""
+        return True
+
+    def get_device(self, index: int) -> torch.device:
+        """The ``torch.device`` for device ``index``."""
+        raise NotImplementedError
+
+
+class Strategy(_Plugin):
+    """How work is spread over processes and devices (``lit.strategies``).
+
+    The collective methods are the public face of the ``lit_reduce`` / ``lit_all_gather`` /
+    ``lit_barrier`` / ``lit_broadcast`` hooks, so user code can call
+    ``trainer.strategy.reduce(x)`` whichever strategy is installed.
+    """
+
+    #: Whether this strategy runs several processes (the kernel then needs no other launcher).
+    multi_process: ClassVar[bool] = False
+
+    trainer: Trainer | None = None
+
+    def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
+        """Reduce ``tensor`` over all processes with ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``."""
+        return self._hook.lit_reduce(trainer=self.trainer, tensor=tensor, op=reduce_op)
+
+    def all_gather(self, tensor: torch.Tensor, sync_grads: bool = False) -> torch.Tensor:
+        """Gather ``tensor`` from every process, stacked along a new first dimension."""
+        return self._hook.lit_all_gather(trainer=self.trainer, tensor=tensor, sync_grads=sync_grads)
+
+    def barrier(self, name: str | None = None) -> None:
+        """Wait for every process."""
+        self._hook.lit_barrier(trainer=self.trainer, name=name)
+
+    def broadcast(self, obj: Any, src: int = 0) -> Any:
+        """Return process ``src``'s ``obj`` on every process."""
+        return self._hook.lit_broadcast(trainer=self.trainer, obj=obj, src=src)
+
+    @property
+    def _hook(self) -> Any:
+        if self.trainer is None:
+            raise RuntimeError(f"{self!r} is not attached to a Trainer yet.")
+        return self.trainer.plugin_manager.hook
+
+
+class SingleDeviceStrategy(Strategy):
+    """One process, one device: the kernel's defaults for every collective."""
+
+    name = "single_device"
+
+
+class Precision(_Plugin):
+    """The numeric format of training (``lit.precision``)."""

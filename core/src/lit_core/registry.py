@@ -1,0 +1,210 @@
+"""Plugin discovery through entry points, and lit's pluggy plugin manager.
+
+Discovery is lazy: listing what is installed reads package metadata only; a plugin's module is
+imported when it is selected. One entry-point group per kind of plugin; the entry name is the
+name users type.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .exceptions import PluginError
+from .markers import PROJECT
+
+#: kind -> entry-point group.
+GROUPS: dict[str, str] = {
+    "accelerator": "lit.accelerators",
+    "strategy": "lit.strategies",
+    "precision": "lit.precision",
+    "logger": "lit.loggers",
+    "callback": "lit.callbacks",
+}
+
+#: Names that first-party distributions provide, for the "pip install ..." hint.
+FIRST_PARTY: dict[str, dict[str, str]] = {
+    "accelerator": {"cuda": "lit-cuda", "gpu": "lit-cuda", "xla": "lit-xla", "tpu": "lit-xla"},
+    "strategy": {
+        "ddp": "lit-ddp",
+        "ddp_spawn": "lit-ddp",
+        "ddp_find_unused_parameters_true": "lit-ddp",
+        "xla": "lit-xla",
+        "xla_spmd": "lit-xla",
+    },
+    "precision": {
+        name: "lit-amp" for name in ("16-mixed", "bf16-mixed", "16-true", "bf16-true")
+    },
+    "logger": {"tensorboard": "lit-tensorboard", "wandb": "lit-wandb", "mlflow": "lit-mlflow"},
+    "callback": {"tqdm": "lit-tqdm", "rich": "lit-rich", "checkpoint": "lit-checkpoint"},
+}
+
+DISABLE_AUTOLOAD_ENV = "LIT_DISABLE_PLUGIN_AUTOLOAD"
+TRACE_ENV = "LIT_TRACE_HOOKS"
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One installed plugin, known from metadata only until ``load()``."""
+
+    kind: str
+    name: str
+    value: str
+    distribution: str
+    version: str
+    entry_point: metadata.EntryPoint
+
+    def load(self) -> Any:
+        """Import the plugin's module and return the object the entry point names.
+
+        Raises ``PluginError`` naming the distribution, chained to the original error.
+        """
+        try:
+            return self.entry_point.load()
+        except Exception as exc:
+            raise PluginError(
+                f"The {self.kind} plugin {self.name!r} ({self.value}) from distribution "
+                f"{self.distribution} {self.version} failed to import: {type(exc).__name__}: {exc}. "
+                f"Reinstall or upgrade {self.distribution}, or uninstall it "
+                f"(`pip uninstall {self.distribution}`) to stop lit from loading it."
+            ) from exc
+
+
+@functools.lru_cache(maxsize=None)
+def installed(kind: str) -> dict[str, PluginEntry]:
+    """The plugins of ``kind`` installed in this environment, by name (metadata only)."""
+    group = GROUPS[kind]
+    found: dict[str, PluginEntry] = {}
+    for ep in metadata.entry_points(group=group):
+        if ep.name in found:
+            continue
+        dist = ep.dist
+        found[ep.name] = PluginEntry(
+            kind=kind,
+            name=ep.name,
+            value=ep.value,
+            distribution=dist.metadata["Name"] if dist else "?",
+            version=dist.version if dist else "?",
+            entry_point=ep,
+        )
+    return found
+
+
+def refresh() -> None:
+    """Forget what was discovered (after installing a distribution at run time, in tests)."""
+    installed.cache_clear()
+
+
+def autoload_disabled() -> bool:
+    """``LIT_DISABLE_PLUGIN_AUTOLOAD=1``: only plugins named explicitly are used."""
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("", "0", "false", "no")
+
+
+def install_hint(kind: str, name: str) -> str:
+    """The ``pip install`` that would provide plugin ``name`` of ``kind``."""
+    dist = FIRST_PARTY.get(kind, {}).get(name, f"lit-{name}".replace("_", "-"))
+    return f"pip install {dist}"
+
+
+def unknown_name_error(kind: str, name: str, extra: Iterable[str] = ()) -> PluginError:
+    """The error for a name no installed plugin of ``kind`` provides."""
+    names = sorted({*installed(kind), *extra})
+    listing = ", ".join(repr(n) for n in names) if names else "none"
+    return PluginError(
+        f"Unknown {kind} {name!r}. Installed {kind} plugins: {listing}. "
+        f"If {name!r} is provided by a separate distribution, install it: `{install_hint(kind, name)}`."
+    )
+
+
+def load(kind: str, name: str) -> Any:
+    """Import and return the object registered as ``name`` for ``kind``."""
+    entry = installed(kind).get(name)
+    if entry is None:
+        raise unknown_name_error(kind, name)
+    return entry.load()
+
+
+def find_kinds(name: str) -> list[str]:
+    """Every kind that has an installed plugin called ``name``."""
+    return [kind for kind in GROUPS if name in installed(kind)]
+
+
+def instantiate(obj: Any, what: str) -> Any:
+    """Return ``obj``, or an instance when ``obj`` is a class that needs no arguments.
+
+    A class whose constructor requires arguments gets an error asking for an instance.
+    """
+    if not inspect.isclass(obj):
+        return obj
+    try:
+        required = [
+            p.name
+            for p in inspect.signature(obj).parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+    except (TypeError, ValueError):
+        required = []
+    if required:
+        raise PluginError(
+            f"{what} got the class {obj.__qualname__}, which needs arguments ({', '.join(required)}). "
+            f"Pass an instance instead: {obj.__qualname__}(...) — did you forget the ()?"
+        )
+    return obj()
+
+
+def distribution_of(obj: Any) -> str:
+    """The distribution that ships ``obj``'s module, for error messages."""
+    module = getattr(type(obj) if not inspect.ismodule(obj) else obj, "__module__", "") or ""
+    if inspect.ismodule(obj):
+        module = obj.__name__
+    top = module.split(".")[0]
+    dists = metadata.packages_distributions().get(top)
+    return dists[0] if dists else f"the module {module!r}"
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager with lit's specs, friendlier errors and ``LIT_TRACE_HOOKS``."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT)
+        self.add_hookspecs(hookspecs)
+        if os.environ.get(TRACE_ENV, "").lower() not in ("", "0", "false", "no"):
+            self.add_hookcall_monitoring(_trace_before, _trace_after)
+
+    def register(self, plugin: Any, name: str | None = None) -> str | None:
+        """Register ``plugin``; a hook implementation that does not fit a spec is a ``PluginError``."""
+        try:
+            return super().register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"Plugin {name or plugin!r} from {distribution_of(plugin)} does not fit lit's hooks: {exc}"
+            ) from exc
+
+    def check_pending(self) -> None:
+        """Reject ``@hookimpl`` methods whose name matches no hookspec (usually a typo)."""
+        try:
+            super().check_pending()
+        except pluggy.PluginValidationError as exc:
+            plugin = exc.plugin
+            raise PluginError(
+                f"Plugin {self.get_name(plugin)!r} from {distribution_of(plugin)} implements a hook "
+                f"lit does not have: {exc}. See `lit_core.hookspecs` for the hook names."
+            ) from exc
+
+
+def _trace_before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+    names = ", ".join(impl.plugin_name for impl in hook_impls)
+    print(f"lit hook {hook_name} -> [{names}]", file=sys.stderr)
+
+
+def _trace_after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+    if outcome.exception is not None:
+        print(f"lit hook {hook_name} raised {outcome.exception!r}", file=sys.stderr)

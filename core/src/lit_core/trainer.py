@@ -1,0 +1,940 @@
+"""``Trainer``: Lightning's flags and entry points over lit's hook-driven loops."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import torch
+from torch.optim import Optimizer
+
+from . import hookspecs, registry
+from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
+from .builtins.defaults import KernelDefaults
+from .callback import Callback
+from .datamodule import LightningDataModule
+from .exceptions import MisconfigurationException, PluginError
+from .logger import Logger
+from .loops import Loops
+from .metrics import MetricStore, to_float
+from .module import LightningModule
+from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
+from .plugins import Accelerator, Precision, SingleDeviceStrategy, Strategy
+from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only
+
+#: ``precision=`` aliases -> canonical names.
+PRECISION_ALIASES: dict[Any, str] = {
+    32: "32-true", "32": "32-true", 64: "64-true", "64": "64-true",
+    16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed",
+}
+
+#: Seed-era ``accelerator=`` values that name a strategy.
+STRATEGY_ACCELERATORS = {"ddp", "ddp_spawn", "ddp_cpu", "dp", "ddp2"}
+
+#: The event hooks (called only when someone implements them).
+EVENT_HOOKS = tuple(
+    name for name, spec in vars(hookspecs).items()
+    if name.startswith("lit_") and callable(spec) and not getattr(spec, "lit_spec", {}).get("firstresult")
+    and name not in ("lit_log_metrics", "lit_log_hyperparams", "lit_setup_environment")
+)
+
+
+class TrainerFn(str, Enum):
+    """What the user called."""
+
+    FITTING = "fit"
+    VALIDATING = "validate"
+    TESTING = "test"
+    PREDICTING = "predict"
+
+
+class RunningStage(str, Enum):
+    """Which loop is running."""
+
+    TRAINING = "train"
+    SANITY_CHECKING = "sanity_check"
+    VALIDATING = "validate"
+    TESTING = "test"
+    PREDICTING = "predict"
+
+
+class TrainerStatus(str, Enum):
+    """Where the Trainer is in its life."""
+
+    INITIALIZING = "initializing"
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass
+class TrainerState:
+    """``trainer.state``: the function, the running stage and the status."""
+
+    status: TrainerStatus = TrainerStatus.INITIALIZING
+    fn: TrainerFn | None = None
+    stage: RunningStage | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == TrainerStatus.FINISHED
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == TrainerStatus.INTERRUPTED
+
+
+class _Result:
+    """The value a launched stage returned; never ``None`` so ``lit_launch`` stops at it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def parse_max_time(max_time: Any) -> float | None:
+    """``max_time`` as seconds: ``"DD:HH:MM:SS"``, a ``timedelta``, a dict of timedelta args."""
+    if max_time is None:
+        return None
+    if isinstance(max_time, timedelta):
+        return max_time.total_seconds()
+    if isinstance(max_time, dict):
+        return timedelta(**max_time).total_seconds()
+    if isinstance(max_time, str) and re.fullmatch(r"\d+:\d+:\d+:\d+", max_time):
+        days, hours, minutes, seconds = map(int, max_time.split(":"))
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
+    raise MisconfigurationException(
+        f"max_time={max_time!r}: use 'DD:HH:MM:SS', a datetime.timedelta, or a dict like {{'hours': 2}}."
+    )
+
+
+class Trainer:
+    """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
+
+    Takes Lightning's flags. Accelerators, strategies, precision, loggers and callbacks are
+    plugins: pass a name (found through entry points), a class, or an instance, in the
+    dedicated argument or in ``plugins=[...]``.
+    """
+
+    def __init__(
+        self,
+        *,
+        accelerator: str | Accelerator = "auto",
+        strategy: str | Strategy = "auto",
+        devices: int | str | list[int] = "auto",
+        num_nodes: int = 1,
+        precision: str | int | Precision = "32-true",
+        logger: Any = None,
+        callbacks: Any = None,
+        plugins: Any = None,
+        disable_plugins: Iterable[str] = (),
+        fast_dev_run: int | bool = False,
+        max_epochs: int | None = None,
+        min_epochs: int | None = None,
+        max_steps: int = -1,
+        min_steps: int | None = None,
+        max_time: Any = None,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        val_check_interval: int | float | None = None,
+        check_val_every_n_epoch: int | None = 1,
+        num_sanity_val_steps: int | None = None,
+        log_every_n_steps: int | None = None,
+        enable_checkpointing: bool | None = None,
+        enable_progress_bar: bool | None = None,
+        enable_model_summary: bool | None = None,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+        deterministic: bool | str | None = None,
+        benchmark: bool | None = None,
+        inference_mode: bool = True,
+        use_distributed_sampler: bool = True,
+        detect_anomaly: bool = False,
+        barebones: bool = False,
+        sync_batchnorm: bool = False,
+        reload_dataloaders_every_n_epochs: int = 0,
+        default_root_dir: str | os.PathLike | None = None,
+        prepare_data_per_node: bool | None = None,
+        gpus: int | str | list[int] | None = None,
+        tpu_cores: int | list[int] | None = None,
+    ) -> None:
+        self.state = TrainerState()
+        self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+        self.barebones = barebones
+        self._disabled = set(disable_plugins)
+        self.plugin_manager = registry.PluginManager()
+        self.plugin_manager.register(KernelDefaults(), "lit.defaults")
+        self.plugin_manager.register(Loops(), "lit.loops")
+
+        accelerator, strategy, devices = self._translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
+        chosen = self._sort_plugins(plugins, accelerator=accelerator, strategy=strategy, precision=precision)
+        self._check_barebones(barebones, enable_checkpointing, enable_progress_bar, enable_model_summary)
+        self.fast_dev_run = int(fast_dev_run) if not isinstance(fast_dev_run, bool) else int(fast_dev_run)
+        if self.fast_dev_run < 0:
+            raise MisconfigurationException(f"fast_dev_run={fast_dev_run!r} must be a bool or a positive int.")
+
+        # ---- devices, accelerator, strategy, precision --------------------------------------
+        self.accelerator: Accelerator = self._choose_accelerator(chosen["accelerator"])
+        self.device_ids = self.accelerator.parse_devices(devices)
+        self.num_devices = len(self.device_ids)
+        self.num_nodes = int(num_nodes)
+        self.strategy: Strategy = self._choose_strategy(chosen["strategy"])
+        self.strategy.trainer = self
+        self.precision_plugin: Precision = self._choose_precision(chosen["precision"])
+        self.precision: str = self.precision_plugin.name
+        self.sync_batchnorm = sync_batchnorm
+        self.use_distributed_sampler = use_distributed_sampler
+        self.global_rank = 0
+        self.local_rank = 0
+        self.node_rank = 0
+        self.world_size = self.num_devices * self.num_nodes
+        self.device: torch.device = self.accelerator.get_device(self.device_ids[0])
+        self.prepare_data_per_node = prepare_data_per_node
+
+        # ---- loggers and callbacks ----------------------------------------------------------
+        quiet = barebones or self.fast_dev_run > 0
+        self.loggers: list[Logger] = [] if quiet else self._choose_loggers(logger, chosen["logger"])
+        self.callbacks: list[Callback] = self._choose_callbacks(callbacks, chosen["callback"], enable_progress_bar, enable_checkpointing, quiet)
+        self.enable_model_summary = enable_model_summary is not False and not barebones
+
+        for plugin, name in ((self.accelerator, "accelerator"), (self.strategy, "strategy"), (self.precision_plugin, "precision")):
+            self.plugin_manager.register(plugin, f"lit.{name}:{plugin.name}")
+        for lg in self.loggers:
+            lg.attach(self)
+            self.plugin_manager.register(lg)
+        for plugin in chosen["other"]:
+            self.plugin_manager.register(plugin)
+        self._register_callbacks(self.callbacks)
+        self.plugin_manager.check_pending()
+        self.plugin_manager.hook.lit_init_start(trainer=self)
+
+        # ---- loop flags ---------------------------------------------------------------------
+        if self.fast_dev_run:
+            n = self.fast_dev_run
+            limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n
+            max_epochs, max_steps, num_sanity_val_steps, val_check_interval = 1, n, 0, 1.0
+            rank_zero_info(f"Running in fast_dev_run mode: {n} batch(es) of each loop, no logger, no checkpoints.")
+        self.max_epochs = max_epochs if max_epochs is not None else (1000 if max_steps == -1 and max_time is None else -1)
+        self.min_epochs = min_epochs
+        self.max_steps = max_steps
+        self.min_steps = min_steps
+        self.max_time = parse_max_time(max_time)
+        self.overfit_batches = overfit_batches
+        if overfit_batches:
+            limit_train_batches = limit_val_batches = overfit_batches
+        self.limit_train_batches = 1.0 if limit_train_batches is None else limit_train_batches
+        self.limit_val_batches = 1.0 if limit_val_batches is None else limit_val_batches
+        self.limit_test_batches = 1.0 if limit_test_batches is None else limit_test_batches
+        self.limit_predict_batches = 1.0 if limit_predict_batches is None else limit_predict_batches
+        self.val_check_interval = 1.0 if val_check_interval is None else val_check_interval
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.num_sanity_val_steps = 2 if num_sanity_val_steps is None else num_sanity_val_steps
+        self.log_every_n_steps = 50 if log_every_n_steps is None else log_every_n_steps
+        if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
+            raise MisconfigurationException(f"accumulate_grad_batches={accumulate_grad_batches!r} must be an int >= 1.")
+        self.accumulate_grad_batches = accumulate_grad_batches
+        if gradient_clip_algorithm not in (None, "norm", "value"):
+            raise MisconfigurationException(f"gradient_clip_algorithm={gradient_clip_algorithm!r}: use 'norm' or 'value'.")
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm or "norm"
+        self.deterministic = deterministic
+        self.benchmark = benchmark
+        self.inference_mode = inference_mode
+        self.detect_anomaly = detect_anomaly
+        self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
+
+        # ---- run state ----------------------------------------------------------------------
+        self.lightning_module: LightningModule | None = None
+        self.model: torch.nn.Module | None = None
+        self.datamodule: LightningDataModule | None = None
+        self.optimizers: list[Optimizer] = []
+        self.lr_scheduler_configs: list[LRSchedulerConfig] = []
+        self._optimizer_setup: OptimizerSetup | None = None
+        self.current_epoch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self.sanity_checking = False
+        self._batches_that_stepped = 0
+        self._total_batches_seen = 0
+        self._batch_idx = 0
+        self._active_eval_loaders: list[Any] = []
+        self._dataloader_args: dict[str, Any] = {}
+        self.train_dataloader: Any = None
+        self.val_dataloaders: list[Any] = []
+        self.test_dataloaders: list[Any] = []
+        self.predict_dataloaders: list[Any] = []
+        self._train_store = MetricStore()
+        self._eval_store = MetricStore()
+        self._store: MetricStore | None = None
+        self._log_on_step = True
+        self._current_batch: Any = None
+        self._current_batch_size: int | None = None
+        self._dataloader_idx: int | None = None
+        self._logged_metrics: dict[str, Any] = {}
+        self._events = SimpleNamespace()
+        self._start_time: float | None = None
+        self.plugin_manager.hook.lit_init_end(trainer=self)
+
+    # ----------------------------------------------------------------------------------------
+    # Choosing plugins
+    # ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _translate_seed_flags(accelerator: Any, strategy: Any, devices: Any, gpus: Any, tpu_cores: Any) -> tuple[Any, Any, Any]:
+        if gpus is not None:
+            rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator='cuda', devices={gpus!r}).")
+            if gpus not in (0, "0", []):
+                accelerator, devices = ("cuda" if accelerator in ("auto", None) or accelerator in STRATEGY_ACCELERATORS else accelerator), gpus
+        if tpu_cores is not None:
+            rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator='xla', devices={tpu_cores!r}).")
+            accelerator, devices = "xla", tpu_cores
+        if isinstance(accelerator, str) and accelerator in STRATEGY_ACCELERATORS:
+            rank_zero_deprecation(
+                f"Trainer(accelerator={accelerator!r}) is deprecated: use Trainer(strategy={accelerator!r}) "
+                "and accelerator= for the device kind."
+            )
+            strategy = "ddp_spawn" if accelerator == "ddp_spawn" else "ddp"
+            accelerator = "cuda" if gpus not in (None, 0, "0", []) else "auto"
+        return accelerator, strategy, devices
+
+    def _sort_plugins(self, plugins: Any, **flags: Any) -> dict[str, Any]:
+        """Merge ``plugins=[...]`` into the per-kind choices; names, classes or instances."""
+        chosen: dict[str, Any] = {"accelerator": flags["accelerator"], "strategy": flags["strategy"],
+                                  "precision": flags["precision"], "logger": [], "callback": [], "other": []}
+        items = plugins if isinstance(plugins, (list, tuple)) else ([] if plugins is None else [plugins])
+        for item in items:
+            kind, obj = self._classify(item)
+            if kind in ("logger", "callback", "other"):
+                chosen[kind].append(obj)
+                continue
+            default = {"accelerator": "auto", "strategy": "auto", "precision": "32-true"}[kind]
+            if chosen[kind] not in (default, None) and chosen[kind] is not obj:
+                raise MisconfigurationException(
+                    f"Two {kind}s were given: {kind}={chosen[kind]!r} and {obj!r} in plugins=[...]. Give one."
+                )
+            chosen[kind] = obj
+        return chosen
+
+    def _classify(self, item: Any) -> tuple[str, Any]:
+        if isinstance(item, str):
+            name = PRECISION_ALIASES.get(item, item)
+            kinds = registry.find_kinds(name)
+            if not kinds:
+                raise PluginError(
+                    f"Unknown plugin {item!r} in plugins=[...]. Installed: "
+                    + "; ".join(f"{k}: {', '.join(sorted(registry.installed(k))) or 'none'}" for k in registry.GROUPS)
+                    + f". If {item!r} is a separate distribution, install it: `{registry.install_hint(_hint_kind(name), name)}`."
+                )
+            if len(kinds) > 1:
+                raise PluginError(
+                    f"plugins=[{item!r}] is ambiguous: it names a {' and a '.join(kinds)}. "
+                    f"Pass it through the dedicated argument instead ({kinds[0]}={item!r})."
+                )
+            kind = kinds[0]
+            return kind, (self._load_named(kind, name) if kind in ("logger", "callback") else name)
+        obj = registry.instantiate(item, "plugins=[...]")
+        for base, kind in ((Accelerator, "accelerator"), (Strategy, "strategy"), (Precision, "precision"), (Logger, "logger"), (Callback, "callback")):
+            if isinstance(obj, base):
+                return kind, obj
+        if not any(name.startswith("lit_") for name in dir(obj)):
+            raise PluginError(
+                f"plugins=[{item!r}]: {type(obj).__name__} is not a lit plugin. Give an Accelerator, Strategy, "
+                "Precision, Logger or Callback, or an object with @lit.hookimpl methods named after lit's hooks."
+            )
+        return "other", obj
+
+    def _load_named(self, kind: str, name: str) -> Any:
+        """Import plugin ``name`` of ``kind`` and return an instance."""
+        if name in self._disabled:
+            raise PluginError(f"The {kind} {name!r} is blocked by disable_plugins={sorted(self._disabled)}.")
+        cls = registry.load(kind, name)
+        kwargs = {}
+        if kind == "logger" and inspect.isclass(cls) and "save_dir" in inspect.signature(cls).parameters:
+            kwargs["save_dir"] = self.default_root_dir
+        return cls(**kwargs) if callable(cls) else cls
+
+    def _resolve(self, kind: str, value: Any, base: type) -> Any:
+        obj = self._load_named(kind, value) if isinstance(value, str) else registry.instantiate(value, f"{kind}=")
+        if not isinstance(obj, base):
+            raise PluginError(f"{kind}={value!r} is not a {base.__name__}: give a name, a {base.__name__} subclass or an instance of one.")
+        reason = obj.unavailable_reason()
+        if reason:
+            raise MisconfigurationException(f"{kind}={getattr(obj, 'name', value)!r} cannot run on this machine: {reason}")
+        return obj
+
+    def _choose_accelerator(self, value: Any) -> Accelerator:
+        if value not in ("auto", None):
+            try:
+                return self._resolve("accelerator", value, Accelerator)
+            except PluginError as exc:
+                if isinstance(value, str) and value in ("gpu", "cuda", "tpu", "xla") and value not in registry.installed("accelerator"):
+                    dist = registry.FIRST_PARTY["accelerator"][value]
+                    raise PluginError(
+                        f"accelerator={value!r} (or gpus= / tpu_cores=) needs the {dist} plugin, which is not installed: "
+                        f"`pip install {dist}`. Installed accelerators: {', '.join(sorted(registry.installed('accelerator')))}."
+                    ) from exc
+                raise
+        names = ["cpu"] if registry.autoload_disabled() else list(registry.installed("accelerator"))
+        candidates = []
+        for name in names:
+            if name in self._disabled:
+                continue
+            cls = registry.load("accelerator", name)
+            if cls.unavailable_reason() is None:
+                candidates.append((cls.priority, name == "cpu", name))
+        if not candidates:
+            raise MisconfigurationException("No accelerator can run on this machine: is lit-core installed correctly?")
+        _, _, best = max(candidates)
+        return self._resolve("accelerator", best, Accelerator)
+
+    def _choose_strategy(self, value: Any) -> Strategy:
+        if value in ("auto", None):
+            if self.num_devices * self.num_nodes > 1:
+                if "ddp" not in registry.installed("strategy"):
+                    raise PluginError(
+                        f"devices={self.num_devices}, num_nodes={self.num_nodes} needs a multi-process strategy, and none is "
+                        "installed: `pip install lit-ddp` (then strategy='ddp' is picked automatically)."
+                    )
+                value = "ddp"
+            else:
+                return SingleDeviceStrategy()
+        return self._resolve("strategy", value, Strategy)
+
+    def _choose_precision(self, value: Any) -> Precision:
+        if isinstance(value, (str, int)):
+            name = PRECISION_ALIASES.get(value, value)
+            if not isinstance(name, str) or name not in registry.installed("precision"):
+                known = sorted({*registry.installed("precision"), *registry.FIRST_PARTY["precision"]})
+                hint = registry.FIRST_PARTY["precision"].get(name)
+                raise PluginError(
+                    f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases 16, 32, 64, "
+                    f"'bf16')." + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
+                )
+            value = name
+        return self._resolve("precision", value, Precision)
+
+    def _choose_loggers(self, value: Any, extra: list[Logger]) -> list[Logger]:
+        if value is False:
+            return list(extra)
+        if value is None or value is True:
+            if extra:
+                return list(extra)
+            candidates = ["csv"] if registry.autoload_disabled() else ["tensorboard", "csv"]
+            for name in candidates:
+                if name in registry.installed("logger") and name not in self._disabled:
+                    return [self._load_named("logger", name)]
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [self._resolve("logger", v, Logger) for v in values] + list(extra)
+
+    def _choose_callbacks(self, value: Any, extra: list[Callback], progress_bar: bool | None, checkpointing: bool | None, quiet: bool) -> list[Callback]:
+        given = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
+        callbacks = [self._resolve("callback", cb, Callback) for cb in given] + list(extra)
+        defaults = []
+        if progress_bar is not False and not self.barebones:
+            defaults.append("tqdm")
+        if checkpointing is not False and not quiet:
+            defaults.append("checkpoint")
+        present = {getattr(cb, "name", None) for cb in callbacks} | {type(cb).__name__ for cb in callbacks}
+        if not registry.autoload_disabled():
+            for name in defaults:
+                if name in registry.installed("callback") and name not in self._disabled and name not in present:
+                    callbacks.append(self._load_named("callback", name))
+        return callbacks
+
+    @staticmethod
+    def _check_barebones(barebones: bool, *flags: bool | None) -> None:
+        if barebones and any(flag is True for flag in flags):
+            raise MisconfigurationException(
+                "Trainer(barebones=True) turns off checkpointing, the progress bar and the model summary: "
+                "drop enable_checkpointing / enable_progress_bar / enable_model_summary=True, or barebones=True."
+            )
+
+    def _register_callbacks(self, callbacks: list[Callback]) -> None:
+        # pluggy calls later registrations first: register in reverse to call in list order.
+        for cb in reversed(callbacks):
+            self.plugin_manager.register(cb)
+            self.plugin_manager.register(callback_plugin(cb), f"lit.callback-adapter:{id(cb)}")
+
+    # ----------------------------------------------------------------------------------------
+    # Properties users read
+    # ----------------------------------------------------------------------------------------
+
+    @property
+    def logger(self) -> Logger | None:
+        """The first logger, or ``None``."""
+        return self.loggers[0] if self.loggers else None
+
+    @property
+    def log_dir(self) -> str:
+        """The first logger's folder for this run, else ``default_root_dir``."""
+        lg = self.logger
+        path = lg.log_dir if lg is not None else None
+        return path if path is not None else self.default_root_dir
+
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this process is global rank zero."""
+        return self.global_rank == 0
+
+    @property
+    def callback_metrics(self) -> dict[str, torch.Tensor]:
+        """Everything logged: step values, then epoch values (tensors)."""
+        return {**self._train_store.callback, **self._eval_store.callback}
+
+    @property
+    def logged_metrics(self) -> dict[str, Any]:
+        """What was last sent to the loggers."""
+        return dict(self._logged_metrics)
+
+    @property
+    def progress_bar_metrics(self) -> dict[str, float]:
+        """The ``prog_bar=True`` metrics as Python floats (read now, not per step)."""
+        return to_float({**self._train_store.progress_bar(), **self._eval_store.progress_bar()})
+
+    @property
+    def num_training_batches(self) -> float:
+        """Batches per training epoch after limits (``inf`` for an unsized loader)."""
+        return getattr(self, "_num_training_batches", float("inf"))
+
+    @property
+    def estimated_stepping_batches(self) -> float:
+        """The total number of optimizer steps fit will take (for schedulers like OneCycleLR)."""
+        per_epoch = self.num_training_batches // self.accumulate_grad_batches
+        total = per_epoch * max(self.max_epochs, 1) if self.max_epochs != -1 else float("inf")
+        return min(total, self.max_steps) if self.max_steps != -1 else total
+
+    @property
+    def training(self) -> bool:
+        return self.state.stage == RunningStage.TRAINING
+
+    @property
+    def validating(self) -> bool:
+        return self.state.stage == RunningStage.VALIDATING
+
+    @property
+    def testing(self) -> bool:
+        return self.state.stage == RunningStage.TESTING
+
+    @property
+    def predicting(self) -> bool:
+        return self.state.stage == RunningStage.PREDICTING
+
+    # ----------------------------------------------------------------------------------------
+    # Entry points
+    # ----------------------------------------------------------------------------------------
+
+    def fit(self, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None,
+            datamodule: LightningDataModule | None = None, ckpt_path: str | None = None) -> None:
+        """Train ``model``; validate during training when it has a ``validation_step``."""
+        if isinstance(train_dataloaders, LightningDataModule):
+            datamodule, train_dataloaders = train_dataloaders, None
+        self._attach(model, datamodule, TrainerFn.FITTING, train=train_dataloaders, val=val_dataloaders)
+        self._run(TrainerFn.FITTING, ckpt_path)
+
+    def validate(self, model: LightningModule | None = None, dataloaders: Any = None, ckpt_path: str | None = None,
+                 verbose: bool = True, datamodule: LightningDataModule | None = None) -> list[dict[str, float]]:
+        """Run the validation loop once; returns one dict of metrics per dataloader."""
+        return self._evaluate(TrainerFn.VALIDATING, "val", model, dataloaders, ckpt_path, verbose, datamodule)
+
+    def test(self, model: LightningModule | None = None, dataloaders: Any = None, ckpt_path: str | None = None,
+             verbose: bool = True, datamodule: LightningDataModule | None = None) -> list[dict[str, float]]:
+        """Run the test loop; returns one dict of metrics per dataloader and prints a table."""
+        return self._evaluate(TrainerFn.TESTING, "test", model, dataloaders, ckpt_path, verbose, datamodule)
+
+    def predict(self, model: LightningModule | None = None, dataloaders: Any = None, datamodule: LightningDataModule | None = None,
+                return_predictions: bool | None = None, ckpt_path: str | None = None) -> Any:
+        """Run ``predict_step`` over the predict dataloader(s); returns the predictions."""
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        self._return_predictions = return_predictions is not False
+        self._attach(model, datamodule, TrainerFn.PREDICTING, predict=dataloaders)
+        return self._run(TrainerFn.PREDICTING, ckpt_path)
+
+    def _evaluate(self, fn: TrainerFn, kind: str, model: Any, dataloaders: Any, ckpt_path: Any, verbose: bool, datamodule: Any) -> Any:
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        self._verbose = verbose
+        self._attach(model, datamodule, fn, **{kind: dataloaders})
+        return self._run(fn, ckpt_path)
+
+    def _attach(self, model: Any, datamodule: Any, fn: TrainerFn, **loaders: Any) -> None:
+        if model is None:
+            model = self.lightning_module
+            if model is None:
+                raise MisconfigurationException(
+                    f"trainer.{fn.value}() needs a model: pass the LightningModule, or call trainer.fit(model) first."
+                )
+        if not isinstance(model, LightningModule):
+            raise MisconfigurationException(
+                f"trainer.{fn.value}() expects a lit_core.LightningModule, got {type(model).__name__}. "
+                "Subclass lit.LightningModule (import lit_core as lit) instead of torch.nn.Module."
+            )
+        if datamodule is not None and not isinstance(datamodule, LightningDataModule):
+            raise MisconfigurationException(f"datamodule= expects a LightningDataModule, got {type(datamodule).__name__}.")
+        if datamodule is not None and any(v is not None for v in loaders.values()):
+            raise MisconfigurationException(f"trainer.{fn.value}(): give dataloaders or a datamodule, not both.")
+        self.lightning_module = model
+        model.trainer = self
+        if datamodule is not None:
+            self.datamodule = datamodule
+            datamodule.trainer = self
+        self._dataloader_args = loaders
+
+    # ----------------------------------------------------------------------------------------
+    # Running a stage
+    # ----------------------------------------------------------------------------------------
+
+    def _run(self, fn: TrainerFn, ckpt_path: str | None) -> Any:
+        self.state.fn = fn
+        self.state.status = TrainerStatus.RUNNING
+        self.should_stop = False
+        result = self.plugin_manager.hook.lit_launch(trainer=self, function=lambda: self._run_stage(fn, ckpt_path))
+        return result.value if isinstance(result, _Result) else result
+
+    def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> _Result:
+        """Everything one process does for a stage; ``lit_launch`` runs it in each process."""
+        module = self.lightning_module
+        assert module is not None
+        hook = self.plugin_manager.hook
+        adapter = module_plugin(module)
+        self.plugin_manager.register(adapter, "lit.module-adapter")
+        saved = self._torch_settings()
+        try:
+            hook.lit_setup_environment(trainer=self)
+            rank_zero_only.rank = self.global_rank  # type: ignore[attr-defined]
+            self.device = self.accelerator.get_device(self.device_ids[self.local_rank % len(self.device_ids)])
+            self._build_event_table()
+            self._prepare_data()
+            if self.datamodule is not None:
+                self.datamodule.setup(stage=fn.value)
+            hook.lit_setup(trainer=self, module=module, stage=fn.value)
+            self._check_module_for(fn)
+            self.model = hook.lit_setup_module(trainer=self, module=module)
+            if fn == TrainerFn.FITTING:
+                self._configure_optimizers()
+            if ckpt_path is not None:
+                self._restore(ckpt_path, fn)
+            if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
+                from .summary import summarize
+
+                print(summarize(module))
+            if self.is_global_zero and self.loggers and module._log_hyperparams:
+                params = {**(self.datamodule.hparams if self.datamodule else {}), **module.hparams_initial}
+                if params:
+                    hook.lit_log_hyperparams(trainer=self, params=params)
+            self._start_time = time.monotonic()
+            with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
+                value = hook.lit_run_stage(trainer=self, stage=fn.value)
+            self.state.stage = None
+            hook.lit_teardown(trainer=self, module=module, stage=fn.value)
+            if self.datamodule is not None:
+                self.datamodule.teardown(stage=fn.value)
+            self.state.status = TrainerStatus.FINISHED
+            return _Result(value)
+        except BaseException as exc:
+            self.state.status = TrainerStatus.INTERRUPTED
+            hook.lit_exception(trainer=self, module=module, exception=exc)
+            raise
+        finally:
+            self.plugin_manager.unregister(adapter)
+            self._restore_torch_settings(saved)
+
+    def _build_event_table(self) -> None:
+        """One attribute per event hook: its caller when someone implements it, else ``None``."""
+        hook = self.plugin_manager.hook
+        table = {}
+        for name in EVENT_HOOKS:
+            caller = getattr(hook, name)
+            table[name[4:]] = caller if caller.get_hookimpls() else None
+        self._events = SimpleNamespace(**table)
+        module = self.lightning_module
+        self._module_transfer_hooks = (
+            module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
+            module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None,
+        )
+        self._backward_call = self._make_backward_call(module)
+
+    def _torch_settings(self) -> tuple[Any, ...]:
+        saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                 torch.backends.cudnn.benchmark)
+        if self.deterministic is not None:
+            torch.use_deterministic_algorithms(bool(self.deterministic), warn_only=self.deterministic == "warn")
+            if self.deterministic:
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        if self.benchmark is not None:
+            torch.backends.cudnn.benchmark = self.benchmark
+        return saved
+
+    @staticmethod
+    def _restore_torch_settings(saved: tuple[Any, ...]) -> None:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.benchmark = saved[2]
+
+    def _prepare_data(self) -> None:
+        per_node = self.prepare_data_per_node
+        if per_node is None:
+            per_node = getattr(self.datamodule, "prepare_data_per_node", getattr(self.lightning_module, "prepare_data_per_node", True))
+        if (self.local_rank == 0) if per_node else self.is_global_zero:
+            if self.datamodule is not None:
+                self.datamodule.prepare_data()
+            self.lightning_module.prepare_data()
+        self.strategy.barrier("prepare_data")
+
+    def _check_module_for(self, fn: TrainerFn) -> None:
+        module = self.lightning_module
+        required = {TrainerFn.FITTING: "training_step", TrainerFn.TESTING: "test_step", TrainerFn.VALIDATING: "validation_step"}.get(fn)
+        if required and not overrides(module, LightningModule, required):
+            raise MisconfigurationException(
+                f"trainer.{fn.value}() needs {type(module).__name__}.{required}(self, batch, batch_idx): define it."
+            )
+        if fn == TrainerFn.FITTING and not overrides(module, LightningModule, "configure_optimizers"):
+            raise MisconfigurationException(
+                f"trainer.fit() needs {type(module).__name__}.configure_optimizers(): return an optimizer, e.g. "
+                "torch.optim.Adam(self.parameters(), lr=1e-3)."
+            )
+
+    def _configure_optimizers(self) -> None:
+        module = self.lightning_module
+        setup = parse_optimizers(module.configure_optimizers())
+        setup.optimizers = self.plugin_manager.hook.lit_setup_optimizers(trainer=self, optimizers=setup.optimizers)
+        self._optimizer_setup = setup
+        self.optimizers = setup.optimizers
+        self.lr_scheduler_configs = setup.schedulers
+
+    # ----------------------------------------------------------------------------------------
+    # Dataloaders
+    # ----------------------------------------------------------------------------------------
+
+    def _fetch_loaders(self, kind: str) -> list[Any]:
+        """The dataloaders of ``kind`` ("train", "val", "test", "predict"): argument, datamodule, module."""
+        from .data import LOADER_METHODS, as_loader_list
+
+        given = self._dataloader_args.get(kind)
+        if given is not None:
+            return as_loader_list(given, kind)
+        method = LOADER_METHODS[kind]
+        for source, base in ((self.datamodule, LightningDataModule), (self.lightning_module, LightningModule)):
+            if source is not None and overrides(source, base, method):
+                return as_loader_list(getattr(source, method)(), kind)
+        return []
+
+    # ----------------------------------------------------------------------------------------
+    # Called by the loops and by LightningModule methods
+    # ----------------------------------------------------------------------------------------
+
+    def _batch_to_device(self, batch: Any, dataloader_idx: int) -> Any:
+        before, after = self._module_transfer_hooks
+        if before is not None:
+            batch = before(batch, dataloader_idx)
+        batch = self.plugin_manager.hook.lit_batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
+        if after is not None:
+            batch = after(batch, dataloader_idx)
+        return batch
+
+    def _log(self, name: str, value: Any, prog_bar: bool, logger: bool, on_step: bool | None, on_epoch: bool | None,
+             reduce_fx: Any, enable_graph: bool, sync_dist: bool, add_dataloader_idx: bool, batch_size: int | None) -> None:
+        store = self._store
+        if store is None:
+            raise MisconfigurationException(
+                f"self.log({name!r}, ...) was called outside the loops (e.g. in __init__ or configure_optimizers): "
+                "log from the *_step methods and the on_* hooks."
+            )
+        if self.barebones:
+            raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise MisconfigurationException(
+                    f"self.log({name!r}, value) takes a scalar; got a tensor of shape {tuple(value.shape)}. "
+                    "Reduce it (e.g. value.mean()) or log its elements with self.log_dict."
+                )
+            if not enable_graph:
+                value = value.detach()
+            if value.ndim:
+                value = value.squeeze()
+        elif isinstance(value, (int, float)):
+            value = torch.tensor(float(value))
+        else:
+            raise MisconfigurationException(
+                f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}."
+            )
+        if self._dataloader_idx is not None and add_dataloader_idx and len(self._active_eval_loaders) > 1:
+            name = f"{name}/dataloader_idx_{self._dataloader_idx}"
+        store.log(
+            name, value, prog_bar, logger,
+            self._log_on_step if on_step is None else on_step,
+            (not self._log_on_step) if on_epoch is None else on_epoch,
+            reduce_fx, sync_dist,
+            batch_size if batch_size is not None else self._batch_size,
+        )
+
+    def _batch_size(self) -> int:
+        if self._current_batch_size is None:
+            from .apply import extract_batch_size
+
+            self._current_batch_size = extract_batch_size(self._current_batch)
+        return self._current_batch_size
+
+    def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
+        return self.plugin_manager.hook.lit_reduce(trainer=self, tensor=tensor, op=op)
+
+    def _send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
+        if not metrics:
+            return
+        self._logged_metrics.update(metrics)
+        if self.is_global_zero and self.loggers:
+            values = to_float(metrics)
+            values["epoch"] = self.current_epoch
+            self.plugin_manager.hook.lit_log_metrics(trainer=self, metrics=values, step=step)
+
+    def _backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
+        events = self._events
+        module = self.lightning_module
+        if events.before_backward is not None:
+            events.before_backward(trainer=self, module=module, loss=loss)
+        self.plugin_manager.hook.lit_backward(trainer=self, module=module, loss=loss, optimizer=optimizer,
+                                              optimizer_idx=optimizer_idx, args=args, kwargs=kwargs)
+        if events.after_backward is not None:
+            events.after_backward(trainer=self, module=module)
+
+    @staticmethod
+    def _make_backward_call(module: LightningModule) -> Callable[..., None]:
+        """How to call the module's ``backward``: modern, 1.x, or the seed's ``use_amp`` form."""
+        if not overrides(module, LightningModule, "backward"):
+            return lambda loss, optimizer, optimizer_idx, args, kwargs: loss.backward(*args, **kwargs)
+        backward = module.backward
+        names = [p.name for p in inspect.signature(backward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        arity = positional_arity(backward)
+        if names[:1] == ["use_amp"]:
+            def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
+                backward(*(False, loss, optimizer, optimizer_idx)[:arity])
+        elif names[1:2] == ["optimizer"]:
+            def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
+                backward(*(loss, optimizer, optimizer_idx, *args)[: (arity if arity is not None else None)], **kwargs)
+        else:
+            def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
+                backward(loss, *args, **kwargs)
+        return call
+
+    def _module_backward(self, loss: torch.Tensor, optimizer: Any, optimizer_idx: Any, args: tuple = (), kwargs: dict | None = None) -> None:
+        """The kernel's backward: the module's ``backward`` in whichever signature it uses."""
+        self._backward_call(loss, optimizer, optimizer_idx, args, kwargs or {})
+
+    def _module_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
+        """The kernel's optimizer step: the module's ``optimizer_step`` (default ``optimizer.step(closure)``)."""
+        module = self.lightning_module
+        if not overrides(module, LightningModule, "optimizer_step"):
+            optimizer.step(closure=closure)
+            return
+        known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
+                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False, "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+        params = [p for p in inspect.signature(module.optimizer_step).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if all(p.name in known for p in params):
+            module.optimizer_step(**{p.name: known[p.name] for p in params})
+        else:
+            module.optimizer_step(self.current_epoch, batch_idx, optimizer, closure)
+
+    def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0) -> None:
+        module = self.lightning_module
+        if self._events.before_zero_grad is not None:
+            self._events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)
+        if overrides(module, LightningModule, "optimizer_zero_grad"):
+            module.optimizer_zero_grad(self.current_epoch, batch_idx, optimizer)
+        else:
+            optimizer.zero_grad()
+
+    def _manual_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Any, kwargs: dict[str, Any]) -> Any:
+        """``opt.step()`` in manual optimization: hooks, plugins, ``global_step``."""
+        module = self.lightning_module
+        events = self._events
+
+        def wrapped() -> Any:
+            result = closure() if closure is not None else None
+            if events.before_optimizer_step is not None:
+                events.before_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
+            return result
+
+        self.plugin_manager.hook.lit_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
+                                                    closure=wrapped, batch_idx=self._batch_idx)
+        self.global_step += 1
+
+    def lightning_optimizers(self) -> list[LightningOptimizer]:
+        """The optimizers wrapped for manual optimization."""
+        return [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(self.optimizers)]
+
+    # ----------------------------------------------------------------------------------------
+    # Checkpoints (kernel side: content and restore; files go through the checkpoint hooks)
+    # ----------------------------------------------------------------------------------------
+
+    def _checkpoint_dict(self, weights_only: bool = False) -> dict[str, Any]:
+        from . import __version__
+
+        module = self.lightning_module
+        checkpoint: dict[str, Any] = {
+            "epoch": self.current_epoch,
+            "global_step": self.global_step,
+            "lit_version": __version__,
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "loops": {"batches_that_stepped": self._batches_that_stepped},
+        }
+        if not weights_only:
+            checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
+            checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in self.lr_scheduler_configs]
+            checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_dict()}
+            if self.datamodule is not None:
+                checkpoint["datamodule"] = self.datamodule.state_dict()
+            self.plugin_manager.hook.lit_save_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
+        return checkpoint
+
+    def save_checkpoint(self, filepath: str | os.PathLike, weights_only: bool = False) -> None:
+        """Write a checkpoint of the current state to ``filepath`` (atomically, rank zero)."""
+        if self.lightning_module is None:
+            raise MisconfigurationException("trainer.save_checkpoint() needs a model: call it during or after fit().")
+        checkpoint = self._checkpoint_dict(weights_only)
+        if self.is_global_zero:
+            self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))
+        self.strategy.barrier("save_checkpoint")
+
+    def _restore(self, ckpt_path: str, fn: TrainerFn) -> None:
+        if not os.path.isfile(ckpt_path):
+            raise MisconfigurationException(f"ckpt_path={ckpt_path!r} is not a file.")
+        module = self.lightning_module
+        checkpoint = self.plugin_manager.hook.lit_load_checkpoint(trainer=self, path=ckpt_path, map_location=self.device)
+        module.load_state_dict(checkpoint["state_dict"])
+        self.plugin_manager.hook.lit_load_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
+        if fn != TrainerFn.FITTING:
+            return
+        for opt, state in zip(self.optimizers, checkpoint.get("optimizer_states", [])):
+            opt.load_state_dict(state)
+        for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
+            config.scheduler.load_state_dict(state)
+        for cb in self.callbacks:
+            if cb.state_key in checkpoint.get("callbacks", {}):
+                cb.load_state_dict(checkpoint["callbacks"][cb.state_key])
+        if self.datamodule is not None and "datamodule" in checkpoint:
+            self.datamodule.load_state_dict(checkpoint["datamodule"])
+        self.global_step = checkpoint["global_step"]
+        self.current_epoch = checkpoint["epoch"]
+        self._batches_that_stepped = checkpoint.get("loops", {}).get("batches_that_stepped", self.global_step)
+
+
+def _hint_kind(name: str) -> str:
+    for kind, names in registry.FIRST_PARTY.items():
+        if name in names:
+            return kind
+    return "callback"
