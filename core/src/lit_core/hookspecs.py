@@ -14,6 +14,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
           <lit_load_checkpoint> + <lit_load_checkpoint_state>   (when ckpt_path is given)
           <lit_log_hyperparams>
           <lit_run_stage(trainer, "fit")>            # the loop below is itself a hook
+            autocast = <lit_autocast>                # asked once per loop, entered around each step
             <lit_fit_start>
             <lit_sanity_check_start>  validation loop on num_sanity_val_steps  <lit_sanity_check_end>
             <lit_train_start>
@@ -22,13 +23,13 @@ happens. The fit loop, with a marker at each point where a hook fires::
                 for batch in <lit_process_dataloader(loader)>:
                     batch = <lit_batch_to_device(batch)>
                     <lit_train_batch_start>
-                    with <lit_autocast>:
-                        loss = training_step(batch, batch_idx)
-                    <lit_before_backward>  <lit_backward>  <lit_after_backward>
-                    every accumulate_grad_batches (inside the optimizer's closure):
-                        <lit_before_optimizer_step>  <lit_clip_gradients>
-                        <lit_optimizer_step(optimizer, closure)>
-                        <lit_before_zero_grad>  zero_grad  schedulers (interval="step")
+                    <lit_optimizer_step(optimizer, closure)>   # when stepping (every
+                        closure():                              # accumulate_grad_batches),
+                            with autocast:                      # else closure() alone
+                                loss = training_step(batch, batch_idx)
+                            <lit_before_backward>  <lit_backward>  <lit_after_backward>
+                            when stepping: <lit_before_optimizer_step>  <lit_clip_gradients>
+                    when stepping: <lit_before_zero_grad>  zero_grad  schedulers (interval="step")
                     <lit_train_batch_end>
                     every log_every_n_steps: <lit_log_metrics(metrics, step)>
                     when due: validation loop  (see below)
@@ -39,14 +40,21 @@ happens. The fit loop, with a marker at each point where a hook fires::
         on any exception: <lit_exception(trainer, module, exception)>, then re-raise
 
     validation / test / predict loop (``validate()``, ``test()``, ``predict()`` run it alone):
+        autocast = <lit_autocast>
         <lit_validation_start>
         <lit_validation_epoch_start>
         for dataloader_idx, loader; for batch in <lit_process_dataloader(loader)>:
             <lit_batch_to_device>  <lit_validation_batch_start>
-            with <lit_autocast>: outputs = validation_step(batch, batch_idx)
+            with autocast: outputs = validation_step(batch, batch_idx)
             <lit_validation_batch_end>
         <lit_validation_epoch_end>   (epoch metrics reduced, <lit_reduce> when sync_dist)
         <lit_validation_end>
+        validate() / test() only: <lit_print_results(results)>
+
+    at any point, on request:
+        trainer.save_checkpoint(path): <lit_save_checkpoint_state> then <lit_save_checkpoint>
+        trainer.strategy.reduce / all_gather / barrier / broadcast: <lit_reduce> <lit_all_gather>
+            <lit_barrier> <lit_broadcast>
 
 There are two kinds of hooks.
 

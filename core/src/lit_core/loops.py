@@ -435,11 +435,11 @@ class FitLoop:
         sampler = getattr(self.train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(trainer.current_epoch)
-        iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
         store = trainer._train_store
         trainer._store, trainer._log_on_step = store, True
         if events.train_epoch_start is not None:
             events.train_epoch_start(trainer=trainer, module=module)
+        iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
         n_batches = self.n_batches
         log_every = trainer.log_every_n_steps
         logging_on = bool(trainer.loggers) and log_every > 0
@@ -452,6 +452,7 @@ class FitLoop:
             is_last = batch_idx + 1 >= n_batches
             batch = trainer._batch_to_device(batch, 0)
             trainer._current_batch, trainer._current_batch_size, trainer._batch_idx = batch, None, batch_idx
+            trainer.is_last_batch = is_last
             if events.train_batch_start is not None:
                 if -1 in events.train_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
                     break

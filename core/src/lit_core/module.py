@@ -241,8 +241,13 @@ class LightningModule(nn.Module):
         )
 
     def optimizers(self, use_pl_optimizer: bool = True) -> Optimizer | list[Optimizer]:
-        """The optimizers from ``configure_optimizers`` (one, or a list when there are several)."""
-        opts = self.trainer.optimizers
+        """The optimizers from ``configure_optimizers`` (one, or a list when there are several).
+
+        They are wrapped so that ``opt.step()`` in manual optimization goes through the
+        Trainer (hooks, precision, ``global_step``); ``use_pl_optimizer=False`` gives the raw ones.
+        """
+        trainer = self.trainer
+        opts = trainer._lightning_optimizers if use_pl_optimizer else trainer.optimizers
         return opts[0] if len(opts) == 1 else opts
 
     def lr_schedulers(self) -> Any:

@@ -262,6 +262,8 @@ class Trainer:
         self.model: torch.nn.Module | None = None
         self.datamodule: LightningDataModule | None = None
         self.optimizers: list[Optimizer] = []
+        self._lightning_optimizers: list[LightningOptimizer] = []
+        self.is_last_batch = False
         self.lr_scheduler_configs: list[LRSchedulerConfig] = []
         self._optimizer_setup: OptimizerSetup | None = None
         self.current_epoch = 0
@@ -371,7 +373,7 @@ class Trainer:
         obj = self._load_named(kind, value) if isinstance(value, str) else registry.instantiate(value, f"{kind}=")
         if not isinstance(obj, base):
             raise PluginError(f"{kind}={value!r} is not a {base.__name__}: give a name, a {base.__name__} subclass or an instance of one.")
-        reason = obj.unavailable_reason()
+        reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None  # optional on loggers and callbacks
         if reason:
             raise MisconfigurationException(f"{kind}={getattr(obj, 'name', value)!r} cannot run on this machine: {reason}")
         return obj
@@ -714,6 +716,7 @@ class Trainer:
         setup.optimizers = self.plugin_manager.hook.lit_setup_optimizers(trainer=self, optimizers=setup.optimizers)
         self._optimizer_setup = setup
         self.optimizers = setup.optimizers
+        self._lightning_optimizers = [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(setup.optimizers)]
         self.lr_scheduler_configs = setup.schedulers
 
     # ----------------------------------------------------------------------------------------
@@ -871,10 +874,6 @@ class Trainer:
         self.plugin_manager.hook.lit_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
                                                     closure=wrapped, batch_idx=self._batch_idx)
         self.global_step += 1
-
-    def lightning_optimizers(self) -> list[LightningOptimizer]:
-        """The optimizers wrapped for manual optimization."""
-        return [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(self.optimizers)]
 
     # ----------------------------------------------------------------------------------------
     # Checkpoints (kernel side: content and restore; files go through the checkpoint hooks)
