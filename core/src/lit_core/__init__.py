@@ -22,9 +22,9 @@ __all__ = [
     "LightningModule",
     "Logger",
     "Trainer",
+    "__version__",
     "hookimpl",
     "hookspec",
     "rank_zero_only",
     "seed_everything",
-    "__version__",
 ]

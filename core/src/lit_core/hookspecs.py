@@ -78,7 +78,8 @@ the order they were given, then the ``LightningModule``. Loggers flush after eve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .markers import hookspec
 

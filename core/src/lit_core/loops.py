@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -246,7 +246,7 @@ class PredictLoop:
 class _Closure:
     """Runs ``training_step`` and the backward pass; what ``optimizer.step(closure)`` calls."""
 
-    __slots__ = ("loop", "batch", "batch_idx", "optimizer", "optimizer_idx", "stepping", "calls", "output")
+    __slots__ = ("batch", "batch_idx", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping")
 
     def __init__(self, loop: FitLoop, batch: Any, batch_idx: int, optimizer: Any, optimizer_idx: int, stepping: bool) -> None:
         self.loop = loop
@@ -453,9 +453,9 @@ class FitLoop:
             batch = trainer._batch_to_device(batch, 0)
             trainer._current_batch, trainer._current_batch_size, trainer._batch_idx = batch, None, batch_idx
             trainer.is_last_batch = is_last
-            if events.train_batch_start is not None:
-                if -1 in events.train_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
-                    break
+            start = events.train_batch_start
+            if start is not None and -1 in start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
+                break
             stepping = is_last or (batch_idx + 1) % self.accumulate == 0
             if automatic:
                 output = self._automatic(batch, batch_idx, stepping)

@@ -7,7 +7,8 @@ bars convert when they read.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -34,7 +35,7 @@ def reduce_name(reduce_fx: Any) -> str:
 class LoggedMetric:
     """One logged name: its options, the last step value and the running epoch reduction."""
 
-    __slots__ = ("key", "prog_bar", "logger", "on_step", "on_epoch", "reduce", "sync_dist", "value", "total", "weight")
+    __slots__ = ("key", "logger", "on_epoch", "on_step", "prog_bar", "reduce", "sync_dist", "total", "value", "weight")
 
     def __init__(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> None:
         self.key = key

@@ -6,7 +6,8 @@ import functools
 import logging
 import os
 import warnings
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 log = logging.getLogger("lit_core")
 

@@ -11,9 +11,10 @@ import functools
 import inspect
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -78,7 +79,7 @@ class PluginEntry:
             ) from exc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def installed(kind: str) -> dict[str, PluginEntry]:
     """The plugins of ``kind`` installed in this environment, by name (metadata only)."""
     group = GROUPS[kind]
@@ -184,8 +185,11 @@ class PluginManager(pluggy.PluginManager):
         try:
             return super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
+            label = name or type(plugin).__name__
+            detail = " ".join(str(exc).split())
             raise PluginError(
-                f"Plugin {name or plugin!r} from {distribution_of(plugin)} does not fit lit's hooks: {exc}"
+                f"Plugin {label!r} from {distribution_of(plugin)} does not fit lit's hooks: {detail}. "
+                "See lit_core.hookspecs for each hook's argument names."
             ) from exc
 
     def check_pending(self) -> None:
@@ -194,9 +198,10 @@ class PluginManager(pluggy.PluginManager):
             super().check_pending()
         except pluggy.PluginValidationError as exc:
             plugin = exc.plugin
+            detail = " ".join(str(exc).split())
             raise PluginError(
-                f"Plugin {self.get_name(plugin)!r} from {distribution_of(plugin)} implements a hook "
-                f"lit does not have: {exc}. See `lit_core.hookspecs` for the hook names."
+                f"Plugin {type(plugin).__name__!r} from {distribution_of(plugin)} implements a hook "
+                f"lit does not have: {detail}. See lit_core.hookspecs for the hook names."
             ) from exc
 
 

@@ -7,12 +7,12 @@ import inspect
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
@@ -183,7 +183,7 @@ class Trainer:
         accelerator, strategy, devices = self._translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
         chosen = self._sort_plugins(plugins, accelerator=accelerator, strategy=strategy, precision=precision)
         self._check_barebones(barebones, enable_checkpointing, enable_progress_bar, enable_model_summary)
-        self.fast_dev_run = int(fast_dev_run) if not isinstance(fast_dev_run, bool) else int(fast_dev_run)
+        self.fast_dev_run = int(fast_dev_run)
         if self.fast_dev_run < 0:
             raise MisconfigurationException(f"fast_dev_run={fast_dev_run!r} must be a bool or a positive int.")
 
@@ -897,7 +897,15 @@ class Trainer:
             checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_dict()}
             if self.datamodule is not None:
                 checkpoint["datamodule"] = self.datamodule.state_dict()
-            self.plugin_manager.hook.lit_save_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
+            # Saved after a stage (trainer.save_checkpoint() after fit), the module's hooks are not registered.
+            adapter = None if self.plugin_manager.has_plugin("lit.module-adapter") else module_plugin(module)
+            if adapter is not None:
+                self.plugin_manager.register(adapter, "lit.module-adapter")
+            try:
+                self.plugin_manager.hook.lit_save_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
+            finally:
+                if adapter is not None:
+                    self.plugin_manager.unregister(adapter)
         return checkpoint
 
     def save_checkpoint(self, filepath: str | os.PathLike, weights_only: bool = False) -> None:

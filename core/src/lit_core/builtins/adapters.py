@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..callback import Callback
 from ..markers import hookimpl
@@ -105,16 +106,14 @@ def callback_plugin(callback: Callback) -> types.SimpleNamespace:
 def module_plugin(module: LightningModule) -> types.SimpleNamespace:
     """A plugin object carrying a trampoline for every hook ``module`` overrides.
 
-    ``setup`` / ``teardown`` are called by the Trainer directly (their order relative to the
-    datamodule's matters), so they are not adapted here.
+    The trampolines are ``trylast``: callbacks (and other plugins) are called before the
+    module, as in Lightning; loggers' ``trylast`` hooks, registered earlier, still come last.
     """
     plugin = types.SimpleNamespace()
     for hook, (name, extra) in EVENT_HOOKS.items():
-        if name in ("setup", "teardown"):
-            continue
         if overrides(module, LightningModule, name):
-            setattr(plugin, hook, trampoline(hook, getattr(module, name), extra))
+            setattr(plugin, hook, hookimpl(trylast=True)(trampoline(hook, getattr(module, name), extra)))
     if overrides(module, LightningModule, "transfer_batch_to_device"):
         transfer = trampoline("lit_batch_to_device", module.transfer_batch_to_device, ("batch", "device", "dataloader_idx"))
-        setattr(plugin, "lit_batch_to_device", hookimpl(tryfirst=True)(transfer))
+        plugin.lit_batch_to_device = hookimpl(tryfirst=True)(transfer)
     return plugin

@@ -1,0 +1,275 @@
+"""Plugin discovery: third-party distributions found through entry points, by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+import lit_core as lit
+from lit_core import registry
+from lit_core.exceptions import PluginError
+
+TOY_PLUGIN = '''
+import torch
+import lit_core as lit
+from lit_core.plugins import Accelerator
+
+RECORDED = []
+
+
+class ToyAccelerator(Accelerator):
+    """A 'device' that is the CPU, but counts the batches it moves."""
+    name = "toy"
+    priority = -1
+    moved = 0
+
+    def get_device(self, index):
+        return torch.device("cpu")
+
+    @lit.hookimpl
+    def lit_batch_to_device(self, batch):
+        ToyAccelerator.moved += 1
+        return batch
+
+
+class BrokenAccelerator(Accelerator):
+    name = "broken"
+
+    @classmethod
+    def unavailable_reason(cls):
+        return "the broken device is not plugged in"
+
+
+class ToyLogger(lit.Logger):
+    def __init__(self, save_dir="."):
+        self.rows = []
+        self.params = {}
+        RECORDED.append(self)
+
+    def log_metrics(self, metrics, step=None):
+        self.rows.append((step, dict(metrics)))
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        self.params.update(params)
+
+
+class ToyBar(lit.Callback):
+    """Stands in for a progress bar distribution: on by default when installed."""
+    name = "tqdm"
+    batches = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        ToyBar.batches += 1
+
+
+class NeedsArgs(lit.Callback):
+    def __init__(self, every):
+        self.every = every
+'''
+
+
+def make_dist(root: Path, name: str, version: str, modules: dict[str, str], entry_points: dict[str, dict[str, str]]) -> None:
+    """Write an installed-looking distribution (module files + .dist-info) under ``root``."""
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = []
+    for group, entries in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{ep} = {target}" for ep, target in entries.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def toy_dist(tmp_path, monkeypatch):
+    """A throwaway third-party distribution 'lit-toy' on sys.path, forgotten afterwards."""
+    site = tmp_path / "site"
+    site.mkdir()
+    make_dist(site, "lit-toy", "1.2.3", {"lit_toy": TOY_PLUGIN}, {
+        "lit.accelerators": {"toy": "lit_toy:ToyAccelerator", "broken": "lit_toy:BrokenAccelerator"},
+        "lit.loggers": {"toylog": "lit_toy:ToyLogger"},
+        "lit.callbacks": {"tqdm": "lit_toy:ToyBar", "needs_args": "lit_toy:NeedsArgs"},
+    })
+    monkeypatch.syspath_prepend(str(site))
+    registry.refresh()
+    yield site
+    sys.modules.pop("lit_toy", None)
+    registry.refresh()
+
+
+class Model(lit.LightningModule):
+    def __init__(self, lr: float = 0.1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = torch.nn.Linear(3, 2)
+
+    def training_step(self, batch, batch_idx):
+        loss = F.cross_entropy(self.layer(batch[0]), batch[1])
+        self.log("loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+def loader() -> DataLoader:
+    return DataLoader(TensorDataset(torch.randn(8, 3), torch.randint(0, 2, (8,))), batch_size=2)
+
+
+def test_third_party_logger_and_accelerator_by_name(toy_dist, tmp_path):
+    import lit_toy
+
+    trainer = lit.Trainer(accelerator="toy", logger="toylog", max_epochs=1, log_every_n_steps=1,
+                          default_root_dir=tmp_path, enable_model_summary=False)
+    assert type(trainer.accelerator).__name__ == "ToyAccelerator"
+    trainer.fit(Model(), loader())
+    assert lit_toy.ToyAccelerator.moved == 4
+    (logger,) = lit_toy.RECORDED
+    assert trainer.logger is logger
+    assert [step for step, _ in logger.rows] == [0, 1, 2, 3]
+    assert all(isinstance(m["loss"], float) for _, m in logger.rows)
+    assert logger.params == {"lr": 0.1}
+
+
+def test_names_work_in_plugins_list(toy_dist, tmp_path):
+    trainer = lit.Trainer(plugins=["toy", "toylog"], default_root_dir=tmp_path)
+    assert trainer.accelerator.name == "toy"
+    assert type(trainer.logger).__name__ == "ToyLogger"
+
+
+def test_installed_progress_bar_is_on_by_default(toy_dist, tmp_path, monkeypatch):
+    import lit_toy
+
+    assert any(type(cb).__name__ == "ToyBar" for cb in lit.Trainer(default_root_dir=tmp_path).callbacks)
+    assert not lit.Trainer(default_root_dir=tmp_path, enable_progress_bar=False).callbacks
+    assert not lit.Trainer(default_root_dir=tmp_path, disable_plugins=["tqdm"]).callbacks
+    monkeypatch.setenv("LIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    trainer = lit.Trainer(default_root_dir=tmp_path, max_epochs=1, enable_model_summary=False)
+    assert not trainer.callbacks
+    assert trainer.accelerator.name == "cpu"
+    trainer.fit(Model(), loader())
+    assert lit_toy.ToyBar.batches == 0
+    # a name asked for explicitly still resolves with autoload off
+    assert lit.Trainer(accelerator="toy", default_root_dir=tmp_path).accelerator.name == "toy"
+
+
+def test_disabled_plugin_requested_by_name_is_an_error(toy_dist, tmp_path):
+    with pytest.raises(PluginError, match=r"blocked by disable_plugins"):
+        lit.Trainer(logger="toylog", disable_plugins=["toylog"], default_root_dir=tmp_path)
+
+
+def test_unknown_name_lists_installed_and_pip_hint(toy_dist):
+    with pytest.raises(PluginError) as info:
+        lit.Trainer(logger="wandb")
+    message = str(info.value)
+    assert "Unknown logger 'wandb'" in message
+    assert "'csv'" in message and "'toylog'" in message
+    assert "pip install lit-wandb" in message
+
+
+def test_unknown_name_in_plugins_list():
+    with pytest.raises(PluginError, match=r"Unknown plugin 'nosuch'.*pip install lit-nosuch"):
+        lit.Trainer(plugins=["nosuch"])
+
+
+def test_unavailable_accelerator_says_why(toy_dist):
+    with pytest.raises(lit.trainer.MisconfigurationException, match="not plugged in"):
+        lit.Trainer(accelerator="broken")
+
+
+def test_class_needing_arguments_asks_for_an_instance(toy_dist):
+    import lit_toy
+
+    with pytest.raises(PluginError, match=r"needs arguments \(every\).*did you forget the \(\)"):
+        lit.Trainer(callbacks=[lit_toy.NeedsArgs])
+
+
+def test_class_without_arguments_is_instantiated(tmp_path):
+    class Counting(lit.Callback):
+        pass
+
+    trainer = lit.Trainer(callbacks=[Counting], default_root_dir=tmp_path)
+    assert isinstance(trainer.callbacks[0], Counting)
+
+
+def test_plugin_that_fails_to_import_names_its_distribution(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_dist(site, "lit-badimport", "0.1", {"lit_badimport": "import a_module_that_does_not_exist\n"},
+              {"lit.loggers": {"bad": "lit_badimport:Logger"}})
+    monkeypatch.syspath_prepend(str(site))
+    registry.refresh()
+    try:
+        with pytest.raises(PluginError) as info:
+            lit.Trainer(logger="bad")
+    finally:
+        registry.refresh()
+    assert "lit-badimport 0.1 failed to import" in str(info.value)
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)  # the original traceback is kept
+
+
+def test_plugin_with_wrong_argument_names_is_rejected():
+    class Typo:
+        @lit.hookimpl
+        def lit_train_batch_end(self, trainer, modul):
+            pass
+
+    with pytest.raises(PluginError, match=r"does not fit lit's hooks.*modul"):
+        lit.Trainer(plugins=[Typo()])
+
+
+def test_plugin_with_unknown_hook_is_rejected():
+    class Misspelt:
+        @lit.hookimpl
+        def lit_train_batch_ending(self, trainer):
+            pass
+
+    with pytest.raises(PluginError, match=r"implements a hook lit does not have"):
+        lit.Trainer(plugins=[Misspelt()])
+
+
+def test_object_without_hooks_is_not_a_plugin():
+    with pytest.raises(PluginError, match="is not a lit plugin"):
+        lit.Trainer(plugins=[object()])
+
+
+def test_lit_plugins_cli_lists_kind_name_distribution_version_hooks(toy_dist):
+    env = {"PYTHONPATH": str(toy_dist), "PATH": ""}
+    out = subprocess.run([sys.executable, "-m", "lit_core.cli", "plugins"], capture_output=True, text=True, env=env, check=True).stdout
+    lines = {tuple(line.split()[:4]) for line in out.splitlines()}
+    assert ("accelerator", "toy", "lit-toy", "1.2.3") in lines
+    assert ("accelerator", "cpu", "lit-core", lit.__version__) in lines
+    assert ("logger", "csv", "lit-core", lit.__version__) in lines
+    toy_line = next(line for line in out.splitlines() if line.split()[:2] == ["accelerator", "toy"])
+    assert toy_line.endswith("batch_to_device")
+    broken_line = next(line for line in out.splitlines() if line.split()[:2] == ["accelerator", "broken"])
+    assert "no: the broken device is not plugged in" in broken_line
+
+
+def test_trace_hooks_env_prints_every_call(tmp_path):
+    script = textwrap.dedent(f"""
+        import torch, lit_core as lit
+        from torch.utils.data import DataLoader, TensorDataset
+        class M(lit.LightningModule):
+            def __init__(self):
+                super().__init__(); self.l = torch.nn.Linear(2, 1)
+            def training_step(self, b, i):
+                return self.l(b[0]).sum()
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+        t = lit.Trainer(max_epochs=1, logger=False, enable_model_summary=False, default_root_dir={str(tmp_path)!r})
+        t.fit(M(), DataLoader(TensorDataset(torch.randn(4, 2)), batch_size=2))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={"LIT_TRACE_HOOKS": "1", "PATH": ""}, check=True)
+    assert "lit hook lit_launch -> [lit.defaults]" in result.stderr
+    assert result.stderr.count("lit hook lit_optimizer_step") == 2
