@@ -6,9 +6,11 @@ from torch import nn
 
 
 def _human(n: int) -> str:
-    for unit, size in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
+    """Lightning's style: 136 K, 33.0 K, 2.6 K, 100 (three significant digits at most)."""
+    for unit, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
         if n >= size:
-            return f"{n / size:.1f} {unit}"
+            scaled = n / size
+            return f"{int(scaled):,d} {unit}" if scaled >= 100 else f"{scaled:,.1f} {unit}"
     return str(n)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import os
 import re
 import time
@@ -472,6 +473,22 @@ class Trainer:
             self.plugin_manager.register(cb)
             self.plugin_manager.register(callback_plugin(cb), f"lit.callback-adapter:{id(cb)}")
 
+    def _attach_model_callbacks(self, module: LightningModule) -> None:
+        """Add ``configure_callbacks()``'s callbacks; they replace trainer callbacks of the same type."""
+        returned = module.configure_callbacks()
+        extra = list(returned) if isinstance(returned, (list, tuple)) else ([returned] if returned else [])
+        if not extra:
+            return
+        replaced = {type(cb) for cb in extra}
+        for cb in self.callbacks:
+            self.plugin_manager.unregister(cb)
+            self.plugin_manager.unregister(name=f"lit.callback-adapter:{id(cb)}")
+        self.callbacks = [cb for cb in self.callbacks if type(cb) not in replaced] + [
+            self._resolve("callback", cb, Callback) for cb in extra
+        ]
+        self._register_callbacks(self.callbacks)
+        self.plugin_manager.check_pending()
+
     # ----------------------------------------------------------------------------------------
     # Properties users read
     # ----------------------------------------------------------------------------------------
@@ -515,8 +532,20 @@ class Trainer:
 
     @property
     def estimated_stepping_batches(self) -> float:
-        """The total number of optimizer steps fit will take (for schedulers like OneCycleLR)."""
-        per_epoch = self.num_training_batches // self.accumulate_grad_batches
+        """The total number of optimizer steps fit will take (for schedulers like OneCycleLR).
+
+        Reads the training dataloader's length when the loop has not done so yet.
+        """
+        batches = getattr(self, "_num_training_batches", None)
+        if batches is None:
+            from .data import num_batches
+
+            loaders = self._fetch_loaders("train") if self.lightning_module is not None else []
+            batches = num_batches(loaders[0], self.limit_train_batches, "train", "limit_train_batches") if loaders else float("inf")
+        if math.isinf(batches):
+            per_epoch = batches
+        else:
+            per_epoch = math.ceil(batches / self.accumulate_grad_batches) * len(self.optimizers or [None])
         total = per_epoch * max(self.max_epochs, 1) if self.max_epochs != -1 else float("inf")
         return min(total, self.max_steps) if self.max_steps != -1 else total
 
@@ -590,6 +619,8 @@ class Trainer:
             raise MisconfigurationException(f"datamodule= expects a LightningDataModule, got {type(datamodule).__name__}.")
         if datamodule is not None and any(v is not None for v in loaders.values()):
             raise MisconfigurationException(f"trainer.{fn.value}(): give dataloaders or a datamodule, not both.")
+        if model is not self.lightning_module:
+            self._attach_model_callbacks(model)
         self.lightning_module = model
         model.trainer = self
         if datamodule is not None:
