@@ -105,14 +105,14 @@ def test_validate_test_predict_hook_order(tmp_path):
     trainer.validate(model, loader(), verbose=False)
     assert squash(recorder.calls) == [
         "launch", "setup_environment", "barrier", "setup", "setup_module", "run_stage",
-        *val_run(2), "validation_end", "teardown",
+        *val_run(2), "log_metrics", "validation_end", "teardown",  # log_metrics: the recorder implements it
     ]
     recorder.calls.clear()
     trainer.test(model, loader())
     per_batch = ["batch_to_device", "test_batch_start", "test_batch_end"]
     assert squash(recorder.calls) == [
         "launch", "setup_environment", "barrier", "setup", "setup_module", "run_stage",
-        "autocast", "test_start", "test_epoch_start", "process_dataloader", *per_batch * 2, "test_epoch_end", "test_end",
+        "autocast", "test_start", "test_epoch_start", "process_dataloader", *per_batch * 2, "test_epoch_end", "log_metrics", "test_end",
         "print_results", "teardown",
     ]
     recorder.calls.clear()

@@ -50,6 +50,10 @@ happens. The fit loop, with a marker at each point where a hook fires::
         <lit_validation_epoch_end>   (epoch metrics reduced, <lit_reduce> when sync_dist)
         <lit_validation_end>
         validate() / test() only: <lit_print_results(results)>
+    test() runs it with <lit_test_start> <lit_test_epoch_start> <lit_test_batch_start>
+        <lit_test_batch_end> <lit_test_epoch_end> <lit_test_end> around test_step;
+    predict() with <lit_predict_start> <lit_predict_epoch_start> <lit_predict_batch_start>
+        <lit_predict_batch_end> <lit_predict_epoch_end> <lit_predict_end> around predict_step.
 
     at any point, on request:
         trainer.save_checkpoint(path): <lit_save_checkpoint_state> then <lit_save_checkpoint>
@@ -196,7 +200,10 @@ def lit_run_stage(trainer: Trainer, stage: str) -> Any:
 
 @hookspec(firstresult=True)
 def lit_process_dataloader(trainer: Trainer, dataloader: DataLoader, stage: str) -> Any:
-    """Prepare a dataloader before it is iterated (each epoch, or when reloaded).
+    """Prepare a dataloader before it is iterated (each training epoch, each evaluation run).
+
+    The loops count and limit the batches of what this returns, and call ``set_epoch`` on its
+    ``sampler`` when it has one.
 
     Strategies insert a ``DistributedSampler`` here; device plugins may wrap the loader in a
     device loader.

@@ -7,6 +7,7 @@ Python number per step except the NaN check on CPU losses (free there: the value
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -48,6 +49,17 @@ def _batches(iterable: Any, limit: float) -> Any:
 def _step_arity(method: Callable[..., Any]) -> int:
     arity = positional_arity(method)
     return 99 if arity is None else arity
+
+
+def step_method(trainer: Trainer, name: str) -> Callable[..., Any]:
+    """The step to call: the module's own method, or through what ``lit_setup_module`` returned.
+
+    A wrapper (DDP...) is called as ``model(name, *args)``; see ``lit_core.wrappers.StepForward``.
+    """
+    module, model = trainer.lightning_module, trainer.model
+    if model is None or model is module:
+        return getattr(module, name)
+    return functools.partial(model, name)
 
 
 def _autocast(trainer: Trainer) -> Any:
@@ -93,9 +105,10 @@ class EvaluationLoop:
             trainer.test_dataloaders = loaders
         flag = "limit_val_batches" if self.kind == "val" else "limit_test_batches"
         limit = getattr(trainer, flag)
-        if self.sanity_check:
-            limit = limit if trainer.num_sanity_val_steps == -1 else trainer.num_sanity_val_steps
-        limits = [num_batches(loader, limit, self.kind, flag) for loader in loaders]
+        # The sanity check runs num_sanity_val_steps batches, within limit_val_batches (-1: all of them).
+        most = trainer.num_sanity_val_steps if self.sanity_check and trainer.num_sanity_val_steps != -1 else math.inf
+        for loader in loaders:
+            num_batches(loader, limit, self.kind, flag)  # an empty or mis-limited loader fails before any hook
 
         previous_stage, was_training = trainer.state.stage, module.training
         if not self.sanity_check:
@@ -109,10 +122,10 @@ class EvaluationLoop:
         start, end = getattr(events, f"{self.prefix}_start"), getattr(events, f"{self.prefix}_end")
         epoch_start, epoch_end = getattr(events, f"{self.prefix}_epoch_start"), getattr(events, f"{self.prefix}_epoch_end")
         batch_start, batch_end = getattr(events, f"{self.prefix}_batch_start"), getattr(events, f"{self.prefix}_batch_end")
-        step = getattr(module, f"{self.prefix}_step")
+        step = step_method(trainer, f"{self.prefix}_step")
         step_end = getattr(module, f"{self.prefix}_step_end", None)
         epoch_end_method = getattr(module, f"{self.prefix}_epoch_end", None)
-        pass_idx = len(loaders) > 1 and _step_arity(step) >= 3
+        pass_idx = len(loaders) > 1 and _step_arity(getattr(module, f"{self.prefix}_step")) >= 3
         autocast = _autocast(trainer)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         all_outputs: list[list[Any]] = []
@@ -128,7 +141,7 @@ class EvaluationLoop:
                     trainer._dataloader_idx = dl_idx
                     outputs: list[Any] = []
                     iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
-                    for batch_idx, batch in _batches(iterable, limits[dl_idx]):
+                    for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, self.kind, flag))):
                         batch = trainer._batch_to_device(batch, dl_idx)
                         trainer._current_batch, trainer._current_batch_size = batch, None
                         if batch_start is not None:
@@ -201,10 +214,12 @@ class PredictLoop:
                 "predict_dataloader() on the module."
             )
         trainer.predict_dataloaders = loaders
-        limits = [num_batches(loader, trainer.limit_predict_batches, "predict", "limit_predict_batches") for loader in loaders]
+        limit = trainer.limit_predict_batches
+        for loader in loaders:
+            num_batches(loader, limit, "predict", "limit_predict_batches")
         keep = getattr(trainer, "_return_predictions", True)
-        step = module.predict_step
-        pass_idx = len(loaders) > 1 and _step_arity(step) >= 3
+        step = step_method(trainer, "predict_step")
+        pass_idx = len(loaders) > 1 and _step_arity(module.predict_step) >= 3
         autocast = _autocast(trainer)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         predictions: list[list[Any]] = []
@@ -218,7 +233,7 @@ class PredictLoop:
             for dl_idx, loader in enumerate(loaders):
                 outputs: list[Any] = []
                 iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="predict")
-                for batch_idx, batch in _batches(iterable, limits[dl_idx]):
+                for batch_idx, batch in _batches(iterable, num_batches(iterable, limit, "predict", "limit_predict_batches")):
                     batch = trainer._batch_to_device(batch, dl_idx)
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
@@ -303,6 +318,10 @@ class FitLoop:
             )
         loader = without_shuffle(loaders[0]) if trainer.overfit_batches else loaders[0]
         self.train_loader = trainer.train_dataloader = loader
+        self._count_batches(loader)
+
+    def _count_batches(self, loader: Any) -> None:
+        trainer = self.trainer
         self.n_batches = num_batches(loader, trainer.limit_train_batches, "train", "limit_train_batches")
         trainer._num_training_batches = self.n_batches
         self._set_val_check_batch()
@@ -343,6 +362,9 @@ class FitLoop:
         self._load_train()
         self._load_val()
         self.step_arity = _step_arity(module.training_step)
+        self.training_step = step_method(trainer, "training_step")
+        # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
+        self.pass_optimizer_idx = len(trainer.optimizers) > 1 and self.step_arity >= 3
         self.autocast = _autocast(trainer)
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         self.step_end = getattr(module, "training_step_end", None)
@@ -432,17 +454,20 @@ class FitLoop:
         trainer.state.stage = RunningStage.TRAINING
         module.train()
         torch.set_grad_enabled(True)
-        sampler = getattr(self.train_loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(trainer.current_epoch)
         store = trainer._train_store
         trainer._store, trainer._log_on_step = store, True
         if events.train_epoch_start is not None:
             events.train_epoch_start(trainer=trainer, module=module)
         iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
+        # A strategy may have inserted a sampler (a shard of the data): count and seed what is iterated.
+        sampler = getattr(iterable, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(trainer.current_epoch)
+        if iterable is not self.train_loader:
+            self._count_batches(iterable)
         n_batches = self.n_batches
         log_every = trainer.log_every_n_steps
-        logging_on = bool(trainer.loggers) and log_every > 0
+        logging_on = trainer._log_metrics_hook is not None and log_every > 0
         automatic = module.automatic_optimization
         epoch_outputs: list[Any] = []
         ran = 0
@@ -509,17 +534,16 @@ class FitLoop:
     # -- one batch -----------------------------------------------------------------------------
 
     def call_training_step(self, batch: Any, batch_idx: int, optimizer_idx: int | None) -> Any:
-        module = self.module
-        if optimizer_idx is not None and len(self.trainer.optimizers) > 1 and self.step_arity >= 3:
+        if optimizer_idx is not None and self.pass_optimizer_idx:
             args: tuple[Any, ...] = (batch, batch_idx, optimizer_idx)
         else:
             args = (batch, batch_idx)
         autocast = self.autocast
         if autocast is None:
-            output = module.training_step(*args)
+            output = self.training_step(*args)
         else:
             with autocast:
-                output = module.training_step(*args)
+                output = self.training_step(*args)
         if self.step_end is not None:
             output = self.step_end(output)
         return output

@@ -289,6 +289,7 @@ class Trainer:
         self._dataloader_idx: int | None = None
         self._logged_metrics: dict[str, Any] = {}
         self._events = SimpleNamespace()
+        self._log_metrics_hook: Any = None
         self._start_time: float | None = None
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
@@ -695,6 +696,8 @@ class Trainer:
             caller = getattr(hook, name)
             table[name[4:]] = caller if caller.get_hookimpls() else None
         self._events = SimpleNamespace(**table)
+        log_metrics = hook.lit_log_metrics
+        self._log_metrics_hook = log_metrics if log_metrics.get_hookimpls() else None
         module = self.lightning_module
         self._module_transfer_hooks = (
             module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
@@ -830,10 +833,10 @@ class Trainer:
         if not metrics:
             return
         self._logged_metrics.update(metrics)
-        if self.is_global_zero and self.loggers:
+        if self.is_global_zero and self._log_metrics_hook is not None:
             values = to_float(metrics)
             values["epoch"] = self.current_epoch
-            self.plugin_manager.hook.lit_log_metrics(trainer=self, metrics=values, step=step)
+            self._log_metrics_hook(trainer=self, metrics=values, step=step)
 
     def _backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
         events = self._events
@@ -949,8 +952,6 @@ class Trainer:
         self.strategy.barrier("save_checkpoint")
 
     def _restore(self, ckpt_path: str, fn: TrainerFn) -> None:
-        if not os.path.isfile(ckpt_path):
-            raise MisconfigurationException(f"ckpt_path={ckpt_path!r} is not a file.")
         module = self.lightning_module
         checkpoint = self.plugin_manager.hook.lit_load_checkpoint(trainer=self, path=ckpt_path, map_location=self.device)
         module.load_state_dict(checkpoint["state_dict"])

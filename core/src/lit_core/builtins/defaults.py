@@ -93,6 +93,8 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_load_checkpoint(self, path: str, map_location: Any) -> dict[str, Any]:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Checkpoint {path!r} does not exist (or is not a file): check ckpt_path.")
         return torch.load(path, map_location=map_location, weights_only=True)
 
     @hookimpl(trylast=True)
