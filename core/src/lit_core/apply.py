@@ -30,7 +30,7 @@ def apply_to_collection(data: Any, dtype: type | tuple[type, ...], function: Cal
 
 
 def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
-    """Move every tensor (and anything with a ``.to(device)``) in ``batch`` to ``device``."""
+    """Move every tensor in ``batch`` (nested in lists, tuples, dicts, dataclasses) to ``device``."""
     device = torch.device(device)
     non_blocking = device.type not in ("cpu", "mps")
 

@@ -72,7 +72,8 @@ called on the hot path.
 result wins: plugins registered later are asked first, ``tryfirst`` / ``trylast`` order them) or
 broadcast (every implementation acts). lit-core implements each with a single-process default
 (``trylast``), so an accelerator, strategy or precision plugin only implements what it changes,
-or wraps the default with ``@hookimpl(wrapper=True)``.
+or wraps the default with ``@hookimpl(wrapper=True)``. Do not mark a service implementation
+``trylast``: the kernel's default, registered first, would answer before it.
 
 Order between kinds of participants, written down once: the kernel's defaults are ``trylast``;
 accelerators act on the module and batches first, precision wraps them, strategies wrap last
@@ -761,7 +762,9 @@ def lit_log_metrics(trainer: Trainer, metrics: dict[str, float], step: int) -> N
 
     :param trainer: the trainer.
     :param metrics: metric name to Python float, plus ``"epoch"``.
-    :param step: the number of optimizer steps taken so far.
+    :param step: during fit, the index (from 0) of the last batch after which the optimizers
+        stepped (Lightning's logging step); after ``validate()`` / ``test()``, the number of such
+        batches so far.
     """
 
 

@@ -8,6 +8,7 @@ A logger is a plugin: the methods marked ``@hookimpl`` below connect it to the T
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from .markers import hookimpl
@@ -95,12 +96,16 @@ class Logger:
     def lit_log_hyperparams(self, params: dict[str, Any]) -> None:
         self.log_hyperparams(params)
 
-    @hookimpl(trylast=True)
-    def lit_teardown(self, trainer: Trainer) -> None:
+    # Wrappers: the run is finalized after every other implementation (callbacks, the module).
+
+    @hookimpl(wrapper=True)
+    def lit_teardown(self, trainer: Trainer) -> Generator[None, None, None]:
+        yield
         if trainer.is_global_zero:
             self.finalize("success")
 
-    @hookimpl(trylast=True)
-    def lit_exception(self, trainer: Trainer, exception: BaseException) -> None:
+    @hookimpl(wrapper=True)
+    def lit_exception(self, trainer: Trainer, exception: BaseException) -> Generator[None, None, None]:
+        yield
         if trainer.is_global_zero:
             self.finalize("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")

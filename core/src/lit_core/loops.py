@@ -176,7 +176,7 @@ class EvaluationLoop:
             if was_training:
                 module.train()
         results = self._results(store, len(loaders))
-        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and getattr(trainer, "_verbose", True) and results:
+        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and getattr(trainer, "_verbose", True) and any(results):
             hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
         return results
 

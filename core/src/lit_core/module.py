@@ -197,6 +197,13 @@ class LightningModule(nn.Module):
         for name, value in dictionary.items():
             self.log(name, value, **kwargs)
 
+    def all_gather(self, data: Any, sync_grads: bool = False) -> Any:
+        """Gather tensors (nested in collections too) from every process: ``(world_size, ...)``."""
+        from .apply import apply_to_collection
+
+        strategy = self.trainer.strategy
+        return apply_to_collection(data, torch.Tensor, lambda t: strategy.all_gather(t, sync_grads=sync_grads))
+
     def print(self, *args: Any, **kwargs: Any) -> None:
         """``print`` on global rank zero only."""
         trainer = self.__dict__.get("_trainer")

@@ -138,27 +138,31 @@ def find_kinds(name: str) -> list[str]:
     return [kind for kind in GROUPS if name in installed(kind)]
 
 
-def instantiate(obj: Any, what: str) -> Any:
-    """Return ``obj``, or an instance when ``obj`` is a class that needs no arguments.
+def instantiate(obj: Any, what: str, defaults: dict[str, Any] | None = None) -> Any:
+    """Return ``obj``, or an instance when ``obj`` is a class that needs no other arguments.
 
-    A class whose constructor requires arguments gets an error asking for an instance.
+    ``defaults`` are passed to the constructor when it takes them (a logger's ``save_dir``).
+    A class whose constructor requires other arguments gets an error asking for an instance.
     """
     if not inspect.isclass(obj):
         return obj
     try:
-        required = [
-            p.name
-            for p in inspect.signature(obj).parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
+        params = inspect.signature(obj).parameters
     except (TypeError, ValueError):
-        required = []
+        params = {}
+    given = {k: v for k, v in (defaults or {}).items() if k in params}
+    required = [
+        p.name
+        for p in params.values()
+        if p.default is p.empty and p.name not in given
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     if required:
         raise PluginError(
             f"{what} got the class {obj.__qualname__}, which needs arguments ({', '.join(required)}). "
             f"Pass an instance instead: {obj.__qualname__}(...) — did you forget the ()?"
         )
-    return obj()
+    return obj(**given)
 
 
 def distribution_of(obj: Any) -> str:

@@ -216,9 +216,10 @@ class Trainer:
             self.plugin_manager.register(plugin, f"lit.{name}:{plugin.name}")
         for lg in self.loggers:
             lg.attach(self)
-            self.plugin_manager.register(lg)
-        for plugin in chosen["other"]:
-            self.plugin_manager.register(plugin)
+            self.plugin_manager.register(lg, self._plugin_name("logger", lg))
+        # pluggy asks later registrations first: register in reverse to call them in the order given.
+        for plugin in reversed(chosen["other"]):
+            self.plugin_manager.register(plugin, self._plugin_name("plugin", plugin))
         self._register_callbacks(self.callbacks)
         self.plugin_manager.check_pending()
         self.plugin_manager.hook.lit_init_start(trainer=self)
@@ -350,7 +351,8 @@ class Trainer:
                 )
             kind = kinds[0]
             return kind, (self._load_named(kind, name) if kind in ("logger", "callback") else name)
-        obj = registry.instantiate(item, "plugins=[...]")
+        defaults = self._constructor_defaults("logger") if inspect.isclass(item) and issubclass(item, Logger) else None
+        obj = registry.instantiate(item, "plugins=[...]", defaults)
         for base, kind in ((Accelerator, "accelerator"), (Strategy, "strategy"), (Precision, "precision"), (Logger, "logger"), (Callback, "callback")):
             if isinstance(obj, base):
                 return kind, obj
@@ -365,14 +367,17 @@ class Trainer:
         """Import plugin ``name`` of ``kind`` and return an instance."""
         if name in self._disabled:
             raise PluginError(f"The {kind} {name!r} is blocked by disable_plugins={sorted(self._disabled)}.")
-        cls = registry.load(kind, name)
-        kwargs = {}
-        if kind == "logger" and inspect.isclass(cls) and "save_dir" in inspect.signature(cls).parameters:
-            kwargs["save_dir"] = self.default_root_dir
-        return cls(**kwargs) if callable(cls) else cls
+        return registry.instantiate(registry.load(kind, name), f"{kind}={name!r}", self._constructor_defaults(kind))
+
+    def _constructor_defaults(self, kind: str) -> dict[str, Any]:
+        """What a plugin built from its name or class gets from the Trainer (loggers: the root dir)."""
+        return {"save_dir": self.default_root_dir} if kind == "logger" else {}
 
     def _resolve(self, kind: str, value: Any, base: type) -> Any:
-        obj = self._load_named(kind, value) if isinstance(value, str) else registry.instantiate(value, f"{kind}=")
+        if isinstance(value, str):
+            obj = self._load_named(kind, value)
+        else:
+            obj = registry.instantiate(value, f"{kind}=", self._constructor_defaults(kind))
         if not isinstance(obj, base):
             raise PluginError(f"{kind}={value!r} is not a {base.__name__}: give a name, a {base.__name__} subclass or an instance of one.")
         reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None  # optional on loggers and callbacks
@@ -401,7 +406,10 @@ class Trainer:
             if cls.unavailable_reason() is None:
                 candidates.append((cls.priority, name == "cpu", name))
         if not candidates:
-            raise MisconfigurationException("No accelerator can run on this machine: is lit-core installed correctly?")
+            raise MisconfigurationException(
+                f"No accelerator can run here: the available ones are blocked by disable_plugins={sorted(self._disabled)} "
+                "or not installed (lit-core provides 'cpu'). Remove them from disable_plugins or pass accelerator=."
+            )
         _, _, best = max(candidates)
         return self._resolve("accelerator", best, Accelerator)
 
@@ -468,10 +476,18 @@ class Trainer:
                 "drop enable_checkpointing / enable_progress_bar / enable_model_summary=True, or barebones=True."
             )
 
+    def _plugin_name(self, kind: str, obj: Any) -> str:
+        """A readable, unique name for ``LIT_TRACE_HOOKS`` and ``plugin_manager.get_plugin``."""
+        name = f"{kind}:{type(obj).__name__}"
+        suffix = 1
+        while self.plugin_manager.has_plugin(name if suffix == 1 else f"{name}#{suffix}"):
+            suffix += 1
+        return name if suffix == 1 else f"{name}#{suffix}"
+
     def _register_callbacks(self, callbacks: list[Callback]) -> None:
         # pluggy calls later registrations first: register in reverse to call in list order.
         for cb in reversed(callbacks):
-            self.plugin_manager.register(cb)
+            self.plugin_manager.register(cb, self._plugin_name("callback", cb))
             self.plugin_manager.register(callback_plugin(cb), f"lit.callback-adapter:{id(cb)}")
 
     def _attach_model_callbacks(self, module: LightningModule) -> None:
