@@ -273,3 +273,48 @@ def test_trace_hooks_env_prints_every_call(tmp_path):
                             env={"LIT_TRACE_HOOKS": "1", "PATH": ""}, check=True)
     assert "lit hook lit_launch -> [lit.defaults]" in result.stderr
     assert result.stderr.count("lit hook lit_optimizer_step") == 2
+
+
+def test_fast_caller_matches_pluggy():
+    pm = registry.PluginManager()
+    assert pm.fast_caller("lit_train_batch_end") is None  # nobody implements it: the loop skips it
+
+    class One:
+        @lit.hookimpl
+        def lit_reduce(self, tensor):
+            return tensor * 2
+
+        @lit.hookimpl
+        def lit_train_batch_start(self, batch_idx):
+            return -1 if batch_idx == 3 else None
+
+    pm.register(One())
+    reduce = pm.fast_caller("lit_reduce")
+    assert reduce is not pm.hook.lit_reduce  # one implementation: a direct trampoline
+    x = torch.tensor(3.0)
+    assert reduce(trainer=None, tensor=x, op="sum") == pm.hook.lit_reduce(trainer=None, tensor=x, op="sum") == 6
+    start = pm.fast_caller("lit_train_batch_start")
+    for idx in (0, 3):
+        kwargs = {"trainer": None, "module": None, "batch": None, "batch_idx": idx}
+        assert start(**kwargs) == pm.hook.lit_train_batch_start(**kwargs)  # a list without Nones, as pluggy gives
+
+    class Two:
+        @lit.hookimpl
+        def lit_reduce(self, tensor):
+            return None
+
+    pm.register(Two())
+    assert pm.fast_caller("lit_reduce") is pm.hook.lit_reduce  # several: pluggy orders them
+
+
+def test_fast_caller_defers_to_pluggy_when_tracing(monkeypatch):
+    monkeypatch.setenv("LIT_TRACE_HOOKS", "1")
+    pm = registry.PluginManager()
+
+    class One:
+        @lit.hookimpl
+        def lit_reduce(self, tensor):
+            return tensor
+
+    pm.register(One())
+    assert pm.fast_caller("lit_reduce") is pm.hook.lit_reduce

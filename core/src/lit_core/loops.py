@@ -368,6 +368,7 @@ class FitLoop:
         self.autocast = _autocast(trainer)
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         self.step_end = getattr(module, "training_step_end", None)
+        self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
         trainer._store = trainer._train_store
         if events.fit_start is not None:
             events.fit_start(trainer=trainer, module=module)
@@ -620,7 +621,7 @@ class FitLoop:
         setup = trainer._optimizer_setup
         optimizers = trainer.optimizers
         several = len(optimizers) > 1
-        hook = trainer.plugin_manager.hook
+        optimizer_step = trainer._services.optimizer_step
         output = None
         for opt_idx in active_optimizers(setup, trainer._total_batches_seen):
             optimizer = optimizers[opt_idx]
@@ -628,7 +629,7 @@ class FitLoop:
                 module.toggle_optimizer(optimizer)
             closure = _Closure(self, batch, batch_idx, optimizer, opt_idx, stepping)
             if stepping:
-                hook.lit_optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
+                optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
                                         closure=closure, batch_idx=batch_idx)
                 if closure.calls == 0:
                     raise MisconfigurationException(
@@ -654,8 +655,8 @@ class FitLoop:
         events = trainer._events
         if events.before_optimizer_step is not None:
             events.before_optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
-        if overrides(module, LightningModule, "configure_gradient_clipping"):
+        if self.custom_clipping:
             module.configure_gradient_clipping(optimizer, trainer.gradient_clip_val, trainer.gradient_clip_algorithm)
         elif trainer.gradient_clip_val:
-            trainer.plugin_manager.hook.lit_clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
-                                                           clip_val=trainer.gradient_clip_val, algorithm=trainer.gradient_clip_algorithm)
+            trainer._services.clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
+                                             clip_val=trainer.gradient_clip_val, algorithm=trainer.gradient_clip_algorithm)

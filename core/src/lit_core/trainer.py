@@ -291,6 +291,7 @@ class Trainer:
         self._logged_metrics: dict[str, Any] = {}
         self._events = SimpleNamespace()
         self._log_metrics_hook: Any = None
+        self._services = SimpleNamespace()
         self._start_time: float | None = None
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
@@ -706,15 +707,15 @@ class Trainer:
 
     def _build_event_table(self) -> None:
         """One attribute per event hook: its caller when someone implements it, else ``None``."""
-        hook = self.plugin_manager.hook
-        table = {}
-        for name in EVENT_HOOKS:
-            caller = getattr(hook, name)
-            table[name[4:]] = caller if caller.get_hookimpls() else None
-        self._events = SimpleNamespace(**table)
-        log_metrics = hook.lit_log_metrics
-        self._log_metrics_hook = log_metrics if log_metrics.get_hookimpls() else None
+        pm = self.plugin_manager
+        self._events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
+        self._log_metrics_hook = pm.fast_caller("lit_log_metrics")
+        #: The service hooks called per step.
+        self._services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
+            "lit_batch_to_device", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
         module = self.lightning_module
+        self._module_optimizer_step_overridden = overrides(module, LightningModule, "optimizer_step")
+        self._module_zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
         self._module_transfer_hooks = (
             module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
             module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None,
@@ -794,7 +795,7 @@ class Trainer:
         before, after = self._module_transfer_hooks
         if before is not None:
             batch = before(batch, dataloader_idx)
-        batch = self.plugin_manager.hook.lit_batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
+        batch = self._services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
         if after is not None:
             batch = after(batch, dataloader_idx)
         return batch
@@ -859,7 +860,7 @@ class Trainer:
         module = self.lightning_module
         if events.before_backward is not None:
             events.before_backward(trainer=self, module=module, loss=loss)
-        self.plugin_manager.hook.lit_backward(trainer=self, module=module, loss=loss, optimizer=optimizer,
+        self._services.backward(trainer=self, module=module, loss=loss, optimizer=optimizer,
                                               optimizer_idx=optimizer_idx, args=args, kwargs=kwargs)
         if events.after_backward is not None:
             events.after_backward(trainer=self, module=module)
@@ -890,7 +891,7 @@ class Trainer:
     def _module_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
         """The kernel's optimizer step: the module's ``optimizer_step`` (default ``optimizer.step(closure)``)."""
         module = self.lightning_module
-        if not overrides(module, LightningModule, "optimizer_step"):
+        if not self._module_optimizer_step_overridden:
             optimizer.step(closure=closure)
             return
         known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
@@ -905,7 +906,7 @@ class Trainer:
         module = self.lightning_module
         if self._events.before_zero_grad is not None:
             self._events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)
-        if overrides(module, LightningModule, "optimizer_zero_grad"):
+        if self._module_zero_grad_overridden:
             module.optimizer_zero_grad(self.current_epoch, batch_idx, optimizer)
         else:
             optimizer.zero_grad()
@@ -921,7 +922,7 @@ class Trainer:
                 events.before_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
             return result
 
-        self.plugin_manager.hook.lit_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
+        self._services.optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
                                                     closure=wrapped, batch_idx=self._batch_idx)
         self.global_step += 1
 
