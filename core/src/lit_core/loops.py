@@ -369,6 +369,13 @@ class FitLoop:
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         self.step_end = getattr(module, "training_step_end", None)
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
+        self.several_optimizers = len(trainer.optimizers) > 1
+        self.all_optimizers = range(len(trainer.optimizers))
+        #: optimizer index -> its schedulers stepped per optimizer step (interval="step").
+        self.step_schedulers = [
+            [c for c in trainer.lr_scheduler_configs if c.opt_idx == idx and c.interval == "step"]
+            for idx in self.all_optimizers
+        ]
         trainer._store = trainer._train_store
         if events.fit_start is not None:
             events.fit_start(trainer=trainer, module=module)
@@ -618,19 +625,20 @@ class FitLoop:
     def _automatic(self, batch: Any, batch_idx: int, stepping: bool) -> Any:
         trainer = self.trainer
         module = self.module
-        setup = trainer._optimizer_setup
         optimizers = trainer.optimizers
-        several = len(optimizers) > 1
+        several = self.several_optimizers
         optimizer_step = trainer._services.optimizer_step
+        setup = trainer._optimizer_setup
+        indices = active_optimizers(setup, trainer._total_batches_seen) if setup.frequencies else self.all_optimizers
         output = None
-        for opt_idx in active_optimizers(setup, trainer._total_batches_seen):
+        for opt_idx in indices:
             optimizer = optimizers[opt_idx]
             if several:
                 module.toggle_optimizer(optimizer)
             closure = _Closure(self, batch, batch_idx, optimizer, opt_idx, stepping)
             if stepping:
                 optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
-                                        closure=closure, batch_idx=batch_idx)
+                               closure=closure, batch_idx=batch_idx)
                 if closure.calls == 0:
                     raise MisconfigurationException(
                         "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
@@ -638,7 +646,7 @@ class FitLoop:
                     )
                 trainer._zero_grad(optimizer, batch_idx)
                 trainer.global_step += 1
-                configs = [c for c in trainer.lr_scheduler_configs if c.opt_idx == opt_idx and c.interval == "step"]
+                configs = self.step_schedulers[opt_idx]
                 if configs:
                     step_schedulers(trainer, "step", configs, trainer._batches_that_stepped + 1)
             else:
