@@ -38,7 +38,10 @@ def apply_to_collection(data: Any, dtype: type | tuple[type, ...], function: Cal
 
 def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
     """Move every tensor in ``batch`` (nested in lists, tuples, dicts, dataclasses) to ``device``."""
-    device = torch.device(device)
+    if not isinstance(device, torch.device):
+        device = torch.device(device)
+    if type(batch) in (tuple, list) and _all_on(batch, device):
+        return batch  # the common (x, y) batch already in place: nothing to rebuild
     if device.type in ("cpu", "mps"):
         def move(t: torch.Tensor) -> torch.Tensor:
             return t.to(device)
@@ -48,6 +51,10 @@ def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
             return t.to(device, non_blocking=True)
 
     return apply_to_collection(batch, torch.Tensor, move)
+
+
+def _all_on(items: tuple | list, device: torch.device) -> bool:
+    return all(isinstance(item, torch.Tensor) and item.device == device for item in items)
 
 
 def extract_batch_size(batch: Any) -> int:

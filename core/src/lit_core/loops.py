@@ -594,7 +594,7 @@ class FitLoop:
                     "training_step returned a loss that does not require grad: it was detached, computed under "
                     "torch.no_grad(), or from parameters with requires_grad=False."
                 )
-        if loss.device.type == "cpu":
+        if loss.is_cpu:
             if not math.isfinite(loss.item()) if loss.numel() == 1 else not torch.isfinite(loss).all():
                 self._nan_error()
         else:

@@ -884,10 +884,6 @@ class Trainer:
                 backward(loss, *args, **kwargs)
         return call
 
-    def _module_backward(self, loss: torch.Tensor, optimizer: Any, optimizer_idx: Any, args: tuple = (), kwargs: dict | None = None) -> None:
-        """The kernel's backward: the module's ``backward`` in whichever signature it uses."""
-        self._backward_call(loss, optimizer, optimizer_idx, args, kwargs or {})
-
     def _module_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
         """The kernel's optimizer step: the module's ``optimizer_step`` (default ``optimizer.step(closure)``)."""
         module = self.lightning_module

@@ -49,7 +49,7 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_backward(self, trainer: Trainer, loss: torch.Tensor, optimizer: Any, optimizer_idx: Any, args: tuple, kwargs: dict) -> bool:
-        trainer._module_backward(loss, optimizer, optimizer_idx, args, kwargs)
+        trainer._backward_call(loss, optimizer, optimizer_idx, args, kwargs)
         return True
 
     @hookimpl(trylast=True)

@@ -1,0 +1,48 @@
+"""The benchmark scripts run end to end in ``--quick`` mode and print their report.
+
+Only the shape of the report is checked: timings on a shared machine are not asserted.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+VERDICT = r": .+ <= .+ -> (PASS|FAIL)$"
+
+
+def run_quick(script: str, cwd: Path) -> str:
+    """Run ``benchmarks/<script> --quick`` in ``cwd``; its stdout, after checking it exited 0."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, f"{script} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_overhead_quick(tmp_path: Path) -> None:
+    out = run_quick("overhead.py", tmp_path)
+    assert re.search(r"^lightning: ", out, re.M)
+    for title in ("== tiny: Linear(32->2)", "== seed MLP (LitMNIST 784-128-256-10)"):
+        table = out[out.index(title) :]
+        for config in ("raw", "lit default", "lit barebones"):
+            assert re.search(rf"^{config} +\d+\.\d", table, re.M), f"no {config!r} row under {title!r}:\n{out}"
+    for label in ("lit default overhead, tiny model", "lit barebones overhead, tiny model", "lit default wall ratio, seed MLP"):
+        assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
+    assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
+
+
+@pytest.mark.slow
+def test_import_time_quick(tmp_path: Path) -> None:
+    out = run_quick("import_time.py", tmp_path)
+    for kind in ("torch", "lit_core", "lit_core after torch"):
+        assert re.search(rf"^import {kind} +median \d+\.\d+ s", out, re.M), f"no timing for {kind!r}:\n{out}"
+    assert re.search(r"^difference +[+-]\d+\.\d+ s", out, re.M)
+    assert re.search(r"^ +\d+\.\d+ +\d+\.\d+ +lit_core\.\S+ +\S+$", out, re.M), f"no lit_core module in the import profile:\n{out}"
+    assert re.search(rf"^GOAL import lit_core above import torch{VERDICT}", out, re.M)
