@@ -33,7 +33,6 @@ bootstrap: $(STAMP)
 # Re-run the install only when a pyproject changes (or the venv is new).
 $(STAMP): Makefile $(foreach d,$(DIST_DIRS),$(d)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet $(foreach d,$(DIST_DIRS),-e ./$(d)) $(DEV_TOOLS)
 	touch $(STAMP)

@@ -214,6 +214,7 @@ def test_deterministic_and_benchmark_restored(make_trainer, boring_model):
     assert not torch.are_deterministic_algorithms_enabled()
 
 
+@pytest.mark.filterwarnings("ignore:Error detected in")
 def test_detect_anomaly(make_trainer, boring_model):
     class NanGradient(boring_model):
         def training_step(self, batch, batch_idx):
