@@ -275,20 +275,18 @@ class _Closure:
 
     def __call__(self) -> torch.Tensor | None:
         loop = self.loop
-        trainer = loop.trainer
         if self.calls:
             # Optimizers such as LBFGS re-evaluate: each evaluation starts from zero gradients.
             self.optimizer.zero_grad()
         self.calls += 1
-        output = loop.call_training_step(self.batch, self.batch_idx, self.optimizer_idx)
-        self.output = output
+        self.output = output = loop.call_training_step(self.batch, self.batch_idx, self.optimizer_idx)
         loss = loop.loss_of(output, automatic=True)
         if loss is None:
             return None
         if loop.accumulate > 1:
             loss = loss / loop.accumulate
-        trainer._backward(loss, self.optimizer, self.optimizer_idx)
-        if self.stepping:
+        loop.trainer._backward(loss, self.optimizer, self.optimizer_idx)
+        if self.stepping and loop.pre_step_work:
             loop.before_optimizer_step(self.optimizer, self.optimizer_idx)
         return loss
 
@@ -369,6 +367,8 @@ class FitLoop:
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         self.step_end = getattr(module, "training_step_end", None)
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
+        #: Whether anything happens between backward and the optimizer step (hook, clipping).
+        self.pre_step_work = bool(trainer._events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
         self.several_optimizers = len(trainer.optimizers) > 1
         self.all_optimizers = range(len(trainer.optimizers))
         #: optimizer index -> its schedulers stepped per optimizer step (interval="step").
@@ -477,40 +477,47 @@ class FitLoop:
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
         automatic = module.automatic_optimization
+        accumulate = self.accumulate
+        # Checks that are usually off are decided once here, not per batch.
+        batch_start, batch_end = events.train_batch_start, events.train_batch_end
+        wants_outputs = batch_end is not None or self.collect_epoch_outputs
+        may_validate = bool(self.val_loaders)
+        max_steps = trainer.max_steps if trainer.max_steps != -1 else math.inf
+        timed = trainer.max_time is not None
+        to_device = trainer._batch_to_device
         epoch_outputs: list[Any] = []
         ran = 0
         validated_at_end = False
         for batch_idx, batch in _batches(iterable, n_batches):
             ran += 1
             is_last = batch_idx + 1 >= n_batches
-            batch = trainer._batch_to_device(batch, 0)
+            batch = to_device(batch, 0)
             trainer._current_batch, trainer._current_batch_size, trainer._batch_idx = batch, None, batch_idx
             trainer.is_last_batch = is_last
-            start = events.train_batch_start
-            if start is not None and -1 in start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
+            if batch_start is not None and -1 in batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
                 break
-            stepping = is_last or (batch_idx + 1) % self.accumulate == 0
+            stepping = is_last or (batch_idx + 1) % accumulate == 0
             if automatic:
                 output = self._automatic(batch, batch_idx, stepping)
             else:
                 output = self.call_training_step(batch, batch_idx, None)
                 self.loss_of(output, automatic=False)
-            if events.train_batch_end is not None or self.collect_epoch_outputs:
+            if wants_outputs:
                 outputs = self._outputs(output)
-                if events.train_batch_end is not None:
-                    events.train_batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
+                if batch_end is not None:
+                    batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
                 if self.collect_epoch_outputs and outputs is not None:
                     epoch_outputs.append(outputs)
             if stepping:
                 trainer._batches_that_stepped += 1
+                if logging_on and trainer._batches_that_stepped % log_every == 0:
+                    self._check_loss_deferred()
+                    trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
             trainer._total_batches_seen += 1
-            if logging_on and trainer._batches_that_stepped % log_every == 0 and stepping:
-                self._check_loss_deferred()
-                trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
-            if self._val_due(batch_idx, is_last):
+            if may_validate and self._val_due(batch_idx, is_last):
                 self._run_validation()
                 validated_at_end = is_last
-            if (trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps) or self._out_of_time():
+            if trainer.global_step >= max_steps or (timed and self._out_of_time()):
                 break
             if trainer.should_stop and self._min_reached():
                 break

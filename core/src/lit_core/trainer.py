@@ -793,6 +793,8 @@ class Trainer:
 
     def _batch_to_device(self, batch: Any, dataloader_idx: int) -> Any:
         before, after = self._module_transfer_hooks
+        if before is None and after is None:
+            return self._services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
         if before is not None:
             batch = before(batch, dataloader_idx)
         batch = self._services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
@@ -885,11 +887,8 @@ class Trainer:
         return call
 
     def _module_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
-        """The kernel's optimizer step: the module's ``optimizer_step`` (default ``optimizer.step(closure)``)."""
+        """Call the module's overridden ``optimizer_step`` in whichever signature it declares."""
         module = self.lightning_module
-        if not self._module_optimizer_step_overridden:
-            optimizer.step(closure=closure)
-            return
         known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
                  "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False, "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
         params = [p for p in inspect.signature(module.optimizer_step).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]

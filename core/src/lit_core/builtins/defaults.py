@@ -54,7 +54,10 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_optimizer_step(self, trainer: Trainer, optimizer: Any, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> bool:
-        trainer._module_optimizer_step(optimizer, optimizer_idx, closure, batch_idx)
+        if trainer._module_optimizer_step_overridden:
+            trainer._module_optimizer_step(optimizer, optimizer_idx, closure, batch_idx)
+        else:
+            optimizer.step(closure=closure)
         return True
 
     @hookimpl(trylast=True)
