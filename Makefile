@@ -27,6 +27,7 @@ lint: bootstrap
 bench: bootstrap
 	$(PY) benchmarks/import_time.py
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/loop_cost.py
 
 bootstrap: $(STAMP)
 

@@ -46,3 +46,12 @@ def test_import_time_quick(tmp_path: Path) -> None:
     assert re.search(r"^difference +[+-]\d+\.\d+ s", out, re.M)
     assert re.search(r"^ +\d+\.\d+ +\d+\.\d+ +lit_core\.\S+ +\S+$", out, re.M), f"no lit_core module in the import profile:\n{out}"
     assert re.search(rf"^GOAL import lit_core above import torch{VERDICT}", out, re.M)
+
+
+@pytest.mark.slow
+def test_loop_cost_quick(tmp_path: Path) -> None:
+    out = run_quick("loop_cost.py", tmp_path)
+    for config in ("raw", "lit default", "lit barebones"):
+        assert re.search(rf"^{config} +\d+\.\d+ +\d+\.\d+", out, re.M), f"no {config!r} row:\n{out}"
+    for label in ("lit default loop cost (min)", "lit barebones loop cost (min)"):
+        assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
