@@ -62,8 +62,17 @@ def step_method(trainer: Trainer, name: str) -> Callable[..., Any]:
     return functools.partial(model, name)
 
 
-def _autocast(trainer: Trainer) -> Any:
-    return trainer.plugin_manager.hook.lit_autocast(trainer=trainer)
+def under_autocast(trainer: Trainer, step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step``, run inside the context ``lit_autocast`` gives, if any (asked once per loop run)."""
+    autocast = trainer.plugin_manager.hook.lit_autocast(trainer=trainer)
+    if autocast is None:
+        return step
+
+    def run(*args: Any) -> Any:
+        with autocast:
+            return step(*args)
+
+    return run
 
 
 class EvaluationLoop:
@@ -122,11 +131,10 @@ class EvaluationLoop:
         start, end = getattr(events, f"{self.prefix}_start"), getattr(events, f"{self.prefix}_end")
         epoch_start, epoch_end = getattr(events, f"{self.prefix}_epoch_start"), getattr(events, f"{self.prefix}_epoch_end")
         batch_start, batch_end = getattr(events, f"{self.prefix}_batch_start"), getattr(events, f"{self.prefix}_batch_end")
-        step = step_method(trainer, f"{self.prefix}_step")
+        step = under_autocast(trainer, step_method(trainer, f"{self.prefix}_step"))
         step_end = getattr(module, f"{self.prefix}_step_end", None)
         epoch_end_method = getattr(module, f"{self.prefix}_epoch_end", None)
         pass_idx = len(loaders) > 1 and _step_arity(getattr(module, f"{self.prefix}_step")) >= 3
-        autocast = _autocast(trainer)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         all_outputs: list[list[Any]] = []
 
@@ -147,11 +155,7 @@ class EvaluationLoop:
                         if batch_start is not None:
                             batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                         args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
-                        if autocast is None:
-                            output = step(*args)
-                        else:
-                            with autocast:
-                                output = step(*args)
+                        output = step(*args)
                         if step_end is not None:
                             output = step_end(output)
                         if batch_end is not None:
@@ -218,9 +222,8 @@ class PredictLoop:
         for loader in loaders:
             num_batches(loader, limit, "predict", "limit_predict_batches")
         keep = getattr(trainer, "_return_predictions", True)
-        step = step_method(trainer, "predict_step")
+        step = under_autocast(trainer, step_method(trainer, "predict_step"))
         pass_idx = len(loaders) > 1 and _step_arity(module.predict_step) >= 3
-        autocast = _autocast(trainer)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         predictions: list[list[Any]] = []
         trainer.state.stage = RunningStage.PREDICTING
@@ -238,11 +241,7 @@ class PredictLoop:
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
-                    if autocast is None:
-                        output = step(*args)
-                    else:
-                        with autocast:
-                            output = step(*args)
+                    output = step(*args)
                     if events.predict_batch_end is not None:
                         events.predict_batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     if keep:
@@ -360,10 +359,9 @@ class FitLoop:
         self._load_train()
         self._load_val()
         self.step_arity = _step_arity(module.training_step)
-        self.training_step = step_method(trainer, "training_step")
+        self.training_step = under_autocast(trainer, step_method(trainer, "training_step"))
         # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
         self.pass_optimizer_idx = len(trainer.optimizers) > 1 and self.step_arity >= 3
-        self.autocast = _autocast(trainer)
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         self.step_end = getattr(module, "training_step_end", None)
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
@@ -553,12 +551,7 @@ class FitLoop:
             args: tuple[Any, ...] = (batch, batch_idx, optimizer_idx)
         else:
             args = (batch, batch_idx)
-        autocast = self.autocast
-        if autocast is None:
-            output = self.training_step(*args)
-        else:
-            with autocast:
-                output = self.training_step(*args)
+        output = self.training_step(*args)
         if self.step_end is not None:
             output = self.step_end(output)
         return output
