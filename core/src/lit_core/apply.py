@@ -40,7 +40,7 @@ def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
     """Move every tensor in ``batch`` (nested in lists, tuples, dicts, dataclasses) to ``device``."""
     if not isinstance(device, torch.device):
         device = torch.device(device)
-    if type(batch) in (tuple, list) and _all_on(batch, device):
+    if type(batch) in (tuple, list) and (_all_cpu(batch) if device.type == "cpu" else _all_on(batch, device)):
         return batch  # the common (x, y) batch already in place: nothing to rebuild
     if device.type in ("cpu", "mps"):
         def move(t: torch.Tensor) -> torch.Tensor:
@@ -51,6 +51,14 @@ def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
             return t.to(device, non_blocking=True)
 
     return apply_to_collection(batch, torch.Tensor, move)
+
+
+def _all_cpu(items: tuple | list) -> bool:
+    # is_cpu is a flag read; comparing devices builds a torch.device per tensor.
+    for item in items:  # noqa: SIM110
+        if not isinstance(item, torch.Tensor) or not item.is_cpu:
+            return False
+    return True
 
 
 def _all_on(items: tuple | list, device: torch.device) -> bool:

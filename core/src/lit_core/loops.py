@@ -262,12 +262,15 @@ class _Closure:
 
     __slots__ = ("batch", "batch_idx", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping")
 
-    def __init__(self, loop: FitLoop, batch: Any, batch_idx: int, optimizer: Any, optimizer_idx: int, stepping: bool) -> None:
+    def __init__(self, loop: FitLoop, optimizer: Any, optimizer_idx: int) -> None:
         self.loop = loop
-        self.batch = batch
-        self.batch_idx = batch_idx
         self.optimizer = optimizer
         self.optimizer_idx = optimizer_idx
+
+    def prepare(self, batch: Any, batch_idx: int, stepping: bool) -> None:
+        """Point the closure at a new batch (one closure per optimizer serves every batch)."""
+        self.batch = batch
+        self.batch_idx = batch_idx
         self.stepping = stepping
         self.calls = 0
         self.output: Any = None
@@ -367,7 +370,9 @@ class FitLoop:
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
         #: Whether anything happens between backward and the optimizer step (hook, clipping).
         self.pre_step_work = bool(trainer._events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
+        self.plain_zero_grad = trainer._events.before_zero_grad is None and not trainer._module_zero_grad_overridden
         self.several_optimizers = len(trainer.optimizers) > 1
+        self.closures = [_Closure(self, opt, idx) for idx, opt in enumerate(trainer.optimizers)]
         self.all_optimizers = range(len(trainer.optimizers))
         #: optimizer index -> its schedulers stepped per optimizer step (interval="step").
         self.step_schedulers = [
@@ -560,7 +565,7 @@ class FitLoop:
         """The loss in ``training_step``'s output, checked; ``None`` skips the batch."""
         if output is None:
             return None
-        if isinstance(output, torch.Tensor):
+        if type(output) is torch.Tensor or isinstance(output, torch.Tensor):
             loss = output
         elif isinstance(output, Mapping):
             if "loss" not in output:
@@ -583,8 +588,9 @@ class FitLoop:
                 f"training_step's loss is a {type(loss).__name__}, not a tensor: compute it with torch operations "
                 "so it can be back-propagated."
             )
+        scalar = loss.numel() == 1
         if automatic:
-            if loss.numel() != 1:
+            if not scalar:
                 raise MisconfigurationException(
                     f"training_step returned a loss of shape {tuple(loss.shape)}; it must be a scalar: reduce it "
                     "(e.g. loss.mean())."
@@ -595,7 +601,7 @@ class FitLoop:
                     "torch.no_grad(), or from parameters with requires_grad=False."
                 )
         if loss.is_cpu:
-            if not math.isfinite(loss.item()) if loss.numel() == 1 else not torch.isfinite(loss).all():
+            if not math.isfinite(loss.item()) if scalar else not torch.isfinite(loss).all():
                 self._nan_error()
         else:
             self.last_loss = loss
@@ -635,7 +641,8 @@ class FitLoop:
             optimizer = optimizers[opt_idx]
             if several:
                 module.toggle_optimizer(optimizer)
-            closure = _Closure(self, batch, batch_idx, optimizer, opt_idx, stepping)
+            closure = self.closures[opt_idx]
+            closure.prepare(batch, batch_idx, stepping)
             if stepping:
                 optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
                                closure=closure, batch_idx=batch_idx)
@@ -644,7 +651,10 @@ class FitLoop:
                         "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
                         "so training_step and backward run."
                     )
-                trainer._zero_grad(optimizer, batch_idx)
+                if self.plain_zero_grad:
+                    optimizer.zero_grad()
+                else:
+                    trainer._zero_grad(optimizer, batch_idx)
                 trainer.global_step += 1
                 configs = self.step_schedulers[opt_idx]
                 if configs:

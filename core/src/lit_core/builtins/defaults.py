@@ -43,17 +43,22 @@ class KernelDefaults:
     def lit_process_dataloader(self, dataloader: Any) -> Any:
         return dataloader
 
+    # The three per-step services take every argument of their hookspec, used or not, so that
+    # PluginManager.fast_caller can hand the loop the method itself (no trampoline frame).
+
     @hookimpl(trylast=True)
-    def lit_batch_to_device(self, batch: Any, device: torch.device) -> Any:
+    def lit_batch_to_device(self, trainer: Trainer, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return move_data_to_device(batch, device)
 
     @hookimpl(trylast=True)
-    def lit_backward(self, trainer: Trainer, loss: torch.Tensor, optimizer: Any, optimizer_idx: Any, args: tuple, kwargs: dict) -> bool:
+    def lit_backward(self, trainer: Trainer, module: LightningModule, loss: torch.Tensor, optimizer: Any,
+                     optimizer_idx: Any, args: tuple, kwargs: dict) -> bool:
         trainer._backward_call(loss, optimizer, optimizer_idx, args, kwargs)
         return True
 
     @hookimpl(trylast=True)
-    def lit_optimizer_step(self, trainer: Trainer, optimizer: Any, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> bool:
+    def lit_optimizer_step(self, trainer: Trainer, module: LightningModule, optimizer: Any, optimizer_idx: int,
+                           closure: Callable[[], Any], batch_idx: int) -> bool:
         if trainer._module_optimizer_step_overridden:
             trainer._module_optimizer_step(optimizer, optimizer_idx, closure, batch_idx)
         else:
