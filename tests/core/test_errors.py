@@ -265,3 +265,20 @@ def test_exception_reaches_callbacks_and_is_reraised(tmp_path):
     with pytest.raises(KeyError, match="boom"):
         fit(Model(step=boom), tmp_path, callbacks=[Watch()])
     assert seen == [("KeyError", "interrupted")]
+
+
+def test_manual_optimization_with_accumulation_is_refused(tmp_path):
+    class ManualModel(Model):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+    with pytest.raises(MisconfigurationException, match="accumulate_grad_batches=2 works with automatic optimization only"):
+        fit(ManualModel(), tmp_path, accumulate_grad_batches=2)
+
+
+def test_limit_train_batches_zero_skips_training(tmp_path):
+    model = Model()
+    before = model.layer.weight.detach().clone()
+    trainer = fit(model, tmp_path, limit_train_batches=0)
+    assert trainer.global_step == 0 and torch.equal(before, model.layer.weight)

@@ -176,3 +176,50 @@ def test_epoch_end_outputs_seed_style(make_trainer, boring_model):
     trainer.fit(SeedStyle())
     assert got == {"train": [0, 1, 2, 3], "val": 4}
     assert "val_mean" in trainer.callback_metrics
+
+
+def test_log_in_start_hooks_records_epoch_values(make_trainer, boring_model):
+    class StartLogs(boring_model):
+        def on_train_start(self):
+            self.log("at_train_start", 1.0)
+
+        def on_train_epoch_start(self):
+            self.log("at_epoch_start", 2.0)
+
+    trainer = make_trainer(limit_val_batches=0)
+    trainer.fit(StartLogs())
+    metrics = trainer._train_store.metrics
+    assert [(metrics[k].on_step, metrics[k].on_epoch) for k in ("at_train_start", "at_epoch_start")] == [(False, True)] * 2
+
+
+def test_step_and_epoch_metric_has_its_plain_name_mid_epoch(make_trainer, boring_model):
+    seen = []
+
+    class Logs(boring_model):
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            self.log("tl", loss, on_step=True, on_epoch=True)
+            return loss
+
+    class Probe(lit.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen.append(sorted(trainer.callback_metrics))
+
+    make_trainer(callbacks=[Probe()], limit_val_batches=0).fit(Logs())
+    assert seen[0] == ["tl", "tl_step"]
+
+
+def test_csv_logger_continues_an_existing_file(tmp_path):
+    from lit_core.builtins.csv_logger import CSVLogger
+
+    first = CSVLogger(tmp_path, version=0)
+    first.log_metrics({"a": 1.0}, step=0)
+    first.save()
+    second = CSVLogger(tmp_path, version=0)
+    second.log_metrics({"b": 2.0}, step=1)
+    second.save()
+    with open(second.metrics_file_path) as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [{"a": "1.0", "step": "0", "b": ""}, {"a": "", "step": "1", "b": "2.0"}]
+    with pytest.raises(ValueError, match="flush_logs_every_n_steps=0"):
+        CSVLogger(tmp_path, flush_logs_every_n_steps=0)

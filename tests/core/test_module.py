@@ -409,3 +409,43 @@ def test_rank_zero_only():
     finally:
         lit.rank_zero_only.rank = 0
     assert calls == [1]
+
+
+def test_hparams_initial_keeps_every_call_and_is_a_snapshot():
+    class TwoCalls(lit.LightningModule):
+        def __init__(self, a=1, b=2, c=None):
+            super().__init__()
+            self.save_hyperparameters("a")
+            self.save_hyperparameters("b", "c")
+
+    model = TwoCalls(c=[1])
+    model.hparams.c.append(2)
+    assert model.hparams_initial == {"a": 1, "b": 2, "c": [1]}
+
+
+def test_predict_restores_train_mode(make_trainer, boring_model):
+    model = boring_model()
+    assert model.training
+    make_trainer().predict(model)
+    assert model.training
+
+
+def test_defaultdict_batches_keep_their_type():
+    from collections import defaultdict
+
+    from lit_core.apply import move_data_to_device
+
+    batch = defaultdict(list, x=torch.ones(2))
+    moved = move_data_to_device(batch, "cpu")
+    assert isinstance(moved, defaultdict) and moved.default_factory is list and torch.equal(moved["x"], torch.ones(2))
+
+
+def test_configure_gradient_clipping_1x_signature(make_trainer, boring_model):
+    calls = []
+
+    class V1Clipping(boring_model):
+        def configure_gradient_clipping(self, optimizer, optimizer_idx, gradient_clip_val=None, gradient_clip_algorithm=None):
+            calls.append((type(optimizer).__name__, optimizer_idx, gradient_clip_val, gradient_clip_algorithm))
+
+    make_trainer(limit_train_batches=1, limit_val_batches=0, gradient_clip_val=0.5).fit(V1Clipping())
+    assert calls == [("SGD", 0, 0.5, "norm")]

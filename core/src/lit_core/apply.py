@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,8 @@ def apply_to_collection(data: Any, dtype: type | tuple[type, ...], function: Cal
         return cls([apply_to_collection(v, dtype, function) for v in data])
     if cls is dict:
         return {k: apply_to_collection(v, dtype, function) for k, v in data.items()}
+    if isinstance(data, defaultdict):
+        return defaultdict(data.default_factory, {k: apply_to_collection(v, dtype, function) for k, v in data.items()})
     if isinstance(data, Mapping):
         return cls({k: apply_to_collection(v, dtype, function) for k, v in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):

@@ -8,6 +8,7 @@ A logger is a plugin: the methods marked ``@hookimpl`` below connect it to the T
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,6 @@ class Logger:
     @property
     def root_dir(self) -> str | None:
         """``save_dir/name``: where the versions of this experiment live."""
-        import os
-
         if self.save_dir is None:
             return None
         return os.path.join(self.save_dir, self.name or "")
@@ -47,8 +46,6 @@ class Logger:
     @property
     def log_dir(self) -> str | None:
         """The folder of this run; ``trainer.log_dir`` returns it."""
-        import os
-
         if self.root_dir is None:
             return None
         version = self.version

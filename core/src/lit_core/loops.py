@@ -8,6 +8,7 @@ Python number per step except the NaN check on CPU losses (free there: the value
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import math
 import time
@@ -23,6 +24,7 @@ from .markers import hookimpl
 from .metrics import MetricStore, to_float
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
+from .rank_zero import rank_zero_info
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -180,13 +182,13 @@ class EvaluationLoop:
             if was_training:
                 module.train()
         results = self._results(store, len(loaders))
-        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and getattr(trainer, "_verbose", True) and any(results):
+        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and trainer._verbose and any(results):
             hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
         return results
 
     @staticmethod
     def _results(store: MetricStore, n_loaders: int) -> list[dict[str, float]]:
-        values = to_float(store.epoch_values)
+        values = to_float(store.results())
         results: list[dict[str, float]] = [{} for _ in range(n_loaders)]
         for key, value in values.items():
             if "/dataloader_idx_" in key:
@@ -209,8 +211,6 @@ class PredictLoop:
 
         trainer = self.trainer
         module = trainer.lightning_module
-        hook = trainer.plugin_manager.hook
-        events = trainer._events
         loaders = trainer._fetch_loaders("predict")
         if not loaders:
             raise MisconfigurationException(
@@ -221,13 +221,26 @@ class PredictLoop:
         limit = trainer.limit_predict_batches
         for loader in loaders:
             num_batches(loader, limit, "predict", "limit_predict_batches")
-        keep = getattr(trainer, "_return_predictions", True)
+        keep = trainer._return_predictions
         step = under_autocast(trainer, step_method(trainer, "predict_step"))
         pass_idx = len(loaders) > 1 and _step_arity(module.predict_step) >= 3
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
-        predictions: list[list[Any]] = []
         trainer.state.stage = RunningStage.PREDICTING
+        was_training = module.training
         module.eval()
+        try:
+            return self._predict(loaders, step, pass_idx, limit, keep, grad_context)
+        finally:
+            trainer.state.stage = None
+            if was_training:
+                module.train()
+
+    def _predict(self, loaders: list[Any], step: Callable[..., Any], pass_idx: bool, limit: Any, keep: bool, grad_context: Any) -> Any:
+        trainer = self.trainer
+        module = trainer.lightning_module
+        hook = trainer.plugin_manager.hook
+        events = trainer._events
+        predictions: list[list[Any]] = []
         with grad_context():
             if events.predict_start is not None:
                 events.predict_start(trainer=trainer, module=module)
@@ -251,7 +264,6 @@ class PredictLoop:
                 events.predict_epoch_end(trainer=trainer, module=module)
             if events.predict_end is not None:
                 events.predict_end(trainer=trainer, module=module)
-        trainer.state.stage = None
         if not keep:
             return None
         return predictions[0] if len(predictions) == 1 else predictions
@@ -300,6 +312,8 @@ class FitLoop:
         self.trainer = trainer
         self.module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
+        #: The last loss not on the CPU, checked for NaN when metrics are fetched anyway.
+        self.last_loss: torch.Tensor | None = None
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -368,6 +382,8 @@ class FitLoop:
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         self.step_end = getattr(module, "training_step_end", None)
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
+        # Lightning 1.x: configure_gradient_clipping(self, optimizer, optimizer_idx, gradient_clip_val, ...).
+        self.clipping_takes_idx = "optimizer_idx" in inspect.signature(module.configure_gradient_clipping).parameters
         #: Whether anything happens between backward and the optimizer step (hook, clipping).
         self.pre_step_work = bool(trainer._events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
         self.plain_zero_grad = trainer._events.before_zero_grad is None and not trainer._module_zero_grad_overridden
@@ -379,14 +395,22 @@ class FitLoop:
             [c for c in trainer.lr_scheduler_configs if c.opt_idx == idx and c.interval == "step"]
             for idx in self.all_optimizers
         ]
-        trainer._store = trainer._train_store
+        if not module.automatic_optimization and self.accumulate > 1:
+            raise MisconfigurationException(
+                f"accumulate_grad_batches={self.accumulate} works with automatic optimization only: in manual "
+                "optimization, step the optimizers every N batches yourself in training_step."
+            )
+        # self.log in the fit / train / epoch start hooks records per-epoch values, as in Lightning.
+        trainer._store, trainer._log_on_step = trainer._train_store, False
         if events.fit_start is not None:
             events.fit_start(trainer=trainer, module=module)
         self._sanity_check()
         if events.train_start is not None:
             events.train_start(trainer=trainer, module=module)
         first_epoch = trainer.current_epoch
-        while not self._done():
+        if self.n_batches == 0:
+            rank_zero_info("limit_train_batches=0: training is skipped.")
+        while self.n_batches and not self._done():
             epoch = trainer.current_epoch
             every = trainer.reload_dataloaders_every_n_epochs
             if every and epoch != first_epoch and epoch % every == 0:
@@ -394,6 +418,7 @@ class FitLoop:
                 self._load_val()
             self._run_epoch()
             trainer.current_epoch += 1
+            trainer._epoch_completed = False
         trainer._store = None
         if events.train_end is not None:
             events.train_end(trainer=trainer, module=module)
@@ -450,11 +475,6 @@ class FitLoop:
         count = batch_idx + 1 if every_n is not None else trainer._total_batches_seen
         return count % self.val_every == 0
 
-    def _run_validation(self) -> None:
-        trainer = self.trainer
-        self.val_loop.run(self.val_loaders)
-        trainer._store, trainer._log_on_step = trainer._train_store, True
-
     def _run_epoch(self) -> None:
         from .trainer import RunningStage
 
@@ -466,9 +486,11 @@ class FitLoop:
         module.train()
         torch.set_grad_enabled(True)
         store = trainer._train_store
-        trainer._store, trainer._log_on_step = store, True
+        trainer._store, trainer._log_on_step = store, False
+        trainer._epoch_completed = False
         if events.train_epoch_start is not None:
             events.train_epoch_start(trainer=trainer, module=module)
+        trainer._log_on_step = True
         iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
         # A strategy may have inserted a sampler (a shard of the data): count and seed what is iterated.
         sampler = getattr(iterable, "sampler", None)
@@ -518,7 +540,7 @@ class FitLoop:
                     trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
             trainer._total_batches_seen += 1
             if may_validate and self._val_due(batch_idx, is_last):
-                self._run_validation()
+                self.val_loop.run(self.val_loaders)
                 validated_at_end = is_last
             if trainer.global_step >= max_steps or (timed and self._out_of_time()):
                 break
@@ -530,7 +552,7 @@ class FitLoop:
                 "a sampler that selects nothing)."
             )
         if self.val_every is None and not validated_at_end and math.isinf(n_batches) and self._val_due(0, True):
-            self._run_validation()
+            self.val_loop.run(self.val_loaders)
         self._end_epoch(store, epoch_outputs)
 
     def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any]) -> None:
@@ -538,6 +560,8 @@ class FitLoop:
         module = self.module
         events = trainer._events
         trainer._log_on_step = False
+        trainer._epoch_completed = True  # a checkpoint saved from here on resumes at the next epoch
+        self._check_loss_deferred()
         for_logger = store.end_epoch(trainer._reduce)
         if self.collect_epoch_outputs:
             module.training_epoch_end(epoch_outputs)
@@ -604,11 +628,11 @@ class FitLoop:
             if not math.isfinite(loss.item()) if scalar else not torch.isfinite(loss).all():
                 self._nan_error()
         else:
-            self.last_loss = loss
+            self.last_loss = loss.detach()  # checked where the value is fetched anyway (log steps, epoch end)
         return loss
 
     def _check_loss_deferred(self) -> None:
-        loss = getattr(self, "last_loss", None)
+        loss = self.last_loss
         if loss is not None and not torch.isfinite(loss).all():
             self._nan_error()
 
@@ -658,7 +682,7 @@ class FitLoop:
                 trainer.global_step += 1
                 configs = self.step_schedulers[opt_idx]
                 if configs:
-                    step_schedulers(trainer, "step", configs, trainer._batches_that_stepped + 1)
+                    step_schedulers(trainer, "step", configs, batch_idx + 1)  # Lightning counts batches of the epoch
             else:
                 closure()
             if several:
@@ -674,7 +698,8 @@ class FitLoop:
         if events.before_optimizer_step is not None:
             events.before_optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
         if self.custom_clipping:
-            module.configure_gradient_clipping(optimizer, trainer.gradient_clip_val, trainer.gradient_clip_algorithm)
+            args = (optimizer, optimizer_idx) if self.clipping_takes_idx else (optimizer,)
+            module.configure_gradient_clipping(*args, trainer.gradient_clip_val, trainer.gradient_clip_algorithm)
         elif trainer.gradient_clip_val:
             trainer._services.clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
                                              clip_val=trainer.gradient_clip_val, algorithm=trainer.gradient_clip_algorithm)

@@ -35,7 +35,7 @@ def reduce_name(reduce_fx: Any) -> str:
 class LoggedMetric:
     """One logged name: its options, the last step value and the running epoch reduction."""
 
-    __slots__ = ("key", "logger", "on_epoch", "on_step", "prog_bar", "reduce", "sync_dist", "total", "value", "weight")
+    __slots__ = ("fresh", "key", "logger", "on_epoch", "on_step", "prog_bar", "reduce", "sync_dist", "total", "value", "weight")
 
     def __init__(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> None:
         self.key = key
@@ -46,6 +46,8 @@ class LoggedMetric:
         self.reduce = reduce
         self.sync_dist = sync_dist
         self.value: torch.Tensor | None = None
+        #: Logged since the loggers last received step values.
+        self.fresh = False
         self.total: torch.Tensor | None = None
         self.weight = 0
 
@@ -117,7 +119,10 @@ class MetricStore:
             self.metrics[key] = metric
         if metric.on_step:
             metric.value = value
+            metric.fresh = True
             self.callback[metric.step_key] = value
+            if metric.on_epoch and metric.key not in self.epoch_values:
+                self.callback[metric.key] = value  # until the first epoch value exists, as in Lightning
         if metric.on_epoch:
             metric.accumulate(value, batch_size if isinstance(batch_size, int) else batch_size())
 
@@ -138,9 +143,19 @@ class MetricStore:
             metric.weight = 0
         return for_logger
 
+    def results(self) -> dict[str, torch.Tensor]:
+        """The epoch values under the names ``validate()`` / ``test()`` return (``name_epoch`` when also per step)."""
+        return {self.metrics[key].epoch_key: value for key, value in self.epoch_values.items()}
+
     def step_values_for_logger(self) -> dict[str, torch.Tensor]:
-        """The latest step values of ``logger=True`` metrics."""
-        return {m.step_key: m.value for m in self.metrics.values() if m.on_step and m.logger and m.value is not None}
+        """The latest step values of ``logger=True`` metrics logged since the previous call."""
+        values = {}
+        for m in self.metrics.values():
+            if m.fresh:
+                m.fresh = False
+                if m.logger:
+                    values[m.step_key] = m.value
+        return values
 
     def progress_bar(self) -> dict[str, torch.Tensor]:
         """The current values of ``prog_bar=True`` metrics (epoch value once it exists)."""

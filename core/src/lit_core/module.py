@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from argparse import Namespace
 from collections.abc import Mapping
@@ -140,7 +141,8 @@ class LightningModule(nn.Module):
         ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
         params = {k: v for k, v in params.items() if k not in ignored}
         self._hparams.update(params)
-        self._hparams_initial = AttributeDict(params)
+        # A snapshot: later calls add to it, later changes to hparams do not reach it.
+        self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
 
     @property
     def hparams(self) -> AttributeDict:

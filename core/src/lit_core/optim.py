@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from torch.optim import Optimizer
@@ -31,13 +31,13 @@ class LRSchedulerConfig:
     strict: bool = True
     name: str | None = None
     opt_idx: int = 0
+    #: ``ReduceLROnPlateau``-style schedulers step with a metric value.
+    needs_metric: bool = field(init=False)
 
-    @property
-    def needs_metric(self) -> bool:
-        """``ReduceLROnPlateau``-style schedulers step with a metric value."""
+    def __post_init__(self) -> None:
         from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-        return isinstance(self.scheduler, ReduceLROnPlateau)
+        self.needs_metric = isinstance(self.scheduler, ReduceLROnPlateau)
 
 
 @dataclass
@@ -178,13 +178,13 @@ class LightningOptimizer:
         """The wrapped ``torch.optim.Optimizer``."""
         return self._optimizer
 
-    def step(self, closure: Any = None, **kwargs: Any) -> Any:
+    def step(self, closure: Any = None) -> Any:
         """Step through the Trainer; ``closure`` (optional) computes the loss."""
-        return self._trainer._manual_optimizer_step(self._optimizer, self._index, closure, kwargs)
+        return self._trainer._manual_optimizer_step(self._optimizer, self._index, closure)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the gradients (``lit_before_zero_grad`` runs first)."""
-        self._trainer._zero_grad(self._optimizer)
+        self._trainer._zero_grad(self._optimizer, set_to_none=set_to_none)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._optimizer, name)

@@ -293,6 +293,10 @@ class Trainer:
         self._log_metrics_hook: Any = None
         self._services = SimpleNamespace()
         self._start_time: float | None = None
+        self._epoch_completed = False
+        self._verbose = True
+        self._return_predictions = True
+        self._num_training_batches: float | None = None
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
     # ----------------------------------------------------------------------------------------
@@ -546,7 +550,7 @@ class Trainer:
     @property
     def num_training_batches(self) -> float:
         """Batches per training epoch after limits (``inf`` for an unsized loader)."""
-        return getattr(self, "_num_training_batches", float("inf"))
+        return float("inf") if self._num_training_batches is None else self._num_training_batches
 
     @property
     def estimated_stepping_batches(self) -> float:
@@ -554,7 +558,7 @@ class Trainer:
 
         Reads the training dataloader's length when the loop has not done so yet.
         """
-        batches = getattr(self, "_num_training_batches", None)
+        batches = self._num_training_batches
         if batches is None:
             from .data import num_batches
 
@@ -715,6 +719,7 @@ class Trainer:
             "lit_batch_to_device", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
         module = self.lightning_module
         self._module_optimizer_step_overridden = overrides(module, LightningModule, "optimizer_step")
+        self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
         self._module_zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
         self._module_transfer_hooks = (
             module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
@@ -889,24 +894,36 @@ class Trainer:
     def _module_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
         """Call the module's overridden ``optimizer_step`` in whichever signature it declares."""
         module = self.lightning_module
-        known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
-                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False, "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
-        params = [p for p in inspect.signature(module.optimizer_step).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if all(p.name in known for p in params):
-            module.optimizer_step(**{p.name: known[p.name] for p in params})
-        else:
+        names = self._optimizer_step_names
+        if names is None:
             module.optimizer_step(self.current_epoch, batch_idx, optimizer, closure)
+            return
+        known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
+                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
+                 "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+        module.optimizer_step(**{name: known[name] for name in names})
 
-    def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0) -> None:
+    #: The argument names of Lightning's ``optimizer_step`` signatures (2.x and 1.x).
+    OPTIMIZER_STEP_ARGS = frozenset({"epoch", "batch_idx", "optimizer", "optimizer_idx", "optimizer_closure", "closure",
+                                     "on_tpu", "using_native_amp", "using_lbfgs"})
+
+    @classmethod
+    def _optimizer_step_signature(cls, module: LightningModule) -> tuple[str, ...] | None:
+        """The names to pass an overridden ``optimizer_step`` by keyword, or ``None`` for positional (2.x order)."""
+        params = [p for p in inspect.signature(module.optimizer_step).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        names = tuple(p.name for p in params)
+        return names if set(names) <= cls.OPTIMIZER_STEP_ARGS else None
+
+    def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
         module = self.lightning_module
         if self._events.before_zero_grad is not None:
             self._events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)
         if self._module_zero_grad_overridden:
             module.optimizer_zero_grad(self.current_epoch, batch_idx, optimizer)
         else:
-            optimizer.zero_grad()
+            optimizer.zero_grad(set_to_none=set_to_none)
 
-    def _manual_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Any, kwargs: dict[str, Any]) -> Any:
+    def _manual_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Any) -> Any:
         """``opt.step()`` in manual optimization: hooks, plugins, ``global_step``."""
         module = self.lightning_module
         events = self._events
@@ -934,8 +951,8 @@ class Trainer:
             "global_step": self.global_step,
             "lit_version": __version__,
             "state_dict": module.state_dict(),
-            "hyper_parameters": dict(module.hparams),
-            "loops": {"batches_that_stepped": self._batches_that_stepped},
+            "hyper_parameters": plain_hyperparameters(module.hparams),
+            "loops": {"batches_that_stepped": self._batches_that_stepped, "epoch_completed": self._epoch_completed},
         }
         if not weights_only:
             checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
@@ -979,9 +996,11 @@ class Trainer:
                 cb.load_state_dict(checkpoint["callbacks"][cb.state_key])
         if self.datamodule is not None and "datamodule" in checkpoint:
             self.datamodule.load_state_dict(checkpoint["datamodule"])
+        loops = checkpoint.get("loops", {})
         self.global_step = checkpoint["global_step"]
-        self.current_epoch = checkpoint["epoch"]
-        self._batches_that_stepped = checkpoint.get("loops", {}).get("batches_that_stepped", self.global_step)
+        # Saved at the end of an epoch (where checkpoint callbacks save), training resumes at the next one.
+        self.current_epoch = checkpoint["epoch"] + (1 if loops.get("epoch_completed") else 0)
+        self._batches_that_stepped = loops.get("batches_that_stepped", self.global_step)
 
 
 def _hint_kind(name: str) -> str:
@@ -989,3 +1008,36 @@ def _hint_kind(name: str) -> str:
         if name in names:
             return kind
     return "callback"
+
+
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def plain_hyperparameters(hparams: dict[str, Any]) -> dict[str, Any]:
+    """``hparams`` for a checkpoint, which must load with ``torch.load(weights_only=True)``.
+
+    Numbers, strings, None and lists / tuples / dicts of them are kept; anything else is refused
+    with the key to leave out.
+    """
+
+    def check(key: str, value: Any) -> None:
+        if isinstance(value, _PLAIN):
+            return
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                check(key, item)
+            return
+        if isinstance(value, dict):
+            for k, item in value.items():
+                check(key, k)
+                check(key, item)
+            return
+        raise MisconfigurationException(
+            f"The hyperparameter {key!r} is a {type(value).__name__}, which a checkpoint cannot store as plain data "
+            f"(checkpoints load with torch.load(weights_only=True)). Leave it out with "
+            f"save_hyperparameters(ignore=[{key!r}]), or save a number / string / list / dict describing it instead."
+        )
+
+    for key, value in hparams.items():
+        check(key, value)
+    return dict(hparams)

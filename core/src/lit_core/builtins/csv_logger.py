@@ -41,6 +41,8 @@ class CSVLogger(Logger):
         self._name = name or ""
         self._version = version
         self._prefix = prefix
+        if flush_logs_every_n_steps < 1:
+            raise ValueError(f"CSVLogger(flush_logs_every_n_steps={flush_logs_every_n_steps}) must be at least 1.")
         self._flush_every = flush_logs_every_n_steps
         self._rows: list[dict[str, Any]] = []
         self._columns: list[str] = []
@@ -84,27 +86,31 @@ class CSVLogger(Logger):
         self._write_hparams()
 
     def save(self) -> None:
-        """Write the buffered rows; the file is rewritten when new columns appear."""
+        """Write the buffered rows; the file is rewritten (atomically) when new columns appear."""
         if not self._rows:
             return
         os.makedirs(self.log_dir, exist_ok=True)
-        new_columns = [k for row in self._rows for k in row if k not in self._columns]
         path = self.metrics_file_path
-        rewrite = bool(new_columns) or not os.path.exists(path)
-        if rewrite:
-            self._columns.extend(dict.fromkeys(new_columns))
-            old_rows = []
-            if os.path.exists(path):
+        exists = os.path.exists(path)
+        if exists and not self._columns:
+            with open(path, newline="") as f:  # a run continued in the same version folder
+                self._columns = next(csv.reader(f), [])
+        new_columns = list(dict.fromkeys(k for row in self._rows for k in row if k not in self._columns))
+        if new_columns or not exists:
+            self._columns += new_columns
+            old_rows: list[dict[str, Any]] = []
+            if exists:
                 with open(path, newline="") as f:
                     old_rows = list(csv.DictReader(f))
-            rows, mode = old_rows + self._rows, "w"
-        else:
-            rows, mode = self._rows, "a"
-        with open(path, mode, newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self._columns)
-            if mode == "w":
+            tmp = f"{path}.tmp"
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=self._columns)
                 writer.writeheader()
-            writer.writerows(rows)
+                writer.writerows(old_rows + self._rows)
+            os.replace(tmp, path)
+        else:
+            with open(path, "a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self._columns).writerows(self._rows)
         self._rows = []
 
     def _write_hparams(self) -> None:
