@@ -223,3 +223,16 @@ def test_csv_logger_continues_an_existing_file(tmp_path):
     assert rows == [{"a": "1.0", "step": "0", "b": ""}, {"a": "", "step": "1", "b": "2.0"}]
     with pytest.raises(ValueError, match="flush_logs_every_n_steps=0"):
         CSVLogger(tmp_path, flush_logs_every_n_steps=0)
+
+
+def test_step_values_logged_in_evaluation_reach_the_loggers(make_trainer, boring_model):
+    class Logs(boring_model):
+        def validation_step(self, batch, batch_idx):
+            self.log("per_batch", float(batch_idx), on_step=True, on_epoch=False)
+
+    trainer = make_trainer(logger=True, num_sanity_val_steps=2)
+    trainer.validate(Logs(), verbose=False)
+    trainer.logger.save()
+    with open(f"{trainer.log_dir}/metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["per_batch"]]
+    assert [(r["step"], r["per_batch"]) for r in rows] == [("0", "0.0"), ("1", "1.0"), ("2", "2.0"), ("3", "3.0")]

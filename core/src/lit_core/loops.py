@@ -139,6 +139,7 @@ class EvaluationLoop:
         pass_idx = len(loaders) > 1 and _step_arity(getattr(module, f"{self.prefix}_step")) >= 3
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         all_outputs: list[list[Any]] = []
+        eval_steps = 0  # batches of this run, over every dataloader: the logger step of per-step values
 
         module.eval()
         try:
@@ -164,6 +165,10 @@ class EvaluationLoop:
                             batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                         if epoch_end_method is not None:
                             outputs.append(output)
+                        if store.fresh and not self.sanity_check:
+                            # self.log(..., on_step=True) in an evaluation step: one row per batch, as in Lightning.
+                            trainer._send_to_loggers(store.step_values_for_logger(), eval_steps)
+                        eval_steps += 1
                     all_outputs.append(outputs)
                 trainer._dataloader_idx = None
                 if epoch_end_method is not None:

@@ -96,6 +96,8 @@ class MetricStore:
         self.callback: dict[str, torch.Tensor] = {}
         #: epoch values by key (filled by ``end_epoch``).
         self.epoch_values: dict[str, torch.Tensor] = {}
+        #: Some step value was logged since ``step_values_for_logger`` last ran.
+        self.fresh = False
 
     def log(
         self,
@@ -119,7 +121,7 @@ class MetricStore:
             self.metrics[key] = metric
         if metric.on_step:
             metric.value = value
-            metric.fresh = True
+            metric.fresh = self.fresh = True
             self.callback[metric.step_key] = value
             if metric.on_epoch and metric.key not in self.epoch_values:
                 self.callback[metric.key] = value  # until the first epoch value exists, as in Lightning
@@ -150,6 +152,7 @@ class MetricStore:
     def step_values_for_logger(self) -> dict[str, torch.Tensor]:
         """The latest step values of ``logger=True`` metrics logged since the previous call."""
         values = {}
+        self.fresh = False
         for m in self.metrics.values():
             if m.fresh:
                 m.fresh = False
