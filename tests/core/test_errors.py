@@ -282,3 +282,8 @@ def test_limit_train_batches_zero_skips_training(tmp_path):
     before = model.layer.weight.detach().clone()
     trainer = fit(model, tmp_path, limit_train_batches=0)
     assert trainer.global_step == 0 and torch.equal(before, model.layer.weight)
+
+
+def test_barebones_skips_the_nan_check(tmp_path):
+    trainer = fit(Model(step=lambda m, loss: loss * float("nan")), tmp_path, barebones=True)
+    assert trainer.global_step == 4  # documented: barebones trades the check for speed

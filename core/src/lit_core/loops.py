@@ -319,6 +319,8 @@ class FitLoop:
         self.accumulate = trainer.accumulate_grad_batches
         #: The last loss not on the CPU, checked for NaN when metrics are fetched anyway.
         self.last_loss: torch.Tensor | None = None
+        #: barebones=True trades the NaN check (a host read per step on CPU) for speed.
+        self.check_nan = not trainer.barebones
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -629,6 +631,8 @@ class FitLoop:
                     "training_step returned a loss that does not require grad: it was detached, computed under "
                     "torch.no_grad(), or from parameters with requires_grad=False."
                 )
+        if not self.check_nan:
+            return loss
         if loss.is_cpu:
             if not math.isfinite(loss.item()) if scalar else not torch.isfinite(loss).all():
                 self._nan_error()
