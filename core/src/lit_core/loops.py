@@ -153,7 +153,7 @@ class EvaluationLoop:
                     outputs: list[Any] = []
                     iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
                     for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, self.kind, flag))):
-                        batch = trainer._batch_to_device(batch, dl_idx)
+                        batch = trainer._to_device(batch, dl_idx)
                         trainer._current_batch, trainer._current_batch_size = batch, None
                         if batch_start is not None:
                             batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
@@ -255,7 +255,7 @@ class PredictLoop:
                 outputs: list[Any] = []
                 iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="predict")
                 for batch_idx, batch in _batches(iterable, num_batches(iterable, limit, "predict", "limit_predict_batches")):
-                    batch = trainer._batch_to_device(batch, dl_idx)
+                    batch = trainer._to_device(batch, dl_idx)
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
@@ -304,7 +304,10 @@ class _Closure:
             return None
         if loop.accumulate > 1:
             loss = loss / loop.accumulate
-        loop.trainer._backward(loss, self.optimizer, self.optimizer_idx)
+        if loop.plain_backward:
+            loop.trainer._backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
+        else:
+            loop.trainer._backward(loss, self.optimizer, self.optimizer_idx)
         if self.stepping and loop.pre_step_work:
             loop.before_optimizer_step(self.optimizer, self.optimizer_idx)
         return loss
@@ -394,6 +397,8 @@ class FitLoop:
         #: Whether anything happens between backward and the optimizer step (hook, clipping).
         self.pre_step_work = bool(trainer._events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
         self.plain_zero_grad = trainer._events.before_zero_grad is None and not trainer._module_zero_grad_overridden
+        self.plain_backward = trainer._plain_backward
+        self.plain_optimizer_step = trainer._plain_optimizer_step
         self.several_optimizers = len(trainer.optimizers) > 1
         self.closures = [_Closure(self, opt, idx) for idx, opt in enumerate(trainer.optimizers)]
         self.all_optimizers = range(len(trainer.optimizers))
@@ -516,7 +521,7 @@ class FitLoop:
         may_validate = bool(self.val_loaders)
         max_steps = trainer.max_steps if trainer.max_steps != -1 else math.inf
         timed = trainer.max_time is not None
-        to_device = trainer._batch_to_device
+        to_device = trainer._to_device
         epoch_outputs: list[Any] = []
         ran = 0
         validated_at_end = False
@@ -677,8 +682,11 @@ class FitLoop:
             closure = self.closures[opt_idx]
             closure.prepare(batch, batch_idx, stepping)
             if stepping:
-                optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
-                               closure=closure, batch_idx=batch_idx)
+                if self.plain_optimizer_step:
+                    optimizer.step(closure=closure)
+                else:
+                    optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
+                                   closure=closure, batch_idx=batch_idx)
                 if closure.calls == 0:
                     raise MisconfigurationException(
                         "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "

@@ -19,6 +19,7 @@ import torch
 from torch.optim import Optimizer
 
 from . import hookspecs, registry
+from .apply import move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
@@ -178,7 +179,8 @@ class Trainer:
         self.barebones = barebones
         self._disabled = set(disable_plugins)
         self.plugin_manager = registry.PluginManager()
-        self.plugin_manager.register(KernelDefaults(), "lit.defaults")
+        self._kernel_defaults = KernelDefaults()
+        self.plugin_manager.register(self._kernel_defaults, "lit.defaults")
         self.plugin_manager.register(Loops(), "lit.loops")
 
         accelerator, strategy, devices = self._translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
@@ -292,6 +294,7 @@ class Trainer:
         self._events = SimpleNamespace()
         self._log_metrics_hook: Any = None
         self._services = SimpleNamespace()
+        self._to_device: Callable[[Any, int], Any] = self._batch_to_device
         self._start_time: float | None = None
         self._epoch_completed = False
         self._verbose = True
@@ -720,12 +723,26 @@ class Trainer:
         module = self.lightning_module
         self._module_optimizer_step_overridden = overrides(module, LightningModule, "optimizer_step")
         self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
+        # When only the kernel's own default implements a per-step service (no plugin, no hook
+        # around it), the loops do what that default does without dispatching to it.
+        services, events = self._services, self._events
+
+        def kernel_only(service: Any) -> bool:
+            return getattr(service, "__self__", None) is self._kernel_defaults
+
+        self._plain_backward = kernel_only(services.backward) and events.before_backward is None and events.after_backward is None
+        self._plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
         self._module_zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
         self._module_transfer_hooks = (
             module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
             module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None,
         )
         self._backward_call = self._make_backward_call(module)
+        device = self.device
+        #: What the loops call per batch: the full transfer, or the kernel default's move alone.
+        self._to_device: Callable[[Any, int], Any] = self._batch_to_device
+        if kernel_only(services.batch_to_device) and self._module_transfer_hooks == (None, None):
+            self._to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
 
     def _torch_settings(self) -> tuple[Any, ...]:
         saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
