@@ -150,7 +150,7 @@ class TimedBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.stamps = stamps = []
-        pool, clock = self.pool, time.perf_counter
+        pool, clock = self.pool, CLOCK
         n = len(pool)
         for i in range(self.steps):
             stamps.append(clock())
@@ -205,7 +205,7 @@ def run_raw(case: Case, data: TimedBatches) -> float:
     """The hand-written loop: the same math lit's automatic optimization does."""
     model = build(case.net)
     model.train()
-    start = time.perf_counter()
+    start = CLOCK()
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     criterion = case.net.criterion
     for x, y in data:
@@ -213,7 +213,7 @@ def run_raw(case: Case, data: TimedBatches) -> float:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def lit_runner(**flags: Any) -> Callable[[Case, TimedBatches], float]:
@@ -222,11 +222,11 @@ def lit_runner(**flags: Any) -> Callable[[Case, TimedBatches], float]:
     def run(case: Case, data: TimedBatches) -> float:
         model = build(case.net, lit.LightningModule)
         with tempfile.TemporaryDirectory(prefix="lit-bench-") as root:
-            start = time.perf_counter()
+            start = CLOCK()
             trainer = lit.Trainer(max_epochs=1, default_root_dir=root, enable_model_summary=False,
                                   num_sanity_val_steps=0, **flags)
             trainer.fit(model, train_dataloaders=data)
-            wall = time.perf_counter() - start
+            wall = CLOCK() - start
         if trainer.global_step != data.steps:
             raise RuntimeError(f"lit ran {trainer.global_step} steps, expected {data.steps}")
         return wall
@@ -253,11 +253,11 @@ def lightning_runner() -> tuple[Callable[[Case, TimedBatches], float] | None, st
         with tempfile.TemporaryDirectory(prefix="pl-bench-") as root, contextlib.redirect_stdout(io.StringIO()), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            start = time.perf_counter()
+            start = CLOCK()
             trainer = pl.Trainer(max_epochs=1, default_root_dir=root, enable_model_summary=False,
                                  num_sanity_val_steps=0, enable_progress_bar=False, accelerator="cpu", devices=1)
             trainer.fit(model, train_dataloaders=data)
-            wall = time.perf_counter() - start
+            wall = CLOCK() - start
         return wall
 
     return run, f"PyTorch Lightning {pl.__version__} (progress bar off; otherwise its defaults)"
@@ -335,6 +335,10 @@ def goal(label: str, value: float, limit: float, unit: str) -> None:
     print(f"GOAL {label}: {value:.3f}{unit} <= {limit:g}{unit} -> {verdict}")
 
 
+#: The clock of every measurement; ``--clock wall`` switches to ``time.perf_counter``.
+CLOCK: Callable[[], float] = time.process_time
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=2000, help="training steps per run (default 2000)")
@@ -343,8 +347,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="steps left out of the step time at the start of each run (default: steps // 10)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES), help="models to run")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="cpu: this process's CPU time (time spent descheduled on a shared machine is left out; "
+                             "default); wall: time.perf_counter")
     parser.add_argument("--quick", action="store_true", help="smoke test: 200 steps, 1 round (the figures are noise)")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.quick:
         args.steps, args.rounds = 200, 1
     if args.warmup is None:
@@ -367,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         configs["lightning"] = lightning
     print(f"lit overhead benchmark: python {platform.python_version()}, torch {torch.__version__}, "
           f"lit_core {lit.__version__}, torch threads {torch.get_num_threads()}, {platform.machine()}")
+    print(f"clock: {'CPU time of this process (time.process_time)' if args.clock == 'cpu' else 'wall (time.perf_counter)'}")
     print(f"interleaved: {args.rounds} round(s) + 1 warm-up round, order rotated each round; step = median of "
           f"{BLOCK}-step block means after {args.warmup} warm-up steps; data: {POOL} pre-generated batches cycled "
           "(no DataLoader)")
