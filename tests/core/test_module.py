@@ -449,3 +449,21 @@ def test_configure_gradient_clipping_1x_signature(make_trainer, boring_model):
 
     make_trainer(limit_train_batches=1, limit_val_batches=0, gradient_clip_val=0.5).fit(V1Clipping())
     assert calls == [("SGD", 0, 0.5, "norm")]
+
+
+def test_optimizer_frequencies_alternate_optimizers(make_trainer, boring_model):
+    used = []
+
+    class Alternating(boring_model):
+        def training_step(self, batch, batch_idx, optimizer_idx):
+            used.append(optimizer_idx)
+            return super().training_step(batch, batch_idx)
+
+        def configure_optimizers(self):
+            return [
+                {"optimizer": torch.optim.SGD(self.parameters(), lr=0.1), "frequency": 1},
+                {"optimizer": torch.optim.SGD(self.parameters(), lr=0.01), "frequency": 2},
+            ]
+
+    make_trainer(max_epochs=2, limit_val_batches=0).fit(Alternating())
+    assert used == [0, 1, 1, 0, 1, 1, 0, 1]

@@ -131,9 +131,10 @@ def _owns(optimizer: Optimizer, scheduler: Any) -> bool:
 
 
 def active_optimizers(setup: OptimizerSetup, batches_seen: int) -> list[int]:
-    """The optimizer indices to run for a batch: all of them, or one chosen by frequencies."""
-    if not setup.frequencies:
-        return list(range(len(setup.optimizers)))
+    """The one optimizer a batch trains when frequencies are given (Lightning 1.x).
+
+    With frequencies ``[1, 2]`` the batches cycle through optimizers 0, 1, 1, 0, 1, 1, ...
+    """
     position = batches_seen % sum(setup.frequencies)
     for idx, freq in enumerate(setup.frequencies):
         if position < freq:
