@@ -167,9 +167,7 @@ def instantiate(obj: Any, what: str, defaults: dict[str, Any] | None = None) -> 
 
 def distribution_of(obj: Any) -> str:
     """The distribution that ships ``obj``'s module, for error messages."""
-    module = getattr(type(obj) if not inspect.ismodule(obj) else obj, "__module__", "") or ""
-    if inspect.ismodule(obj):
-        module = obj.__name__
+    module = obj.__name__ if inspect.ismodule(obj) else type(obj).__module__
     top = module.split(".")[0]
     dists = metadata.packages_distributions().get(top)
     return dists[0] if dists else f"the module {module!r}"

@@ -676,7 +676,7 @@ class Trainer:
             hook.lit_setup_environment(trainer=self)
             rank_zero_only.rank = self.global_rank  # type: ignore[attr-defined]
             self.device = self.accelerator.get_device(self.device_ids[self.local_rank % len(self.device_ids)])
-            self._build_event_table()
+            self._bind_hot_path()
             self._prepare_data()
             if self.datamodule is not None:
                 self.datamodule.setup(stage=fn.value)
@@ -712,8 +712,13 @@ class Trainer:
             self.plugin_manager.unregister(adapter)
             self._restore_torch_settings(saved)
 
-    def _build_event_table(self) -> None:
-        """One attribute per event hook: its caller when someone implements it, else ``None``."""
+    def _bind_hot_path(self) -> None:
+        """Decide once per stage what the per-step path calls.
+
+        ``_events``: one attribute per event hook, its caller when someone implements it, else
+        ``None``. ``_services``: the per-step service hooks. Then the module's overrides, and the
+        shortcuts taken when only the kernel's default implements a per-step service.
+        """
         pm = self.plugin_manager
         self._events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
         self._log_metrics_hook = pm.fast_caller("lit_log_metrics")
