@@ -20,6 +20,12 @@ Two figures per configuration:
 * **wall**: the whole run, ``Trainer(...)`` construction and ``fit`` included (raw: optimizer
   construction and the loop), so fixed costs show in the ratio (to raw's in the same round).
 
+Then the **paired** figures, on which the goals are judged: each lit configuration runs again
+on an iterable that trains a twin model one raw step on each batch just before lit gets it, so
+raw and lit steps alternate under the same machine conditions; the overhead is the median over
+steps of lit's step minus the adjacent raw step, and the wall ratio is lit's whole run (raw
+steps taken out) over the raw steps' sum.
+
 Run ``python benchmarks/overhead.py --help``; see ``benchmarks/README.md`` for the method.
 """
 
@@ -57,7 +63,7 @@ BLOCK = 50
 #: Lit's per-step goals are judged on the tiny model, where the model costs least.
 GOAL_DEFAULT_US = 50.0
 GOAL_BAREBONES_US = 20.0
-#: The seed MLP's goal is judged on the wall ratio (fixed costs included).
+#: The seed MLP's goal is judged on the paired wall ratio (fixed costs included).
 GOAL_SEED_RATIO = 1.03
 
 
@@ -169,6 +175,50 @@ class TimedBatches:
         if len(edges) < 2:
             raise RuntimeError(f"{self.steps} steps leave no {block}-step block after {warmup} warm-up steps: use more --steps")
         return [(b - a) / block for a, b in itertools.pairwise(edges)]
+
+
+class PairedBatches(TimedBatches):
+    """Like ``TimedBatches``, but first trains a twin model one raw step on each batch, timed.
+
+    The raw step and lit's step then alternate, microseconds apart, under the same machine
+    conditions (caches, frequency, neighbours), so the per-step difference cancels most of the
+    noise that separate runs carry. Lit's step ``i`` is the time between two stamps minus the
+    raw step run in between.
+    """
+
+    def __init__(self, case: Case, pool: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> None:
+        super().__init__(pool, steps)
+        self.case = case
+        self.raw: list[float] = []
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        twin = build(self.case.net)
+        twin.train()
+        optimizer = torch.optim.SGD(twin.parameters(), lr=LR)
+        criterion = self.case.net.criterion
+        self.stamps = stamps = []
+        self.raw = raw = []
+        pool, clock = self.pool, CLOCK
+        n = len(pool)
+        for i in range(self.steps):
+            x, y = batch = pool[i % n]
+            start = clock()
+            loss = criterion(twin(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            stamp = clock()
+            raw.append(stamp - start)
+            stamps.append(stamp)
+            yield batch
+
+    def pairs(self, warmup: int) -> tuple[list[float], list[float]]:
+        """``(lit, raw)`` seconds per step after ``warmup`` steps: lit step ``i`` against raw step ``i + 1``."""
+        stamps, raw = self.stamps, self.raw
+        if len(stamps) != self.steps:
+            raise RuntimeError(f"expected {self.steps} batches fetched, got {len(stamps)}")
+        lit_steps = [b - a - r for a, b, r in zip(stamps[warmup:-1], stamps[warmup + 1:], raw[warmup + 1:])]
+        return lit_steps, raw[warmup + 1:]
 
 
 @dataclass(frozen=True)
@@ -301,6 +351,56 @@ def measure(case: Case, configs: dict[str, Callable[[Case, TimedBatches], float]
     return samples
 
 
+@dataclass
+class Paired:
+    """One lit configuration measured against raw steps interleaved with its own (``PairedBatches``)."""
+
+    #: Per round: median over steps of ``lit step - adjacent raw step`` (seconds).
+    overhead: list[float] = field(default_factory=list)
+    #: Per round: median lit step and median raw step (seconds).
+    lit_step: list[float] = field(default_factory=list)
+    raw_step: list[float] = field(default_factory=list)
+    #: Per round: lit's whole run (``Trainer(...)`` and ``fit``, the raw steps taken out) over the raw steps' sum.
+    wall_ratio: list[float] = field(default_factory=list)
+
+
+def measure_paired(case: Case, configs: dict[str, Callable[[Case, TimedBatches], float]], steps: int, rounds: int,
+                   warmup: int) -> dict[str, Paired]:
+    """Each lit configuration once per round on ``PairedBatches``; one unrecorded round first."""
+    data = PairedBatches(case, case.pool(), steps)
+    names = [name for name in configs if name.startswith("lit")]
+    samples = {name: Paired() for name in names}
+    for r in range(-1, rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            gc.collect()
+            wall = configs[name](case, data)
+            if r < 0:
+                continue
+            lit_steps, raw_steps = data.pairs(warmup)
+            raw_total = sum(data.raw)
+            s = samples[name]
+            s.overhead.append(statistics.median(a - b for a, b in zip(lit_steps, raw_steps)))
+            s.lit_step.append(statistics.median(lit_steps))
+            s.raw_step.append(statistics.median(raw_steps))
+            s.wall_ratio.append((wall - raw_total) / raw_total)
+    return samples
+
+
+def report_paired(case: Case, samples: dict[str, Paired], steps: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """Print the paired table; return ``name -> (overhead µs/step, wall ratio)``."""
+    print(f"-- paired per step (a raw step on a twin model before each lit step, same batch): median of {rounds} round(s) --")
+    print(f"{'config':<15}{'lit step µs':>13}{'raw step µs':>13}{'overhead µs/step':>18}{'spread µs':>11}{'wall ratio':>12}")
+    figures = {}
+    for name, s in samples.items():
+        overhead = statistics.median(s.overhead) * 1e6
+        spread = (max(s.overhead) - min(s.overhead)) * 1e6
+        wall_ratio = statistics.median(s.wall_ratio)
+        figures[name] = (overhead, wall_ratio)
+        print(f"{name:<15}{statistics.median(s.lit_step) * 1e6:>13.1f}{statistics.median(s.raw_step) * 1e6:>13.1f}"
+              f"{overhead:>+18.1f}{spread:>11.1f}{wall_ratio:>12.3f}")
+    return figures
+
+
 def paired_difference(values: list[float], reference: list[float]) -> float:
     """Median over rounds of ``value - reference`` in the same round, in µs."""
     return statistics.median(v - r for v, r in zip(values, reference)) * 1e6
@@ -385,8 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     figures = {}
     for key in args.cases:
         case = CASES[key]
-        figures[key] = report(case, measure(case, configs, args.steps, args.rounds, args.warmup), args.steps, args.rounds)
+        report(case, measure(case, configs, args.steps, args.rounds, args.warmup), args.steps, args.rounds)
+        figures[key] = report_paired(case, measure_paired(case, configs, args.steps, args.rounds, args.warmup), args.steps,
+                                     args.rounds)
     print(f"\nload average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("goals are judged on the paired figures (separate runs differ by more than the goals on a noisy machine)")
     if "tiny" in figures:
         goal("lit default overhead, tiny model", figures["tiny"]["lit default"][0], GOAL_DEFAULT_US, " µs/step")
         goal("lit barebones overhead, tiny model", figures["tiny"]["lit barebones"][0], GOAL_BAREBONES_US, " µs/step")

@@ -56,6 +56,20 @@ def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
     return apply_to_collection(batch, torch.Tensor, move)
 
 
+_CPU = torch.device("cpu")
+
+
+def move_data_to_cpu(batch: Any) -> Any:
+    """``move_data_to_device(batch, "cpu")``, returning a tuple or list of CPU tensors at once (the per-batch path)."""
+    if type(batch) is tuple or type(batch) is list:
+        for item in batch:
+            if type(item) is not torch.Tensor or not item.is_cpu:
+                break
+        else:
+            return batch
+    return move_data_to_device(batch, _CPU)
+
+
 def _all_cpu(items: tuple | list) -> bool:
     # is_cpu is a flag read; comparing devices builds a torch.device per tensor.
     for item in items:  # noqa: SIM110

@@ -277,17 +277,18 @@ class PredictLoop:
 class _Closure:
     """Runs ``training_step`` and the backward pass; what ``optimizer.step(closure)`` calls."""
 
-    __slots__ = ("batch", "batch_idx", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping")
+    __slots__ = ("args", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping", "with_idx")
 
     def __init__(self, loop: FitLoop, optimizer: Any, optimizer_idx: int) -> None:
         self.loop = loop
         self.optimizer = optimizer
         self.optimizer_idx = optimizer_idx
+        #: The seed's several-optimizer form: ``training_step(batch, batch_idx, optimizer_idx)``.
+        self.with_idx = loop.pass_optimizer_idx
 
     def prepare(self, batch: Any, batch_idx: int, stepping: bool) -> None:
         """Point the closure at a new batch (one closure per optimizer serves every batch)."""
-        self.batch = batch
-        self.batch_idx = batch_idx
+        self.args = (batch, batch_idx, self.optimizer_idx) if self.with_idx else (batch, batch_idx)
         self.stepping = stepping
         self.calls = 0
         self.output: Any = None
@@ -298,10 +299,17 @@ class _Closure:
             # Optimizers such as LBFGS re-evaluate: each evaluation starts from zero gradients.
             self.optimizer.zero_grad()
         self.calls += 1
-        self.output = output = loop.call_training_step(self.batch, self.batch_idx, self.optimizer_idx)
-        loss = loop.loss_of(output, automatic=True)
-        if loss is None:
-            return None
+        output = loop.training_step(*self.args)
+        if loop.step_end is not None:
+            output = loop.step_end(output)
+        self.output = output
+        # The common case, a scalar loss tensor that requires grad, checked inline; loss_of says what is wrong otherwise.
+        if type(output) is torch.Tensor and output.requires_grad and output.numel() == 1 and not loop.check_nan:
+            loss = output
+        else:
+            loss = loop.loss_of(output, automatic=True)
+            if loss is None:
+                return None
         if loop.accumulate > 1:
             loss = loss / loop.accumulate
         if loop.plain_backward:
@@ -407,6 +415,11 @@ class FitLoop:
             [c for c in trainer.lr_scheduler_configs if c.opt_idx == idx and c.interval == "step"]
             for idx in self.all_optimizers
         ]
+        #: One optimizer, stepped and zeroed by torch alone, no per-step scheduler: ``_automatic_single``.
+        self.single_plain = (
+            len(self.closures) == 1 and not trainer._optimizer_setup.frequencies and self.plain_optimizer_step
+            and self.plain_zero_grad and not self.step_schedulers[0]
+        )
         if not module.automatic_optimization and self.accumulate > 1:
             raise MisconfigurationException(
                 f"accumulate_grad_batches={self.accumulate} works with automatic optimization only: in manual "
@@ -514,6 +527,7 @@ class FitLoop:
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
         automatic = module.automatic_optimization
+        train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
         # Checks that are usually off are decided once here, not per batch.
         batch_start, batch_end = events.train_batch_start, events.train_batch_end
@@ -535,7 +549,7 @@ class FitLoop:
                 break
             stepping = is_last or (batch_idx + 1) % accumulate == 0
             if automatic:
-                output = self._automatic(batch, batch_idx, stepping)
+                output = train_batch(batch, batch_idx, stepping)
             else:
                 output = self.call_training_step(batch, batch_idx, None)
                 self.loss_of(output, automatic=False)
@@ -666,6 +680,28 @@ class FitLoop:
             return {**output, "loss": output["loss"].detach()}
         return output
 
+    def _automatic_single(self, batch: Any, batch_idx: int, stepping: bool) -> Any:
+        """``_automatic`` for the common case (see ``single_plain``), with nothing to decide per batch."""
+        closure = self.closures[0]
+        closure.prepare(batch, batch_idx, stepping)
+        if not stepping:
+            closure()
+            return closure.output
+        optimizer = closure.optimizer
+        optimizer.step(closure=closure)
+        if closure.calls == 0:
+            self._closure_not_called()
+        optimizer.zero_grad()
+        self.trainer.global_step += 1
+        return closure.output
+
+    @staticmethod
+    def _closure_not_called() -> None:
+        raise MisconfigurationException(
+            "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
+            "so training_step and backward run."
+        )
+
     def _automatic(self, batch: Any, batch_idx: int, stepping: bool) -> Any:
         trainer = self.trainer
         module = self.module
@@ -688,10 +724,7 @@ class FitLoop:
                     optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
                                    closure=closure, batch_idx=batch_idx)
                 if closure.calls == 0:
-                    raise MisconfigurationException(
-                        "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
-                        "so training_step and backward run."
-                    )
+                    self._closure_not_called()
                 if self.plain_zero_grad:
                     optimizer.zero_grad()
                 else:

@@ -19,7 +19,7 @@ import torch
 from torch.optim import Optimizer
 
 from . import hookspecs, registry
-from .apply import move_data_to_device
+from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
@@ -747,7 +747,10 @@ class Trainer:
         #: What the loops call per batch: the full transfer, or the kernel default's move alone.
         self._to_device: Callable[[Any, int], Any] = self._batch_to_device
         if kernel_only(services.batch_to_device) and self._module_transfer_hooks == (None, None):
-            self._to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
+            if device.type == "cpu":
+                self._to_device = lambda batch, dataloader_idx: move_data_to_cpu(batch)
+            else:
+                self._to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
 
     def _torch_settings(self) -> tuple[Any, ...]:
         saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
