@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import lit_core as lit
+from lit_core.exceptions import MisconfigurationException
 from lit_core.logger import Logger
 from lit_core.plugins import Strategy
 from lit_core.wrappers import StepForward
@@ -1135,6 +1136,41 @@ class Payload:
 
     def __reduce__(self):
         return (_run_code, ())
+
+
+def test_lit_resolve_checkpoint_path(make_trainer, boring_model, tmp_root):
+    saver = make_trainer()
+    saver.fit(boring_model())
+    saver.save_checkpoint(tmp_root / "epoch1.ckpt")
+    asked = []
+
+    def resolve(name):
+        asked.append(name)
+        return str(tmp_root / "epoch1.ckpt") if name == "last" else None
+
+    trainer = make_trainer(max_epochs=2, plugins=[plugin(lit_resolve_checkpoint_path=resolve)])
+    trainer.fit(boring_model(), ckpt_path="last")
+    assert asked == ["last"] and trainer.global_step == 8, "resumed from the file the plugin named"
+
+    trainer = make_trainer(max_epochs=1, plugins=[plugin(lit_resolve_checkpoint_path=resolve)])
+    with pytest.raises(MisconfigurationException, match=r"ckpt_path=.best.: there is no best checkpoint"):
+        trainer.fit(boring_model(), ckpt_path="best")
+
+    # Nobody knows a last checkpoint: a warning, and training starts from scratch.
+    trainer = make_trainer(max_epochs=1)
+    with pytest.warns(UserWarning, match=r"ckpt_path='last': no last checkpoint found \(no checkpoint callback"):
+        trainer.fit(boring_model(), ckpt_path="last")
+    assert trainer.global_step == 4
+
+    # validate() without a model after fit() asks for "best"; with a model it does not.
+    asked.clear()
+    trainer = make_trainer(max_epochs=1, plugins=[plugin(lit_resolve_checkpoint_path=resolve)])
+    model = boring_model()
+    trainer.fit(model)
+    trainer.validate()
+    assert asked == ["best"]
+    trainer.validate(model)
+    assert asked == ["best"]
 
 
 def test_lit_load_checkpoint(make_trainer, boring_model, tmp_root):

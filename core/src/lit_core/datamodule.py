@@ -66,6 +66,21 @@ class LightningDataModule:
         ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
         self._hparams.update({k: v for k, v in params.items() if k not in ignored})
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **hparam_overrides: Any) -> Any:
+        """Rebuild the data module from a checkpoint's ``datamodule_hyper_parameters`` and state.
+
+        Keyword arguments override saved hyperparameters. The file is read with
+        ``torch.load(weights_only=True)``.
+        """
+        from .checkpoint import load_from_checkpoint
+
+        datamodule, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, True,
+                                                      hparams_key="datamodule_hyper_parameters", **hparam_overrides)
+        if "datamodule" in checkpoint:
+            datamodule.load_state_dict(checkpoint["datamodule"])
+        return datamodule
+
     @property
     def hparams(self) -> AttributeDict:
         """The saved hyperparameters."""

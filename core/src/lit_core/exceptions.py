@@ -1,5 +1,7 @@
 """Errors lit raises for user mistakes. Each message says what was wrong and how to fix it."""
 
+import pickle
+
 
 class MisconfigurationException(Exception):
     """A Trainer flag, a plugin choice or user code is set up in a way lit cannot run."""
@@ -7,3 +9,11 @@ class MisconfigurationException(Exception):
 
 class PluginError(MisconfigurationException):
     """A plugin is unknown, cannot be imported, or does not fit the hook specifications."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used: truncated, not a checkpoint, or of another model."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """A checkpoint holds a pickled object that would run code when loaded; it was not loaded."""

@@ -11,7 +11,8 @@ happens. The fit loop, with a marker at each point where a hook fires::
           datamodule.setup(stage), <lit_setup>       # callbacks' and module's setup(stage)
           <lit_setup_module> -> module to train      # device move, precision convert, DDP wrap
           configure_optimizers(); <lit_setup_optimizers>
-          <lit_load_checkpoint> + <lit_load_checkpoint_state>   (when ckpt_path is given)
+          when ckpt_path is given: <lit_resolve_checkpoint_path> ("last", "best"),
+              <lit_load_checkpoint> + <lit_load_checkpoint_state>
           <lit_log_hyperparams>
           <lit_run_stage(trainer, "fit")>            # the loop below is itself a hook
             autocast = <lit_autocast>                # asked once per loop, entered around each step
@@ -748,6 +749,22 @@ def lit_load_checkpoint(trainer: Trainer, path: str, map_location: Any) -> dict[
     :param path: the checkpoint file.
     :param map_location: passed to ``torch.load``.
     :return: the checkpoint dict. Stops at the first non-``None`` result.
+    """
+
+
+@hookspec(firstresult=True)
+def lit_resolve_checkpoint_path(trainer: Trainer, name: str) -> str | None:
+    """Turn a ``ckpt_path`` name that is not a path (``"last"``, ``"best"``) into a file.
+
+    Called by ``fit`` / ``validate`` / ``test`` / ``predict`` before anything is loaded.
+    Checkpointing callbacks implement it: ``"best"`` is their best model so far, ``"last"``
+    their newest ``last`` checkpoint (searched in their folder, so a new process finds the one a
+    killed run wrote).
+
+    :param trainer: the trainer.
+    :param name: the ``ckpt_path`` string given.
+    :return: the path of an existing checkpoint, or ``None`` when this plugin has none. Stops at
+        the first non-``None`` result.
     """
 
 

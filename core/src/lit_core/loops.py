@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .builtins.adapters import overrides, positional_arity
+from .checkpoint import capture_loader_rng, restore_loader_rng, restore_rng
 from .data import num_batches, without_shuffle
 from .exceptions import MisconfigurationException
 from .markers import hookimpl
@@ -40,6 +41,9 @@ class Loops:
         if stage == "predict":
             return PredictLoop(trainer).run()
         return EvaluationLoop(trainer, stage).run()
+
+
+_END = object()
 
 
 def _batches(iterable: Any, limit: float) -> Any:
@@ -444,6 +448,7 @@ class FitLoop:
             self._run_epoch()
             trainer.current_epoch += 1
             trainer._epoch_completed = False
+            trainer._epoch_batches_done = 0
         trainer._store = None
         if events.train_end is not None:
             events.train_end(trainer=trainer, module=module)
@@ -516,6 +521,11 @@ class FitLoop:
         if events.train_epoch_start is not None:
             events.train_epoch_start(trainer=trainer, module=module)
         trainer._log_on_step = True
+        resume, trainer._resume = trainer._resume, None
+        if resume is not None:
+            restore_loader_rng(self.train_loader, resume.epoch_rng)
+        # What decides this epoch's order, for a checkpoint saved in the middle of it.
+        trainer._epoch_rng = capture_loader_rng(self.train_loader)
         iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
         # A strategy may have inserted a sampler (a shard of the data): count and seed what is iterated.
         sampler = getattr(iterable, "sampler", None)
@@ -524,6 +534,8 @@ class FitLoop:
         if iterable is not self.train_loader:
             self._count_batches(iterable)
         n_batches = self.n_batches
+        batches = _batches(iterable, n_batches) if resume is None else self._resume_epoch(iterable, n_batches, resume)
+        trainer._epoch_batches_done = ran = 0 if resume is None else resume.done
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
         automatic = module.automatic_optimization
@@ -537,9 +549,8 @@ class FitLoop:
         timed = trainer.max_time is not None
         to_device = trainer._to_device
         epoch_outputs: list[Any] = []
-        ran = 0
         validated_at_end = False
-        for batch_idx, batch in _batches(iterable, n_batches):
+        for batch_idx, batch in batches:
             ran += 1
             is_last = batch_idx + 1 >= n_batches
             batch = to_device(batch, 0)
@@ -553,18 +564,20 @@ class FitLoop:
             else:
                 output = self.call_training_step(batch, batch_idx, None)
                 self.loss_of(output, automatic=False)
+            # Counted before on_train_batch_end, so a checkpoint saved there resumes after this batch.
+            trainer._epoch_batches_done = batch_idx + 1
+            trainer._total_batches_seen += 1
+            if stepping:
+                trainer._batches_that_stepped += 1
             if wants_outputs:
                 outputs = self._outputs(output)
                 if batch_end is not None:
                     batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
                 if self.collect_epoch_outputs and outputs is not None:
                     epoch_outputs.append(outputs)
-            if stepping:
-                trainer._batches_that_stepped += 1
-                if logging_on and trainer._batches_that_stepped % log_every == 0:
-                    self._check_loss_deferred()
-                    trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
-            trainer._total_batches_seen += 1
+            if stepping and logging_on and trainer._batches_that_stepped % log_every == 0:
+                self._check_loss_deferred()
+                trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
                 validated_at_end = is_last
@@ -580,6 +593,23 @@ class FitLoop:
         if self.val_every is None and not validated_at_end and math.isinf(n_batches) and self._val_due(0, True):
             self.val_loop.run(self.val_loaders)
         self._end_epoch(store, epoch_outputs)
+
+    def _resume_epoch(self, iterable: Any, limit: float, resume: Any) -> Any:
+        """``_batches`` for an epoch resumed mid-way: the done batches are fetched and dropped.
+
+        ``iter()`` ran with the epoch's captured random state, so the sampler draws the same order;
+        fetching (not only indexing) the done batches keeps data workers and random transforms
+        where they were. Then the random state is put back as it was when the checkpoint was saved.
+        """
+        iterator = iter(iterable)
+        done = resume.done
+        for _ in range(done):
+            if next(iterator, _END) is _END:
+                break
+        if resume.rng_states is not None:
+            restore_rng(resume.rng_states)
+        counter = itertools.count(done) if math.isinf(limit) else range(done, int(limit))
+        return zip(counter, iterator)
 
     def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any]) -> None:
         trainer = self.trainer

@@ -154,6 +154,26 @@ class LightningModule(nn.Module):
         """The hyperparameters as they were saved, before any later change."""
         return AttributeDict(self._hparams_initial)
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, strict: bool = True,
+                             **hparam_overrides: Any) -> Any:
+        """Rebuild the module from a checkpoint: ``cls(**saved hyperparameters, **overrides)``, then its weights.
+
+        ``checkpoint_path`` is a local path or an fsspec URL (with lit-checkpoint installed).
+        Keyword arguments override saved hyperparameters (or supply ones that were not saved).
+        ``strict=False`` loads the matching part of a different model's weights. The file is read
+        with ``torch.load(weights_only=True)``. The module is returned in training mode, on
+        ``map_location`` when it names a device (else on the CPU).
+        """
+        from .checkpoint import load_from_checkpoint, load_state_dict
+
+        module, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, strict, **hparam_overrides)
+        module.on_load_checkpoint(checkpoint)
+        load_state_dict(module, checkpoint["state_dict"], strict, source=f"Checkpoint {str(checkpoint_path)!r}")
+        if isinstance(map_location, (str, torch.device)):
+            module.to(map_location)
+        return module
+
     # ----------------------------------------------------------------------------------------
     # Logging
     # ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
+from .checkpoint import capture_rng, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
 from .logger import Logger
@@ -31,7 +32,7 @@ from .metrics import MetricStore, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
 from .plugins import Accelerator, Precision, SingleDeviceStrategy, Strategy
-from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only
+from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
 
 #: ``precision=`` aliases -> canonical names.
 PRECISION_ALIASES: dict[Any, str] = {
@@ -93,6 +94,17 @@ class TrainerState:
     @property
     def stopped(self) -> bool:
         return self.status == TrainerStatus.INTERRUPTED
+
+
+class _MidEpoch:
+    """Where a mid-epoch checkpoint left its epoch: batches done, the epoch's order, the random state."""
+
+    __slots__ = ("done", "epoch_rng", "rng_states")
+
+    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None) -> None:
+        self.done = done
+        self.epoch_rng = epoch_rng
+        self.rng_states = rng_states
 
 
 class _Result:
@@ -297,6 +309,13 @@ class Trainer:
         self._to_device: Callable[[Any, int], Any] = self._batch_to_device
         self._start_time: float | None = None
         self._epoch_completed = False
+        #: Training batches finished in the current epoch, and what decided its order (for mid-epoch resume).
+        self._epoch_batches_done = 0
+        self._epoch_rng: dict[str, torch.Tensor] | None = None
+        #: Set by ``_restore`` for a mid-epoch checkpoint; the fit loop consumes it.
+        self._resume: _MidEpoch | None = None
+        self._model_given = True
+        self._fit_ran = False
         self._verbose = True
         self._return_predictions = True
         self._num_training_batches: float | None = None
@@ -629,6 +648,7 @@ class Trainer:
         return self._run(fn, ckpt_path)
 
     def _attach(self, model: Any, datamodule: Any, fn: TrainerFn, **loaders: Any) -> None:
+        self._model_given = model is not None
         if model is None:
             model = self.lightning_module
             if model is None:
@@ -685,6 +705,8 @@ class Trainer:
             self.model = hook.lit_setup_module(trainer=self, module=module)
             if fn == TrainerFn.FITTING:
                 self._configure_optimizers()
+            self._resume = None
+            ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
             if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
@@ -703,6 +725,8 @@ class Trainer:
             if self.datamodule is not None:
                 self.datamodule.teardown(stage=fn.value)
             self.state.status = TrainerStatus.FINISHED
+            if fn == TrainerFn.FITTING:
+                self._fit_ran = True
             return _Result(value)
         except BaseException as exc:
             self.state.status = TrainerStatus.INTERRUPTED
@@ -977,9 +1001,19 @@ class Trainer:
             "lit_version": __version__,
             "state_dict": module.state_dict(),
             "hyper_parameters": plain_hyperparameters(module.hparams),
-            "loops": {"batches_that_stepped": self._batches_that_stepped, "epoch_completed": self._epoch_completed},
+            "loops": {
+                "batches_that_stepped": self._batches_that_stepped,
+                "epoch_completed": self._epoch_completed,
+                # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
+                "epoch_batches_done": self._epoch_batches_done,
+                "total_batches_seen": self._total_batches_seen,
+                "epoch_rng": self._epoch_rng,
+            },
         }
+        if self.datamodule is not None and self.datamodule.hparams:
+            checkpoint["datamodule_hyper_parameters"] = plain_hyperparameters(self.datamodule.hparams)
         if not weights_only:
+            checkpoint["rng_states"] = capture_rng()
             checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
             checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in self.lr_scheduler_configs]
             checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_dict()}
@@ -1005,13 +1039,48 @@ class Trainer:
             self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))
         self.strategy.barrier("save_checkpoint")
 
+    def _resolve_ckpt_path(self, ckpt_path: Any, fn: TrainerFn, model_given: bool) -> str | None:
+        """The file to restore: a path as given, or what ``"last"`` / ``"best"`` name (``None``: none)."""
+        if ckpt_path is None:
+            # Lightning: validate/test/predict without a model after fit() use the best checkpoint, if any.
+            if fn == TrainerFn.FITTING or model_given or self._fit_ran is False:
+                return None
+            path = self.plugin_manager.hook.lit_resolve_checkpoint_path(trainer=self, name="best")
+            if path is not None:
+                rank_zero_info(f"trainer.{fn.value}(): loading the best checkpoint of fit(), {path} (pass ckpt_path= to choose).")
+            return path
+        if isinstance(ckpt_path, os.PathLike):
+            return os.fspath(ckpt_path)
+        if ckpt_path not in ("last", "best"):
+            return ckpt_path
+        path = self.plugin_manager.hook.lit_resolve_checkpoint_path(trainer=self, name=ckpt_path)
+        if path is not None:
+            return path
+        has_checkpointing = any(hasattr(cb, "best_model_path") for cb in self.callbacks)
+        why = ("no checkpoint callback is active (pip install lit-checkpoint, and keep enable_checkpointing on)"
+               if not has_checkpointing else "the checkpoint callback has not written one yet")
+        if ckpt_path == "last":
+            rank_zero_warn(f"ckpt_path='last': no last checkpoint found ({why}); trainer.{fn.value}() starts from the "
+                           "module's current weights.")
+            return None
+        raise MisconfigurationException(
+            f"ckpt_path='best': there is no best checkpoint ({why}). Give ModelCheckpoint a monitor= and train first, "
+            "or pass the checkpoint's path."
+        )
+
     def _restore(self, ckpt_path: str, fn: TrainerFn) -> None:
         module = self.lightning_module
         checkpoint = self.plugin_manager.hook.lit_load_checkpoint(trainer=self, path=ckpt_path, map_location=self.device)
-        module.load_state_dict(checkpoint["state_dict"])
+        load_state_dict(module, checkpoint["state_dict"], source=f"Checkpoint {ckpt_path!r}")
         self.plugin_manager.hook.lit_load_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
         if fn != TrainerFn.FITTING:
             return
+        if "optimizer_states" not in checkpoint:
+            raise MisconfigurationException(
+                f"Checkpoint {ckpt_path!r} holds weights only (saved with weights_only=True): it cannot resume "
+                f"training. Load the weights with {type(module).__name__}.load_from_checkpoint(path) and call fit() "
+                "without ckpt_path, or resume from a full checkpoint."
+            )
         for opt, state in zip(self.optimizers, checkpoint.get("optimizer_states", [])):
             opt.load_state_dict(state)
         for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
@@ -1026,6 +1095,14 @@ class Trainer:
         # Saved at the end of an epoch (where checkpoint callbacks save), training resumes at the next one.
         self.current_epoch = checkpoint["epoch"] + (1 if loops.get("epoch_completed") else 0)
         self._batches_that_stepped = loops.get("batches_that_stepped", self.global_step)
+        self._total_batches_seen = loops.get("total_batches_seen", self._total_batches_seen)
+        done = loops.get("epoch_batches_done", 0)
+        if not loops.get("epoch_completed") and done and loops.get("epoch_rng") is not None:
+            # Saved mid-epoch: the fit loop replays the epoch's order, skips the done batches, then puts
+            # the random state back as it was at the save (see FitLoop._resume_epoch).
+            self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"))
+        elif "rng_states" in checkpoint:
+            restore_rng(checkpoint["rng_states"])
 
 
 def _hint_kind(name: str) -> str:

@@ -101,9 +101,9 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_load_checkpoint(self, path: str, map_location: Any) -> dict[str, Any]:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Checkpoint {path!r} does not exist (or is not a file): check ckpt_path.")
-        return torch.load(path, map_location=map_location, weights_only=True)
+        from ..checkpoint import load
+
+        return load(path, map_location)
 
     @hookimpl(trylast=True)
     def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool:

@@ -1,0 +1,189 @@
+"""The kernel's side of checkpoints: safe reading, random-number state, ``load_from_checkpoint``.
+
+Files are written and read through the ``lit_save_checkpoint`` / ``lit_load_checkpoint`` hooks;
+this module holds what every checkpoint needs whoever writes it:
+
+* ``load``: ``torch.load(weights_only=True)`` with errors that say what is wrong with the file;
+* ``capture_rng`` / ``restore_rng``: torch (CPU and CUDA), numpy and Python ``random`` states,
+  stored as tensors, numbers and tuples so the checkpoint still loads with ``weights_only``;
+* ``capture_loader_rng`` / ``restore_loader_rng``: what decides an epoch's shuffle (the global
+  torch generator when a sampler draws its seed from it, and any generator the dataloader or
+  its sampler holds), captured when the epoch starts so a resumed epoch draws the same order;
+* ``load_from_checkpoint``: a module or data module rebuilt from its saved hyperparameters.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from typing import Any
+
+import torch
+
+from .exceptions import CheckpointError, UnsafeCheckpointError
+
+
+def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, Any]:
+    """Read a checkpoint dict with ``torch.load(weights_only=True)``; explain what went wrong."""
+    name = path if isinstance(path, (str, os.PathLike)) else getattr(path, "name", repr(path))
+    if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
+        raise FileNotFoundError(f"Checkpoint {os.fspath(path)!r} does not exist (or is not a file): check ckpt_path.")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnsafeCheckpointError(
+            f"Refused to load {name!r}: it contains a pickled object that would run code when loaded "
+            f"({_first_line(exc)}). lit loads checkpoints with torch.load(weights_only=True), which only "
+            "rebuilds tensors, numbers, strings and containers of them. If you wrote this file yourself and trust "
+            "it, load it with torch.load(path, weights_only=False), convert the offending entry to plain data, and "
+            "save it again; hyperparameters must be plain data (see save_hyperparameters(ignore=...))."
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint "
+            f"({_first_line(exc)}). A partly written file comes from a copy that was interrupted: lit's own writes "
+            "are atomic, so take the previous checkpoint (e.g. ckpt_path='last') or copy the file again."
+        ) from exc
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise CheckpointError(
+            f"{name!r} is not a lit / Lightning checkpoint: it has no 'state_dict' (found {found}). For a bare "
+            "state_dict, use model.load_state_dict(torch.load(path, weights_only=True))."
+        )
+    return checkpoint
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_state_dict(module: torch.nn.Module, state_dict: dict[str, Any], strict: bool = True, source: str = "the checkpoint") -> None:
+    """``module.load_state_dict`` with a mismatch explained: missing and unexpected keys, listed."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    if strict and (missing or unexpected):
+        raise CheckpointError(
+            f"{source} does not match {type(module).__name__}: missing keys {_keys(missing)}, unexpected keys "
+            f"{_keys(unexpected)}. Is it a checkpoint of this model (with the same hyperparameters)? To load the "
+            "matching part anyway, pass strict=False."
+        )
+    try:
+        module.load_state_dict(state_dict, strict=strict)
+    except RuntimeError as exc:  # same keys, different shapes
+        raise CheckpointError(
+            f"{source} does not fit {type(module).__name__}: {exc}. Rebuild the model with the hyperparameters it was "
+            "saved with (Model.load_from_checkpoint does)."
+        ) from exc
+
+
+def _keys(keys: list[str], limit: int = 10) -> str:
+    shown = ", ".join(keys[:limit])
+    return f"[{shown}{', ...' if len(keys) > limit else ''}] ({len(keys)})"
+
+
+# ------------------------------------------------------------------------------------------
+# Random-number state
+# ------------------------------------------------------------------------------------------
+
+
+def capture_rng() -> dict[str, Any]:
+    """Every global random-number state a training step may draw from."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["torch.cuda"] = torch.cuda.get_rng_state_all()
+    numpy = _numpy()
+    if numpy is not None:
+        kind, keys, pos, has_gauss, cached = numpy.random.get_state()
+        states["numpy"] = (kind, torch.from_numpy(keys.astype("int64")), int(pos), int(has_gauss), float(cached))
+    return states
+
+
+def restore_rng(states: dict[str, Any]) -> None:
+    """Put back what ``capture_rng`` returned (states of libraries absent here are skipped)."""
+    torch.set_rng_state(states["torch"])
+    random.setstate(_as_tuple(states["python"]))
+    if "torch.cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["torch.cuda"])
+    numpy = _numpy()
+    if "numpy" in states and numpy is not None:
+        kind, keys, pos, has_gauss, cached = states["numpy"]
+        numpy.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
+def _generators(loader: Any) -> dict[str, torch.Generator]:
+    found = {}
+    for name, owner in (("loader", loader), ("sampler", getattr(loader, "sampler", None)),
+                        ("batch_sampler.sampler", getattr(getattr(loader, "batch_sampler", None), "sampler", None))):
+        generator = getattr(owner, "generator", None)
+        if isinstance(generator, torch.Generator):
+            found[name] = generator
+    return found
+
+
+def capture_loader_rng(loader: Any) -> dict[str, torch.Tensor]:
+    """What decides the order ``iter(loader)`` yields: the global torch state and the loader's generators."""
+    states = {"torch": torch.get_rng_state()}
+    states.update({name: g.get_state() for name, g in _generators(loader).items()})
+    return states
+
+
+def restore_loader_rng(loader: Any, states: dict[str, torch.Tensor]) -> None:
+    """Put back ``capture_loader_rng``'s states, so ``iter(loader)`` repeats the captured epoch's order."""
+    torch.set_rng_state(states["torch"])
+    for name, generator in _generators(loader).items():
+        if name in states:
+            generator.set_state(states[name])
+
+
+# ------------------------------------------------------------------------------------------
+# load_from_checkpoint
+# ------------------------------------------------------------------------------------------
+
+
+def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = None, strict: bool = True,
+                         hparams_key: str = "hyper_parameters", **overrides: Any) -> Any:
+    """``cls(**saved hyperparameters, **overrides)`` with the checkpoint's weights / state loaded."""
+    checkpoint = _read(checkpoint_path, map_location)
+    hparams = dict(checkpoint.get(hparams_key) or {})
+    hparams.update(overrides)
+    try:
+        obj = cls(**hparams)
+    except TypeError as exc:
+        raise CheckpointError(
+            f"Could not rebuild {cls.__name__} from {checkpoint_path!r} with its saved hyperparameters "
+            f"{sorted(hparams)}: {exc}. Call self.save_hyperparameters() in __init__ so every argument is saved, or "
+            f"pass the missing ones: {cls.__name__}.load_from_checkpoint(path, name=value)."
+        ) from exc
+    return obj, checkpoint
+
+
+def _read(checkpoint_path: Any, map_location: Any) -> dict[str, Any]:
+    path = os.fspath(checkpoint_path) if isinstance(checkpoint_path, os.PathLike) else checkpoint_path
+    if isinstance(path, str) and "://" in path and not path.startswith("file://"):
+        try:
+            import fsspec
+        except ImportError as exc:
+            raise CheckpointError(
+                f"Reading {path!r} needs fsspec: pip install lit-checkpoint (it brings fsspec)."
+            ) from exc
+        with fsspec.open(path, "rb") as f:
+            return load(f, map_location)
+    if isinstance(path, str) and path.startswith("file://"):
+        path = path[len("file://"):]
+    return load(path, map_location)
