@@ -35,12 +35,14 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"Refused to load {name!r}: it contains a pickled object that would run code when loaded "
-            f"({_first_line(exc)}). lit loads checkpoints with torch.load(weights_only=True), which only "
+            f"({_unpickling_reason(exc)}). lit loads checkpoints with torch.load(weights_only=True), which only "
             "rebuilds tensors, numbers, strings and containers of them. If you wrote this file yourself and trust "
             "it, load it with torch.load(path, weights_only=False), convert the offending entry to plain data, and "
             "save it again; hyperparameters must be plain data (see save_hyperparameters(ignore=...))."
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+    except (PermissionError, IsADirectoryError):
+        raise
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         raise CheckpointError(
             f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint "
             f"({_first_line(exc)}). A partly written file comes from a copy that was interrupted: lit's own writes "
@@ -53,6 +55,15 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
             "state_dict, use model.load_state_dict(torch.load(path, weights_only=True))."
         )
     return checkpoint
+
+
+def _unpickling_reason(exc: BaseException) -> str:
+    """The line of torch's weights-only error that names what was refused (it also prints advice)."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    for line in lines:
+        if "Unsupported global" in line or "WeightsUnpickler error" in line:
+            return line.replace("WeightsUnpickler error: ", "")
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:
