@@ -696,7 +696,6 @@ class Trainer:
             hook.lit_setup_environment(trainer=self)
             rank_zero_only.rank = self.global_rank  # type: ignore[attr-defined]
             self.device = self.accelerator.get_device(self.device_ids[self.local_rank % len(self.device_ids)])
-            self._bind_hot_path()
             self._prepare_data()
             if self.datamodule is not None:
                 self.datamodule.setup(stage=fn.value)
@@ -705,6 +704,8 @@ class Trainer:
             self.model = hook.lit_setup_module(trainer=self, module=module)
             if fn == TrainerFn.FITTING:
                 self._configure_optimizers()
+            # After setup: plugins that callbacks register there (checkpoint writers...) are on the hot path too.
+            self._bind_hot_path()
             self._resume = None
             ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
