@@ -55,3 +55,16 @@ def test_loop_cost_quick(tmp_path: Path) -> None:
         assert re.search(rf"^{config} +\d+\.\d+ +\d+\.\d+", out, re.M), f"no {config!r} row:\n{out}"
     for label in ("lit default loop cost (min)", "lit barebones loop cost (min)"):
         assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
+
+
+@pytest.mark.slow
+def test_checkpoint_quick(tmp_path: Path) -> None:
+    out = run_quick("checkpoint.py", tmp_path)
+    for writer in ("lit save_checkpoint", "torch.save", "torch.save + fsync"):
+        assert re.search(rf"^{re.escape(writer)} +\d+\.\d+ +\d+\.\d+", out, re.M), f"no {writer!r} row:\n{out}"
+    for writer in ("synchronous", "AsyncCheckpointIO"):
+        assert re.search(rf"^{writer} +\d+ +\d+\.\d+ +[\d. ]+", out, re.M), f"no {writer!r} stall row:\n{out}"
+    for label in ("lit save time / bare torch.save", "lit save time / torch.save + fsync (the same durability)",
+                  "async save stall (max per save)"):
+        assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
+    assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"

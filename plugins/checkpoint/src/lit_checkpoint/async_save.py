@@ -11,7 +11,8 @@ milliseconds for a 100 MB model). Here ``trainer.save_checkpoint`` returns almos
 3. ``lit_before_optimizer_step`` waits until the copy of step 2 is complete: the next forward
    and backward passes overlap with it, and the optimizer never changes a tensor being copied.
 
-One save is in flight at a time: a save that finds the previous one still writing waits for it.
+Copies and writes run on two threads, so a save's copy never waits for an earlier write;
+writes happen in order, and at most ``max_pending`` copies wait to be written.
 ``lit_teardown`` and ``lit_exception`` wait for the last write, so ``fit`` returns (or fails)
 only when every checkpoint is on disk; a failed background write is raised there.
 
@@ -21,7 +22,7 @@ must call ``wait_for_snapshot()`` first.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -47,61 +48,70 @@ def _clone(obj: Any, keep: set[int] | None = None) -> Any:
 
 
 class AsyncCheckpointIO:
-    """A plugin: ``Trainer(plugins=[AsyncCheckpointIO()])``, or ``ModelCheckpoint(async_save=True)``."""
+    """A plugin: ``Trainer(plugins=[AsyncCheckpointIO()])``, or ``ModelCheckpoint(async_save=True)``.
 
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lit-checkpoint")
-        self._snapshot_taken = threading.Event()
-        self._snapshot_taken.set()
-        self._pending: Future[str] | None = None
-        #: Seconds the training thread spent in each save and waiting for its snapshot (for benchmarks).
+    ``max_pending`` bounds the saves copied but not yet written (each holds a copy of the state
+    in memory); a save beyond it waits for the oldest write.
+    """
+
+    def __init__(self, max_pending: int = 2) -> None:
+        self.max_pending = max_pending
+        # One thread copies, one writes (in order): a copy never waits for an earlier write.
+        self._copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lit-checkpoint-copy")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lit-checkpoint-write")
+        self._snapshot: Future[dict[str, Any]] | None = None
+        self._writes: list[Future[str]] = []
+        #: Seconds the training thread spent on each save: in ``save_checkpoint``, plus the wait of the
+        #: next optimizer step for the copy (kept for benchmarks and logs).
         self.stalls: list[float] = []
-        self._stall_open = 0.0
+        self._stall_open: float | None = None
 
     # -- saving ---------------------------------------------------------------------------------
 
     @lit.hookimpl(tryfirst=True)
     def lit_save_checkpoint(self, trainer: lit.Trainer, checkpoint: dict[str, Any], path: str) -> str:
         start = time.perf_counter()
-        self.wait()  # one save in flight at a time
+        self._close_stall(0.0)
+        self.wait_for_snapshot()
+        while len(self._writes) >= self.max_pending:
+            self._writes.pop(0).result()
         module = trainer.lightning_module
         buffers = {b.untyped_storage().data_ptr() for b in module.buffers()} if module is not None else set()
         # Buffers change in the next forward pass: copy them now; the rest is copied in the background.
         checkpoint = _clone(checkpoint, keep=buffers) if buffers else dict(checkpoint)
         write = trainer.plugin_manager.subset_hook_caller("lit_save_checkpoint", remove_plugins=[self])
-        self._snapshot_taken.clear()
-        self._pending = self._executor.submit(self._write, write, trainer, checkpoint, path)
+        snapshot = self._snapshot = self._copier.submit(_clone, checkpoint)
+        self._writes.append(self._writer.submit(lambda: write(trainer=trainer, checkpoint=snapshot.result(), path=path)))
         self._stall_open = time.perf_counter() - start
-        return path
-
-    def _write(self, write: Any, trainer: lit.Trainer, checkpoint: dict[str, Any], path: str) -> str:
-        try:
-            snapshot = _clone(checkpoint)
-        finally:
-            self._snapshot_taken.set()
-        write(trainer=trainer, checkpoint=snapshot, path=path)
         return path
 
     # -- waiting --------------------------------------------------------------------------------
 
     def wait_for_snapshot(self) -> None:
-        """Block until the pending save has copied what it writes (parameters may then change)."""
-        if not self._snapshot_taken.is_set():
-            self._snapshot_taken.wait()
+        """Block until the latest save has copied what it writes (parameters may then change)."""
+        snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            snapshot.result()
 
     def wait(self) -> None:
-        """Block until the pending save is on disk; raise its error if it failed."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        """Block until every save is on disk; raise the first error of a failed one."""
+        self.wait_for_snapshot()
+        self._close_stall(0.0)
+        writes, self._writes = self._writes, []
+        for write in writes:
+            write.result()
+
+    def _close_stall(self, waited: float) -> None:
+        if self._stall_open is not None:
+            self.stalls.append(self._stall_open + waited)
+            self._stall_open = None
 
     @lit.hookimpl
     def lit_before_optimizer_step(self) -> None:
-        if self._stall_open or not self._snapshot_taken.is_set():
+        if self._snapshot is not None or self._stall_open is not None:
             start = time.perf_counter()
             self.wait_for_snapshot()
-            self.stalls.append(self._stall_open + time.perf_counter() - start)
-            self._stall_open = 0.0
+            self._close_stall(time.perf_counter() - start)
 
     @lit.hookimpl
     def lit_teardown(self) -> None:
@@ -109,15 +119,14 @@ class AsyncCheckpointIO:
 
     @lit.hookimpl
     def lit_exception(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the run's own exception is the one to report
             self.wait()
-        except Exception:  # the run's own exception is the one to report
-            pass
 
     def close(self) -> None:
-        """Wait for the last save and stop the background thread."""
+        """Wait for the last save and stop the background threads."""
         self.wait()
-        self._executor.shutdown(wait=True)
+        self._copier.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
 
     @classmethod
     def ensure_registered(cls, trainer: lit.Trainer) -> AsyncCheckpointIO:
