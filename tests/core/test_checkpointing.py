@@ -231,3 +231,32 @@ def test_checkpoint_that_would_run_code_is_refused(tmp_root, boring_model):
             load()
         assert isinstance(info.value, pickle.UnpicklingError)
     assert ran == [], "the pickled code never ran"
+
+
+def test_precision_plugin_state_is_saved_and_restored(tmp_root, boring_model):
+    from lit_core.plugins import Precision
+
+    class Scaled(Precision):
+        """A precision plugin with state, as a loss scaler has."""
+
+        name = "scaled-test"
+
+        def __init__(self) -> None:
+            self.scale = 1.0
+
+        def state_dict(self):
+            return {"scale": self.scale}
+
+        def load_state_dict(self, state):
+            self.scale = state["scale"]
+
+    saving = Scaled()
+    saving.scale = 512.0
+    trainer = quiet(tmp_root, max_epochs=1, precision=saving)
+    trainer.fit(boring_model())
+    trainer.save_checkpoint(tmp_root / "p.ckpt")
+    assert torch.load(tmp_root / "p.ckpt", weights_only=True)["precision"] == {"scale": 512.0}
+
+    loading = Scaled()
+    quiet(tmp_root, max_epochs=2, precision=loading).fit(boring_model(), ckpt_path=tmp_root / "p.ckpt")
+    assert loading.scale == 512.0

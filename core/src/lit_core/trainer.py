@@ -1020,6 +1020,9 @@ class Trainer:
             checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_dict()}
             if self.datamodule is not None:
                 checkpoint["datamodule"] = self.datamodule.state_dict()
+            precision_state = self.precision_plugin.state_dict()
+            if precision_state:
+                checkpoint["precision"] = precision_state
             # Saved after a stage (trainer.save_checkpoint() after fit), the module's hooks are not registered.
             adapter = None if self.plugin_manager.has_plugin("lit.module-adapter") else module_plugin(module)
             if adapter is not None:
@@ -1091,6 +1094,8 @@ class Trainer:
                 cb.load_state_dict(checkpoint["callbacks"][cb.state_key])
         if self.datamodule is not None and "datamodule" in checkpoint:
             self.datamodule.load_state_dict(checkpoint["datamodule"])
+        if "precision" in checkpoint:
+            self.precision_plugin.load_state_dict(checkpoint["precision"])
         loops = checkpoint.get("loops", {})
         self.global_step = checkpoint["global_step"]
         # Saved at the end of an epoch (where checkpoint callbacks save), training resumes at the next one.
