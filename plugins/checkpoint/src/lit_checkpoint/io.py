@@ -1,0 +1,309 @@
+"""Files for checkpoints: local paths through ``os``, URLs through fsspec, and the ``CheckpointIO`` plugin.
+
+A path is *local* when it has no protocol (``/runs/a``, ``runs/a``) or is a ``file://`` URL; any
+other URL (``memory://``, ``s3://``, ``gs://`` ...) goes through ``fsspec.core.url_to_fs``.
+fsspec is imported only when a URL is met: a run that checkpoints to a local disk never pays
+for it.
+
+Every write that replaces a file does it atomically where the filesystem allows: a temporary
+name in the same folder, then a rename over the target. A crash leaves the old file or the new
+one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+import lit_core as lit
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+
+def protocol(path: str) -> str | None:
+    """The URL scheme of ``path`` (``"s3"`` for ``s3://b/k``), or ``None`` for a plain path."""
+    return path.split("://", 1)[0] if "://" in path else None
+
+
+def local_path(path: str | os.PathLike) -> str | None:
+    """The operating-system path of a local ``path`` (``file://`` URLs included), else ``None``."""
+    path = os.fspath(path)
+    scheme = protocol(path)
+    if scheme is None:
+        return path
+    if scheme in ("file", "local"):
+        return path.split("://", 1)[1]
+    return None
+
+
+def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem of URL ``path`` and the path inside it."""
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(path)
+
+
+def normalize_dir(path: str | os.PathLike) -> str:
+    """A folder as checkpoints name it: local paths absolute with ``~`` and links resolved, URLs as given."""
+    path = os.fspath(path)
+    local = local_path(path)
+    if local is None:
+        return path
+    resolved = os.path.realpath(os.path.expanduser(local))
+    return resolved if local == path else f"file://{resolved}"
+
+
+def join(folder: str, name: str) -> str:
+    """``folder/name`` for local folders and URLs alike."""
+    if protocol(folder) is None:
+        return os.path.join(folder, name)
+    return f"{folder.rstrip('/')}/{name}"
+
+
+def parent(path: str) -> str:
+    """The folder that holds ``path``."""
+    if protocol(path) is None:
+        return os.path.dirname(path)
+    scheme, rest = path.split("://", 1)
+    rest = rest.rstrip("/")
+    return f"{scheme}://{rest.rsplit('/', 1)[0] if '/' in rest else ''}"
+
+
+def exists(path: str) -> bool:
+    """Whether a file or folder is at ``path`` (a link counts when its target exists)."""
+    local = local_path(path)
+    if local is not None:
+        return os.path.exists(local)
+    fs, inner = filesystem(path)
+    return fs.exists(inner)
+
+
+def isdir(path: str) -> bool:
+    """Whether ``path`` is a folder."""
+    local = local_path(path)
+    if local is not None:
+        return os.path.isdir(local)
+    fs, inner = filesystem(path)
+    return fs.isdir(inner)
+
+
+def makedirs(path: str) -> None:
+    """Create folder ``path`` and its parents; nothing happens when it exists."""
+    local = local_path(path)
+    if local is not None:
+        os.makedirs(local, exist_ok=True)
+        return
+    fs, inner = filesystem(path)
+    fs.makedirs(inner, exist_ok=True)
+
+
+def remove(path: str) -> None:
+    """Delete the file (or link) at ``path``; nothing happens when there is none."""
+    local = local_path(path)
+    if local is not None:
+        with suppress(FileNotFoundError):
+            os.remove(local)
+        return
+    fs, inner = filesystem(path)
+    if fs.exists(inner):
+        fs.rm(inner)
+
+
+def listdir(folder: str) -> list[str]:
+    """The names in ``folder`` (not paths), sorted; empty when it does not exist."""
+    local = local_path(folder)
+    if local is not None:
+        try:
+            return sorted(os.listdir(local))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    fs, inner = filesystem(folder)
+    if not fs.isdir(inner):
+        return []
+    return sorted(entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(inner, detail=False))
+
+
+def modified(path: str) -> float:
+    """When ``path`` was last written (seconds since the epoch; a link's own time); 0 when unknown."""
+    local = local_path(path)
+    if local is not None:
+        return os.lstat(local).st_mtime
+    fs, inner = filesystem(path)
+    try:
+        return fs.modified(inner).timestamp()
+    except (NotImplementedError, AttributeError, KeyError):
+        return 0.0
+
+
+@contextmanager
+def open_file(path: str, mode: str = "rb") -> Iterator[Any]:
+    """``open(path, mode)`` for a local path or a URL."""
+    local = local_path(path)
+    if local is not None:
+        with open(local, mode) as f:
+            yield f
+        return
+    fs, inner = filesystem(path)
+    with fs.open(inner, mode) as f:
+        yield f
+
+
+def is_writable(path: str) -> bool:
+    """Whether this process can create files in folder ``path`` (created if missing).
+
+    Local folders: the folder, or the nearest existing folder above it, must be a folder this
+    process may write to (``os.access``). URLs cannot be checked without writing to them: they
+    count as writable, and a failed save reports the filesystem's own error.
+    """
+    local = local_path(path)
+    if local is None:
+        return True
+    probe = os.path.abspath(local)
+    while not os.path.lexists(probe):
+        above = os.path.dirname(probe)
+        if above == probe:
+            return False
+        probe = above
+    return os.path.isdir(probe) and os.access(probe, os.W_OK | os.X_OK)
+
+
+def _temporary_name(path: str) -> str:
+    """A hidden name beside ``path`` for a write that is renamed over it once complete."""
+    name = path.rstrip("/").rsplit("/", 1)[-1] if protocol(path) else os.path.basename(path)
+    return join(parent(path), f".{name}.{uuid.uuid4().hex}.tmp")
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make a rename in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_local(tmp: str, target: str) -> None:
+    os.replace(tmp, target)
+    _fsync_folder(os.path.dirname(os.path.abspath(target)))
+
+
+def copy(source: str, target: str) -> None:
+    """Copy file ``source`` to ``target`` on the same filesystem, renamed into place once written."""
+    tmp = _temporary_name(target)
+    local_source, local_tmp, local_target = local_path(source), local_path(tmp), local_path(target)
+    if local_source is not None and local_tmp is not None and local_target is not None:
+        try:
+            shutil.copyfile(local_source, local_tmp)
+            with open(local_tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            _replace_local(local_tmp, local_target)
+        finally:
+            if os.path.lexists(local_tmp):
+                os.remove(local_tmp)
+        return
+    fs, inner_source = filesystem(source)
+    _, inner_tmp = filesystem(tmp)
+    _, inner_target = filesystem(target)
+    try:
+        fs.copy(inner_source, inner_tmp)
+        fs.mv(inner_tmp, inner_target)
+    finally:
+        if fs.exists(inner_tmp):
+            fs.rm(inner_tmp)
+
+
+def link_or_copy(target: str, link: str) -> bool:
+    """Point ``link`` at file ``target``: a relative symbolic link on a local disk, else a copy.
+
+    The link is made under a temporary name and renamed over ``link``, so ``link`` always names
+    a checkpoint. Where links cannot be made (some network or Windows filesystems), or on other
+    filesystems, the file is copied. Returns whether a link was made.
+    """
+    local_target, local_link = local_path(target), local_path(link)
+    if local_target is not None and local_link is not None:
+        tmp = local_path(_temporary_name(link))
+        assert tmp is not None
+        try:
+            os.symlink(os.path.relpath(local_target, os.path.dirname(local_link)), tmp)
+        except OSError:
+            pass  # links not allowed here: copy below
+        else:
+            try:
+                _replace_local(tmp, local_link)
+            finally:
+                if os.path.lexists(tmp):
+                    os.remove(tmp)
+            return True
+    copy(target, link)
+    return False
+
+
+def save(checkpoint: dict[str, Any], url: str) -> None:
+    """Write ``checkpoint`` to URL ``url``: serialized in memory, written under a temporary name, moved."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    fs, inner = filesystem(url)
+    _, inner_tmp = filesystem(_temporary_name(url))
+    makedirs(parent(url))
+    try:
+        with fs.open(inner_tmp, "wb") as f:
+            f.write(buffer.getbuffer())
+        fs.mv(inner_tmp, inner)
+    finally:
+        if fs.exists(inner_tmp):
+            fs.rm(inner_tmp)
+
+
+def load(url: str, map_location: Any) -> dict[str, Any]:
+    """Read a checkpoint from URL ``url`` with ``torch.load(weights_only=True)`` (the kernel's checks)."""
+    from lit_core.checkpoint import load as load_checkpoint
+
+    fs, inner = filesystem(url)
+    if not fs.isfile(inner):
+        raise FileNotFoundError(f"Checkpoint {url!r} does not exist (or is not a file): check ckpt_path.")
+    with fs.open(inner, "rb") as f:
+        return load_checkpoint(f, map_location)
+
+
+class CheckpointIO:
+    """Saves and loads checkpoints at fsspec URLs (``trainer.save_checkpoint("s3://...")``).
+
+    Plain local paths are left to lit-core's default, which writes them atomically (temporary
+    file, fsync, rename, fsync of the folder); ``file://`` URLs are turned into local paths and
+    handed back to the same hooks. ``ModelCheckpoint.setup`` registers one on the trainer.
+    """
+
+    @lit.hookimpl
+    def lit_save_checkpoint(self, trainer: lit.Trainer, checkpoint: dict[str, Any], path: str) -> str | None:
+        local = local_path(path)
+        if local == path:
+            return None
+        if local is not None:
+            return trainer.plugin_manager.hook.lit_save_checkpoint(trainer=trainer, checkpoint=checkpoint, path=local)
+        save(checkpoint, path)
+        return path
+
+    @lit.hookimpl
+    def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
+        local = local_path(path)
+        if local == path:
+            return None
+        if local is not None:
+            return trainer.plugin_manager.hook.lit_load_checkpoint(trainer=trainer, path=local, map_location=map_location)
+        return load(path, map_location)
+
+    @classmethod
+    def ensure_registered(cls, trainer: lit.Trainer) -> None:
+        """Register one ``CheckpointIO`` on ``trainer`` unless one is there already."""
+        manager = trainer.plugin_manager
+        # list_name_plugin, not get_plugins: the latter builds a set, and lit's adapter plugins are unhashable.
+        if not any(isinstance(plugin, cls) for _, plugin in manager.list_name_plugin()):
+            manager.register(cls(), "lit_checkpoint.io")
