@@ -198,6 +198,26 @@ def test_every_n_train_steps(make_trainer, boring_model, tmp_root, files):
     assert files(tmp_root) == ["step=3.ckpt", "step=6.ckpt"]  # 8 steps; nothing at the epochs' ends
 
 
+class SaveCounter:
+    """Counts checkpoint writes."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    @lit.hookimpl(wrapper=True)
+    def lit_save_checkpoint(self, path):
+        self.paths.append(os.path.basename(path))
+        return (yield)
+
+
+def test_never_saves_twice_at_one_step(make_trainer, boring_model, tmp_root):
+    # Step 4 is both a step to save at and the epoch's end: one save point, not two.
+    counter = SaveCounter()
+    checkpoint = ModelCheckpoint(dirpath=tmp_root, filename="{step}", every_n_train_steps=2, save_top_k=-1, save_last=True)
+    make_trainer(max_epochs=1, limit_val_batches=0, callbacks=[checkpoint], plugins=[counter]).fit(boring_model())
+    assert counter.paths == ["step=2.ckpt", "last.ckpt", "step=4.ckpt", "last.ckpt"]
+
+
 def test_every_n_epochs(make_trainer, boring_model, tmp_root, files):
     checkpoint = ModelCheckpoint(dirpath=tmp_root, filename="{epoch}", every_n_epochs=2, save_top_k=-1)
     make_trainer(max_epochs=5, callbacks=[checkpoint], **FAST).fit(boring_model())
@@ -222,9 +242,30 @@ def test_train_time_interval(make_trainer, boring_model, tmp_root, files, monkey
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             clock.now += 10.0
 
-    checkpoint = ModelCheckpoint(dirpath=tmp_root, filename="{step}", train_time_interval=timedelta(seconds=25), save_top_k=-1)
+    interval = timedelta(seconds=25)
+    checkpoint = ModelCheckpoint(dirpath=tmp_root / "a", filename="{step}", train_time_interval=interval, save_top_k=-1)
     make_trainer(max_epochs=2, limit_val_batches=0, callbacks=[Tick(), checkpoint]).fit(boring_model())
-    assert files(tmp_root) == ["step=3.ckpt", "step=6.ckpt"]  # at 30 s and 60 s
+    assert files(tmp_root / "a") == ["step=3.ckpt", "step=6.ckpt"]  # at 30 s and 60 s
+
+    # Accumulating 2 batches per step, a save due at 30 s (mid-accumulation) waits for the step at 40 s.
+    clock.now = 0.0
+    checkpoint = ModelCheckpoint(dirpath=tmp_root / "b", filename="{step}", train_time_interval=interval, save_top_k=-1)
+    make_trainer(max_epochs=2, limit_val_batches=0, accumulate_grad_batches=2, callbacks=[Tick(), checkpoint]).fit(boring_model())
+    assert files(tmp_root / "b") == ["step=2.ckpt", "step=4.ckpt"]  # at 40 s and 80 s
+
+
+def test_step_saves_wait_for_the_end_of_an_accumulation_after_resuming(make_trainer, boring_model, tmp_root, files):
+    def run(**flags):
+        checkpoint = ModelCheckpoint(dirpath=tmp_root, filename="{step}", every_n_train_steps=1, save_top_k=-1)
+        make_trainer(max_epochs=1, limit_val_batches=0, accumulate_grad_batches=2, callbacks=[checkpoint]).fit(
+            boring_model(), **flags)
+
+    run()
+    assert files(tmp_root) == ["step=1.ckpt", "step=2.ckpt"]
+    # Resumed after batch 2 of 4, the next batch does not step (global_step is still 1): no save until batch 4.
+    with pytest.warns(UserWarning, match="not empty"):
+        run(ckpt_path=str(tmp_root / "step=1.ckpt"))
+    assert files(tmp_root) == ["step=1.ckpt", "step=2-v1.ckpt", "step=2.ckpt"]
 
 
 @pytest.mark.parametrize(("flag", "steps"), [(None, ["step=2.ckpt", "step=4.ckpt"]), (True, ["step=4.ckpt"]),

@@ -145,6 +145,8 @@ class ModelCheckpoint(lit.Callback):
         self._last_global_step_saved = 0
         self._last_checkpoint_saved = ""
         self._last_time_checked: float | None = None
+        #: global_step after the previous training batch: a batch stepped when it changed.
+        self._step_seen = 0
         # Whether the monitored value had its chance to be logged (see _monitor_missing).
         self._metrics_complete = False
         self._warned_missing = False
@@ -227,13 +229,12 @@ class ModelCheckpoint(lit.Callback):
             warnings.warn(f"Checkpoint directory {self.dirpath} exists and is not empty.", UserWarning, stacklevel=2)
 
     def on_train_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
-        """Start the clock of ``train_time_interval``."""
+        """Start the clock of ``train_time_interval``; note the step training starts from."""
         self._last_time_checked = time.monotonic()
+        self._step_seen = trainer.global_step
 
     def on_train_epoch_end(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Save here when the epoch-end rule says so (see ``_saves_on_train_epoch_end``)."""
-        if trainer.sanity_checking:
-            return
         if not trainer.val_dataloaders:
             self._metrics_complete = True  # no validation: this epoch logged all it will
         if not self._skip(trainer) and self._saves_on_train_epoch_end(trainer):
@@ -242,14 +243,19 @@ class ModelCheckpoint(lit.Callback):
     def on_validation_end(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Save after validation when the epoch-end rule says not to save at the training epoch's end."""
         if trainer.sanity_checking or trainer.state.fn != "fit":
-            return
+            return  # the sanity check's metrics are thrown away; validate() and test() never save
         self._metrics_complete = True
         if not self._skip(trainer) and not self._saves_on_train_epoch_end(trainer):
             self._save_point(trainer, topk=self._epoch_due(trainer))
 
     def _on_train_batch_end(self, trainer: lit.Trainer) -> None:
-        """Save every ``every_n_train_steps`` steps, or once ``train_time_interval`` has passed."""
-        if self._skip(trainer):
+        """Save every ``every_n_train_steps`` steps, or once ``train_time_interval`` has passed.
+
+        Only after a batch that stepped the optimizer: in the middle of an accumulation the
+        gradients gathered so far would be lost (checkpoints hold no gradients).
+        """
+        stepped, self._step_seen = trainer.global_step != self._step_seen, trainer.global_step
+        if not stepped or self._skip(trainer):
             return
         step_due = self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0
         time_due = False
@@ -356,12 +362,8 @@ class ModelCheckpoint(lit.Callback):
     # ----------------------------------------------------------------------------------------
 
     def _skip(self, trainer: lit.Trainer) -> bool:
-        return (
-            bool(trainer.fast_dev_run)
-            or trainer.state.fn != "fit"
-            or trainer.sanity_checking
-            or self._last_global_step_saved == trainer.global_step  # saved at this step already
-        )
+        # Training hooks fire only in fit, never in the sanity check; on_validation_end checks both itself.
+        return bool(trainer.fast_dev_run) or self._last_global_step_saved == trainer.global_step  # saved at this step already
 
     def _epoch_due(self, trainer: lit.Trainer) -> bool:
         return self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
