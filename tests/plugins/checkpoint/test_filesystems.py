@@ -80,6 +80,11 @@ def test_file_urls_are_local_paths(make_trainer, boring_model, tmp_root, files):
     assert os.readlink(tmp_root / "ckpts" / "last.ckpt") == "epoch=0-step=1.ckpt"  # local disk: a link
     assert torch.load(tmp_root / "ckpts" / "last.ckpt", weights_only=True)["global_step"] == 1
 
+    again = make_trainer(max_epochs=2, callbacks=[ModelCheckpoint(dirpath=url)], **FAST)
+    with pytest.warns(UserWarning, match="not empty"):
+        again.fit(boring_model(), ckpt_path=f"{url}/last.ckpt")  # read through CheckpointIO, as a local path
+    assert again.global_step == 2
+
 
 def test_no_temporary_files_are_left(make_trainer, scripted_model, tmp_root, memory_url):
     for folder in (str(tmp_root / "local"), memory_url):

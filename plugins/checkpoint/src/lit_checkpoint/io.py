@@ -86,15 +86,6 @@ def exists(path: str) -> bool:
     return fs.exists(inner)
 
 
-def isdir(path: str) -> bool:
-    """Whether ``path`` is a folder."""
-    local = local_path(path)
-    if local is not None:
-        return os.path.isdir(local)
-    fs, inner = filesystem(path)
-    return fs.isdir(inner)
-
-
 def makedirs(path: str) -> None:
     """Create folder ``path`` and its parents; nothing happens when it exists."""
     local = local_path(path)

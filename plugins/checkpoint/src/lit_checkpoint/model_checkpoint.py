@@ -15,7 +15,6 @@ writes is in place.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import time
@@ -415,6 +414,8 @@ class ModelCheckpoint(lit.Callback):
         Before that (a step-based save before the first validation, when the key may be a
         validation metric), warn once and skip the top-k save, as Lightning does.
         """
+        import difflib  # only on this error path: the module is imported by every default Trainer
+
         logged = sorted(trainer.callback_metrics)
         close = difflib.get_close_matches(self.monitor, logged, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
