@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 import lit_core as lit
-from lit_checkpoint.async_save import AsyncCheckpointIO
+from lit_checkpoint import AsyncCheckpointIO
 
 GOAL_SAVE_RATIO = 1.1
 GOAL_ASYNC_STALL_MS = 5.0

@@ -78,7 +78,8 @@ def val_run(batches: int) -> list[str]:
 def test_fit_hook_order(tmp_path):
     recorder = Recorder()
     trainer = lit.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=1,
-                          log_every_n_steps=1, default_root_dir=tmp_path, enable_model_summary=False, plugins=[recorder])
+                          log_every_n_steps=1, default_root_dir=tmp_path, enable_model_summary=False, plugins=[recorder],
+                          enable_checkpointing=False)
     assert squash(recorder.calls) == ["init_start", "init_end"]
     recorder.calls.clear()
     trainer.fit(Model(), loader(), loader())
@@ -99,7 +100,7 @@ def test_fit_hook_order(tmp_path):
 
 def test_validate_test_predict_hook_order(tmp_path):
     recorder = Recorder()
-    trainer = lit.Trainer(default_root_dir=tmp_path, plugins=[recorder], logger=False)
+    trainer = lit.Trainer(default_root_dir=tmp_path, plugins=[recorder], logger=False, enable_checkpointing=False)
     model = Model()
     recorder.calls.clear()
     trainer.validate(model, loader(), verbose=False)

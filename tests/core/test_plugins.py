@@ -150,8 +150,11 @@ def test_installed_progress_bar_is_on_by_default(toy_dist, tmp_path, monkeypatch
     import lit_toy
 
     assert any(type(cb).__name__ == "ToyBar" for cb in lit.Trainer(default_root_dir=tmp_path).callbacks)
-    assert not lit.Trainer(default_root_dir=tmp_path, enable_progress_bar=False).callbacks
-    assert not lit.Trainer(default_root_dir=tmp_path, disable_plugins=["tqdm"]).callbacks
+    def bars(trainer):
+        return [cb for cb in trainer.callbacks if type(cb).__name__ == "ToyBar"]
+
+    assert not bars(lit.Trainer(default_root_dir=tmp_path, enable_progress_bar=False))
+    assert not bars(lit.Trainer(default_root_dir=tmp_path, disable_plugins=["tqdm"]))
     monkeypatch.setenv("LIT_DISABLE_PLUGIN_AUTOLOAD", "1")
     trainer = lit.Trainer(default_root_dir=tmp_path, max_epochs=1, enable_model_summary=False)
     assert not trainer.callbacks

@@ -10,6 +10,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 log = logging.getLogger("lit_core")
+# Like Lightning: lit's INFO messages (restored checkpoints, preemption, skipped training) are shown
+# on stderr unless the application configured logging itself (a handler on the root logger).
+log.setLevel(logging.INFO)
+if not logging.getLogger().hasHandlers():
+    log.addHandler(logging.StreamHandler())
+    log.propagate = False
 
 T = TypeVar("T")
 

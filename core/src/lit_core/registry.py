@@ -225,6 +225,10 @@ class PluginManager(pluggy.PluginManager):
                 "See lit_core.hookspecs for each hook's argument names."
             ) from exc
 
+    def get_plugins(self) -> list[Any]:  # type: ignore[override]
+        """Every registered plugin, in registration order (a list: adapter plugins are not hashable)."""
+        return [plugin for _, plugin in self.list_name_plugin() if plugin is not None]
+
     def check_pending(self) -> None:
         """Reject ``@hookimpl`` methods whose name matches no hookspec (usually a typo)."""
         try:

@@ -5,9 +5,11 @@ callback (entry point ``checkpoint`` in ``lit.callbacks``): ``lit.Trainer()`` sa
 after every epoch unless ``enable_checkpointing=False``.
 """
 
+from .async_save import AsyncCheckpointIO
 from .io import CheckpointIO
 from .model_checkpoint import ModelCheckpoint
+from .preemption import Preemption
 
 __version__ = "0.1.0"
 
-__all__ = ["CheckpointIO", "ModelCheckpoint", "__version__"]
+__all__ = ["AsyncCheckpointIO", "CheckpointIO", "ModelCheckpoint", "Preemption", "__version__"]

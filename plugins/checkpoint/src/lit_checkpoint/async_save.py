@@ -85,6 +85,14 @@ class AsyncCheckpointIO:
         self._stall_open = time.perf_counter() - start
         return path
 
+    def after_writes(self, action: Any) -> None:
+        """Run ``action()`` on the writer thread once every save submitted so far is on disk.
+
+        Deleting a checkpoint that a new one replaces, or linking to a new one, must wait for the
+        new file; queued here it does, without making the training thread wait.
+        """
+        self._writes.append(self._writer.submit(action))
+
     # -- waiting --------------------------------------------------------------------------------
 
     def wait_for_snapshot(self) -> None:
@@ -132,7 +140,7 @@ class AsyncCheckpointIO:
     def ensure_registered(cls, trainer: lit.Trainer) -> AsyncCheckpointIO:
         """The ``AsyncCheckpointIO`` registered on ``trainer`` (one is registered if there is none)."""
         manager = trainer.plugin_manager
-        for plugin in manager.get_plugins():
+        for _, plugin in manager.list_name_plugin():
             if isinstance(plugin, cls):
                 return plugin
         plugin = cls()

@@ -28,7 +28,9 @@ import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 
 from . import io
+from .async_save import AsyncCheckpointIO
 from .io import CheckpointIO
+from .preemption import Preemption
 
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
 
@@ -83,6 +85,7 @@ class ModelCheckpoint(lit.Callback):
         every_n_epochs: int | None = None,
         save_on_train_epoch_end: bool | None = None,
         enable_version_counter: bool = True,
+        async_save: bool = False,
     ) -> None:
         if mode not in _MODES:
             raise MisconfigurationException(
@@ -133,6 +136,9 @@ class ModelCheckpoint(lit.Callback):
         self._train_time_interval = train_time_interval
         self._save_on_train_epoch_end = save_on_train_epoch_end
         self._enable_version_counter = enable_version_counter
+        #: Write checkpoints in a background thread (``AsyncCheckpointIO``): saving stalls training ~1 ms.
+        self.async_save = async_save
+        self._preemption: Preemption | None = None
 
         self.best_k_models: dict[str, torch.Tensor] = {}
         self.kth_best_model_path = ""
@@ -224,8 +230,44 @@ class ModelCheckpoint(lit.Callback):
         problem = trainer.strategy.broadcast(problem)
         if problem:
             raise MisconfigurationException(problem)
+        if trainer.is_global_zero:
+            self._remove_stale_temporaries()
         if trainer.is_global_zero and self.save_top_k != 0 and any(not n.startswith(".") for n in io.listdir(self.dirpath)):
             warnings.warn(f"Checkpoint directory {self.dirpath} exists and is not empty.", UserWarning, stacklevel=2)
+        if self.async_save:
+            AsyncCheckpointIO.ensure_registered(trainer)
+        # One preemption handler per trainer: the first ModelCheckpoint's "last" is where a stopped run resumes.
+        if next(cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)) is self:
+            self._preemption = Preemption(self)
+            if self._preemption.install():
+                trainer.plugin_manager.register(self._preemption, f"lit_checkpoint.preemption:{id(self)}")
+            else:
+                self._preemption = None
+
+    def teardown(self, trainer: lit.Trainer, pl_module: lit.LightningModule, stage: str) -> None:
+        """Put the signal handlers back."""
+        self._stop_preemption(trainer)
+
+    def on_exception(self, trainer: lit.Trainer, pl_module: lit.LightningModule, exception: BaseException) -> None:
+        """Put the signal handlers back (the run ends here)."""
+        self._stop_preemption(trainer)
+
+    def _stop_preemption(self, trainer: lit.Trainer) -> None:
+        if self._preemption is not None:
+            self._preemption.uninstall()
+            trainer.plugin_manager.unregister(self._preemption)
+            self._preemption = None
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete the hidden temporary files a killed run left half-written in the folder.
+
+        A write goes to ``.<name>.<random>.tmp`` and is renamed when complete; a process killed
+        in between leaves the temporary file (never a torn ``.ckpt``).
+        """
+        assert self.dirpath is not None
+        for name in io.listdir(self.dirpath):
+            if name.startswith(".") and name.endswith(".tmp") and self.FILE_EXTENSION in name:
+                io.remove(io.join(self.dirpath, name))
 
     def on_train_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Start the clock of ``train_time_interval``; note the step training starts from."""
@@ -479,8 +521,7 @@ class ModelCheckpoint(lit.Callback):
         if link and newest and newest != filepath and self._last_global_step_saved == trainer.global_step:
             # A checkpoint of this very step exists: point at it instead of writing the same bytes again.
             if trainer.is_global_zero:
-                _wait_for_writes(trainer)
-                io.link_or_copy(newest, filepath)
+                _after_writes(trainer, lambda: io.link_or_copy(newest, filepath))
             trainer.strategy.barrier("ModelCheckpoint.save_last")
         else:
             self._save(trainer, filepath)
@@ -516,9 +557,8 @@ class ModelCheckpoint(lit.Callback):
 
     def _remove(self, trainer: lit.Trainer, paths: list[str]) -> None:
         if trainer.is_global_zero and paths:
-            _wait_for_writes(trainer)
-            for path in paths:
-                io.remove(path)
+            doomed = list(paths)
+            _after_writes(trainer, lambda: [io.remove(path) for path in doomed])
         if paths:
             trainer.strategy.barrier("ModelCheckpoint.remove")
 
@@ -584,14 +624,15 @@ def _batch_trigger(callback: ModelCheckpoint) -> Any:
     return lit_train_batch_end
 
 
-def _wait_for_writes(trainer: lit.Trainer) -> None:
-    """Block until checkpoints written in the background (``AsyncCheckpointIO``) are on disk.
+def _after_writes(trainer: lit.Trainer, action: Any) -> None:
+    """Run ``action()`` once the checkpoints written so far are on disk.
 
-    Called before a file is deleted or linked to: the checkpoint that replaces or is linked must
-    exist first.
+    Deleting a displaced checkpoint or linking ``last.ckpt`` needs the new file first. With
+    ``AsyncCheckpointIO`` the action is queued behind the background writes (the training thread
+    does not wait); otherwise writes are already complete and it runs now.
     """
-    from .async_save import AsyncCheckpointIO
-
     for _, plugin in trainer.plugin_manager.list_name_plugin():
         if isinstance(plugin, AsyncCheckpointIO):
-            plugin.wait()
+            plugin.after_writes(action)
+            return
+    action()
