@@ -402,6 +402,11 @@ class FitLoop:
         # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
         self.pass_optimizer_idx = len(trainer.optimizers) > 1 and self.step_arity >= 3
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
+        #: Whether an implementation of lit_train_batch_end takes ``outputs`` (a plugin that only
+        #: watches steps does not, and then no outputs dict is built per batch).
+        self.batch_end_reads_outputs = any(
+            "outputs" in impl.argnames for impl in trainer.plugin_manager.hook.lit_train_batch_end.get_hookimpls()
+        )
         self.step_end = getattr(module, "training_step_end", None)
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
         # Lightning 1.x: configure_gradient_clipping(self, optimizer, optimizer_idx, gradient_clip_val, ...).
@@ -543,7 +548,8 @@ class FitLoop:
         accumulate = self.accumulate
         # Checks that are usually off are decided once here, not per batch.
         batch_start, batch_end = events.train_batch_start, events.train_batch_end
-        wants_outputs = batch_end is not None or self.collect_epoch_outputs
+        # The outputs (the step's dict, loss detached) are built only when someone reads them.
+        wants_outputs = (batch_end is not None and self.batch_end_reads_outputs) or self.collect_epoch_outputs
         may_validate = bool(self.val_loaders)
         max_steps = trainer.max_steps if trainer.max_steps != -1 else math.inf
         timed = trainer.max_time is not None
@@ -569,12 +575,11 @@ class FitLoop:
             trainer._total_batches_seen += 1
             if stepping:
                 trainer._batches_that_stepped += 1
-            if wants_outputs:
-                outputs = self._outputs(output)
-                if batch_end is not None:
-                    batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
-                if self.collect_epoch_outputs and outputs is not None:
-                    epoch_outputs.append(outputs)
+            outputs = self._outputs(output) if wants_outputs else None
+            if batch_end is not None:
+                batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
+            if self.collect_epoch_outputs and outputs is not None:
+                epoch_outputs.append(outputs)
             if stepping and logging_on and trainer._batches_that_stepped % log_every == 0:
                 self._check_loss_deferred()
                 trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)

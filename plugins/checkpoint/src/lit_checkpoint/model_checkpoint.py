@@ -238,7 +238,7 @@ class ModelCheckpoint(lit.Callback):
             AsyncCheckpointIO.ensure_registered(trainer)
         # One preemption handler per trainer: the first ModelCheckpoint's "last" is where a stopped run resumes.
         if next(cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)) is self:
-            self._preemption = Preemption(self)
+            self._preemption = Preemption(self, trainer.world_size)
             if self._preemption.install():
                 trainer.plugin_manager.register(self._preemption, f"lit_checkpoint.preemption:{id(self)}")
             else:

@@ -47,8 +47,10 @@ class Preemption:
     Registered for the duration of ``fit`` by the first ``ModelCheckpoint`` of the trainer.
     """
 
-    def __init__(self, checkpoint: ModelCheckpoint) -> None:
+    def __init__(self, checkpoint: ModelCheckpoint, world_size: int = 1) -> None:
         self.checkpoint = checkpoint
+        #: One process: no need to ask the others at every step (the common case costs one check).
+        self.alone = world_size == 1
         #: The signal received, if any (set by the handler, read at step boundaries).
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
@@ -75,10 +77,9 @@ class Preemption:
 
     @lit.hookimpl
     def lit_train_batch_end(self, trainer: lit.Trainer, batch_idx: int) -> None:
-        if trainer.world_size == 1:
-            if self.received is None:
-                return
-        elif not self._any_rank_received(trainer):
+        if self.received is None and self.alone:
+            return
+        if not self.alone and not self._any_rank_received(trainer):
             return
         if not self._stepped(trainer, batch_idx):
             return  # mid-accumulation: finish the accumulation first, so no gradient is lost
