@@ -260,3 +260,19 @@ def test_precision_plugin_state_is_saved_and_restored(tmp_root, boring_model):
     loading = Scaled()
     quiet(tmp_root, max_epochs=2, precision=loading).fit(boring_model(), ckpt_path=tmp_root / "p.ckpt")
     assert loading.scale == 512.0
+
+
+def test_test_and_predict_load_ckpt_path(tmp_root, boring_model):
+    trainer = quiet(tmp_root, max_epochs=1)
+    trained = boring_model()
+    trainer.fit(trained)
+    trainer.save_checkpoint(tmp_root / "t.ckpt")
+    expected = torch.cat(quiet(tmp_root).predict(trained))
+    for run in (lambda m: quiet(tmp_root).test(m, ckpt_path=tmp_root / "t.ckpt", verbose=False),
+                lambda m: quiet(tmp_root).predict(m, ckpt_path=str(tmp_root / "t.ckpt"))):
+        fresh = boring_model()
+        with torch.no_grad():
+            fresh.layer.weight.zero_()
+        run(fresh)
+        assert torch.equal(fresh.layer.weight, trained.layer.weight)
+    assert torch.equal(torch.cat(quiet(tmp_root).predict(fresh)), expected)
