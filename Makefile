@@ -28,6 +28,7 @@ bench: bootstrap
 	$(PY) benchmarks/import_time.py
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/loop_cost.py
+	$(PY) benchmarks/checkpoint.py
 
 bootstrap: $(STAMP)
 
