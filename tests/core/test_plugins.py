@@ -153,6 +153,15 @@ def test_installed_progress_bar_is_on_by_default(toy_dist, tmp_path, monkeypatch
     def bars(trainer):
         return [cb for cb in trainer.callbacks if type(cb).__name__ == "ToyBar"]
 
+    assert lit.Trainer(default_root_dir=tmp_path).progress_bar_callback.name == "tqdm"
+
+    class MyBar(lit.Callback):
+        is_progress_bar = True
+
+    mine = MyBar()
+    trainer = lit.Trainer(default_root_dir=tmp_path, callbacks=[mine])
+    assert not bars(trainer) and trainer.progress_bar_callback is mine, "a bar of the user's replaces the default one"
+    assert lit.Trainer(default_root_dir=tmp_path, enable_progress_bar=False).progress_bar_callback is None
     assert not bars(lit.Trainer(default_root_dir=tmp_path, enable_progress_bar=False))
     assert not bars(lit.Trainer(default_root_dir=tmp_path, disable_plugins=["tqdm"]))
     monkeypatch.setenv("LIT_DISABLE_PLUGIN_AUTOLOAD", "1")

@@ -19,6 +19,9 @@ class Callback:
     also carry ``@lit.hookimpl`` methods for lit's own hooks (see ``lit_core.hookspecs``).
     """
 
+    #: A progress bar sets this: the kernel then adds no default bar, and ``trainer.progress_bar_callback`` finds it.
+    is_progress_bar: bool = False
+
     @property
     def state_key(self) -> str:
         """The key of this callback's state in checkpoints."""

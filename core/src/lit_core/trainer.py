@@ -489,6 +489,8 @@ class Trainer:
         if checkpointing is not False and not quiet:
             defaults.append("checkpoint")
         present = {getattr(cb, "name", None) for cb in callbacks} | {type(cb).__name__ for cb in callbacks}
+        if any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
+            present.add("tqdm")  # the user chose a bar (rich, their own): the default one stays out
         if not registry.autoload_disabled():
             for name in defaults:
                 if name in registry.installed("callback") and name not in self._disabled and name not in present:
@@ -568,6 +570,11 @@ class Trainer:
     def progress_bar_metrics(self) -> dict[str, float]:
         """The ``prog_bar=True`` metrics as Python floats (read now, not per step)."""
         return to_float({**self._train_store.progress_bar(), **self._eval_store.progress_bar()})
+
+    @property
+    def progress_bar_callback(self) -> Callback | None:
+        """The progress bar among the callbacks (one whose ``is_progress_bar`` is true), if any."""
+        return next((cb for cb in self.callbacks if getattr(cb, "is_progress_bar", False)), None)
 
     @property
     def num_training_batches(self) -> float:
