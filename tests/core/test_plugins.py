@@ -63,6 +63,7 @@ class ToyLogger(lit.Logger):
 class ToyBar(lit.Callback):
     """Stands in for a progress bar distribution: on by default when installed."""
     name = "tqdm"
+    is_progress_bar = True
     batches = 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
