@@ -1,0 +1,453 @@
+"""``TQDMProgressBar``: Lightning's tqdm progress bar, as a lit callback.
+
+The bar implements lit's hooks directly (``@lit.hookimpl`` methods): the per-batch hooks take
+only ``trainer`` and ``batch_idx``, so the kernel builds no ``outputs`` for them, and a batch that
+is not due for a redraw costs one comparison. Metrics (``trainer.progress_bar_metrics``, which
+turns tensors into floats) are read only when a bar is redrawn.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+import lit_core as lit
+
+if TYPE_CHECKING:
+    from tqdm import tqdm as Tqdm
+
+#: In line mode (a stream that is not a terminal), an epoch prints about this many lines.
+LINES_PER_EPOCH = 20
+#: In line mode, a loader of unknown length prints a line every this many batches (at least).
+LINES_EVERY_UNSIZED = 50
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter (IPython) kernel, where ``tqdm.auto`` draws widgets."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipykernel depends on IPython
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def tqdm_class() -> type[Tqdm]:
+    """``tqdm.auto``'s bar in a notebook, else the terminal one (``tqdm.std``)."""
+    if in_notebook():
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
+def format_results(stage: str, results: list[dict[str, float]]) -> str:
+    """The ``validate()`` / ``test()`` results as a table, one column per dataloader (Lightning's layout)."""
+    title = {"validate": "Validate metric", "test": "Test metric"}.get(stage, f"{stage} metric")
+    names = sorted({k for r in results for k in r})
+    headers = [title] + ["DataLoader" if len(results) == 1 else f"DataLoader {i}" for i in range(len(results))]
+    rows = [[name] + ["" if r.get(name) is None else f"{r[name]:.6g}" for r in results] for name in names]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    rule = "─" * (sum(widths) + 3 * len(widths) + 1)
+
+    def line(cells: list[str]) -> str:
+        return "│" + "│".join(f" {c:^{w}} " for c, w in zip(cells, widths)) + "│"
+
+    return "\n".join([rule, line(headers), rule, *(line(row) for row in rows), rule])
+
+
+def count_batches(loaders: list[Any], limit: float | int, most: float = math.inf) -> float:
+    """Batches a loop runs over ``loaders`` under a ``limit_*_batches`` value (``inf``: unknown)."""
+    total = 0.0
+    for loader in loaders:
+        try:
+            n: float = len(loader)
+        except TypeError:
+            return math.inf
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            n = min(n, limit)
+        elif isinstance(limit, float):
+            n = int(n * limit)
+        total += min(n, most)
+    return total
+
+
+class _LineBar:
+    """What a bar is when its stream is not a terminal: a plain line now and then, never ``\\r``."""
+
+    def __init__(self, file: IO[str], desc: str, total: float) -> None:
+        self.file = file
+        self.desc = desc
+        self.total = total
+        self.n = 0
+        self.postfix: dict[str, Any] = {}
+        self.start_t = time.monotonic()
+        self.shown: tuple[int, dict[str, Any]] | None = None
+
+    def reset(self, total: float) -> None:
+        self.total, self.n, self.start_t, self.shown = total, 0, time.monotonic(), None
+
+    def set_description(self, desc: str) -> None:
+        self.desc = desc
+
+    def line(self) -> str:
+        from tqdm import tqdm
+
+        total = None if math.isinf(self.total) else int(self.total)
+        postfix = ", ".join(f"{k}={tqdm.format_num(v) if isinstance(v, (int, float)) else v}" for k, v in self.postfix.items())
+        fmt = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+        if total is None:
+            fmt = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]"
+        return tqdm.format_meter(self.n, total, time.monotonic() - self.start_t, prefix=self.desc, postfix=postfix or None,
+                                 bar_format=fmt)
+
+    def show(self, n: int, postfix: dict[str, Any] | None) -> None:
+        self.n = n
+        if postfix is not None:
+            self.postfix = postfix
+        if self.shown == (n, self.postfix):
+            return  # nothing new since the last line
+        self.shown = (n, self.postfix)
+        self.file.write(self.line() + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class _Stage:
+    """One bar and when it is next due: ``due`` (a batch count) and ``next_t`` (a clock time)."""
+
+    __slots__ = ("bar", "due", "every", "n", "next_t", "with_metrics")
+
+    def __init__(self, bar: Any, every: int, with_metrics: bool) -> None:
+        self.bar = bar
+        self.every = every
+        self.due = every
+        self.n = 0
+        self.next_t = 0.0
+        self.with_metrics = with_metrics
+
+    def restart(self, first: int = 0) -> None:
+        self.n = first
+        self.due = (first // self.every + 1) * self.every
+
+
+class TQDMProgressBar(lit.Callback):
+    """Lightning's progress bar: a bar per training epoch (rate, ETA, the ``prog_bar=True``
+    metrics and ``v_num``), with sanity-check, validation, test and predict bars.
+
+    Args:
+        refresh_rate: redraw every this many batches (0 turns the bar off). On a terminal a
+            redraw also waits ``min_interval`` seconds since the last one.
+        process_position: which line pair the bars use (several trainers at once).
+        leave: keep each finished epoch's bar on screen.
+        file: the stream to write to (``sys.stderr`` at the time a bar opens, like tqdm).
+        min_interval: seconds between two redraws on a terminal (default 0.1, tqdm's own);
+            ignored in line mode.
+
+    When ``file`` is not a terminal and not a notebook (CI logs, pipes), bars are plain lines:
+    about 20 per epoch (every 5 % of it, at least ``refresh_rate`` batches apart; every 50
+    batches when the epoch's length is unknown), one per validation run, one at each end.
+
+    Override ``get_metrics(trainer, pl_module)`` to change what the bar shows.
+    """
+
+    name = "tqdm"
+    is_progress_bar = True
+
+    def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False, *,
+                 file: IO[str] | None = None, min_interval: float = 0.1) -> None:
+        if not isinstance(refresh_rate, int) or refresh_rate < 0:
+            raise ValueError(f"TQDMProgressBar(refresh_rate={refresh_rate!r}): give an int >= 0.")
+        self._refresh_rate = refresh_rate
+        self._process_position = process_position
+        self._leave = leave
+        self._file = file
+        self.min_interval = min_interval
+        self._enabled = True
+        self._active = False
+        self._trainer: lit.Trainer | None = None
+        self._train: _Stage | None = None
+        self._eval: _Stage | None = None
+        self._clock: Callable[[], float] = time.monotonic
+
+    # ---- Lightning's public surface ------------------------------------------------------
+
+    @property
+    def refresh_rate(self) -> int:
+        return self._refresh_rate
+
+    @property
+    def process_position(self) -> int:
+        return self._process_position
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled and self._refresh_rate > 0
+
+    @property
+    def is_disabled(self) -> bool:
+        return not self.is_enabled
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    @property
+    def train_progress_bar(self) -> Any:
+        return None if self._train is None else self._train.bar
+
+    @property
+    def val_progress_bar(self) -> Any:
+        return None if self._eval is None else self._eval.bar
+
+    def get_metrics(self, trainer: lit.Trainer, pl_module: lit.LightningModule | None) -> dict[str, int | str | float | dict[str, float]]:
+        """What the bar shows after its counts: the ``prog_bar=True`` metrics and ``v_num``.
+
+        Called only when a bar is redrawn. Override it to add or drop entries, as in Lightning.
+        """
+        items: dict[str, Any] = dict(trainer.progress_bar_metrics)
+        if trainer.loggers:
+            version = trainer.loggers[0].version
+            if version is not None:
+                items["v_num"] = version[-4:] if isinstance(version, str) else version
+        return items
+
+    @property
+    def file(self) -> IO[str]:
+        return self._file if self._file is not None else sys.stderr
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether bars are drawn with tqdm (a terminal or a notebook), not as plain lines."""
+        if in_notebook():
+            return True
+        isatty = getattr(self.file, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # a closed stream
+            return False
+
+    def init_train_tqdm(self) -> Tqdm:
+        return tqdm_class()(desc="Training", position=2 * self._process_position, leave=True, dynamic_ncols=True,
+                            file=self.file, smoothing=0, mininterval=0, miniters=1)
+
+    def init_sanity_tqdm(self) -> Tqdm:
+        return tqdm_class()(desc="Sanity Checking", position=2 * self._process_position, leave=False, dynamic_ncols=True,
+                            file=self.file, mininterval=0, miniters=1)
+
+    def init_validation_tqdm(self) -> Tqdm:
+        nested = self._train is not None
+        return tqdm_class()(desc="Validation", position=2 * self._process_position + nested, leave=not nested,
+                            dynamic_ncols=True, file=self.file, mininterval=0, miniters=1)
+
+    def init_test_tqdm(self) -> Tqdm:
+        return tqdm_class()(desc="Testing", position=2 * self._process_position, leave=True, dynamic_ncols=True,
+                            file=self.file, mininterval=0, miniters=1)
+
+    def init_predict_tqdm(self) -> Tqdm:
+        return tqdm_class()(desc="Predicting", position=2 * self._process_position, leave=True, dynamic_ncols=True,
+                            file=self.file, smoothing=0, mininterval=0, miniters=1)
+
+    def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
+        """Print without breaking the bars (``tqdm.write``; to ``file`` if given, else standard output)."""
+        from tqdm import tqdm
+
+        tqdm.write(sep.join(map(str, args)), file=self._file if self._file is not None else sys.stdout, **kwargs)
+
+    def on_init_end(self, trainer: lit.Trainer) -> None:
+        """Does nothing. Overridden so that the kernel's adapter for this callback is not an empty
+        ``SimpleNamespace``: two empty ones compare equal, and pluggy then refuses the module's
+        (empty) adapter as "already registered" (a kernel issue, reported)."""
+
+    # ---- drawing ---------------------------------------------------------------------------
+
+    def _open(self, kind: str, desc: str, total: float, with_metrics: bool) -> _Stage:
+        terminal = self.is_terminal
+        if terminal:
+            bar = getattr(self, f"init_{kind}_tqdm")()
+            bar.reset(total=None if math.isinf(total) else int(total))
+            bar.set_description(desc)
+            every = self._refresh_rate
+        else:
+            bar = _LineBar(self.file, desc, total)
+            if kind in ("validation", "sanity"):
+                every = 1 << 62  # one line, at the end
+            elif math.isinf(total):
+                every = max(self._refresh_rate, LINES_EVERY_UNSIZED)
+            else:
+                every = max(self._refresh_rate, math.ceil(total / LINES_PER_EPOCH))
+        return _Stage(bar, every, with_metrics)
+
+    def _draw(self, stage: _Stage, final: bool = False) -> None:
+        """Redraw ``stage``'s bar at ``stage.n``, with the metrics when it shows them."""
+        bar = stage.bar
+        postfix = None
+        if stage.with_metrics and self._trainer is not None:
+            postfix = self.get_metrics(self._trainer, self._trainer.lightning_module)
+        if isinstance(bar, _LineBar):
+            bar.show(stage.n, postfix)
+            return
+        if postfix is not None:
+            bar.set_postfix(postfix, refresh=False)
+        if stage.n != bar.n:
+            bar.update(stage.n - bar.n)  # mininterval=0, miniters=1: draws now, keeps tqdm's rate
+        elif final or postfix is not None:
+            bar.refresh()
+        stage.next_t = self._clock() + self.min_interval
+
+    def _step(self, stage: _Stage) -> None:
+        """A batch made ``stage`` due (every ``refresh_rate`` batches): redraw unless too soon."""
+        stage.due = (stage.n // stage.every + 1) * stage.every
+        if isinstance(stage.bar, _LineBar) or self._clock() >= stage.next_t:
+            self._draw(stage)
+
+    def _close(self, stage: _Stage | None) -> None:
+        if stage is not None:
+            stage.bar.close()
+
+    # ---- lit hooks ---------------------------------------------------------------------------
+
+    @lit.hookimpl
+    def lit_setup(self, trainer: lit.Trainer) -> None:
+        self._trainer = trainer
+        self._active = self.is_enabled and trainer.is_global_zero
+
+    @lit.hookimpl
+    def lit_sanity_check_start(self, trainer: lit.Trainer) -> None:
+        if self._active:
+            most = trainer.num_sanity_val_steps if trainer.num_sanity_val_steps != -1 else math.inf
+            total = count_batches(trainer.val_dataloaders, trainer.limit_val_batches, most)
+            self._eval = self._open("sanity", "Sanity Checking", total, with_metrics=False)
+
+    @lit.hookimpl
+    def lit_sanity_check_end(self) -> None:
+        self._close(self._eval)
+        self._eval = None
+
+    @lit.hookimpl
+    def lit_train_epoch_start(self, trainer: lit.Trainer) -> None:
+        if not self._active:
+            return
+        total = trainer.num_training_batches
+        desc = f"Epoch {trainer.current_epoch}"
+        stage = self._train
+        if stage is None or isinstance(stage.bar, _LineBar) or (self._leave and stage.bar.n):
+            self._close(stage)  # leave=True: the finished epoch's bar stays, a new one opens below
+            self._train = self._open("train", desc, total, with_metrics=True)
+        else:
+            stage.bar.reset(total=None if math.isinf(total) else int(total))
+            stage.bar.set_description(desc)
+            stage.next_t = 0.0
+            stage.restart()
+
+    @lit.hookimpl
+    def lit_train_batch_end(self, batch_idx: int) -> None:
+        stage = self._train
+        if stage is not None:
+            stage.n = n = batch_idx + 1
+            if n >= stage.due:
+                self._step(stage)
+
+    @lit.hookimpl
+    def lit_train_epoch_end(self) -> None:
+        if self._train is not None:
+            self._draw(self._train, final=True)
+
+    @lit.hookimpl
+    def lit_train_end(self) -> None:
+        self._close(self._train)
+        self._train = None
+
+    def _eval_start(self, trainer: lit.Trainer, kind: str, desc: str, loaders: list[Any], limit: float) -> None:
+        if self._active and not trainer.sanity_checking:
+            self._close(self._eval)
+            self._eval = self._open(kind, desc, count_batches(loaders, limit), with_metrics=False)
+
+    def _eval_batch(self) -> None:
+        stage = self._eval
+        if stage is not None:
+            stage.n = n = stage.n + 1
+            if n >= stage.due:
+                self._step(stage)
+
+    def _eval_end(self) -> None:
+        stage, self._eval = self._eval, None
+        if stage is not None:
+            if isinstance(stage.bar, _LineBar) or stage.bar.leave:
+                self._draw(stage, final=True)
+            self._close(stage)
+        if self._train is not None:  # the epoch's validation metrics, on the training bar
+            self._draw(self._train)
+
+    @lit.hookimpl
+    def lit_validation_start(self, trainer: lit.Trainer) -> None:
+        self._eval_start(trainer, "validation", "Validation", trainer.val_dataloaders, trainer.limit_val_batches)
+
+    @lit.hookimpl
+    def lit_validation_batch_end(self) -> None:
+        self._eval_batch()
+
+    @lit.hookimpl
+    def lit_validation_end(self, trainer: lit.Trainer) -> None:
+        if not trainer.sanity_checking:  # the sanity check's bar closes in lit_sanity_check_end
+            self._eval_end()
+
+    @lit.hookimpl
+    def lit_test_start(self, trainer: lit.Trainer) -> None:
+        self._eval_start(trainer, "test", "Testing", trainer.test_dataloaders, trainer.limit_test_batches)
+
+    @lit.hookimpl
+    def lit_test_batch_end(self) -> None:
+        self._eval_batch()
+
+    @lit.hookimpl
+    def lit_test_end(self) -> None:
+        self._eval_end()
+
+    @lit.hookimpl
+    def lit_predict_start(self, trainer: lit.Trainer) -> None:
+        self._eval_start(trainer, "predict", "Predicting", trainer.predict_dataloaders, trainer.limit_predict_batches)
+
+    @lit.hookimpl
+    def lit_predict_batch_end(self) -> None:
+        self._eval_batch()
+
+    @lit.hookimpl
+    def lit_predict_end(self) -> None:
+        self._eval_end()
+
+    @lit.hookimpl
+    def lit_exception(self) -> None:
+        self.lit_teardown()
+
+    @lit.hookimpl
+    def lit_teardown(self) -> None:
+        self._close(self._eval)
+        self._close(self._train)
+        self._eval = self._train = None
+        self._active = False
+
+    @lit.hookimpl
+    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool | None:
+        """``validate()`` / ``test()`` results: a table written with ``tqdm.write`` (bars stay intact)."""
+        if not self.is_enabled:
+            return None  # the kernel's default prints it
+        self.print(format_results(stage, results))
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def __getstate__(self) -> dict[str, Any]:  # tqdm bars and the trainer are not picklable: a copy starts afresh
+        state = dict(self.__dict__)
+        state.update(_trainer=None, _train=None, _eval=None, _active=False)
+        return state
