@@ -1,0 +1,96 @@
+"""lit-rich: ``RichProgressBar`` and ``RichModelSummary``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lit_core as lit
+from lit_rich import RichModelSummary, RichProgressBar
+
+
+@pytest.fixture
+def model(boring_model, random_loader):
+    """A boring model with 20 training batches that logs ``train_loss`` with ``prog_bar=True``."""
+
+    class Model(boring_model):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = self.loss(batch)
+            self.log("train_loss", loss, prog_bar=True)
+            return loss
+
+        def train_dataloader(self) -> Any:
+            return random_loader(n=40, batch_size=2)
+
+    return Model
+
+
+def rich_bar(out: io.StringIO, **kwargs: Any) -> RichProgressBar:
+    return RichProgressBar(console_kwargs={"file": out, "force_terminal": True, "width": 200}, **kwargs)
+
+
+def trainer_with(callbacks: list[Any], tmp_root: Path, **flags: Any) -> lit.Trainer:
+    flags = {"default_root_dir": tmp_root, "max_epochs": 1, "enable_checkpointing": False,
+             "enable_model_summary": False, "callbacks": callbacks, **flags}
+    return lit.Trainer(**flags)
+
+
+def test_by_name_and_in_plugins(tmp_root):
+    for trainer in (lit.Trainer(default_root_dir=tmp_root, callbacks=["rich"]),
+                    lit.Trainer(default_root_dir=tmp_root, plugins=["rich"])):
+        assert isinstance(trainer.progress_bar_callback, RichProgressBar)
+        bars = [cb for cb in trainer.callbacks if getattr(cb, "is_progress_bar", False)]
+        assert bars == [trainer.progress_bar_callback], "rich replaces the default tqdm bar"
+    trainer = lit.Trainer(default_root_dir=tmp_root, callbacks=["rich_model_summary"])
+    assert any(isinstance(cb, RichModelSummary) for cb in trainer.callbacks)
+
+
+def test_bar_shows_progress_and_metrics(model, tmp_root):
+    out = io.StringIO()
+    trainer = trainer_with([rich_bar(out, min_interval=0)], tmp_root, max_epochs=2)
+    trainer.fit(model())
+    text = out.getvalue()
+    assert "Sanity Checking" in text and "Validation" in text
+    assert "Epoch 1" in text and "20/20" in text and "it/s" in text
+    assert "train_loss:" in text and "v_num: 0" in text
+
+
+def test_metrics_read_only_when_redrawn_and_rank_zero(model, tmp_root, monkeypatch):
+    reads = []
+    original = lit.Trainer.progress_bar_metrics
+    monkeypatch.setattr(lit.Trainer, "progress_bar_metrics", property(lambda self: reads.append(1) or original.fget(self)))
+    trainer_with([rich_bar(io.StringIO(), refresh_rate=5, min_interval=0)], tmp_root, num_sanity_val_steps=0).fit(model())
+    assert 4 <= len(reads) <= 6, f"20 batches at refresh_rate=5: {len(reads)} reads"
+
+    monkeypatch.setattr(lit.rank_zero_only, "rank", 0)
+
+    class Rank1:
+        @lit.hookimpl
+        def lit_setup_environment(self, trainer: lit.Trainer) -> None:
+            trainer.global_rank = 1
+
+    out = io.StringIO()
+    trainer_with([rich_bar(out, min_interval=0)], tmp_root, plugins=[Rank1()]).fit(model())
+    assert out.getvalue() == ""
+
+
+def test_results_table_on_the_bars_console(model, tmp_root, capsys):
+    out = io.StringIO()
+    trainer = trainer_with([rich_bar(out)], tmp_root, logger=False)
+    trainer.test(model())
+    assert "Test metric" in out.getvalue() and "test_loss" in out.getvalue()
+    assert "Test metric" not in capsys.readouterr().out
+
+
+def test_model_summary_replaces_the_kernels(model, tmp_root, capsys):
+    out = io.StringIO()
+    summary = RichModelSummary(console_kwargs={"file": out, "width": 120})
+    trainer = trainer_with([summary], tmp_root, enable_model_summary=True, enable_progress_bar=False)
+    assert trainer.enable_model_summary is False
+    trainer.fit(model())
+    text = out.getvalue()
+    assert "layer" in text and "Linear" in text and "Total params" in text and "5" in text
+    assert "Trainable params" not in capsys.readouterr().out, "the kernel's plain summary stays off"
