@@ -91,7 +91,7 @@ def test_csv_rows_every_n_steps_with_epoch_and_step(make_trainer, boring_model):
             self.log("loss", loss)
             return loss
 
-    trainer = make_trainer(logger=True, max_epochs=3, log_every_n_steps=2)
+    trainer = make_trainer(logger="csv", max_epochs=3, log_every_n_steps=2)
     trainer.fit(Logs())
     with open(f"{trainer.log_dir}/metrics.csv") as f:
         rows = list(csv.DictReader(f))
@@ -230,7 +230,7 @@ def test_step_values_logged_in_evaluation_reach_the_loggers(make_trainer, boring
         def validation_step(self, batch, batch_idx):
             self.log("per_batch", float(batch_idx), on_step=True, on_epoch=False)
 
-    trainer = make_trainer(logger=True, num_sanity_val_steps=2)
+    trainer = make_trainer(logger="csv", num_sanity_val_steps=2)
     trainer.validate(Logs(), verbose=False)
     trainer.logger.save()
     with open(f"{trainer.log_dir}/metrics.csv") as f:
