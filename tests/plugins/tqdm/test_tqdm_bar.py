@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +174,8 @@ SCRIPT = textwrap.dedent("""
         def train_dataloader(self):
             return make_loader(n=200, batch_size=2)
 
-    trainer = lit.Trainer(max_epochs={epochs}, enable_checkpointing=False, enable_model_summary=False, logger={logger})
+    trainer = lit.Trainer(max_epochs={epochs}, enable_checkpointing=False, enable_model_summary=False, logger="csv",
+                          callbacks={callbacks})
     trainer.fit(Model())
     print("FIT DONE", flush=True)
 """)
@@ -179,7 +183,7 @@ SCRIPT = textwrap.dedent("""
 
 def test_non_terminal_prints_plain_lines(tmp_path):
     script = tmp_path / "fit.py"
-    script.write_text(SCRIPT.format(tests=str(TESTS), epochs=2, logger=True))
+    script.write_text(SCRIPT.format(tests=str(TESTS), epochs=2, callbacks=[]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
@@ -192,3 +196,36 @@ def test_non_terminal_prints_plain_lines(tmp_path):
     assert "Epoch 0:  50% 50/100" in err
     assert any(line.startswith("Validation: 100% 4/4") for line in err.splitlines()), err
     assert "FIT DONE" in result.stdout
+
+
+def run_in_tmux(script: Path, name: str, timeout: float = 60.0) -> str:
+    """Run ``script`` in a detached 200x50 tmux session; the pane's text once it printed FIT DONE."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not installed")
+    socket = f"lit-{name}-{os.getpid()}"
+    base = [tmux, "-L", socket]
+    try:
+        subprocess.run([*base, "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
+                        f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}; sleep 30"], check=True, cwd=script.parent)
+        deadline = time.monotonic() + timeout
+        pane = ""
+        while time.monotonic() < deadline:
+            pane = subprocess.run([*base, "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+            if "FIT DONE" in pane or "Error" in pane:
+                return pane
+            time.sleep(0.3)
+        return pane
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True)
+
+
+def test_bar_in_a_real_terminal(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT.format(tests=str(TESTS), epochs=2, callbacks=[]))
+    pane = run_in_tmux(script, "tqdm")
+    assert "FIT DONE" in pane, pane
+    bar = [line for line in pane.splitlines() if line.startswith("Epoch 1: 100%")]
+    assert bar, f"no finished training bar on screen:\n{pane}"
+    assert "100/100" in bar[-1] and "it/s" in bar[-1] and "train_loss=" in bar[-1] and "v_num=0" in bar[-1], pane
+    assert "Epoch 0:" not in pane, "leave=False: the epoch's bar is redrawn in place, not repeated"
