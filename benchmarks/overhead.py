@@ -8,6 +8,10 @@ in a rotated order, and the report gives the median over rounds. Configurations:
 * ``lit default``: ``lit_core.Trainer`` with its defaults (default logger, default callbacks,
   ``log_every_n_steps=50``), writing into a temporary folder; ``training_step`` does not call
   ``self.log`` (barebones forbids it, and raw has nothing to match it);
+* ``lit default, no bar``: the same with ``enable_progress_bar=False``: the difference to
+  ``lit default`` is the progress bar's cost (lit-tqdm's bar when installed). Every lit run's
+  standard error is a sink that says it is a terminal and drops what it is given, so the bar
+  formats and writes its terminal redraws as on a console, without filling the report;
 * ``lit barebones``: ``lit_core.Trainer(barebones=True)``;
 * ``lightning``: PyTorch Lightning's ``Trainer``, only when it happens to be importable.
 
@@ -63,6 +67,8 @@ BLOCK = 50
 #: Lit's per-step goals are judged on the tiny model, where the model costs least.
 GOAL_DEFAULT_US = 50.0
 GOAL_BAREBONES_US = 20.0
+#: The progress bar's own cost: ``lit default`` minus ``lit default, no bar`` (paired figures).
+GOAL_BAR_US = 5.0
 #: The seed MLP's goal is judged on the paired wall ratio (fixed costs included).
 GOAL_SEED_RATIO = 1.03
 
@@ -266,12 +272,26 @@ def run_raw(case: Case, data: TimedBatches) -> float:
     return CLOCK() - start
 
 
+class TerminalSink(io.TextIOBase):
+    """Standard error for lit's runs: a terminal (``isatty()``), so a progress bar draws as on a
+    console (tqdm formats every redraw), but what is written is dropped."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def lit_runner(**flags: Any) -> Callable[[Case, TimedBatches], float]:
     """A configuration training with ``lit_core.Trainer(**flags)`` (plus benchmark hygiene)."""
 
     def run(case: Case, data: TimedBatches) -> float:
         model = build(case.net, lit.LightningModule)
-        with tempfile.TemporaryDirectory(prefix="lit-bench-") as root:
+        with tempfile.TemporaryDirectory(prefix="lit-bench-") as root, contextlib.redirect_stderr(TerminalSink()):
             start = CLOCK()
             trainer = lit.Trainer(max_epochs=1, default_root_dir=root, enable_model_summary=False,
                                   num_sanity_val_steps=0, **flags)
@@ -389,14 +409,14 @@ def measure_paired(case: Case, configs: dict[str, Callable[[Case, TimedBatches],
 def report_paired(case: Case, samples: dict[str, Paired], steps: int, rounds: int) -> dict[str, tuple[float, float]]:
     """Print the paired table; return ``name -> (overhead µs/step, wall ratio)``."""
     print(f"-- paired per step (a raw step on a twin model before each lit step, same batch): median of {rounds} round(s) --")
-    print(f"{'config':<15}{'lit step µs':>13}{'raw step µs':>13}{'overhead µs/step':>18}{'spread µs':>11}{'wall ratio':>12}")
+    print(f"{'config':<21}{'lit step µs':>13}{'raw step µs':>13}{'overhead µs/step':>18}{'spread µs':>11}{'wall ratio':>12}")
     figures = {}
     for name, s in samples.items():
         overhead = statistics.median(s.overhead) * 1e6
         spread = (max(s.overhead) - min(s.overhead)) * 1e6
         wall_ratio = statistics.median(s.wall_ratio)
         figures[name] = (overhead, wall_ratio)
-        print(f"{name:<15}{statistics.median(s.lit_step) * 1e6:>13.1f}{statistics.median(s.raw_step) * 1e6:>13.1f}"
+        print(f"{name:<21}{statistics.median(s.lit_step) * 1e6:>13.1f}{statistics.median(s.raw_step) * 1e6:>13.1f}"
               f"{overhead:>+18.1f}{spread:>11.1f}{wall_ratio:>12.3f}")
     return figures
 
@@ -415,7 +435,7 @@ def report(case: Case, samples: dict[str, Samples], steps: int, rounds: int) -> 
     """Print one table; return ``name -> (overhead µs/step, wall ratio)``."""
     raw = samples["raw"]
     print(f"\n== {case.title}: {steps} steps, median of {rounds} round(s) ==")
-    print(f"{'config':<15}{'step µs':>9}{'spread µs':>11}{'overhead µs/step':>18}{'step ratio':>12}"
+    print(f"{'config':<21}{'step µs':>9}{'spread µs':>11}{'overhead µs/step':>18}{'step ratio':>12}"
           f"{'best µs':>9}{'best overhead':>15}{'wall s':>8}{'wall ratio':>12}")
     figures = {}
     for name, s in samples.items():
@@ -425,7 +445,7 @@ def report(case: Case, samples: dict[str, Samples], steps: int, rounds: int) -> 
         wall_ratio = paired_ratio(s.wall, raw.wall)
         figures[name] = (overhead, wall_ratio)
         shown = ("-", "-") if name == "raw" else (f"{overhead:+.1f}", f"{best_overhead:+.1f}")
-        print(f"{name:<15}{step * 1e6:>9.1f}{spread:>11.1f}{shown[0]:>18}{paired_ratio(s.step, raw.step):>12.3f}"
+        print(f"{name:<21}{step * 1e6:>9.1f}{spread:>11.1f}{shown[0]:>18}{paired_ratio(s.step, raw.step):>12.3f}"
               f"{best * 1e6:>9.1f}{shown[1]:>15}{wall:>8.3f}{wall_ratio:>12.3f}")
     return figures
 
@@ -469,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     configs: dict[str, Callable[[Case, TimedBatches], float]] = {
         "raw": run_raw,
         "lit default": lit_runner(),
+        "lit default, no bar": lit_runner(enable_progress_bar=False),
         "lit barebones": lit_runner(barebones=True),
     }
     lightning, note = lightning_runner()
@@ -481,18 +502,25 @@ def main(argv: list[str] | None = None) -> int:
           f"{BLOCK}-step block means after {args.warmup} warm-up steps; data: {POOL} pre-generated batches cycled "
           "(no DataLoader)")
     print(f"lightning: {note}")
+    bar = lit.Trainer(logger=False, enable_checkpointing=False).progress_bar_callback
+    print(f"progress bar in lit default: {type(bar).__module__}.{type(bar).__name__}" if bar is not None else
+          "progress bar in lit default: none installed (pip install lit-tqdm)")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    figures = {}
+    figures, bar_cost = {}, {}
     for key in args.cases:
         case = CASES[key]
         report(case, measure(case, configs, args.steps, args.rounds, args.warmup), args.steps, args.rounds)
-        figures[key] = report_paired(case, measure_paired(case, configs, args.steps, args.rounds, args.warmup), args.steps,
-                                     args.rounds)
+        paired = measure_paired(case, configs, args.steps, args.rounds, args.warmup)
+        figures[key] = report_paired(case, paired, args.steps, args.rounds)
+        # Paired per round: the two overheads come from the same round, so a slow minute cancels.
+        bar_cost[key] = paired_difference(paired["lit default"].overhead, paired["lit default, no bar"].overhead)
+        print(f"progress bar cost: {bar_cost[key]:+.1f} µs/step (paired: lit default minus lit default, no bar, same round)")
     print(f"\nload average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("goals are judged on the paired figures (separate runs differ by more than the goals on a noisy machine)")
     if "tiny" in figures:
         goal("lit default overhead, tiny model", figures["tiny"]["lit default"][0], GOAL_DEFAULT_US, " µs/step")
         goal("lit barebones overhead, tiny model", figures["tiny"]["lit barebones"][0], GOAL_BAREBONES_US, " µs/step")
+        goal("progress bar cost, tiny model", bar_cost["tiny"], GOAL_BAR_US, " µs/step")
     if "seed" in figures:
         goal("lit default wall ratio, seed MLP", figures["seed"]["lit default"][1], GOAL_SEED_RATIO, "x")
     if args.quick:
