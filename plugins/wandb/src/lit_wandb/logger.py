@@ -1,0 +1,213 @@
+"""``WandbLogger``: metrics, config, gradients and checkpoints in a Weights & Biases run.
+
+``wandb`` is imported when the run is first needed (``wandb.init`` starts a service process), so
+``import lit_wandb`` and building the logger stay cheap. The run id is chosen at construction,
+so ``version`` and ``log_dir`` are known before the run starts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import string
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import lit_core as lit
+from lit_core.builtins.csv_logger import _yaml_safe
+from lit_core.exceptions import MisconfigurationException
+
+if TYPE_CHECKING:
+    import torch
+
+STEP_METRIC = "trainer/global_step"
+
+
+class WandbLogger(lit.Logger):
+    """Log to a Weights & Biases run.
+
+    :param name: the run's display name.
+    :param save_dir: where wandb writes its files (``<save_dir>/wandb/``); ``Trainer(logger="wandb")``
+        passes ``default_root_dir``.
+    :param version: the run id (same as ``id``).
+    :param offline: write the run locally, to upload later with ``wandb sync``; no account needed.
+    :param id: the run id; a new one by default.
+    :param anonymous: log anonymously (``wandb.init(anonymous="allow")``).
+    :param project: the project; ``$WANDB_PROJECT`` or ``"lightning_logs"`` by default.
+    :param log_model: upload ``ModelCheckpoint``'s checkpoints as ``model`` artifacts: ``True`` at the
+        end of a successful run, ``"all"`` as they are saved, ``False`` never.
+    :param prefix: prepended to every metric name.
+    :param checkpoint_name: the artifact's name; ``model-<run id>`` by default.
+    :param kwargs: passed to ``wandb.init`` (``entity``, ``tags``, ``group``, ``resume``, ``settings``...).
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        save_dir: str | os.PathLike = ".",
+        version: str | None = None,
+        offline: bool = False,
+        id: str | None = None,
+        anonymous: bool | None = None,
+        project: str | None = None,
+        log_model: bool | Literal["all"] = False,
+        prefix: str = "",
+        checkpoint_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if importlib.util.find_spec("wandb") is None:
+            raise ModuleNotFoundError(
+                "WandbLogger needs the `wandb` package, which is not installed: `pip install wandb` "
+                "(or `pip install lit-wandb`, which requires it), or choose another logger, e.g. Trainer(logger='csv').",
+                name="wandb",
+            )
+        if log_model not in (True, False, "all"):
+            raise MisconfigurationException(f"WandbLogger(log_model={log_model!r}): use True (at the end), 'all' (every checkpoint) or False.")
+        self._save_dir = os.fspath(save_dir)
+        self._project = project or os.environ.get("WANDB_PROJECT", "lightning_logs")
+        self._id = id or version or _new_run_id()
+        self._offline = offline
+        self._log_model = log_model
+        self._prefix = prefix
+        self._checkpoint_name = checkpoint_name
+        self._init_kwargs: dict[str, Any] = {
+            "project": self._project, "name": name, "id": self._id, "dir": self._save_dir, "resume": "allow",
+            **({"mode": "offline"} if offline else {}),
+            **({"anonymous": "allow"} if anonymous else {}),
+            **kwargs,
+        }
+        self._experiment: Any = None
+        self._trainer: lit.Trainer | None = None
+        self._logged_checkpoints: dict[str, float] = {}
+
+    @property
+    def name(self) -> str:
+        """The project."""
+        return self._project
+
+    @property
+    def version(self) -> str:
+        """The run id."""
+        return self._id
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def experiment(self) -> Any:
+        """The wandb run, started on first use; on ranks other than zero, one that does nothing."""
+        if self._experiment is not None:
+            return self._experiment
+        if lit.rank_zero_only.rank != 0:
+            return _Nothing()
+        import wandb
+
+        os.makedirs(self._save_dir, exist_ok=True)
+        try:
+            run = wandb.init(**self._init_kwargs)
+        except wandb.errors.UsageError as exc:
+            if "api key" in str(exc).lower():
+                raise MisconfigurationException(
+                    f"WandbLogger could not start a run: {exc} Run `wandb login`, or set the WANDB_API_KEY "
+                    "environment variable, or log without an account with WandbLogger(offline=True) "
+                    "(upload later with `wandb sync`)."
+                ) from exc
+            raise
+        run.define_metric(STEP_METRIC)
+        run.define_metric("*", step_metric=STEP_METRIC, step_sync=True)
+        self._experiment = run
+        return run
+
+    def attach(self, trainer: lit.Trainer) -> None:
+        """Keep the Trainer: its checkpoint callbacks are where ``log_model`` finds checkpoints."""
+        self._trainer = trainer
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        # wandb's own step must only grow; the Trainer's step goes in a column of its own.
+        row = {f"{self._prefix}{k}": v for k, v in metrics.items()}
+        if step is not None:
+            row[STEP_METRIC] = step
+        self.experiment.log(row)
+
+    def log_hyperparams(self, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        """Add ``params`` to the run's config (values that are not plain data as their ``repr``)."""
+        self.experiment.config.update({str(k): _yaml_safe(v) for k, v in params.items()}, allow_val_change=True)
+
+    def watch(self, model: torch.nn.Module, log: str | None = "gradients", log_freq: int = 100, log_graph: bool = True) -> None:
+        """Log ``model``'s gradients (``"gradients"``), parameters (``"parameters"``) or both (``"all"``) every ``log_freq`` steps."""
+        self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
+
+    def finalize(self, status: str) -> None:
+        """Upload the checkpoints (``log_model``, successful runs only) and finish the run."""
+        if self._experiment is None:
+            return
+        if status == "success" and self._log_model:
+            self._log_checkpoints()
+        self._experiment.finish(exit_code=0 if status == "success" else 1)
+        self._experiment = None
+
+    @lit.hookimpl(trylast=True)
+    def lit_train_epoch_end(self, trainer: lit.Trainer) -> None:
+        if self._log_model == "all" and trainer.is_global_zero:
+            self._log_checkpoints()
+
+    @lit.hookimpl(trylast=True)
+    def lit_validation_end(self, trainer: lit.Trainer) -> None:
+        if self._log_model == "all" and trainer.is_global_zero and not trainer.sanity_checking:
+            self._log_checkpoints()
+
+    def _log_checkpoints(self) -> None:
+        """Upload the checkpoint files of the Trainer's checkpoint callbacks not uploaded yet (oldest first).
+
+        Any callback with ``best_k_models``, ``best_model_path`` and ``last_model_path`` counts (lit-checkpoint's
+        ``ModelCheckpoint`` and look-alikes), so lit-wandb does not depend on lit-checkpoint. Files not on
+        the local disk (fsspec URLs) or not written yet (asynchronous saving) are skipped.
+        """
+        import wandb
+
+        found: dict[str, tuple[float, Any, Any]] = {}
+        for callback in self._trainer.callbacks if self._trainer is not None else []:
+            if not all(hasattr(callback, a) for a in ("best_k_models", "best_model_path", "last_model_path")):
+                continue
+            scores = dict(callback.best_k_models)
+            for path in {callback.last_model_path, callback.best_model_path, *scores}:
+                if path and os.path.isfile(path):
+                    found[path] = (os.path.getmtime(path), scores.get(path), callback)
+        run = self.experiment
+        for path, (mtime, score, callback) in sorted(found.items(), key=lambda item: item[1][0]):
+            if self._logged_checkpoints.get(path) == mtime:
+                continue
+            metadata = {
+                "score": score.item() if hasattr(score, "item") else score,
+                "original_filename": os.path.basename(path),
+                "ModelCheckpoint": {k: getattr(callback, k) for k in ("monitor", "mode", "save_last", "save_top_k", "dirpath")
+                                    if isinstance(getattr(callback, k, None), (str, int, float, bool))},
+            }
+            artifact = wandb.Artifact(name=self._checkpoint_name or f"model-{run.id}", type="model", metadata=metadata)
+            artifact.add_file(path, name="model.ckpt")
+            aliases = ["latest", "best"] if path == callback.best_model_path else ["latest"]
+            run.log_artifact(artifact, aliases=aliases)
+            self._logged_checkpoints[path] = mtime
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The run belongs to this process; copies (spawned processes, deepcopies) do not carry it.
+        state = self.__dict__.copy()
+        state["_experiment"] = None
+        return state
+
+
+class _Nothing:
+    """Stands in for the run on ranks other than zero: every attribute and call gives itself back."""
+
+    def __getattr__(self, name: str) -> _Nothing:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Nothing:
+        return self
+
+
+def _new_run_id() -> str:
+    """Eight lowercase letters and digits, like wandb's own ids, chosen without importing wandb."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
