@@ -29,6 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    return free_port()
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No tracking URI or file-store opt-in from the environment; whatever a test sets is undone."""
@@ -82,8 +88,18 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(params=["file", "sqlite"])
 def local_store(request: pytest.FixtureRequest, tmp_root: Path) -> str:
-    """A local tracking URI: MLflow's folder store or a sqlite database, under the test's folder."""
+    """A local tracking URI: MLflow's folder store or a sqlite database, under the test's folder.
+
+    A new sqlite store runs MLflow's schema migrations (seconds): tests use ``file_store`` unless
+    the backend matters.
+    """
     return f"file:{tmp_root / 'mlruns'}" if request.param == "file" else f"sqlite:///{tmp_root / 'mlflow.db'}"
+
+
+@pytest.fixture
+def file_store(tmp_root: Path) -> str:
+    """MLflow's folder store under the test's folder."""
+    return f"file:{tmp_root / 'mlruns'}"
 
 
 @pytest.fixture

@@ -41,8 +41,8 @@ def test_metrics_params_tags_and_name(make_trainer, logging_model, local_store):
     assert trainer.log_dir == str(trainer.default_root_dir)
 
 
-def test_hyperparams_are_batched_by_100(tmp_root, local_store):
-    logger = MLFlowLogger(tracking_uri=local_store)
+def test_hyperparams_are_batched_by_100(tmp_root, file_store):
+    logger = MLFlowLogger(tracking_uri=file_store)
     with pytest.warns(RuntimeWarning, match="'long'"):
         logger.log_hyperparams({**{f"p{i}": i for i in range(250)}, "long": "x" * 7000})
     assert len(run_of(logger).data.params) == 250
@@ -71,8 +71,8 @@ def test_by_name_with_csv(make_trainer, logging_model, tmp_root):
 
 
 @pytest.mark.parametrize(("error", "status"), [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
-def test_status_after_an_exception(make_trainer, logging_model, local_store, error, status):
-    logger = MLFlowLogger(tracking_uri=local_store)
+def test_status_after_an_exception(make_trainer, logging_model, file_store, error, status):
+    logger = MLFlowLogger(tracking_uri=file_store)
     with pytest.raises(type(error)):
         make_trainer(logger=logger, log_every_n_steps=1).fit(logging_model(fail_with=error))
     assert run_of(logger).info.status == status
@@ -93,9 +93,9 @@ def test_rank_zero_only(make_trainer, logging_model, tmp_root, monkeypatch):
     assert not (tmp_root / "mlruns").exists()
 
 
-def test_log_model(make_trainer, logging_model, local_store, tmp_root):
+def test_log_model(make_trainer, logging_model, file_store, tmp_root):
     checkpoint = ModelCheckpoint(dirpath=tmp_root / "ckpts", save_last=True)
-    logger = MLFlowLogger(tracking_uri=local_store, log_model=True)
+    logger = MLFlowLogger(tracking_uri=file_store, log_model=True)
     make_trainer(logger=logger, callbacks=[checkpoint], enable_checkpointing=True, max_epochs=2).fit(logging_model())
     listed = MlflowClient(logger.tracking_uri).list_artifacts(logger.run_id, "checkpoints")
     assert sorted(os.path.basename(a.path) for a in listed) == sorted(os.listdir(tmp_root / "ckpts"))
