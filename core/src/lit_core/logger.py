@@ -106,3 +106,27 @@ class Logger:
         yield
         if trainer.is_global_zero:
             self.finalize("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+
+
+def next_version(root_dir: str) -> int:
+    """One more than the highest ``version_N`` folder in ``root_dir`` (0 when there is none).
+
+    Loggers that follow Lightning's ``<save_dir>/<name>/version_N`` layout share this rule.
+    """
+    try:
+        names = os.listdir(root_dir)
+    except FileNotFoundError:
+        return 0
+    versions = [int(n.split("_", 1)[1]) for n in names if n.startswith("version_") and n.split("_", 1)[1].isdigit()]
+    return max(versions) + 1 if versions else 0
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` as YAML / JSON-safe data: plain values as they are, containers converted, anything else its ``repr``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    return repr(value)

@@ -123,9 +123,8 @@ def test_tensorboard_and_csv_together(tb_trainer, logging_model, events):
     trainer.fit(model)
     tensorboard, csv_logger = trainer.loggers
     assert isinstance(tensorboard, TensorBoardLogger) and trainer.log_dir == tensorboard.log_dir
-    # Each logger picks its own next free version: the csv logger, which picks it lazily, finds
-    # version_0 already taken (as with Lightning's loggers).
-    assert os.path.dirname(csv_logger.log_dir) == os.path.dirname(tensorboard.log_dir)
+    # Both fix their version when they join the Trainer, before either writes: one shared folder.
+    assert csv_logger.log_dir == tensorboard.log_dir
     tb_steps = [step for step, _ in scalars(events(tensorboard.log_dir), "loss")]
     with open(csv_logger.metrics_file_path, newline="") as f:
         csv_steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("loss")]

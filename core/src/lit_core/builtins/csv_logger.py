@@ -6,17 +6,8 @@ import csv
 import os
 from typing import Any
 
-from ..logger import Logger
-
-
-def next_version(root_dir: str) -> int:
-    """One more than the highest ``version_N`` folder in ``root_dir`` (0 when there is none)."""
-    try:
-        names = os.listdir(root_dir)
-    except FileNotFoundError:
-        return 0
-    versions = [int(n.split("_", 1)[1]) for n in names if n.startswith("version_") and n.split("_", 1)[1].isdigit()]
-    return max(versions) + 1 if versions else 0
+from ..logger import Logger, next_version
+from ..logger import plain_data as _yaml_safe
 
 
 class CSVLogger(Logger):
@@ -62,6 +53,10 @@ class CSVLogger(Logger):
         if self._version is None:
             self._version = next_version(self.root_dir or ".")
         return self._version
+
+    def attach(self, trainer: Any) -> None:
+        """Fix the version when the logger joins a Trainer: loggers created together share ``version_N``."""
+        self.version  # noqa: B018
 
     @property
     def experiment(self) -> CSVLogger:
@@ -119,14 +114,3 @@ class CSVLogger(Logger):
         os.makedirs(self.log_dir, exist_ok=True)
         with open(os.path.join(self.log_dir, "hparams.yaml"), "w") as f:
             yaml.safe_dump({k: _yaml_safe(v) for k, v in self._hparams.items()}, f)
-
-
-def _yaml_safe(value: Any) -> Any:
-    """Plain data as it is; anything else as its ``repr`` (hparams.yaml must load safely)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_yaml_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _yaml_safe(v) for k, v in value.items()}
-    return repr(value)

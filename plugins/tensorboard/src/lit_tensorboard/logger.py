@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
 from lit_core.apply import move_data_to_device
-from lit_core.builtins.csv_logger import _yaml_safe, next_version
+from lit_core.logger import next_version
+from lit_core.logger import plain_data as _yaml_safe
 from lit_core.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:

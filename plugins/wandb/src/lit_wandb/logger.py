@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import lit_core as lit
-from lit_core.builtins.csv_logger import _yaml_safe
 from lit_core.exceptions import MisconfigurationException
+from lit_core.logger import plain_data as _yaml_safe
 
 if TYPE_CHECKING:
     import torch
