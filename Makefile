@@ -12,6 +12,8 @@ DISTS := core $(wildcard plugins/*/pyproject.toml) $(wildcard contrib/*/pyprojec
 DIST_DIRS := core $(patsubst %/pyproject.toml,%,$(filter %/pyproject.toml,$(DISTS)))
 DEV_TOOLS := pytest ruff scikit-learn numpy build
 STAMP := $(VENV)/.bootstrap-stamp
+# A distribution whose pyproject declares a `test` extra (test-only backends, e.g. the mlflow server) is installed with it.
+has_test_extra = $(shell grep -qs '^test *=' $(1)/pyproject.toml && echo yes)
 
 .PHONY: demo test bootstrap lint bench clean
 
@@ -36,7 +38,7 @@ bootstrap: $(STAMP)
 $(STAMP): Makefile $(foreach d,$(DIST_DIRS),$(d)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet $(foreach d,$(DIST_DIRS),-e ./$(d)) $(DEV_TOOLS)
+	$(PIP) install --quiet $(foreach d,$(DIST_DIRS),-e "./$(d)$(if $(call has_test_extra,$(d)),[test])") $(DEV_TOOLS)
 	touch $(STAMP)
 
 clean:
