@@ -91,9 +91,16 @@ def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...], fir
     return hookimpl(namespace[hook])
 
 
+class AdapterPlugin(types.SimpleNamespace):
+    """The trampolines of one user object. Compared by identity: two adapters with no hooks are still two plugins."""
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
 def callback_plugin(callback: Callback) -> types.SimpleNamespace:
     """A plugin object carrying a trampoline for every hook ``callback`` overrides."""
-    plugin = types.SimpleNamespace()
+    plugin = AdapterPlugin()
     for hook, (name, extra) in EVENT_HOOKS.items():
         if overrides(callback, Callback, name):
             setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer", "module", *extra)))
@@ -109,7 +116,7 @@ def module_plugin(module: LightningModule) -> types.SimpleNamespace:
     The trampolines are ``trylast``: callbacks (and other plugins) are called before the
     module, as in Lightning; loggers' ``trylast`` hooks, registered earlier, still come last.
     """
-    plugin = types.SimpleNamespace()
+    plugin = AdapterPlugin()
     for hook, (name, extra) in EVENT_HOOKS.items():
         if overrides(module, LightningModule, name):
             setattr(plugin, hook, hookimpl(trylast=True)(trampoline(hook, getattr(module, name), extra)))
