@@ -229,3 +229,29 @@ def test_bar_in_a_real_terminal(tmp_path):
     assert bar, f"no finished training bar on screen:\n{pane}"
     assert "100/100" in bar[-1] and "it/s" in bar[-1] and "train_loss=" in bar[-1] and "v_num=0" in bar[-1], pane
     assert "Epoch 0:" not in pane, "leave=False: the epoch's bar is redrawn in place, not repeated"
+
+
+def test_batches_between_redraws_cost_no_clock_read(model, tmp_root, random_loader):
+    """Between redraws the bar skips the batches it expects before min_interval, without reading the clock."""
+
+    class Clock:
+        """1 ms per read: a fast training loop on a fake clock."""
+
+        def __init__(self) -> None:
+            self.now, self.reads = 0.0, 0
+
+        def __call__(self) -> float:
+            self.reads += 1
+            self.now += 0.001
+            return self.now
+
+    class Long(model):
+        def train_dataloader(self):
+            return random_loader(n=400, batch_size=1)
+
+    out = TTY()
+    bar = TQDMProgressBar(refresh_rate=1, file=out, min_interval=0.05)
+    clock = bar._clock = Clock()
+    fit_with(bar, Long, tmp_root, num_sanity_val_steps=0, limit_val_batches=0)
+    assert 0 < clock.reads < 400 / 4, f"{clock.reads} clock reads for 400 batches"
+    assert "400/400" in out.getvalue()
