@@ -311,13 +311,46 @@ def test_fast_caller_matches_pluggy():
         kwargs = {"trainer": None, "module": None, "batch": None, "batch_idx": idx}
         assert start(**kwargs) == pm.hook.lit_train_batch_start(**kwargs)  # a list without Nones, as pluggy gives
 
+    calls = []
+
     class Two:
         @lit.hookimpl
         def lit_reduce(self, tensor):
-            return None
+            calls.append("two")
+            return None  # "not me": the next implementation answers
+
+        @lit.hookimpl
+        def lit_train_batch_start(self, trainer, batch_idx):
+            calls.append("two")
+            return -1 if batch_idx == 0 else None
+
+    class Three:
+        @lit.hookimpl(trylast=True)
+        def lit_reduce(self, tensor):
+            calls.append("three")
+            return tensor * 3
 
     pm.register(Two())
-    assert pm.fast_caller("lit_reduce") is pm.hook.lit_reduce  # several: pluggy orders them
+    pm.register(Three())
+    reduce, start = pm.fast_caller("lit_reduce"), pm.fast_caller("lit_train_batch_start")
+    assert reduce is not pm.hook.lit_reduce and start is not pm.hook.lit_train_batch_start  # several: a trampoline too
+    for fast, slow, kwargs in ((reduce, pm.hook.lit_reduce, {"trainer": None, "tensor": x, "op": "sum"}),
+                               *((start, pm.hook.lit_train_batch_start, {"trainer": None, "module": None, "batch": None,
+                                                                         "batch_idx": idx}) for idx in (0, 3))):
+        calls.clear()
+        expected = slow(**kwargs)
+        order = list(calls)
+        calls.clear()
+        assert fast(**kwargs) == expected and calls == order, "the same result, the implementations in pluggy's order"
+    assert reduce(trainer=None, tensor=x, op="sum") == 6, "Two (registered last) says not me, One answers; trylast Three is not asked"
+
+    class Wrapping:
+        @lit.hookimpl(wrapper=True)
+        def lit_reduce(self, tensor):
+            return (yield)
+
+    pm.register(Wrapping())
+    assert pm.fast_caller("lit_reduce") is pm.hook.lit_reduce  # a wrapper: pluggy runs it
 
 
 def test_fast_caller_defers_to_pluggy_when_tracing(monkeypatch):
