@@ -16,6 +16,7 @@ import torch
 
 from ..apply import move_data_to_device
 from ..markers import hookimpl
+from ..progress import ProgressBar
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -107,7 +108,7 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool:
-        print(format_results(stage, results))
+        print(ProgressBar.format_results(stage, results))
         return True
 
 
@@ -135,25 +136,3 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
-
-
-def format_results(stage: str, results: list[dict[str, float]]) -> str:
-    """The results table ``validate()`` / ``test()`` print, one column per dataloader."""
-    title = {"validate": "Validate metric", "test": "Test metric"}.get(stage, f"{stage} metric")
-    names = sorted({k for r in results for k in r})
-    headers = [title] + [
-        "DataLoader" if len(results) == 1 else f"DataLoader {i}" for i in range(len(results))
-    ]
-    rows = [[name] + [_fmt(r.get(name)) for r in results] for name in names]
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    rule = "─" * (sum(widths) + 3 * len(widths) + 1)
-    lines = [rule, _line(headers, widths), rule, *(_line(row, widths) for row in rows), rule]
-    return "\n".join(lines)
-
-
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
-def _line(cells: list[str], widths: list[int]) -> str:
-    return "│" + "│".join(f" {c:^{w}} " for c, w in zip(cells, widths)) + "│"

@@ -5,8 +5,8 @@ point ``tqdm`` in ``lit.callbacks``): ``lit.Trainer()`` shows it unless
 ``enable_progress_bar=False``, ``barebones=True`` or another bar is among the callbacks.
 """
 
-from .bar import TQDMProgressBar, format_results
+from .bar import TQDMProgressBar
 
 __version__ = "0.1.0"
 
-__all__ = ["TQDMProgressBar", "__version__", "format_results"]
+__all__ = ["TQDMProgressBar", "__version__"]

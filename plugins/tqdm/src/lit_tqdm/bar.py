@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 import lit_core as lit
+from lit_core.progress import ProgressBar
 
 if TYPE_CHECKING:
     from tqdm import tqdm as Tqdm
@@ -44,37 +45,6 @@ def tqdm_class() -> type[Tqdm]:
     else:
         from tqdm import tqdm
     return tqdm
-
-
-def format_results(stage: str, results: list[dict[str, float]]) -> str:
-    """The ``validate()`` / ``test()`` results as a table, one column per dataloader (Lightning's layout)."""
-    title = {"validate": "Validate metric", "test": "Test metric"}.get(stage, f"{stage} metric")
-    names = sorted({k for r in results for k in r})
-    headers = [title] + ["DataLoader" if len(results) == 1 else f"DataLoader {i}" for i in range(len(results))]
-    rows = [[name] + ["" if r.get(name) is None else f"{r[name]:.6g}" for r in results] for name in names]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    rule = "─" * (sum(widths) + 3 * len(widths) + 1)
-
-    def line(cells: list[str]) -> str:
-        return "│" + "│".join(f" {c:^{w}} " for c, w in zip(cells, widths)) + "│"
-
-    return "\n".join([rule, line(headers), rule, *(line(row) for row in rows), rule])
-
-
-def count_batches(loaders: list[Any], limit: float | int, most: float = math.inf) -> float:
-    """Batches a loop runs over ``loaders`` under a ``limit_*_batches`` value (``inf``: unknown)."""
-    total = 0.0
-    for loader in loaders:
-        try:
-            n: float = len(loader)
-        except TypeError:
-            return math.inf
-        if isinstance(limit, int) and not isinstance(limit, bool):
-            n = min(n, limit)
-        elif isinstance(limit, float):
-            n = int(n * limit)
-        total += min(n, most)
-    return total
 
 
 class _LineBar:
@@ -141,7 +111,7 @@ class _Stage:
         self.due = (first // self.every + 1) * self.every
 
 
-class TQDMProgressBar(lit.Callback):
+class TQDMProgressBar(ProgressBar):
     """Lightning's progress bar: a bar per training epoch (rate, ETA, the ``prog_bar=True``
     metrics and ``v_num``), with sanity-check, validation, test and predict bars.
 
@@ -162,7 +132,6 @@ class TQDMProgressBar(lit.Callback):
     """
 
     name = "tqdm"
-    is_progress_bar = True
 
     def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False, *,
                  file: IO[str] | None = None, min_interval: float = 0.1) -> None:
@@ -183,26 +152,8 @@ class TQDMProgressBar(lit.Callback):
     # ---- Lightning's public surface ------------------------------------------------------
 
     @property
-    def refresh_rate(self) -> int:
-        return self._refresh_rate
-
-    @property
     def process_position(self) -> int:
         return self._process_position
-
-    @property
-    def is_enabled(self) -> bool:
-        return self._enabled and self._refresh_rate > 0
-
-    @property
-    def is_disabled(self) -> bool:
-        return not self.is_enabled
-
-    def enable(self) -> None:
-        self._enabled = True
-
-    def disable(self) -> None:
-        self._enabled = False
 
     @property
     def train_progress_bar(self) -> Any:
@@ -211,18 +162,6 @@ class TQDMProgressBar(lit.Callback):
     @property
     def val_progress_bar(self) -> Any:
         return None if self._eval is None else self._eval.bar
-
-    def get_metrics(self, trainer: lit.Trainer, pl_module: lit.LightningModule | None) -> dict[str, int | str | float | dict[str, float]]:
-        """What the bar shows after its counts: the ``prog_bar=True`` metrics and ``v_num``.
-
-        Called only when a bar is redrawn. Override it to add or drop entries, as in Lightning.
-        """
-        items: dict[str, Any] = dict(trainer.progress_bar_metrics)
-        if trainer.loggers:
-            version = trainer.loggers[0].version
-            if version is not None:
-                items["v_num"] = version[-4:] if isinstance(version, str) else version
-        return items
 
     @property
     def file(self) -> IO[str]:
@@ -265,11 +204,6 @@ class TQDMProgressBar(lit.Callback):
         from tqdm import tqdm
 
         tqdm.write(sep.join(map(str, args)), file=self._file if self._file is not None else sys.stdout, **kwargs)
-
-    def on_init_end(self, trainer: lit.Trainer) -> None:
-        """Does nothing. Overridden so that the kernel's adapter for this callback is not an empty
-        ``SimpleNamespace``: two empty ones compare equal, and pluggy then refuses the module's
-        (empty) adapter as "already registered" (a kernel issue, reported)."""
 
     # ---- drawing ---------------------------------------------------------------------------
 
@@ -344,7 +278,7 @@ class TQDMProgressBar(lit.Callback):
     def lit_sanity_check_start(self, trainer: lit.Trainer) -> None:
         if self._active:
             most = trainer.num_sanity_val_steps if trainer.num_sanity_val_steps != -1 else math.inf
-            total = count_batches(trainer.val_dataloaders, trainer.limit_val_batches, most)
+            total = self.total_batches(trainer.val_dataloaders, trainer.limit_val_batches, most)
             self._eval = self._open("sanity", "Sanity Checking", total, with_metrics=False)
 
     @lit.hookimpl
@@ -389,7 +323,7 @@ class TQDMProgressBar(lit.Callback):
     def _eval_start(self, trainer: lit.Trainer, kind: str, desc: str, loaders: list[Any], limit: float) -> None:
         if self._active and not trainer.sanity_checking:
             self._close(self._eval)
-            self._eval = self._open(kind, desc, count_batches(loaders, limit), with_metrics=False)
+            self._eval = self._open(kind, desc, self.total_batches(loaders, limit), with_metrics=False)
 
     def _eval_batch(self) -> None:
         stage = self._eval
@@ -460,7 +394,7 @@ class TQDMProgressBar(lit.Callback):
         """``validate()`` / ``test()`` results: a table written with ``tqdm.write`` (bars stay intact)."""
         if not self.is_enabled:
             return None  # the kernel's default prints it
-        self.print(format_results(stage, results))
+        self.print(self.format_results(stage, results))
         return True
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""``ProgressBar``: what every progress bar plugin shares (Lightning's ``ProgressBar`` base).
+
+A bar subclasses it, sets ``self._refresh_rate`` and draws in whichever hooks it wants; the base
+gives Lightning's public surface (``refresh_rate``, ``is_enabled``, ``enable()`` / ``disable()``,
+``get_metrics``), marks the callback as a progress bar (the kernel then adds no default one, and
+``trainer.progress_bar_callback`` finds it), and the two computations every bar needs: how many
+batches a loop will run, and the results table of ``validate()`` / ``test()``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from .callback import Callback
+
+if TYPE_CHECKING:
+    from .module import LightningModule
+    from .trainer import Trainer
+
+
+class ProgressBar(Callback):
+    """Base class of progress bars; see the module docstring."""
+
+    is_progress_bar = True
+    _refresh_rate: int = 1
+    _enabled: bool = True
+
+    @property
+    def refresh_rate(self) -> int:
+        """Redraw every this many batches (0: the bar is off)."""
+        return self._refresh_rate
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled and self._refresh_rate > 0
+
+    @property
+    def is_disabled(self) -> bool:
+        return not self.is_enabled
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule | None) -> dict[str, Any]:
+        """What the bar shows: the ``prog_bar=True`` metrics and ``v_num`` (the first logger's version).
+
+        Read it only when redrawing: the logged tensors become floats here. Override it to add or
+        drop entries, as in Lightning.
+        """
+        items: dict[str, Any] = dict(trainer.progress_bar_metrics)
+        if trainer.loggers:
+            version = trainer.loggers[0].version
+            if version is not None:
+                items["v_num"] = version[-4:] if isinstance(version, str) else version
+        return items
+
+    @staticmethod
+    def total_batches(loaders: list[Any], limit: float | int, most: float = math.inf) -> float:
+        """Batches a loop runs over ``loaders`` under a ``limit_*_batches`` value, at most ``most`` per
+        loader (``inf``: a loader without a length)."""
+        total = 0.0
+        for loader in loaders:
+            try:
+                n: float = len(loader)
+            except TypeError:
+                return math.inf
+            if isinstance(limit, int) and not isinstance(limit, bool):
+                n = min(n, limit)
+            elif isinstance(limit, float):
+                n = int(n * limit)
+            total += min(n, most)
+        return total
+
+    @staticmethod
+    def format_results(stage: str, results: list[dict[str, float]]) -> str:
+        """The ``validate()`` / ``test()`` results as a table, one column per dataloader (Lightning's layout)."""
+        title = {"validate": "Validate metric", "test": "Test metric"}.get(stage, f"{stage} metric")
+        names = sorted({k for r in results for k in r})
+        headers = [title] + ["DataLoader" if len(results) == 1 else f"DataLoader {i}" for i in range(len(results))]
+        rows = [[name] + ["" if r.get(name) is None else f"{r[name]:.6g}" for r in results] for name in names]
+        widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+        rule = "─" * (sum(widths) + 3 * len(widths) + 1)
+
+        def line(cells: list[str]) -> str:
+            return "│" + "│".join(f" {c:^{w}} " for c, w in zip(cells, widths)) + "│"
+
+        return "\n".join([rule, line(headers), rule, *(line(row) for row in rows), rule])
