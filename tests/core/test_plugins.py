@@ -250,6 +250,34 @@ def test_plugin_with_unknown_hook_is_rejected():
         lit.Trainer(plugins=[Misspelt()])
 
 
+def test_hook_lookup_is_remembered_per_class_but_instance_hooks_still_count():
+    """``PluginManager.parse_hookimpl_opts`` caches class attributes; an instance's own function is still found."""
+    calls = []
+
+    class Counter:
+        @lit.hookimpl
+        def lit_train_start(self, trainer):
+            calls.append(("class", id(self)))
+
+    def own_hook(trainer):
+        calls.append(("instance", None))
+
+    own_hook = lit.hookimpl(own_hook)
+    first, second, third = Counter(), Counter(), Counter()
+    third.lit_train_end = own_hook  # a hook an instance carries (pluggy accepts plain functions there)
+    third.lit_train_batch_end = 3  # not callable: never a hook
+    for plugins in ([first], [second, third]):
+        pm = registry.PluginManager()
+        for i, plugin in enumerate(plugins):
+            pm.register(plugin, name=f"p{i}")
+        pm.hook.lit_train_start(trainer=None, module=None)
+        pm.hook.lit_train_end(trainer=None, module=None)
+    assert calls == [("class", id(first)), ("class", id(third)), ("class", id(second)), ("instance", None)]
+    assert registry._IMPL_OPTS[Counter]["lit_train_start"] is not None
+    assert registry._IMPL_OPTS[Counter]["__init__"] is None  # a class attribute that is no hook, remembered too
+    assert "lit_train_end" not in registry._IMPL_OPTS[Counter]  # an instance's attributes are never remembered
+
+
 def test_object_without_hooks_is_not_a_plugin():
     with pytest.raises(PluginError, match="is not a lit plugin"):
         lit.Trainer(plugins=[object()])

@@ -11,6 +11,8 @@ import functools
 import inspect
 import os
 import sys
+import types
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -220,6 +222,28 @@ class PluginManager(pluggy.PluginManager):
         exec(compile(source, f"<lit fast caller {name}>", "exec"), namespace)
         return namespace[name]
 
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        """pluggy's answer, remembered per class for attributes the class defines.
+
+        pluggy looks every name of ``dir(plugin)`` up with ``inspect.getattr_static``; for a
+        ``LightningModule`` or a callback that is several hundred lookups per registration, and a
+        ``Trainer`` registers a dozen plugins. What a class attribute is does not change between
+        instances, so only instance attributes (and modules and classes) are looked up each time.
+        """
+        if isinstance(plugin, (type, types.ModuleType)):
+            return super().parse_hookimpl_opts(plugin, name)
+        own = _instance_dict(plugin)
+        if name in own:  # pluggy takes only functions and bound methods from an instance
+            return super().parse_hookimpl_opts(plugin, name) if callable(own[name]) else None
+        per_class = _IMPL_OPTS.get(type(plugin))
+        if per_class is None:
+            per_class = _IMPL_OPTS[type(plugin)] = {}
+        try:
+            return per_class[name]
+        except KeyError:
+            opts = per_class[name] = super().parse_hookimpl_opts(plugin, name)
+            return opts
+
     def register(self, plugin: Any, name: str | None = None) -> str | None:
         """Register ``plugin``; a hook implementation that does not fit a spec is a ``PluginError``."""
         try:
@@ -247,6 +271,18 @@ class PluginManager(pluggy.PluginManager):
                 f"Plugin {type(plugin).__name__!r} from {distribution_of(plugin)} implements a hook "
                 f"lit does not have: {detail}. See lit_core.hookspecs for the hook names."
             ) from exc
+
+
+#: ``parse_hookimpl_opts`` per class: attribute name -> pluggy's options (``None``: not a hook).
+_IMPL_OPTS: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _instance_dict(plugin: Any) -> Any:
+    try:
+        found = object.__getattribute__(plugin, "__dict__")
+    except AttributeError:
+        return ()
+    return found if isinstance(found, dict) else ()
 
 
 def _trace_before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
