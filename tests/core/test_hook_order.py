@@ -130,7 +130,7 @@ def test_recorded_order_follows_the_hookspecs_docstring(tmp_path):
     """The first call of each hook comes in the order the module docstring's loop names them."""
     recorder = Recorder()
     trainer = lit.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=1,
-                          log_every_n_steps=1, default_root_dir=tmp_path, enable_model_summary=False, plugins=[recorder])
+                          log_every_n_steps=1, default_root_dir=tmp_path, enable_model_summary=True, plugins=[recorder])
     trainer.fit(Model(), loader(), loader())
     documented = re.findall(r"<(lit_\w+)", hookspecs.__doc__.split("validation / test / predict loop")[0])
     calls = recorder.calls

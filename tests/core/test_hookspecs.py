@@ -951,6 +951,23 @@ def test_lit_predict_batch_end(make_trainer, boring_model, random_loader, record
     check_loop_batch_end("predict", make_trainer, recording_plugin, random_loader, boring_model)
 
 
+def test_lit_print_model_summary(make_trainer, boring_model, capsys):
+    seen = []
+    replacing = plugin(lit_print_model_summary=lambda trainer, module: seen.append((trainer.state.fn, module)) or True)
+    model = boring_model()
+    trainer = make_trainer(limit_train_batches=1, enable_model_summary=True, plugins=[replacing])
+    trainer.fit(model)
+    trainer.validate(model)
+    assert seen == [("fit", model)], "once per fit, with the user's module"
+    assert "Total params" not in capsys.readouterr().out, "the first non-None result replaces the default table"
+
+    make_trainer(limit_train_batches=1, enable_model_summary=False, plugins=[replacing]).fit(model)
+    assert len(seen) == 1, "enable_model_summary=False asks nobody"
+    make_trainer(limit_train_batches=1, enable_model_summary=True).fit(model)
+    out = capsys.readouterr().out
+    assert "Total params" in out and "Trainable params" in out, "the default prints a table"
+
+
 def test_lit_print_results(make_trainer, boring_model, capsys):
     seen = []
     trainer = make_trainer(limit_train_batches=1, plugins=[plugin(lit_print_results=lambda stage, results: seen.append((stage, results)) or True)])

@@ -13,6 +13,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
           configure_optimizers(); <lit_setup_optimizers>
           when ckpt_path is given: <lit_resolve_checkpoint_path> ("last", "best"),
               <lit_load_checkpoint> + <lit_load_checkpoint_state>
+          <lit_print_model_summary(module)>         # fit, global rank zero, enable_model_summary
           <lit_log_hyperparams>
           <lit_run_stage(trainer, "fit")>            # the loop below is itself a hook
             autocast = <lit_autocast>                # asked once per loop, entered around each step
@@ -631,6 +632,20 @@ def lit_predict_batch_end(trainer: Trainer, module: LightningModule, outputs: An
     :param batch: the batch.
     :param batch_idx: the batch's index in its dataloader.
     :param dataloader_idx: the dataloader's index.
+    """
+
+
+@hookspec(firstresult=True)
+def lit_print_model_summary(trainer: Trainer, module: LightningModule) -> Any:
+    """Show the model summary when ``fit`` starts (global rank zero, ``enable_model_summary``).
+
+    Called once per ``fit``, after the module is set up and a checkpoint restored, before the
+    loop starts.
+
+    :param trainer: the trainer.
+    :param module: the user's ``LightningModule`` (not a wrapper a strategy put around it).
+    :return: anything non-``None`` once shown. Stops at the first non-``None`` result; the
+        kernel's default prints a plain table of the direct children and the parameter totals.
     """
 
 

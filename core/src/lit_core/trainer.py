@@ -718,9 +718,7 @@ class Trainer:
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
             if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
-                from .summary import summarize
-
-                print(summarize(module))
+                hook.lit_print_model_summary(trainer=self, module=module)
             if self.is_global_zero and self.loggers and module._log_hyperparams:
                 params = {**(self.datamodule.hparams if self.datamodule else {}), **module.hparams_initial}
                 if params:

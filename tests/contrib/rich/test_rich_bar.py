@@ -89,8 +89,11 @@ def test_model_summary_replaces_the_kernels(model, tmp_root, capsys):
     out = io.StringIO()
     summary = RichModelSummary(console_kwargs={"file": out, "width": 120})
     trainer = trainer_with([summary], tmp_root, enable_model_summary=True, enable_progress_bar=False)
-    assert trainer.enable_model_summary is False
     trainer.fit(model())
     text = out.getvalue()
     assert "layer" in text and "Linear" in text and "Total params" in text and "5" in text
     assert "Trainable params" not in capsys.readouterr().out, "the kernel's plain summary stays off"
+    assert text.count("Total params") == 1, "printed once"
+
+    trainer_with([summary], tmp_root, enable_model_summary=False, enable_progress_bar=False).fit(model())
+    assert out.getvalue() == text, "enable_model_summary=False turns the rich table off too"

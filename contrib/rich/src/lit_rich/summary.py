@@ -1,8 +1,7 @@
 """``RichModelSummary``: the model summary as a rich table, printed when fit starts.
 
-lit-core prints its own plain summary before the loop (``enable_model_summary``) and has no
-hook to replace it, so this callback turns the kernel's off when the Trainer is built
-(``trainer.enable_model_summary = False``) and prints its table in ``lit_fit_start``.
+It implements the kernel's ``lit_print_model_summary`` service hook, so its table replaces
+lit-core's plain one, at the same moment (``fit``, global rank zero, ``enable_model_summary``).
 """
 
 from __future__ import annotations
@@ -49,10 +48,6 @@ class RichModelSummary(lit.Callback):
         self.max_depth = max_depth
         self._console_kwargs = console_kwargs or {}
 
-    def on_init_end(self, trainer: lit.Trainer) -> None:
-        """This table replaces the kernel's plain one."""
-        trainer.enable_model_summary = False
-
     def table(self, module: nn.Module) -> Table:
         table = Table(header_style="bold magenta")
         for column in ("", "Name", "Type", "Params", "Mode"):
@@ -75,11 +70,10 @@ class RichModelSummary(lit.Callback):
         ]
 
     @lit.hookimpl
-    def lit_fit_start(self, trainer: lit.Trainer, module: lit.LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
+    def lit_print_model_summary(self, module: lit.LightningModule) -> bool:
         console = Console(**self._console_kwargs)
         if self.max_depth != 0:
             console.print(self.table(module))
         for line in self.totals(module):
             console.print(line)
+        return True

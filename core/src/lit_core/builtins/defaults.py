@@ -107,6 +107,13 @@ class KernelDefaults:
         return load(path, map_location)
 
     @hookimpl(trylast=True)
+    def lit_print_model_summary(self, module: torch.nn.Module) -> bool:
+        from ..summary import summarize
+
+        print(summarize(module))
+        return True
+
+    @hookimpl(trylast=True)
     def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool:
         print(ProgressBar.format_results(stage, results))
         return True
