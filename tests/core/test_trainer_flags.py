@@ -102,6 +102,48 @@ def test_limits_for_test_and_predict(make_trainer, boring_model):
     assert len(trainer.predict(boring_model())) == 2
 
 
+def test_num_batches_per_dataloader(make_trainer, boring_model, random_loader):
+    class Counts(lit.Callback):
+        seen: dict[str, list] = {}
+
+        def on_sanity_check_start(self, trainer, pl_module):
+            self.seen["sanity"] = trainer.num_sanity_val_batches
+
+        def on_validation_start(self, trainer, pl_module):
+            if not trainer.sanity_checking:
+                self.seen["val"] = trainer.num_val_batches
+
+        def on_test_start(self, trainer, pl_module):
+            self.seen["test"] = trainer.num_test_batches
+
+        def on_predict_start(self, trainer, pl_module):
+            self.seen["predict"] = trainer.num_predict_batches
+
+    class Unsized(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            for _ in range(3):
+                yield torch.randn(2, 4), torch.randn(2, 1)
+
+    class TwoVal(boring_model):
+        def val_dataloader(self):  # 4 and 2 batches
+            return [random_loader(n=8, seed=1), random_loader(n=4, seed=2)]
+
+        def validation_step(self, batch, batch_idx, dataloader_idx=0):
+            return super().validation_step(batch, batch_idx)
+
+    counts = Counts()
+    trainer = make_trainer(callbacks=[counts], limit_val_batches=3, num_sanity_val_steps=1, limit_test_batches=0.5,
+                           limit_predict_batches=2)
+    trainer.fit(TwoVal())
+    trainer.test(boring_model(), verbose=False)
+    trainer.predict(boring_model(), [random_loader(n=8), DataLoader(Unsized(), batch_size=None)])
+    assert counts.seen == {"sanity": [1, 1], "val": [3, 2], "test": [2], "predict": [2, 2]}
+    assert trainer.num_training_batches == 4
+    no_limit = make_trainer()
+    no_limit.predict(boring_model(), DataLoader(Unsized(), batch_size=None))
+    assert no_limit.num_predict_batches == [float("inf")], "a loader without a length, no int limit"
+
+
 def test_val_check_interval_fraction_and_int(make_trainer, boring_model, random_loader):
     _, counter = run(make_trainer, boring_model(), val_check_interval=0.5, num_sanity_val_steps=0)
     assert counter.val_runs == [(0, 2), (0, 4)]

@@ -47,6 +47,22 @@ def as_loader_list(loaders: Any, stage: str) -> list[Any]:
     return loaders
 
 
+def batches_per_loader(loaders: Sequence[Any], limit: int | float, most: float = float("inf")) -> list[int | float]:
+    """Batches a loop runs over each of ``loaders`` under a ``limit_*_batches`` value, at most
+    ``most`` each (``inf`` for a loader without a length and no int limit). No checks: see
+    ``num_batches`` for the errors."""
+    counts: list[int | float] = []
+    for loader in loaders:
+        n: float = len(loader) if has_len(loader) else float("inf")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            n = min(n, limit)
+        elif isinstance(limit, float) and n != float("inf"):
+            n = int(n * limit)
+        n = min(n, most)
+        counts.append(int(n) if n != float("inf") else n)
+    return counts
+
+
 def num_batches(loader: Any, limit: int | float, stage: str, flag: str) -> float:
     """How many batches of ``loader`` to run under ``limit`` (``inf`` for an unsized loader).
 

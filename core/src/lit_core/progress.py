@@ -62,18 +62,9 @@ class ProgressBar(Callback):
     def total_batches(loaders: list[Any], limit: float | int, most: float = math.inf) -> float:
         """Batches a loop runs over ``loaders`` under a ``limit_*_batches`` value, at most ``most`` per
         loader (``inf``: a loader without a length)."""
-        total = 0.0
-        for loader in loaders:
-            try:
-                n: float = len(loader)
-            except TypeError:
-                return math.inf
-            if isinstance(limit, int) and not isinstance(limit, bool):
-                n = min(n, limit)
-            elif isinstance(limit, float):
-                n = int(n * limit)
-            total += min(n, most)
-        return total
+        from .data import batches_per_loader
+
+        return float(sum(batches_per_loader(loaders, limit, most)))
 
     @staticmethod
     def format_results(stage: str, results: list[dict[str, float]]) -> str:

@@ -582,6 +582,35 @@ class Trainer:
         return float("inf") if self._num_training_batches is None else self._num_training_batches
 
     @property
+    def num_sanity_val_batches(self) -> list[int | float]:
+        """Batches of each validation dataloader the sanity check runs (``num_sanity_val_steps``, within the limit)."""
+        from .data import batches_per_loader
+
+        most = math.inf if self.num_sanity_val_steps == -1 else self.num_sanity_val_steps
+        return batches_per_loader(self.val_dataloaders, self.limit_val_batches, most)
+
+    @property
+    def num_val_batches(self) -> list[int | float]:
+        """Batches of each validation dataloader a validation run takes, after ``limit_val_batches``."""
+        from .data import batches_per_loader
+
+        return batches_per_loader(self.val_dataloaders, self.limit_val_batches)
+
+    @property
+    def num_test_batches(self) -> list[int | float]:
+        """Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``."""
+        from .data import batches_per_loader
+
+        return batches_per_loader(self.test_dataloaders, self.limit_test_batches)
+
+    @property
+    def num_predict_batches(self) -> list[int | float]:
+        """Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``."""
+        from .data import batches_per_loader
+
+        return batches_per_loader(self.predict_dataloaders, self.limit_predict_batches)
+
+    @property
     def estimated_stepping_batches(self) -> float:
         """The total number of optimizer steps fit will take (for schedulers like OneCycleLR).
 
