@@ -175,3 +175,19 @@ def recording_plugin() -> Iterator[Callable[..., Recorder]]:
     for trainer, recorder in registered:
         if trainer.plugin_manager.is_registered(recorder):
             trainer.plugin_manager.unregister(recorder)
+
+
+@pytest.fixture
+def hide_distribution(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``hide_distribution("lit-cuda")``: entry-point discovery as if that distribution were not installed."""
+    from lit_core import registry
+
+    def hide(distribution: str) -> None:
+        shown = registry.installed
+
+        def installed(kind: str) -> dict[str, registry.PluginEntry]:
+            return {name: entry for name, entry in shown(kind).items() if entry.distribution != distribution}
+
+        monkeypatch.setattr(registry, "installed", installed)
+
+    return hide

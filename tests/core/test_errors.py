@@ -129,7 +129,8 @@ def test_no_training_data(tmp_path):
         trainer.fit(Model())
 
 
-def test_gpus_without_cuda_plugin():
+def test_gpus_without_cuda_plugin(hide_distribution):
+    hide_distribution("lit-cuda")
     with pytest.warns(DeprecationWarning, match=r"gpus=1\) is deprecated"), pytest.raises(PluginError, match=r"needs the lit-cuda plugin.*pip install lit-cuda"):
         lit.Trainer(gpus=1)
 

@@ -38,6 +38,10 @@ class Accelerator(_Plugin):
     #: ``accelerator="auto"`` picks the available accelerator with the highest priority.
     priority: ClassVar[int] = 0
 
+    #: Whether ``DataLoader(pin_memory=True)`` speeds up copies to this device. Dataloaders can
+    #: follow it: ``DataLoader(ds, pin_memory=self.trainer.accelerator.pin_memory)``.
+    pin_memory: ClassVar[bool] = False
+
     @classmethod
     def device_count(cls) -> int:
         """How many devices of this kind this machine has."""
@@ -66,8 +70,12 @@ class Accelerator(_Plugin):
         else:
             ids = [int(d) for d in devices]
         if self.limits_devices() and max(ids) >= count:
+            if ids == list(range(len(ids))):
+                asked, fix = f"{len(ids)} {self.name} device(s)", f"ask for at most {count}"
+            else:
+                asked, fix = f"{self.name} device index {max(ids)}", f"use indices below {count}"
             raise MisconfigurationException(
-                f"devices={devices!r} asks for {len(ids)} {self.name} device(s) but this machine has {count}."
+                f"devices={devices!r} asks for {asked} but this machine has {count}: {fix}, or devices='auto' for all of them."
             )
         return ids
 
@@ -78,6 +86,17 @@ class Accelerator(_Plugin):
     def get_device(self, index: int) -> torch.device:
         """The ``torch.device`` for device ``index``."""
         raise NotImplementedError
+
+    def setup_device(self, device: torch.device) -> None:
+        """Make ``device`` this process's device, before anything runs on it.
+
+        The trainer calls it once per stage, after ``lit_setup_environment`` has set the ranks,
+        with the device of ``trainer.local_rank``. Nothing to do by default.
+        """
+
+    def get_device_stats(self, device: torch.device) -> dict[str, float]:
+        """Numbers about ``device`` for callbacks to log (memory in use, ...); empty by default."""
+        return {}
 
 
 class Strategy(_Plugin):
