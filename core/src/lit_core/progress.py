@@ -4,7 +4,8 @@ A bar subclasses it, sets ``self._refresh_rate`` and draws in whichever hooks it
 gives Lightning's public surface (``refresh_rate``, ``is_enabled``, ``enable()`` / ``disable()``,
 ``get_metrics``), marks the callback as a progress bar (the kernel then adds no default one, and
 ``trainer.progress_bar_callback`` finds it), and the two computations every bar needs: how many
-batches a loop will run, and the results table of ``validate()`` / ``test()``.
+batches a loop will run, and the results table of ``validate()`` / ``test()`` (printed
+through ``print_results``, which the kernel's ``lit_print_results`` default calls).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class ProgressBar(Callback):
 
     def disable(self) -> None:
         self._enabled = False
+
+    def print_results(self, stage: str, results: list[dict[str, float]]) -> None:
+        """Show the results of ``validate()`` / ``test()``; the kernel's ``lit_print_results``
+        default calls it on the enabled bar. Bars override it to print without breaking their
+        display; this one prints ``format_results`` on standard output."""
+        print(self.format_results(stage, results))
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule | None) -> dict[str, Any]:
         """What the bar shows: the ``prog_bar=True`` metrics and ``v_num`` (the first logger's version).

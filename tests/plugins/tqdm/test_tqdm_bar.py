@@ -143,10 +143,25 @@ def test_results_table_goes_through_the_bar(model, tmp_root, capsys):
     trainer.test(model())
     printed = out.getvalue()
     assert "Test metric" in printed and "test_loss" in printed and "DataLoader" in printed
-    assert "Test metric" not in capsys.readouterr().out, "the bar's hook answered, not the kernel's default"
+    assert "Test metric" not in capsys.readouterr().out, "the kernel's default printed through the bar"
     bar.disable()
     trainer.test(model())
     assert "Test metric" in capsys.readouterr().out, "a disabled bar leaves the table to the kernel"
+
+
+def test_a_users_results_printer_wins_over_the_bar(model, tmp_root, capsys):
+    class OneLine:
+        @lit.hookimpl
+        def lit_print_results(self, stage, results):
+            print("results:", stage, sorted(results[0]))
+            return True
+
+    out = io.StringIO()
+    trainer = lit.Trainer(default_root_dir=tmp_root, callbacks=[TQDMProgressBar(file=out)], plugins=[OneLine()],
+                          logger=False, enable_checkpointing=False)
+    trainer.test(model())
+    assert "Test metric" not in out.getvalue(), "the bar is not asked"
+    assert capsys.readouterr().out == "results: test ['test_loss']\n"
 
 
 def test_notebook_uses_tqdm_auto(monkeypatch):

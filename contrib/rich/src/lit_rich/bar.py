@@ -247,11 +247,8 @@ class RichProgressBar(ProgressBar):
         self._stop()
         self._active = False
 
-    @lit.hookimpl
-    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool | None:
+    def print_results(self, stage: str, results: list[dict[str, float]]) -> None:
         """``validate()`` / ``test()`` results as a rich table on the bar's console."""
-        if not self.is_enabled:
-            return None
         title = {"validate": "Validate metric", "test": "Test metric"}.get(stage, f"{stage} metric")
         table = Table(header_style="bold magenta")
         table.add_column(title, style="cyan")
@@ -260,7 +257,6 @@ class RichProgressBar(ProgressBar):
         for name in sorted({k for r in results for k in r}):
             table.add_row(name, *("" if r.get(name) is None else f"{r[name]:.6g}" for r in results))
         self.console.print(table)
-        return True
 
     def __getstate__(self) -> dict[str, Any]:  # live displays and consoles are not picklable
         state = dict(self.__dict__)

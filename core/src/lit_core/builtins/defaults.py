@@ -114,8 +114,14 @@ class KernelDefaults:
         return True
 
     @hookimpl(trylast=True)
-    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool:
-        print(ProgressBar.format_results(stage, results))
+    def lit_print_results(self, trainer: Trainer, stage: str, results: list[dict[str, float]]) -> bool:
+        # Through the active bar, so it can keep its display intact; any plugin answering first
+        # (a user's plugins=[...] printer) replaces both.
+        bar = trainer.progress_bar_callback
+        if isinstance(bar, ProgressBar) and bar.is_enabled:
+            bar.print_results(stage, results)
+        else:
+            print(ProgressBar.format_results(stage, results))
         return True
 
 

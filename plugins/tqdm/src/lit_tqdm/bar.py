@@ -389,13 +389,9 @@ class TQDMProgressBar(ProgressBar):
         self._eval = self._train = None
         self._active = False
 
-    @lit.hookimpl
-    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool | None:
+    def print_results(self, stage: str, results: list[dict[str, float]]) -> None:
         """``validate()`` / ``test()`` results: a table written with ``tqdm.write`` (bars stay intact)."""
-        if not self.is_enabled:
-            return None  # the kernel's default prints it
         self.print(self.format_results(stage, results))
-        return True
 
     def state_dict(self) -> dict[str, Any]:
         return {}
