@@ -9,6 +9,12 @@ or a hook.
 from __future__ import annotations
 
 import inspect
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -191,3 +197,31 @@ def hide_distribution(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
         monkeypatch.setattr(registry, "installed", installed)
 
     return hide
+
+
+@pytest.fixture
+def run_in_tmux() -> Callable[..., str]:
+    """``run_in_tmux(script, name, timeout=60)``: run ``script`` in a detached 200x50 tmux session
+    and return the pane's text once it printed FIT DONE (or an error). Skips without tmux."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not installed")
+
+    def run(script: Path, name: str, timeout: float = 60.0) -> str:
+        socket = f"lit-{name}-{os.getpid()}"
+        base = [tmux, "-L", socket]
+        try:
+            subprocess.run([*base, "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
+                            f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}; sleep 30"], check=True, cwd=script.parent)
+            deadline = time.monotonic() + timeout
+            pane = ""
+            while time.monotonic() < deadline:
+                pane = subprocess.run([*base, "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+                if "FIT DONE" in pane or "Error" in pane:
+                    return pane
+                time.sleep(0.3)
+            return pane
+        finally:
+            subprocess.run([*base, "kill-server"], capture_output=True)
+
+    return run

@@ -97,3 +97,37 @@ def test_model_summary_replaces_the_kernels(model, tmp_root, capsys):
 
     trainer_with([summary], tmp_root, enable_model_summary=False, enable_progress_bar=False).fit(model())
     assert out.getvalue() == text, "enable_model_summary=False turns the rich table off too"
+
+
+RICH_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import lit_core as lit
+from conftest import BoringModel, make_loader
+from lit_rich import RichProgressBar
+
+class Model(BoringModel):
+    def training_step(self, batch, batch_idx):
+        loss = self.loss(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def train_dataloader(self):
+        return make_loader(n=200, batch_size=2)
+
+trainer = lit.Trainer(max_epochs=2, enable_checkpointing=False, enable_model_summary=False, logger="csv",
+                      callbacks=[RichProgressBar(leave=True)])
+trainer.fit(Model())
+print("FIT DONE", flush=True)
+"""
+
+
+def test_rich_bar_in_a_real_terminal(tmp_path, run_in_tmux):
+    script = tmp_path / "fit.py"
+    script.write_text(RICH_SCRIPT.format(tests=str(Path(__file__).resolve().parents[2])))
+    pane = run_in_tmux(script, "rich")
+    assert "FIT DONE" in pane, pane
+    epoch_1 = [line for line in pane.splitlines() if "Epoch 1" in line]
+    assert epoch_1 and "100/100" in epoch_1[-1], f"no finished training bar on screen:\n{pane}"
+    assert "train_loss" in pane and "v_num" in pane, pane
+    assert "it/s" in pane, pane

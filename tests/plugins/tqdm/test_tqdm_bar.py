@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-import shlex
-import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -213,29 +210,7 @@ def test_non_terminal_prints_plain_lines(tmp_path):
     assert "FIT DONE" in result.stdout
 
 
-def run_in_tmux(script: Path, name: str, timeout: float = 60.0) -> str:
-    """Run ``script`` in a detached 200x50 tmux session; the pane's text once it printed FIT DONE."""
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        pytest.skip("tmux is not installed")
-    socket = f"lit-{name}-{os.getpid()}"
-    base = [tmux, "-L", socket]
-    try:
-        subprocess.run([*base, "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
-                        f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}; sleep 30"], check=True, cwd=script.parent)
-        deadline = time.monotonic() + timeout
-        pane = ""
-        while time.monotonic() < deadline:
-            pane = subprocess.run([*base, "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-            if "FIT DONE" in pane or "Error" in pane:
-                return pane
-            time.sleep(0.3)
-        return pane
-    finally:
-        subprocess.run([*base, "kill-server"], capture_output=True)
-
-
-def test_bar_in_a_real_terminal(tmp_path):
+def test_bar_in_a_real_terminal(tmp_path, run_in_tmux):
     script = tmp_path / "fit.py"
     script.write_text(SCRIPT.format(tests=str(TESTS), epochs=2, callbacks=[]))
     pane = run_in_tmux(script, "tqdm")
