@@ -108,6 +108,40 @@ class Logger:
             self.finalize("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
 
 
+class FolderLogger(Logger):
+    """A logger that writes under Lightning's ``<save_dir>/<name>/version_N`` layout (csv, tensorboard).
+
+    :param save_dir: the root folder.
+    :param name: the experiment folder under ``save_dir`` (``None`` or ``""``: none).
+    :param version: an int (``version_N``) or a folder name; by default the next free number,
+        fixed when the logger joins a Trainer so loggers created together share one folder.
+    """
+
+    def __init__(self, save_dir: str | os.PathLike = ".", name: str | None = "lightning_logs",
+                 version: int | str | None = None) -> None:
+        self._save_dir = os.fspath(save_dir)
+        self._name = name or ""
+        self._version = version
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = next_version(self.root_dir or ".")
+        return self._version
+
+    def attach(self, trainer: Trainer) -> None:
+        """Fix the version when the logger joins a Trainer, so ``trainer.log_dir`` cannot move later."""
+        self.version  # noqa: B018
+
+
 def next_version(root_dir: str) -> int:
     """One more than the highest ``version_N`` folder in ``root_dir`` (0 when there is none).
 

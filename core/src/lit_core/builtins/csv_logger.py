@@ -6,11 +6,11 @@ import csv
 import os
 from typing import Any
 
-from ..logger import Logger, next_version
+from ..logger import FolderLogger
 from ..logger import plain_data as _yaml_safe
 
 
-class CSVLogger(Logger):
+class CSVLogger(FolderLogger):
     """Write metrics to ``metrics.csv`` (one row per logging step) and hparams to ``hparams.yaml``.
 
     :param save_dir: the root folder (default: the Trainer's ``default_root_dir``).
@@ -28,9 +28,7 @@ class CSVLogger(Logger):
         prefix: str = "",
         flush_logs_every_n_steps: int = 100,
     ) -> None:
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        super().__init__(save_dir, name, version)
         self._prefix = prefix
         if flush_logs_every_n_steps < 1:
             raise ValueError(f"CSVLogger(flush_logs_every_n_steps={flush_logs_every_n_steps}) must be at least 1.")
@@ -39,24 +37,6 @@ class CSVLogger(Logger):
         self._columns: list[str] = []
         self._hparams: dict[str, Any] = {}
         self._calls = 0
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir or ".")
-        return self._version
-
-    def attach(self, trainer: Any) -> None:
-        """Fix the version when the logger joins a Trainer: loggers created together share ``version_N``."""
-        self.version  # noqa: B018
 
     @property
     def experiment(self) -> CSVLogger:

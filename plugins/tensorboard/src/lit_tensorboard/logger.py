@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
 from lit_core.apply import move_data_to_device
-from lit_core.logger import next_version
+from lit_core.logger import FolderLogger
 from lit_core.logger import plain_data as _yaml_safe
 from lit_core.rank_zero import rank_zero_warn
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
 
 
-class TensorBoardLogger(lit.Logger):
+class TensorBoardLogger(FolderLogger):
     """Write to TensorBoard event files in ``<save_dir>/<name>/version_N[/<sub_dir>]``.
 
     :param save_dir: the root folder (``Trainer(logger="tensorboard")`` passes ``default_root_dir``).
@@ -54,9 +54,7 @@ class TensorBoardLogger(lit.Logger):
                 "or choose another logger, e.g. Trainer(logger='csv').",
                 name="tensorboard",
             )
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        super().__init__(save_dir, name, version)
         self._log_graph = log_graph
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
@@ -66,20 +64,6 @@ class TensorBoardLogger(lit.Logger):
         self._graph_logged = False
         #: Every hyperparameter recorded so far (what ``hparams.yaml`` holds).
         self.hparams: dict[str, Any] = {}
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir or ".")
-        return self._version
 
     @property
     def log_dir(self) -> str:
@@ -98,10 +82,6 @@ class TensorBoardLogger(lit.Logger):
 
         self._experiment = SummaryWriter(log_dir=self.log_dir, **self._kwargs)
         return self._experiment
-
-    def attach(self, trainer: lit.Trainer) -> None:
-        """Fix the version when the logger joins a Trainer, so ``trainer.log_dir`` cannot move later."""
-        self.version  # noqa: B018
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         writer = self.experiment
