@@ -1,0 +1,260 @@
+"""``DDPStrategy``: DistributedDataParallel through lit's service hooks.
+
+What each hook does here:
+
+``lit_launch``             start the local processes (``launchers``), or join the ones torchrun /
+                           srun / lit's launcher started
+``lit_setup_environment``  ranks on the trainer, ``init_process_group`` (gloo on CPU, nccl on CUDA)
+``lit_setup_module``       (wrapper, fit only) ``sync_batchnorm``, then ``DistributedDataParallel``
+                           around the module's steps; ``no_sync`` while accumulating gradients
+``lit_process_dataloader`` (wrapper) a ``DistributedSampler`` (``sampler``)
+``lit_reduce`` ``lit_all_gather`` ``lit_barrier`` ``lit_broadcast``   torch.distributed collectives
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Generator
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+import lit_core as lit
+from lit_core.exceptions import MisconfigurationException
+from lit_core.plugins import Strategy
+from lit_core.trainer import TrainerFn
+from lit_core.wrappers import StepForward
+
+from .environment import ClusterEnvironment, detect, free_port
+from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks
+from .sampler import shard
+
+_OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
+
+
+class DDPStrategy(Strategy):
+    """One process per device, gradients averaged by ``DistributedDataParallel``.
+
+    :param find_unused_parameters: passed to ``DistributedDataParallel``: needed when some
+        parameters get no gradient in a step (``strategy="ddp_find_unused_parameters_true"``).
+    :param process_group_backend: ``"gloo"`` / ``"nccl"``; by default nccl on CUDA, gloo elsewhere.
+    :param timeout: how long a collective waits for the other processes before failing.
+    :param ddp_kwargs: any other ``DistributedDataParallel`` argument (``static_graph=True``...).
+    """
+
+    name = "ddp"
+    multi_process: ClassVar[bool] = True
+
+    def __init__(self, find_unused_parameters: bool = False, process_group_backend: str | None = None,
+                 timeout: timedelta = timedelta(minutes=30), **ddp_kwargs: Any) -> None:
+        self.find_unused_parameters = find_unused_parameters
+        self.process_group_backend = process_group_backend
+        self.timeout = timeout
+        self.ddp_kwargs = ddp_kwargs
+        self.cluster_environment: ClusterEnvironment | None = None
+        #: loader -> {pad: the loader with this process's sampler}, so epochs reuse one loader.
+        self._sharded: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
+        self._sync_switch: _GradientSyncSwitch | None = None
+        install_child_hooks()
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if not dist.is_available():
+            return "this build of torch has no torch.distributed"
+        return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_sharded"] = None  # weak references do not pickle (ddp_spawn sends the strategy along)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._sharded = weakref.WeakKeyDictionary()
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def environment(self, trainer: lit.Trainer) -> ClusterEnvironment:
+        """Where this process sits in the job (read from the environment variables)."""
+        return detect(trainer.num_devices, trainer.num_nodes)
+
+    @lit.hookimpl
+    def lit_launch(self, trainer: lit.Trainer, function: Callable[[], Any]) -> Any:
+        return ScriptLauncher().launch(self.environment(trainer), trainer.num_devices, function)
+
+    @lit.hookimpl
+    def lit_setup_environment(self, trainer: lit.Trainer) -> None:
+        env = self.cluster_environment = self.environment(trainer)
+        trainer.global_rank, trainer.local_rank = env.global_rank, env.local_rank
+        trainer.node_rank, trainer.world_size = env.node_rank, env.world_size
+        if dist.is_initialized():
+            return
+        os.environ["MASTER_ADDR"] = env.main_address
+        os.environ["MASTER_PORT"] = str(env.main_port if env.main_port is not None else free_port())
+        device = trainer.accelerator.get_device(trainer.device_ids[env.local_rank % len(trainer.device_ids)])
+        backend = self.process_group_backend or ("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group(backend, rank=env.global_rank, world_size=env.world_size, timeout=self.timeout)
+
+    # -- the module ---------------------------------------------------------------------------
+
+    @lit.hookimpl(wrapper=True)
+    def lit_setup_module(self, trainer: lit.Trainer, module: lit.LightningModule) -> Generator[None, Any, Any]:
+        model = yield
+        if trainer.state.fn != TrainerFn.FITTING:
+            return model  # evaluation needs no gradient sync: the steps run on the module itself
+        if trainer.sync_batchnorm:
+            if trainer.device.type == "cpu":
+                raise MisconfigurationException(
+                    "Trainer(sync_batchnorm=True) needs CUDA devices: torch's SyncBatchNorm synchronises GPU tensors "
+                    "only. Train on GPUs (accelerator='cuda'), or drop sync_batchnorm=True on CPU."
+                )
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        device_ids = [trainer.device.index] if trainer.device.type == "cuda" else None
+        ddp = DistributedDataParallel(StepForward(module), device_ids=device_ids,
+                                      find_unused_parameters=self.find_unused_parameters, **self.ddp_kwargs)
+        if trainer.accumulate_grad_batches > 1:
+            self._sync_switch = _GradientSyncSwitch(ddp)
+            trainer.plugin_manager.register(self._sync_switch, f"lit_ddp.no_sync:{id(self)}")
+        return ddp
+
+    @lit.hookimpl
+    def lit_teardown(self, trainer: lit.Trainer) -> None:
+        self._remove_sync_switch(trainer)
+
+    @lit.hookimpl
+    def lit_exception(self, trainer: lit.Trainer) -> None:
+        self._remove_sync_switch(trainer)
+
+    def _remove_sync_switch(self, trainer: lit.Trainer) -> None:
+        if self._sync_switch is not None:
+            trainer.plugin_manager.unregister(self._sync_switch)
+            self._sync_switch = None
+
+    # -- data ---------------------------------------------------------------------------------
+
+    @lit.hookimpl(wrapper=True)
+    def lit_process_dataloader(self, trainer: lit.Trainer, stage: str) -> Generator[None, Any, Any]:
+        # A wrapper: device plugins may have copied the loader (pin_memory); shard their copy.
+        loader = yield
+        if not trainer.use_distributed_sampler or trainer.world_size == 1:
+            return loader
+        pad = stage != "predict"
+        try:
+            by_pad = self._sharded.setdefault(loader, {})
+        except TypeError:  # not weak-referenceable: shard it every time
+            by_pad = {}
+        if pad not in by_pad:
+            by_pad[pad] = shard(loader, trainer.world_size, trainer.global_rank, stage)
+        return by_pad[pad]
+
+    # -- collectives --------------------------------------------------------------------------
+
+    @lit.hookimpl
+    def lit_reduce(self, trainer: lit.Trainer, tensor: torch.Tensor, op: str) -> torch.Tensor | None:
+        if not dist.is_initialized():
+            return None
+        if op not in _OPS:
+            raise ValueError(f"reduce_op={op!r}: use 'mean', 'sum', 'max' or 'min'.")
+        work = self._on_comm_device(trainer, tensor.detach().clone())
+        if op == "mean" and not work.is_floating_point():
+            work = work.float()
+        dist.all_reduce(work, op=_OPS[op])
+        if op == "mean":
+            work /= dist.get_world_size()
+        return work.to(tensor.device)
+
+    @lit.hookimpl
+    def lit_all_gather(self, trainer: lit.Trainer, tensor: torch.Tensor, sync_grads: bool) -> torch.Tensor | None:
+        if not dist.is_initialized():
+            return None
+        work = self._on_comm_device(trainer, tensor)
+        if sync_grads:
+            from torch.distributed.nn.functional import all_gather
+
+            gathered = all_gather(work.contiguous())
+        else:
+            gathered = [torch.empty_like(work) for _ in range(dist.get_world_size())]
+            dist.all_gather(gathered, work.contiguous())
+        return torch.stack(gathered).to(tensor.device)
+
+    @lit.hookimpl
+    def lit_barrier(self, trainer: lit.Trainer) -> bool | None:
+        if not dist.is_initialized():
+            return None
+        if dist.get_backend() == "nccl":
+            dist.barrier(device_ids=[trainer.device.index])
+        else:
+            dist.barrier()
+        return True
+
+    @lit.hookimpl(wrapper=True)
+    def lit_broadcast(self, obj: Any, src: int) -> Generator[None, Any, Any]:
+        # A wrapper, because src's object may be None, which a firstresult hook cannot return.
+        local = yield
+        if not dist.is_initialized():
+            return local
+        box = [obj]
+        dist.broadcast_object_list(box, src=src)
+        return box[0]
+
+    @staticmethod
+    def _on_comm_device(trainer: lit.Trainer, tensor: torch.Tensor) -> torch.Tensor:
+        # nccl communicates device tensors only; gloo takes CPU tensors.
+        if dist.get_backend() == "nccl" and tensor.device.type != "cuda":
+            return tensor.to(trainer.device)
+        return tensor
+
+
+class DDPFindUnusedParametersStrategy(DDPStrategy):
+    """``strategy="ddp_find_unused_parameters_true"``: DDP for modules that leave some
+    parameters out of some steps (``find_unused_parameters=True``, slower)."""
+
+    name = "ddp_find_unused_parameters_true"
+
+    def __init__(self, find_unused_parameters: bool = True, **kwargs: Any) -> None:
+        super().__init__(find_unused_parameters=find_unused_parameters, **kwargs)
+
+
+class DDPSpawnStrategy(DDPStrategy):
+    """``strategy="ddp_spawn"``: the processes are started with ``torch.multiprocessing``.
+
+    Works where the script cannot be run again (notebooks, ``python -c``). Everything the
+    Trainer holds (the module, data, callbacks, loggers) is pickled to each process; after the
+    stage, this process gets back global rank zero's result, weights, callback states, epoch and
+    step. Metrics (``trainer.callback_metrics``) stay in the processes: log them.
+
+    :param start_method: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
+    """
+
+    name = "ddp_spawn"
+
+    def __init__(self, start_method: str = "spawn", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_method = start_method
+
+    @lit.hookimpl
+    def lit_launch(self, trainer: lit.Trainer, function: Callable[[], Any]) -> Any:
+        env = self.environment(trainer)
+        if env.creates_processes_externally:
+            return function()
+        return SpawnLauncher(self.start_method).launch(trainer, env, trainer.num_devices, function)
+
+
+class _GradientSyncSwitch:
+    """While gradients accumulate, DDP does not all-reduce them: only the batch that steps syncs.
+
+    Sets the flag ``DistributedDataParallel.no_sync()`` sets, before each training batch (the
+    forward pass reads it), from the loop's rule: the optimizer steps every
+    ``accumulate_grad_batches`` batches and at the last batch of the epoch.
+    """
+
+    def __init__(self, ddp: DistributedDataParallel) -> None:
+        self.ddp = ddp
+
+    @lit.hookimpl
+    def lit_train_batch_start(self, trainer: lit.Trainer, batch_idx: int) -> None:
+        self.ddp.require_backward_grad_sync = trainer.is_last_batch or (batch_idx + 1) % trainer.accumulate_grad_batches == 0

@@ -1,0 +1,128 @@
+"""DDP in real processes on CPU (gloo): the launchers, the data split, the collectives, the
+rank-zero side effects, failures. Each test runs ``train_script.py`` (see its docstring) and
+reads what every process wrote; ``reference`` there is the single-process run it must match.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from ddp_helpers import Run, load_script
+
+pytestmark = pytest.mark.slow
+
+script = load_script()
+TWO_PROCESSES = {"strategy": "ddp", "devices": 2}
+
+
+def flat(params: list) -> list[float]:
+    """The weight (a list of rows) and the bias of the linear layer, as one list."""
+    weight, bias = params
+    return [v for row in weight for v in row] + bias
+
+
+def assert_same_params(actual: list, expected: list) -> None:
+    assert flat(actual) == pytest.approx(flat(expected), abs=1e-5), "equal to 5 decimals"
+
+
+def check_training(run: Run, config: dict, ranks: int = 2) -> list[dict]:
+    """What every launcher must give: equal ranks, the single-process result, each sample once per epoch,
+    synced metrics, working collectives."""
+    inside = [run.json(f"inside_rank{r}.json") for r in range(ranks)]
+    expected = script.reference(config)
+    for r, report in enumerate(inside):
+        assert report["rank"] == r and report["world_size"] == ranks
+        assert report["model"] == "DistributedDataParallel" and report["backend"] == "gloo"
+        # self.log(..., sync_dist=True): reduced over the ranks (sum and max of the ranks, 4 batches an epoch).
+        assert report["metrics"]["rank_sum"] == 4 * sum(range(ranks))
+        assert report["metrics"]["rank_max"] == ranks - 1
+        # Validation is split too (10 samples, padded to an equal share), and summed back.
+        assert report["metrics"]["val_count"] == 10 + (-10 % ranks)
+        assert report["metrics"]["val_loss"] == inside[0]["metrics"]["val_loss"]
+        # trainer.strategy's collectives.
+        assert report["gather"] == [[i] for i in range(ranks)]
+        assert report["broadcast"] == "from rank 1"
+        assert report["broadcast_none"] is None, "src's None wins over this rank's own value"
+        assert report["reduce_mean"] == pytest.approx(sum(range(ranks)) / ranks)
+    for epoch in range(config.get("epochs", 2)):
+        seen = [i for report in inside for batch in report["seen"] if batch[0] == epoch for i in batch[1:]]
+        assert sorted(seen) == list(range(script.TRAIN_SIZE)), f"epoch {epoch}: every sample exactly once"
+    orders = [[i for b in inside[0]["seen"] if b[0] == epoch for i in b[1:]] for epoch in range(2)]
+    assert orders[0] != orders[1], "set_epoch reshuffles each epoch"
+    after = [run.json(f"after_rank{r}.json") for r in range(ranks) if (run.out / f"after_rank{r}.json").exists()]
+    assert after, "the end of the script was reached"
+    for report in after:
+        assert_same_params(report["params"], expected)
+        assert report["tested"] == after[0]["tested"], "the best checkpoint, saved by rank 0, loaded by every rank"
+    return inside
+
+
+def check_rank_zero_writes(run: Run) -> None:
+    writes = run.lines("writes.txt")
+    assert writes and all(line.split()[0] == "0" for line in writes), f"only rank 0 writes: {writes}"
+    assert {line.split()[1] for line in writes} == {"checkpoint", "metrics"}
+    versions = sorted(p.name for p in (run.out / "lightning_logs").iterdir())
+    assert versions == ["version_0"], "one csv log folder for the whole job"
+    assert list((run.out / "lightning_logs" / "version_0" / "checkpoints").glob("*.ckpt"))
+
+
+def test_plain_python_launcher(run_job):
+    """`python train.py`: lit starts the second process itself; gradient accumulation skips the sync."""
+    config = {**TWO_PROCESSES, "accumulate": 2}
+    run = run_job(config).check()
+    inside = check_training(run, config)
+    # 4 batches an epoch, accumulate 2: DDP all-reduces on the 2 stepping batches only (no_sync).
+    assert [report["syncs"] for report in inside] == [4, 4]
+    check_rank_zero_writes(run)
+    assert run.lines("prepare_data.txt") == ["fit 0", "test 0"], "once per stage on the node, by local rank 0"
+
+
+def test_torchrun(run_job):
+    """`torchrun --nproc_per_node 2 train.py`: lit joins the processes torchrun started."""
+    config = {"strategy": "ddp_find_unused_parameters_true", "devices": 2, "unused": True}
+    run = run_job(config, launcher=[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])
+    run.check()
+    check_training(run, config)
+    check_rank_zero_writes(run)
+
+
+def test_ddp_spawn(run_job):
+    """`strategy="ddp_spawn"`: processes from torch.multiprocessing; the trained weights come back."""
+    config = {"strategy": "ddp_spawn", "devices": 2}
+    run = run_job(config).check()
+    check_training(run, config)
+    assert not (run.out / "after_rank1.json").exists(), "the end of the script runs in the first process only"
+    after = run.json("after_rank0.json")
+    assert (after["global_step"], after["current_epoch"]) == (8, 2)
+    check_rank_zero_writes(run)
+
+
+def test_two_nodes(run_job):
+    """Two "nodes" of one process each, started separately with NODE_RANK 0 and 1."""
+    config = {"strategy": "ddp", "devices": 1, "num_nodes": 2, "prepare_data_per_node": False}
+    run = run_job(config, nodes=2).check()
+    check_training(run, config)
+    check_rank_zero_writes(run)
+    assert run.lines("prepare_data.txt") == ["fit 0", "test 0"], "prepare_data_per_node=False: once per job"
+
+
+@pytest.mark.parametrize("fail_rank", [1, 0])
+def test_failure_ends_every_process(run_job, fail_rank):
+    """An exception on one rank at step 3: every process exits non-zero, the error is shown once."""
+    run = run_job({**TWO_PROCESSES, "fail_at": 3, "fail_rank": fail_rank}, timeout=120)
+    assert run.results[0].returncode != 0
+    assert run.seconds < 60
+    assert run.stderr.count(f"RuntimeError: deliberate failure on rank {fail_rank} at step 3") == 1, run.stderr
+    assert not (run.out / "after_rank0.json").exists() and not (run.out / "after_rank1.json").exists()
+    leftover = subprocess.run(["pgrep", "-f", str(run.out)], capture_output=True, text=True).stdout
+    assert leftover == "", "no process of the job is left"
+
+
+def test_unused_parameters_need_the_strategy(run_job):
+    """A parameter without gradient fails plain DDP with torch's advice (the torchrun test trains it
+    with ``ddp_find_unused_parameters_true``)."""
+    run = run_job({**TWO_PROCESSES, "unused": True, "epochs": 1})
+    assert run.results[0].returncode != 0
+    assert "find_unused_parameters" in run.stderr
