@@ -594,6 +594,50 @@ def test_lit_autocast(make_trainer, boring_model):
     assert context.entered == 6 + 8
 
 
+def test_lit_scale_loss(make_trainer, boring_model, recording_plugin):
+    seen, gradients = [], []
+
+    def scale_loss(loss, optimizer):
+        seen.append((loss.item(), optimizer))
+        return loss * 4
+
+    def keep_gradients(module):
+        gradients.append(grads(module))
+
+    def run(*impls, model=None):
+        model = model or boring_model()
+        trainer = make_trainer(max_steps=2, plugins=[plugin(lit_before_optimizer_step=keep_gradients), *impls])
+        recorder = recording_plugin(trainer, "lit_before_backward")
+        trainer.fit(model)
+        return trainer, recorder
+
+    run()
+    plain = gradients[:]
+    gradients.clear()
+    trainer, recorder = run(plugin(lit_scale_loss=scale_loss))
+    assert [optimizer for _, optimizer in seen] == [trainer.optimizers[0]] * 2
+    assert [c["loss"].item() for c in recorder.of("lit_before_backward")] == pytest.approx([4 * loss for loss, _ in seen])
+    assert all(torch.allclose(s, 4 * p) for s, p in zip(gradients[0], plain[0])), "the returned tensor is back-propagated"
+    gradients.clear()
+    run(plugin(lit_scale_loss=lambda loss: None))
+    assert all(torch.equal(a, b) for step, plain_step in zip(gradients, plain) for a, b in zip(step, plain_step)), "None: the loss as it is"
+
+    class Manual(boring_model):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            self.manual_backward(self.loss(batch))
+            opt.step()
+            opt.zero_grad()
+
+    seen.clear()
+    run(plugin(lit_scale_loss=scale_loss), model=Manual())
+    assert [optimizer for _, optimizer in seen] == [None, None], "manual_backward is scaled too"
+
+
 def test_lit_before_backward(make_trainer, boring_model, recording_plugin):
     losses, states = [], []
 
@@ -698,6 +742,24 @@ def test_lit_clip_gradients(make_trainer, boring_model):
     clipped.clear()
     make_trainer(gradient_clip_val=1e-3, gradient_clip_algorithm="value", plugins=[plugin(lit_before_zero_grad=before_zero_grad)]).fit(boring_model())
     assert clipped == pytest.approx([1e-3] * 4), "the default clips by value"
+
+    class Manual(boring_model):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            self.manual_backward(self.loss(batch))
+            self.clip_gradients(opt, gradient_clip_val=0.5)
+            opt.step()
+            opt.zero_grad()
+
+    seen.clear()
+    model = Manual()
+    trainer = make_trainer(plugins=[plugin(lit_clip_gradients=clip)])
+    trainer.fit(model)
+    assert seen == [(model, trainer.optimizers[0], 0.5, "norm")] * 4, "self.clip_gradients passes the torch optimizer"
 
 
 def test_lit_optimizer_step(make_trainer, boring_model):

@@ -29,6 +29,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
                         closure():                              # accumulate_grad_batches),
                             with autocast:                      # else closure() alone
                                 loss = training_step(batch, batch_idx)
+                            loss = <lit_scale_loss(loss)>       # loss scaling (16-mixed)
                             <lit_before_backward>  <lit_backward>  <lit_after_backward>
                             when stepping: <lit_before_optimizer_step>  <lit_clip_gradients>
                     when stepping: <lit_before_zero_grad>  zero_grad  schedulers (interval="step")
@@ -348,6 +349,21 @@ def lit_autocast(trainer: Trainer) -> AbstractContextManager | None:
     """
 
 
+@hookspec(firstresult=True)
+def lit_scale_loss(trainer: Trainer, loss: torch.Tensor, optimizer: Optimizer | None) -> torch.Tensor:
+    """Give the tensor to back-propagate in place of ``loss`` (a loss scaler multiplies it).
+
+    Called before ``lit_before_backward`` for every backward pass, automatic or
+    ``manual_backward``; ``lit_before_backward``, ``lit_backward`` and the module's ``backward``
+    then get the returned tensor. Nobody implements it in lit-core: the loss is used as it is.
+
+    :param trainer: the trainer.
+    :param loss: the loss (divided by ``accumulate_grad_batches`` in automatic optimization).
+    :param optimizer: the optimizer being stepped (``None`` in manual optimization).
+    :return: the tensor to back-propagate. Stops at the first non-``None`` result.
+    """
+
+
 @hookspec
 def lit_before_backward(trainer: Trainer, module: LightningModule, loss: torch.Tensor) -> None:
     """Called before the backward pass of a training step.
@@ -371,7 +387,8 @@ def lit_backward(
     """Run the backward pass for ``loss``.
 
     The kernel's default calls the module's ``backward`` (which users may override).
-    Precision plugins scale the loss here; strategies may skip gradient sync while accumulating.
+    ``loss`` is already scaled (``lit_scale_loss``); strategies may skip gradient sync while
+    accumulating.
 
     :param trainer: the trainer.
     :param module: the user's ``LightningModule``.

@@ -13,6 +13,7 @@ from torch import nn
 
 from .apply import move_data_to_device
 from .hparams import AttributeDict, collect_init_args
+from .optim import LightningOptimizer
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -318,6 +319,8 @@ class LightningModule(nn.Module):
         """Clip the gradients of ``optimizer``'s parameters by norm (default) or value."""
         if gradient_clip_val is None:
             return
+        if isinstance(optimizer, LightningOptimizer):
+            optimizer = optimizer.optimizer  # plugins key state by the torch optimizer (a GradScaler does)
         self.trainer.plugin_manager.hook.lit_clip_gradients(
             trainer=self.trainer, module=self, optimizer=optimizer,
             clip_val=gradient_clip_val, algorithm=gradient_clip_algorithm or "norm",

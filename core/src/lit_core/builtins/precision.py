@@ -1,9 +1,13 @@
-"""``32-true`` and ``64-true`` precision. Mixed and 16-bit precision live in lit-amp."""
+"""``32-true`` and ``64-true`` precision. Mixed and 16-bit precision live in lit-amp.
+
+``TruePrecision`` is the whole recipe of a "one dtype everywhere" precision; lit-amp's
+``16-true`` and ``bf16-true`` are subclasses that set another ``dtype``.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -18,28 +22,42 @@ class FullPrecision(Precision):
     name = "32-true"
 
 
-class DoublePrecision(Precision):
-    """float64: the module, input floats, and tensors created in the step are double."""
+class TruePrecision(Precision):
+    """Everything in ``dtype``: the module, the floats of every batch, tensors created in the steps.
 
-    name = "64-true"
+    Subclasses set ``name`` and ``dtype``. The module is converted before it is moved
+    (``module.to(dtype=...)`` converts floating-point parameters and buffers only), floating
+    tensors in each batch after they are moved, and every ``*_step`` runs with ``dtype`` as
+    torch's default dtype.
+    """
+
+    #: The floating-point dtype of the module, the inputs and new tensors.
+    dtype: ClassVar[torch.dtype]
 
     @hookimpl(wrapper=True)
     def lit_setup_module(self, module: torch.nn.Module) -> Any:
-        module.double()
+        module.to(dtype=self.dtype)
         return (yield)
 
     @hookimpl(wrapper=True)
     def lit_batch_to_device(self) -> Any:
         batch = yield
-        return apply_to_collection(batch, torch.Tensor, _to_double)
+        return apply_to_collection(batch, torch.Tensor, self.convert_input)
 
     @hookimpl
     def lit_autocast(self) -> contextlib.AbstractContextManager:
-        return _default_dtype(torch.float64)
+        return _default_dtype(self.dtype)
+
+    def convert_input(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` in ``dtype`` when it holds floating-point numbers, else unchanged."""
+        return tensor.to(self.dtype) if tensor.is_floating_point() else tensor
 
 
-def _to_double(t: torch.Tensor) -> torch.Tensor:
-    return t.double() if t.is_floating_point() else t
+class DoublePrecision(TruePrecision):
+    """float64: the module, input floats, and tensors created in the step are double."""
+
+    name = "64-true"
+    dtype = torch.float64
 
 
 class _default_dtype(contextlib.ContextDecorator):
@@ -55,5 +73,3 @@ class _default_dtype(contextlib.ContextDecorator):
 
     def __exit__(self, *exc: object) -> None:
         torch.set_default_dtype(self._saved.pop())
-
-
