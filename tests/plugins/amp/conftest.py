@@ -69,8 +69,12 @@ class Recorder(lit.LightningModule):
 
 
 def fit(module: lit.LightningModule, root: Any, epochs: int = 2, ckpt_path: Any = None, **flags: Any) -> lit.Trainer:
-    """``trainer.fit`` on ``make_loader()``, quiet: no logger, bar, checkpoints or summary."""
-    quiet = {"logger": False, "enable_progress_bar": False, "enable_checkpointing": False, "enable_model_summary": False}
+    """``trainer.fit`` on ``make_loader()``, quiet: no logger, bar, checkpoints or summary.
+
+    On the cpu accelerator unless ``flags`` say otherwise (on a GPU machine "auto" would pick cuda).
+    """
+    quiet = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False, "enable_checkpointing": False,
+             "enable_model_summary": False}
     trainer = lit.Trainer(max_epochs=epochs, default_root_dir=root, **{**quiet, **flags})
     trainer.fit(module, make_loader(), ckpt_path=ckpt_path)
     return trainer
