@@ -34,6 +34,7 @@ def check_training(run: Run, config: dict, ranks: int = 2) -> list[dict]:
     expected = script.reference(config)
     for r, report in enumerate(inside):
         assert report["rank"] == r and report["world_size"] == ranks
+        assert_same_params(report["params"], expected)
         assert report["model"] == "DistributedDataParallel" and report["backend"] == "gloo"
         # self.log(..., sync_dist=True): reduced over the ranks (sum and max of the ranks, 4 batches an epoch).
         assert report["metrics"]["rank_sum"] == 4 * sum(range(ranks))

@@ -88,6 +88,7 @@ class Model(lit.LightningModule):
             "rank": rank,
             "world_size": self.trainer.world_size,
             "seen": self.seen,
+            "params": [p.detach().tolist() for p in self.layer.parameters()],
             "syncs": self.syncs,
             "metrics": {k: float(v) for k, v in self.trainer.callback_metrics.items()},
             "gather": strategy.all_gather(torch.tensor([rank])).tolist(),

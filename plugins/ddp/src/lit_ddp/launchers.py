@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -282,6 +283,7 @@ class SpawnLauncher:
 def _spawned(local_rank: int, trainer: lit.Trainer, function: Callable[[], Any], env: ClusterEnvironment,
              num_devices: int, port: int, out: str) -> None:
     os.environ.update(rank_variables(env, local_rank, num_devices, port))
+    _own_copy(trainer.lightning_module)
     try:
         result = function()
         if local_rank == 0:  # global rank zero, or the first process of another node
@@ -289,6 +291,16 @@ def _spawned(local_rank: int, trainer: lit.Trainer, function: Callable[[], Any],
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+
+
+def _own_copy(module: torch.nn.Module | None) -> None:
+    """Give this process its own parameters: multiprocessing pickles CPU tensors into memory
+    shared by every process, where each process's optimizer step would land on all of them."""
+    if module is None:
+        return
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            tensor.data = tensor.data.clone()
 
 
 def _payload(trainer: lit.Trainer, result: Any) -> dict[str, Any]:
@@ -313,7 +325,10 @@ def _take_back(trainer: lit.Trainer, payload: dict[str, Any]) -> None:
     for cb in trainer.callbacks:
         state = payload["callbacks"].get(cb.state_key)
         if state:
-            cb.load_state_dict(state)
+            # The same run's state, not a resume: warnings about resuming elsewhere do not apply.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cb.load_state_dict(state)
     trainer.current_epoch = payload["current_epoch"]
     trainer.global_step = payload["global_step"]
     trainer.state.status = payload["status"]
