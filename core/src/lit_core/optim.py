@@ -188,6 +188,8 @@ class LightningOptimizer:
         self._trainer._zero_grad(self._optimizer, set_to_none=set_to_none)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_optimizer":  # not set yet (while unpickling): looking it up here would recurse
+            raise AttributeError(name)
         return getattr(self._optimizer, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
