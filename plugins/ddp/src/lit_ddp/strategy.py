@@ -171,15 +171,9 @@ class DDPStrategy(Strategy):
     def lit_all_gather(self, trainer: lit.Trainer, tensor: torch.Tensor, sync_grads: bool) -> torch.Tensor | None:
         if not dist.is_initialized():
             return None
-        work = self._on_comm_device(trainer, tensor)
-        if sync_grads:
-            from torch.distributed.nn.functional import all_gather
-
-            gathered = all_gather(work.contiguous())
-        else:
-            gathered = [torch.empty_like(work) for _ in range(dist.get_world_size())]
-            dist.all_gather(gathered, work.contiguous())
-        return torch.stack(gathered).to(tensor.device)
+        work = self._on_comm_device(trainer, tensor).contiguous()
+        gathered = _AllGatherWithGrad.apply(work) if sync_grads else _all_gather(work)
+        return gathered.to(tensor.device)
 
     @lit.hookimpl
     def lit_barrier(self, trainer: lit.Trainer) -> bool | None:
@@ -207,6 +201,27 @@ class DDPStrategy(Strategy):
         if dist.get_backend() == "nccl" and tensor.device.type != "cuda":
             return tensor.to(trainer.device)
         return tensor
+
+
+def _all_gather(tensor: torch.Tensor) -> torch.Tensor:
+    gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, tensor)
+    return torch.stack(gathered)
+
+
+class _AllGatherWithGrad(torch.autograd.Function):
+    """``all_gather`` that back-propagates: each rank's input gets the gradients every rank
+    computed for its slice of the gathered tensor."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        return _all_gather(tensor)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[dist.get_rank()]
 
 
 class DDPFindUnusedParametersStrategy(DDPStrategy):
