@@ -136,7 +136,8 @@ def test_gpus_without_cuda_plugin(hide_distribution):
         lit.Trainer(gpus=1)
 
 
-def test_tpu_cores_without_xla_plugin():
+def test_tpu_cores_without_xla_plugin(hide_distribution):
+    hide_distribution("lit-xla")
     with pytest.warns(DeprecationWarning, match="tpu_cores"), pytest.raises(PluginError, match=r"needs the lit-xla plugin.*pip install lit-xla"):
         lit.Trainer(tpu_cores=8)
 

@@ -38,6 +38,9 @@ class Accelerator(_Plugin):
     #: ``accelerator="auto"`` picks the available accelerator with the highest priority.
     priority: ClassVar[int] = 0
 
+    #: The strategy ``strategy="auto"`` picks for several devices (or nodes).
+    multi_device_strategy: ClassVar[str] = "ddp"
+
     #: Whether ``DataLoader(pin_memory=True)`` speeds up copies to this device. Dataloaders can
     #: follow it: ``DataLoader(ds, pin_memory=self.trainer.accelerator.pin_memory)``.
     pin_memory: ClassVar[bool] = False

@@ -1,0 +1,119 @@
+"""The ``xla`` accelerator (alias ``tpu``): TPUs, or XLA's CPU backend, through torch_xla.
+
+What it changes in the loop, whichever XLA strategy runs it:
+
+``lit_process_dataloader``  (wrapper) each ``DataLoader`` goes through ``DeviceLoader``, which
+                            uploads batches from a background thread and cuts the graph of
+                            evaluation batches (``torch_xla``'s ``MpDeviceLoader``)
+``lit_optimizer_step``      (wrapper) one ``torch_xla.sync()`` after each optimizer step: the whole
+                            step (forward, backward, update) is one graph, compiled once and
+                            reused; values read afterwards (logging) are already computed
+``lit_save_checkpoint``     (wrapper) the checkpoint's tensors are moved to the CPU first, so the
+                            file loads anywhere
+``lit_load_checkpoint``     checkpoints are read onto the CPU (``torch.load`` cannot map onto an
+                            XLA device); ``load_state_dict`` copies them onto the device
+``lit_init_end``            ``inference_mode`` off: evaluation runs under ``torch.no_grad``
+                            (torch_xla does not support inference tensors)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any, ClassVar
+
+import torch
+
+import lit_core as lit
+from lit_core.apply import move_data_to_cpu
+from lit_core.plugins import Accelerator
+
+from . import runtime
+
+
+class XLAAccelerator(Accelerator):
+    """Train on XLA devices (``accelerator="xla"`` or ``"tpu"``): TPU chips, or ``PJRT_DEVICE=CPU``.
+
+    ``devices=N`` with ``strategy="xla"`` is one process per device (``torch_xla.launch``);
+    ``strategy="xla_spmd"`` is one process whose batches are split over the ``N`` devices. One
+    device needs no strategy. Nothing imports torch_xla until a stage starts.
+    """
+
+    name = "xla"
+    #: Preferred to the CPU and to CUDA by ``accelerator="auto"`` when an XLA device is there.
+    priority = 20
+    #: What ``strategy="auto"`` means for several devices: one process per device.
+    multi_device_strategy: ClassVar[str] = "xla"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        problem = runtime.installation_problem()
+        if problem is not None:
+            return problem
+        if runtime.device_kind() is None:
+            return (
+                "no TPU is visible and PJRT_DEVICE is not set. On a TPU host torch_xla finds the chips itself; "
+                "to run XLA on the CPU set PJRT_DEVICE=CPU (CPU_NUM_DEVICES=N for N devices)."
+            )
+        return None
+
+    @classmethod
+    def device_count(cls) -> int:
+        return runtime.device_count()
+
+    def get_device(self, index: int) -> torch.device:
+        # Each process torch_xla.launch starts addresses its own device as xla:0.
+        return torch.device("xla", 0 if "PJRT_LOCAL_PROCESS_RANK" in os.environ else index)
+
+    def setup_device(self, device: torch.device) -> None:
+        """Import torch_xla (or say why it cannot load) and make ``device`` the default XLA device."""
+        torch_xla = runtime.import_torch_xla()
+        import torch_xla.runtime as xr
+
+        if not xr.is_spmd():  # under SPMD the one device torch_xla offers is the virtual xla:0
+            torch_xla.device(device.index or 0)
+
+    @lit.hookimpl
+    def lit_init_end(self, trainer: lit.Trainer) -> None:
+        # torch_xla cannot run on inference tensors ("Cannot set version_counter for inference
+        # tensor"): evaluation runs under torch.no_grad, as Trainer(inference_mode=False) does.
+        trainer.inference_mode = False
+
+    # -- data -----------------------------------------------------------------------------------
+
+    @lit.hookimpl(wrapper=True)
+    def lit_process_dataloader(self, trainer: lit.Trainer) -> Generator[None, Any, Any]:
+        # A wrapper: a strategy's sampler (what each process reads) goes in first, the upload last.
+        loader = yield
+        from .loader import DeviceLoader
+
+        if not isinstance(loader, torch.utils.data.DataLoader):
+            return loader
+        return DeviceLoader(loader, trainer.device, input_sharding=getattr(trainer.strategy, "input_sharding", None))
+
+    # -- the step boundary ------------------------------------------------------------------------
+
+    @lit.hookimpl(wrapper=True)
+    def lit_optimizer_step(self) -> Generator[None, Any, Any]:
+        result = yield
+        import torch_xla
+
+        torch_xla.sync()
+        return result
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    @lit.hookimpl(wrapper=True, tryfirst=True)
+    def lit_save_checkpoint(self, checkpoint: dict[str, Any]) -> Generator[None, Any, Any]:
+        # In place, so that whichever implementation writes the file gets CPU tensors.
+        cpu = move_data_to_cpu(checkpoint)
+        checkpoint.clear()
+        checkpoint.update(cpu)
+        return (yield)
+
+    @lit.hookimpl(tryfirst=True)
+    def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
+        if map_location is None or torch.device(map_location).type != "xla":
+            return None
+        others = trainer.plugin_manager.subset_hook_caller("lit_load_checkpoint", remove_plugins=[self])
+        return others(trainer=trainer, path=path, map_location="cpu")
