@@ -71,3 +71,17 @@ def test_checkpoint_quick(tmp_path: Path) -> None:
                   "async save stall (max per save)"):
         assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
     assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
+
+
+@pytest.mark.slow
+def test_ddp_quick(tmp_path: Path) -> None:
+    out = run_quick("ddp.py", tmp_path)
+    for name in ("1", "2 (ddp)", "2 independent halves, #1", "2 independent halves, #2"):
+        assert re.search(rf"^{re.escape(name)} +\d+\.\d+ +\d+\.\d+ +\d+$", out, re.M), f"no {name!r} row:\n{out}"
+    assert re.search(r"^machine bound \(2 independent halves / 1 process\): \d+\.\d+$", out, re.M)
+    assert re.search(rf"^GOAL 2-process epoch time / 1-process{VERDICT}", out, re.M)
+    for loop in ("plain PyTorch", "plain PyTorch \\+ DistributedDataParallel", "lit, strategy='auto'", "lit, strategy='ddp'",
+                 "lit, strategy='ddp', accumulate 2"):
+        assert re.search(rf"^{loop} +\d+\.\d$", out, re.M), f"no {loop!r} row:\n{out}"
+    assert re.search(r"^strategy='ddp' cost in lit: [+-]\d+\.\d µs/step; beyond torch's own: [+-]\d+\.\d µs/step$", out, re.M)
+    assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
