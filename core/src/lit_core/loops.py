@@ -128,7 +128,7 @@ class EvaluationLoop:
         previous_stage, was_training = trainer.state.stage, module.training
         if not self.sanity_check:
             trainer.state.stage = RunningStage.VALIDATING if self.stage == "validate" else RunningStage.TESTING
-        store = MetricStore()
+        store = MetricStore(trainer._reduce)
         outer_store, outer_on_step = trainer._store, trainer._log_on_step
         trainer._store, trainer._log_on_step = store, False
         if not self.sanity_check:

@@ -90,7 +90,9 @@ class LoggedMetric:
 class MetricStore:
     """What was logged during one run of a loop (the fit's training, one validation run...)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None = None) -> None:
+        #: Reduces a ``sync_dist=True`` step value across processes when it is logged (``lit_reduce``).
+        self.reduce_across = reduce_across
         self.metrics: dict[str, LoggedMetric] = {}
         #: name -> tensor, as ``trainer.callback_metrics`` shows it.
         self.callback: dict[str, torch.Tensor] = {}
@@ -120,11 +122,13 @@ class MetricStore:
             metric = LoggedMetric(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist)
             self.metrics[key] = metric
         if metric.on_step:
-            metric.value = value
+            # The step value is reduced now; the epoch accumulates local values, reduced once at its end.
+            step_value = value if not (metric.sync_dist and self.reduce_across) else self.reduce_across(value, metric.reduce)
+            metric.value = step_value
             metric.fresh = self.fresh = True
-            self.callback[metric.step_key] = value
+            self.callback[metric.step_key] = step_value
             if metric.on_epoch and metric.key not in self.epoch_values:
-                self.callback[metric.key] = value  # until the first epoch value exists, as in Lightning
+                self.callback[metric.key] = step_value  # until the first epoch value exists, as in Lightning
         if metric.on_epoch:
             metric.accumulate(value, batch_size if isinstance(batch_size, int) else batch_size())
 
