@@ -39,6 +39,7 @@ def check_training(run: Run, config: dict, ranks: int = 2) -> list[dict]:
         # self.log(..., sync_dist=True): reduced over the ranks (sum and max of the ranks, 4 batches an epoch).
         assert report["metrics"]["rank_sum"] == 4 * sum(range(ranks))
         assert report["metrics"]["rank_max"] == ranks - 1
+        assert report["metrics"]["rank_step"] == sum(range(ranks)), "a step value is reduced when logged"
         # Validation is split too (10 samples, padded to an equal share), and summed back.
         assert report["metrics"]["val_count"] == 10 + (-10 % ranks)
         assert report["metrics"]["val_loss"] == inside[0]["metrics"]["val_loss"]
@@ -115,7 +116,11 @@ def test_failure_ends_every_process(run_job, fail_rank):
     run = run_job({**TWO_PROCESSES, "fail_at": 3, "fail_rank": fail_rank}, timeout=120)
     assert run.results[0].returncode != 0
     assert run.seconds < 60
-    assert run.stderr.count(f"RuntimeError: deliberate failure on rank {fail_rank} at step 3") == 1, run.stderr
+    error = f"RuntimeError: deliberate failure on rank {fail_rank} at step 3"
+    assert run.stderr.count(error) == 1, run.stderr
+    if fail_rank == 1:  # the started process's traceback comes in the first process's report, not twice
+        report = "ProcessFailedError: Local rank 1 (global rank 1) failed with exit code 1"
+        assert report in run.stderr and run.stderr.index(report) < run.stderr.index(error), run.stderr
     assert not (run.out / "after_rank0.json").exists() and not (run.out / "after_rank1.json").exists()
     leftover = subprocess.run(["pgrep", "-f", str(run.out)], capture_output=True, text=True).stdout
     assert leftover == "", "no process of the job is left"

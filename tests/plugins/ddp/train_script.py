@@ -67,6 +67,7 @@ class Model(lit.LightningModule):
         rank = float(self.global_rank)
         self.log("rank_sum", rank, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
         self.log("rank_max", rank, on_step=False, on_epoch=True, reduce_fx="max", sync_dist=True)
+        self.log("rank_step", rank, on_step=True, on_epoch=False, reduce_fx="sum", sync_dist=True)
         if self.global_step == self.config.get("fail_at") and self.global_rank == self.config.get("fail_rank", 1):
             raise RuntimeError(f"deliberate failure on rank {self.global_rank} at step {self.global_step}")
         return F.mse_loss(self.layer(x), y)

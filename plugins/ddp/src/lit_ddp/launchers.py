@@ -49,10 +49,12 @@ if TYPE_CHECKING:
 
 #: How long the first process lets its main thread report a failed process before exiting.
 FAILURE_GRACE_S = 10.0
-#: How long the first process, failing itself, waits to learn whether another process failed first.
-FIRST_FAILURE_WAIT_S = 3.0
-#: How long a stopped process gets between SIGTERM and SIGKILL.
-TERMINATE_GRACE_S = 5.0
+#: How long the first process, failing itself, waits to learn whether another process failed first
+#: (its failure shows within a poll or two: its exit closed the connection this process saw fail).
+FIRST_FAILURE_WAIT_S = 2.0
+#: How long a stopped process gets between SIGTERM and SIGKILL. Short: a process blocked in a
+#: collective never runs a Python SIGTERM handler (lit-checkpoint's preemption handler, say).
+TERMINATE_GRACE_S = 2.0
 
 
 class ProcessFailedError(RuntimeError):
@@ -233,13 +235,18 @@ class ScriptLauncher:
         return children
 
 
+_child_hooks_installed = False
+
+
 def install_child_hooks() -> None:
     """In a process lit's script launcher started: write the uncaught traceback to the error file
     (the first process reports it), and exit when the first process is gone."""
+    global _child_hooks_installed
     error_file = os.environ.get(ERROR_FILE_ENV)
     parent = os.environ.get(PARENT_PID_ENV)
-    if error_file is None or parent is None or getattr(sys.excepthook, "lit_ddp", False):
+    if error_file is None or parent is None or _child_hooks_installed:
         return
+    _child_hooks_installed = True
 
     def excepthook(exc_type: type[BaseException], value: BaseException, tb: Any) -> None:
         text = "".join(traceback.format_exception(exc_type, value, tb))
@@ -249,7 +256,6 @@ def install_child_hooks() -> None:
         except OSError:
             sys.__excepthook__(exc_type, value, tb)
 
-    excepthook.lit_ddp = True  # type: ignore[attr-defined]
     sys.excepthook = excepthook
 
     def watch_parent() -> None:
