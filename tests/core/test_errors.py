@@ -142,12 +142,14 @@ def test_tpu_cores_without_xla_plugin(hide_distribution):
         lit.Trainer(tpu_cores=8)
 
 
-def test_ddp_without_ddp_plugin():
+def test_ddp_without_ddp_plugin(hide_distribution):
+    hide_distribution("lit-ddp")
     with pytest.warns(DeprecationWarning, match=r"accelerator='ddp'\) is deprecated"), pytest.raises(PluginError, match=r"Unknown strategy 'ddp'.*pip install lit-ddp"):
         lit.Trainer(accelerator="ddp")
 
 
-def test_several_devices_without_a_multiprocess_strategy():
+def test_several_devices_without_a_multiprocess_strategy(hide_distribution):
+    hide_distribution("lit-ddp")
     with pytest.raises(PluginError, match=r"devices=2.*pip install lit-ddp"):
         lit.Trainer(accelerator="cpu", devices=2)
 
