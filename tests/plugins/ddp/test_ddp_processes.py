@@ -68,6 +68,8 @@ def check_rank_zero_writes(run: Run) -> None:
     versions = sorted(p.name for p in (run.out / "lightning_logs").iterdir())
     assert versions == ["version_0"], "one csv log folder for the whole job"
     assert list((run.out / "lightning_logs" / "version_0" / "checkpoints").glob("*.ckpt"))
+    events = list((run.out / "lightning_logs" / "version_0").glob("events.out.tfevents.*"))
+    assert len({name.name.split(".")[-2] for name in events}) <= 1, f"TensorBoard files from one process: {events}"
 
 
 def test_plain_python_launcher(run_job):
@@ -82,8 +84,9 @@ def test_plain_python_launcher(run_job):
 
 
 def test_torchrun(run_job):
-    """`torchrun --nproc_per_node 2 train.py`: lit joins the processes torchrun started."""
-    config = {"strategy": "ddp_find_unused_parameters_true", "devices": 2, "unused": True}
+    """`torchrun --nproc_per_node 2 train.py`: lit joins the processes torchrun started (TensorBoard
+    logger, a parameter without gradient)."""
+    config = {"strategy": "ddp_find_unused_parameters_true", "devices": 2, "unused": True, "logger": "tensorboard"}
     run = run_job(config, launcher=[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])
     run.check()
     check_training(run, config)

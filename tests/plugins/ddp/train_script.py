@@ -4,7 +4,8 @@ Usage: ``python train_script.py OUT CONFIG_JSON`` (or under ``torchrun``). Every
 what it saw inside the loop to ``OUT/inside_rank<R>.json``; each process that reaches the end of
 the script writes ``OUT/after_rank<R>.json`` (with ``ddp_spawn`` only the first process does).
 Config keys: strategy, devices, num_nodes, accumulate, epochs, fail_at (global step at which
-``fail_rank`` raises), fail_rank, unused (a parameter without gradient), prepare_data_per_node.
+``fail_rank`` raises), fail_rank, unused (a parameter without gradient), prepare_data_per_node,
+logger (``"csv"`` unless given).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def main(out: str, config: dict) -> None:
     trainer = lit.Trainer(
         strategy=config.get("strategy", "ddp"), accelerator="cpu", devices=config.get("devices", 2),
         num_nodes=config.get("num_nodes", 1), max_epochs=config.get("epochs", 2),
-        accumulate_grad_batches=config.get("accumulate", 1), default_root_dir=out, logger="csv",
+        accumulate_grad_batches=config.get("accumulate", 1), default_root_dir=out, logger=config.get("logger", "csv"),
         log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         prepare_data_per_node=config.get("prepare_data_per_node"), plugins=[Recorder(out)],
     )
