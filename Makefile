@@ -15,13 +15,27 @@ STAMP := $(VENV)/.bootstrap-stamp
 # A distribution whose pyproject declares a `test` extra (test-only backends, e.g. the mlflow server) is installed with it.
 has_test_extra = $(shell grep -qs '^test *=' $(1)/pyproject.toml && echo yes)
 
-.PHONY: demo test bootstrap lint bench clean
+# lit-xla's tests need real torch_xla, which loads only with its own torch (2.9.0), not the CPU torch above.
+# The heavy part (torch + torch_xla, ~7 GB) is built once per machine in a cache keyed by its requirements
+# and the interpreter; .venv-xla is a small venv of this clone that sees the cache through a .pth file and
+# holds this clone's distributions, editable. Deleting the cache only costs a rebuild.
+XLA_REQS := torch==2.9.0 torch-xla==2.9.0 pytest
+XLA_KEY := $(shell printf '%s|%s' '$(XLA_REQS)' "$$($(PYTHON) -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)
+XLA_CACHE ?= $(HOME)/.cache/lit/venv-xla-$(XLA_KEY)
+XLA_VENV := .venv-xla
+XLA_PY := $(XLA_VENV)/bin/python
+XLA_DISTS := core plugins/ddp plugins/xla plugins/checkpoint plugins/amp
+XLA_STAMP := $(XLA_VENV)/.bootstrap-stamp
+purelib = $$($(1) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+.PHONY: demo test bootstrap bootstrap-xla lint bench clean
 
 demo: bootstrap
 	$(PY) examples/mnist.py
 
-test: bootstrap
+test: bootstrap bootstrap-xla
 	$(PY) -m pytest
+	PJRT_DEVICE=CPU $(XLA_PY) -m pytest tests/xla
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
@@ -31,6 +45,7 @@ bench: bootstrap
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/loop_cost.py
 	$(PY) benchmarks/checkpoint.py
+	$(PY) benchmarks/ddp.py
 
 bootstrap: $(STAMP)
 
@@ -41,5 +56,22 @@ $(STAMP): Makefile $(foreach d,$(DIST_DIRS),$(d)/pyproject.toml)
 	$(PIP) install --quiet $(foreach d,$(DIST_DIRS),-e "./$(d)$(if $(call has_test_extra,$(d)),[test])") $(DEV_TOOLS)
 	touch $(STAMP)
 
+bootstrap-xla: $(XLA_STAMP)
+
+# Built beside its final name and renamed when complete, so an interrupted build is never mistaken for a
+# cache; flock keeps two clones on one machine from building it at once.
+$(XLA_CACHE)/.complete:
+	mkdir -p $(dir $(XLA_CACHE))
+	flock $(XLA_CACHE).lock sh -c 'test -e $@ || { rm -rf $(XLA_CACHE).partial && \
+	  $(PYTHON) -m venv $(XLA_CACHE).partial && \
+	  $(XLA_CACHE).partial/bin/python -m pip install --quiet $(XLA_REQS) && \
+	  touch $(XLA_CACHE).partial/.complete && rm -rf $(XLA_CACHE) && mv $(XLA_CACHE).partial $(XLA_CACHE); }'
+
+$(XLA_STAMP): $(XLA_CACHE)/.complete Makefile $(foreach d,$(XLA_DISTS),$(d)/pyproject.toml)
+	test -x $(XLA_PY) || $(PYTHON) -m venv $(XLA_VENV)
+	echo "import site; site.addsitedir('$(call purelib,$(XLA_CACHE)/bin/python)')" > "$(call purelib,$(XLA_PY))/lit-xla-cache.pth"
+	$(XLA_PY) -m pip install --quiet $(foreach d,$(XLA_DISTS),-e "./$(d)") scikit-learn
+	touch $(XLA_STAMP)
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(XLA_VENV)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import math
 import os
@@ -295,8 +296,8 @@ class Trainer:
         self.val_dataloaders: list[Any] = []
         self.test_dataloaders: list[Any] = []
         self.predict_dataloaders: list[Any] = []
-        self._train_store = MetricStore()
-        self._eval_store = MetricStore()
+        self._train_store = MetricStore(self._reduce)
+        self._eval_store = MetricStore(self._reduce)
         self._store: MetricStore | None = None
         self._log_on_step = True
         self._current_batch: Any = None
@@ -443,12 +444,13 @@ class Trainer:
     def _choose_strategy(self, value: Any) -> Strategy:
         if value in ("auto", None):
             if self.num_devices * self.num_nodes > 1:
-                if "ddp" not in registry.installed("strategy"):
+                value = self.accelerator.multi_device_strategy
+                if value not in registry.installed("strategy"):
+                    dist = registry.FIRST_PARTY["strategy"].get(value, f"lit-{value}")
                     raise PluginError(
                         f"devices={self.num_devices}, num_nodes={self.num_nodes} needs a multi-process strategy, and none is "
-                        "installed: `pip install lit-ddp` (then strategy='ddp' is picked automatically)."
+                        f"installed: `pip install {dist}` (then strategy='{value}' is picked automatically)."
                     )
-                value = "ddp"
             else:
                 return SingleDeviceStrategy()
         return self._resolve("strategy", value, Strategy)
@@ -533,6 +535,41 @@ class Trainer:
             self._resolve("callback", cb, Callback) for cb in extra
         ]
         self._register_callbacks(self.callbacks)
+        self.plugin_manager.check_pending()
+
+    # ----------------------------------------------------------------------------------------
+    # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
+    # ----------------------------------------------------------------------------------------
+
+    #: What ``_bind_hot_path`` rebuilds at every stage: compiled callers, which do not pickle.
+    _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The Trainer without its plugin manager: the registered plugins, in order, instead.
+
+        Callback adapters (compiled trampolines) are recorded as their callback and rebuilt; the
+        module's adapter is registered by each stage anyway.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k not in self._PER_STAGE and k != "plugin_manager"}
+        adapters = {f"lit.callback-adapter:{id(cb)}": cb for cb in self.callbacks}
+        state["_registered"] = [
+            (None, adapters[name]) if name in adapters else (name, plugin)
+            for name, plugin in self.plugin_manager.list_name_plugin()
+            if name != "lit.module-adapter"
+        ]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        registered = state.pop("_registered")
+        self.__dict__.update(state)
+        self._events, self._services, self._log_metrics_hook = SimpleNamespace(), SimpleNamespace(), None
+        self._to_device = self._batch_to_device
+        self.plugin_manager = registry.PluginManager()
+        for name, plugin in registered:
+            if name is None:
+                self.plugin_manager.register(callback_plugin(plugin), f"lit.callback-adapter:{id(plugin)}")
+            else:
+                self.plugin_manager.register(plugin, name)
         self.plugin_manager.check_pending()
 
     # ----------------------------------------------------------------------------------------
@@ -717,7 +754,8 @@ class Trainer:
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
         self.should_stop = False
-        result = self.plugin_manager.hook.lit_launch(trainer=self, function=lambda: self._run_stage(fn, ckpt_path))
+        # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
+        result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
         return result.value if isinstance(result, _Result) else result
 
     def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> _Result:
@@ -732,6 +770,7 @@ class Trainer:
             hook.lit_setup_environment(trainer=self)
             rank_zero_only.rank = self.global_rank  # type: ignore[attr-defined]
             self.device = self.accelerator.get_device(self.device_ids[self.local_rank % len(self.device_ids)])
+            self.accelerator.setup_device(self.device)
             self._prepare_data()
             if self.datamodule is not None:
                 self.datamodule.setup(stage=fn.value)
@@ -783,7 +822,7 @@ class Trainer:
         self._log_metrics_hook = pm.fast_caller("lit_log_metrics")
         #: The service hooks called per step.
         self._services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
-            "lit_batch_to_device", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
+            "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
         module = self.lightning_module
         self._module_optimizer_step_overridden = overrides(module, LightningModule, "optimizer_step")
         self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
@@ -794,7 +833,8 @@ class Trainer:
         def kernel_only(service: Any) -> bool:
             return getattr(service, "__self__", None) is self._kernel_defaults
 
-        self._plain_backward = kernel_only(services.backward) and events.before_backward is None and events.after_backward is None
+        self._plain_backward = (kernel_only(services.backward) and services.scale_loss is None
+                                and events.before_backward is None and events.after_backward is None)
         self._plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
         self._module_zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
         self._module_transfer_hooks = (
@@ -949,6 +989,9 @@ class Trainer:
     def _backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
         events = self._events
         module = self.lightning_module
+        if self._services.scale_loss is not None:
+            scaled = self._services.scale_loss(trainer=self, loss=loss, optimizer=optimizer)
+            loss = loss if scaled is None else scaled
         if events.before_backward is not None:
             events.before_backward(trainer=self, module=module, loss=loss)
         self._services.backward(trainer=self, module=module, loss=loss, optimizer=optimizer,
