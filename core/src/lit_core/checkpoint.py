@@ -115,15 +115,19 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(states: dict[str, Any]) -> None:
-    """Put back what ``capture_rng`` returned (states of libraries absent here are skipped)."""
-    torch.set_rng_state(states["torch"])
+    """Put back what ``capture_rng`` returned (states of libraries absent here are skipped).
+
+    Generator states must be CPU byte tensors; a checkpoint loaded with ``map_location`` on a
+    GPU holds them on the GPU, so they are brought back first.
+    """
+    torch.set_rng_state(_cpu(states["torch"]))
     random.setstate(_as_tuple(states["python"]))
     if "torch.cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["torch.cuda"])
+        torch.cuda.set_rng_state_all([_cpu(state) for state in states["torch.cuda"]])
     numpy = _numpy()
     if "numpy" in states and numpy is not None:
         kind, keys, pos, has_gauss, cached = states["numpy"]
-        numpy.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+        numpy.random.set_state((kind, _cpu(keys).numpy().astype("uint32"), pos, has_gauss, cached))
 
 
 def _as_tuple(value: Any) -> Any:
@@ -157,10 +161,14 @@ def capture_loader_rng(loader: Any) -> dict[str, torch.Tensor]:
 
 def restore_loader_rng(loader: Any, states: dict[str, torch.Tensor]) -> None:
     """Put back ``capture_loader_rng``'s states, so ``iter(loader)`` repeats the captured epoch's order."""
-    torch.set_rng_state(states["torch"])
+    torch.set_rng_state(_cpu(states["torch"]))
     for name, generator in _generators(loader).items():
         if name in states:
-            generator.set_state(states[name])
+            generator.set_state(_cpu(states[name]))
+
+
+def _cpu(state: torch.Tensor) -> torch.Tensor:
+    return state if state.device.type == "cpu" else state.cpu()
 
 
 # ------------------------------------------------------------------------------------------

@@ -159,6 +159,29 @@ def test_checkpoint_saved_on_the_gpu_loads_on_the_cpu(make_trainer, tmp_path):
     assert on_cpu[0]["test_loss"] == pytest.approx(on_gpu[0]["test_loss"], abs=1e-5)
 
 
+class Draw(lit.Callback):
+    """Draws from the CPU generator when fit starts: after a checkpoint is restored, before any data."""
+
+    def on_fit_start(self, trainer, pl_module):
+        self.drawn = torch.rand(3)
+
+
+def test_resume_on_the_gpu_restores_the_random_state(make_trainer, tmp_path):
+    """Resuming loads the checkpoint onto the GPU; its random-number states must go back to the CPU generators."""
+    trainer = cuda_trainer(make_trainer, max_epochs=1)
+    trainer.fit(Classifier(), make_loader())
+    path = tmp_path / "epoch1.ckpt"
+    trainer.save_checkpoint(path)
+    expected = torch.rand(3)  # what the generator gives right after the save
+
+    resumed, draw = Classifier(), Draw()
+    trainer = cuda_trainer(make_trainer, max_epochs=2, callbacks=[draw])
+    trainer.fit(resumed, make_loader(), ckpt_path=str(path))
+    assert trainer.current_epoch == 2 and len(resumed.losses) == BATCHES
+    assert torch.equal(draw.drawn, expected), "the CPU generator continues from the checkpoint's state"
+    assert next(resumed.parameters()).device.type == "cuda"
+
+
 class DeviceStats(lit.Callback):
     """Keeps the accelerator's device statistics after every training batch."""
 
@@ -181,15 +204,16 @@ def test_device_stats_reach_callbacks(make_trainer):
         assert 0 < stats["memory_free"] <= stats["memory_total"]
 
 
-@pytest.mark.parametrize("benchmark", [True, False])
-def test_benchmark_sets_cudnn_benchmark_during_fit(make_trainer, benchmark):
+# Not named ``benchmark``: pytest-benchmark, where installed, claims that argument name.
+@pytest.mark.parametrize("cudnn_benchmark", [True, False])
+def test_benchmark_sets_cudnn_benchmark_during_fit(make_trainer, cudnn_benchmark):
     before = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = not benchmark
+    torch.backends.cudnn.benchmark = not cudnn_benchmark
     try:
         model = Classifier()
-        cuda_trainer(make_trainer, benchmark=benchmark).fit(model, make_loader())
-        assert {step[4] for step in model.train_steps} == {benchmark}
-        assert torch.backends.cudnn.benchmark is (not benchmark)  # put back after the stage
+        cuda_trainer(make_trainer, benchmark=cudnn_benchmark).fit(model, make_loader())
+        assert {step[4] for step in model.train_steps} == {cudnn_benchmark}
+        assert torch.backends.cudnn.benchmark is (not cudnn_benchmark)  # put back after the stage
     finally:
         torch.backends.cudnn.benchmark = before
 
