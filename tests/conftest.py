@@ -109,7 +109,9 @@ def make_trainer(tmp_root: Path) -> Callable[..., lit.Trainer]:
     """``make_trainer(**flags)``: a quiet one-epoch Trainer writing under ``tmp_root``.
 
     No logger, progress bar, checkpointing or model summary unless the flags ask for them, so
-    plugins installed in the environment do not change what a test sees.
+    plugins installed in the environment do not change what a test sees; and the CPU unless a
+    flag names the accelerator, so the tests mean the same on a machine with a GPU (where
+    ``accelerator="auto"`` would pick it).
     """
 
     def make(**flags: Any) -> lit.Trainer:
@@ -121,6 +123,8 @@ def make_trainer(tmp_root: Path) -> Callable[..., lit.Trainer]:
             "enable_checkpointing": False,
             "enable_model_summary": False,
         }
+        if not {"accelerator", "gpus", "tpu_cores"} & flags.keys():
+            defaults["accelerator"] = "cpu"
         return lit.Trainer(**{**defaults, **flags})
 
     return make
@@ -225,3 +229,16 @@ def run_in_tmux() -> Callable[..., str]:
             subprocess.run([*base, "kill-server"], capture_output=True)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_seed_leaks() -> Iterator[None]:
+    """``seed_everything`` exports ``PL_GLOBAL_SEED`` (as Lightning does, for the processes a run
+    starts); put it back after each test so a later test's subprocesses do not inherit it."""
+    saved = {name: os.environ.get(name) for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -104,7 +104,8 @@ def test_limits_for_test_and_predict(make_trainer, boring_model):
 
 def test_num_batches_per_dataloader(make_trainer, boring_model, random_loader):
     class Counts(lit.Callback):
-        seen: dict[str, list] = {}
+        def __init__(self):
+            self.seen: dict[str, list] = {}
 
         def on_sanity_check_start(self, trainer, pl_module):
             self.seen["sanity"] = trainer.num_sanity_val_batches

@@ -50,11 +50,11 @@ def test_accelerator_by_name_with_gpus(make_trainer, gpus, name):
 
 def test_auto_prefers_cuda_when_a_gpu_is_visible(make_trainer, gpus):
     gpus(1)
-    trainer = make_trainer()
+    trainer = make_trainer(accelerator="auto")
     assert trainer.accelerator.name == "cuda" and trainer.device == torch.device("cuda", 0)
     gpus(0)
-    assert make_trainer().accelerator.name == "cpu"
-    assert make_trainer(disable_plugins=["cuda", "gpu"]).accelerator.name == "cpu"
+    assert make_trainer(accelerator="auto").accelerator.name == "cpu"
+    assert make_trainer(accelerator="auto", disable_plugins=["cuda", "gpu"]).accelerator.name == "cpu"
 
 
 def test_seed_gpus_flag_lands_on_cuda(make_trainer, gpus):

@@ -219,7 +219,7 @@ def test_benchmark_sets_cudnn_benchmark_during_fit(make_trainer, cudnn_benchmark
 
 
 def test_auto_all_devices_and_the_seed_gpus_flag(make_trainer):
-    assert make_trainer(devices=1).accelerator.name == "cuda"
+    assert make_trainer(accelerator="auto", devices=1).accelerator.name == "cuda"
     assert CUDAAccelerator().parse_devices(-1) == list(range(torch.cuda.device_count()))
     with pytest.warns(DeprecationWarning, match=r"gpus=1\) is deprecated"):
         trainer = make_trainer(gpus=1)
