@@ -214,6 +214,43 @@ def test_lbfgs_closure_is_reevaluated(make_trainer, boring_model):
     assert not torch.equal(before, model.layer.weight) and trainer.global_step == 4
 
 
+def test_torch_optimizers_step_after_the_closure_others_get_it(make_trainer, boring_model, monkeypatch):
+    """torch's first-order optimizers run the closure first anyway: lit calls it, then ``step()``.
+    A subclass, or an optimizer with step pre-hooks, gets ``step(closure)`` as before."""
+    seen = []
+    original = torch.optim.SGD.step
+
+    def step(self, closure=None):
+        seen.append((type(self).__name__, closure is not None, self.param_groups[0]["params"][0].grad is not None))
+        return original(self, closure)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", step)
+
+    class MySGD(torch.optim.SGD):
+        pass
+
+    def with_optimizer(make):
+        class Model(boring_model):
+            def configure_optimizers(self):
+                return make(self.parameters())
+        return Model()
+
+    make_trainer(limit_train_batches=2, limit_val_batches=0).fit(with_optimizer(lambda p: torch.optim.SGD(p, lr=0.1)))
+    assert seen == [("SGD", False, True)] * 2, "stepped without the closure, gradients already computed"
+    seen.clear()
+    make_trainer(limit_train_batches=2, limit_val_batches=0).fit(with_optimizer(lambda p: MySGD(p, lr=0.1)))
+    assert seen == [("MySGD", True, False)] * 2, "a subclass may need the closure: it gets it"
+    seen.clear()
+
+    def hooked(params):
+        optimizer = torch.optim.SGD(params, lr=0.1)
+        optimizer.register_step_pre_hook(lambda opt, args, kwargs: None)
+        return optimizer
+
+    make_trainer(limit_train_batches=2, limit_val_batches=0).fit(with_optimizer(hooked))
+    assert seen == [("SGD", True, False)] * 2, "step pre-hooks still run before the closure"
+
+
 def test_configure_gradient_clipping_override(make_trainer, boring_model):
     calls = []
 

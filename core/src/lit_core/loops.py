@@ -278,6 +278,29 @@ class PredictLoop:
         return predictions[0] if len(predictions) == 1 else predictions
 
 
+def calls_closure_once_first(optimizer: Any) -> bool:
+    """Whether ``optimizer.step(closure)`` is ``closure()`` then ``optimizer.step()``.
+
+    True for torch's own first-order optimizers (exactly these classes, not subclasses, which may
+    change ``step``): they evaluate the closure once, under ``torch.enable_grad()``, before
+    updating, and return its loss. LBFGS re-evaluates it; other optimizers (SAM and the like)
+    may need it. Step pre-hooks would run after the backward pass instead of before the
+    closure, so an optimizer with any keeps the closure call.
+    """
+    if type(optimizer) not in _CLOSURE_ONCE_FIRST:
+        return False
+    from torch.optim import optimizer as torch_optimizer
+
+    return not optimizer._optimizer_step_pre_hooks and not getattr(torch_optimizer, "_global_optimizer_pre_hooks", None)
+
+
+_CLOSURE_ONCE_FIRST = frozenset(
+    getattr(torch.optim, name) for name in (
+        "SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "RMSprop", "Rprop",
+    ) if hasattr(torch.optim, name)
+)
+
+
 class _Closure:
     """Runs ``training_step`` and the backward pass; what ``optimizer.step(closure)`` calls."""
 
@@ -429,6 +452,9 @@ class FitLoop:
             len(self.closures) == 1 and not trainer._optimizer_setup.frequencies and self.plain_optimizer_step
             and self.plain_zero_grad and not self.step_schedulers[0]
         )
+        #: ``_automatic_single`` runs the closure, then ``step()``, for torch's optimizers that would
+        #: call it once, first: the same work without a second trip through the step wrapper.
+        self.closure_first = self.single_plain and calls_closure_once_first(trainer.optimizers[0])
         if not module.automatic_optimization and self.accumulate > 1:
             raise MisconfigurationException(
                 f"accumulate_grad_batches={self.accumulate} works with automatic optimization only: in manual "
@@ -723,9 +749,13 @@ class FitLoop:
             closure()
             return closure.output
         optimizer = closure.optimizer
-        optimizer.step(closure=closure)
-        if closure.calls == 0:
-            self._closure_not_called()
+        if self.closure_first:
+            closure()
+            optimizer.step()
+        else:
+            optimizer.step(closure=closure)
+            if closure.calls == 0:
+                self._closure_not_called()
         optimizer.zero_grad()
         self.trainer.global_step += 1
         return closure.output
