@@ -282,7 +282,7 @@ class SpawnLauncher:
             )
             # Written a moment ago by this job's own rank zero: not a checkpoint from elsewhere.
             payload = torch.load(out, weights_only=False)
-        _take_back(trainer, payload)
+        take_back(trainer, payload)
         return payload["result"]
 
 
@@ -293,7 +293,7 @@ def _spawned(local_rank: int, trainer: lit.Trainer, function: Callable[[], Any],
     try:
         result = function()
         if local_rank == 0:  # global rank zero, or the first process of another node
-            torch.save(_payload(trainer, result), out)
+            torch.save(result_payload(trainer, result), out)
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -309,22 +309,26 @@ def _own_copy(module: torch.nn.Module | None) -> None:
             tensor.data = tensor.data.clone()
 
 
-def _payload(trainer: lit.Trainer, result: Any) -> dict[str, Any]:
-    """What the first process takes back from global rank zero."""
+def result_payload(trainer: lit.Trainer, result: Any) -> dict[str, Any]:
+    """What the launching process takes back from global rank zero of processes it started
+    (``ddp_spawn`` here, ``torch_xla.launch`` in lit-xla): the stage's result, the weights, the
+    callbacks' states and the progress counters, every tensor on the CPU (device tensors do
+    not cross processes). ``take_back`` applies it."""
     from lit_core.apply import move_data_to_cpu
 
     module = trainer.lightning_module
     return {
-        "result": result,
+        "result": move_data_to_cpu(result),
         "state_dict": move_data_to_cpu(module.state_dict()) if module is not None else None,
-        "callbacks": {cb.state_key: cb.state_dict() for cb in trainer.callbacks},
+        "callbacks": move_data_to_cpu({cb.state_key: cb.state_dict() for cb in trainer.callbacks}),
         "current_epoch": trainer.current_epoch,
         "global_step": trainer.global_step,
         "status": trainer.state.status,
     }
 
 
-def _take_back(trainer: lit.Trainer, payload: dict[str, Any]) -> None:
+def take_back(trainer: lit.Trainer, payload: dict[str, Any]) -> None:
+    """Apply ``result_payload``'s record to the launching process's Trainer."""
     module = trainer.lightning_module
     if module is not None and payload["state_dict"] is not None:
         module.load_state_dict(payload["state_dict"])

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core.apply import move_data_to_cpu
+from lit_ddp.launchers import result_payload, take_back
 
 #: key -> (trainer, function, payload file), for the forked processes to find.
 _STAGES: dict[int, tuple[lit.Trainer, Callable[[], Any], str]] = {}
@@ -52,7 +52,7 @@ def launch(trainer: lit.Trainer, function: Callable[[], Any], all_devices: bool)
             del _STAGES[key]
         # Written a moment ago by this job's global rank zero: not a file from elsewhere.
         payload = torch.load(out, weights_only=False)
-    _take_back(trainer, payload)
+    take_back(trainer, payload)
     return payload["result"]
 
 
@@ -60,29 +60,4 @@ def _in_process(index: int, key: int) -> None:
     trainer, function, out = _STAGES[key]
     result = function()
     if trainer.global_rank == 0:
-        torch.save(_payload(trainer, result), out)
-
-
-def _payload(trainer: lit.Trainer, result: Any) -> dict[str, Any]:
-    module = trainer.lightning_module
-    return {
-        "result": move_data_to_cpu(result),
-        "state_dict": move_data_to_cpu(module.state_dict()) if module is not None else None,
-        "callbacks": move_data_to_cpu({cb.state_key: cb.state_dict() for cb in trainer.callbacks}),
-        "current_epoch": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "status": trainer.state.status,
-    }
-
-
-def _take_back(trainer: lit.Trainer, payload: dict[str, Any]) -> None:
-    module = trainer.lightning_module
-    if module is not None and payload["state_dict"] is not None:
-        module.load_state_dict(payload["state_dict"])
-    for cb in trainer.callbacks:
-        state = payload["callbacks"].get(cb.state_key)
-        if state:
-            cb.load_state_dict(state)
-    trainer.current_epoch = payload["current_epoch"]
-    trainer.global_step = payload["global_step"]
-    trainer.state.status = payload["status"]
+        torch.save(result_payload(trainer, result), out)
