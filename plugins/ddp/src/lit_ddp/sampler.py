@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +91,26 @@ def shard(loader: Any, num_replicas: int, rank: int, stage: str) -> Any:
     else:
         new = DistributedSamplerWrapper(sampler, num_replicas, rank, pad=pad)
     return with_sampler(loader, new)
+
+
+class ShardedLoaders:
+    """Each loader's sharded copy (``shard``), made once per loader and padding choice, so the
+    epochs of a run reuse one loader. Weakly keyed; a copy pickles empty (``ddp_spawn`` sends
+    the strategy that holds it to new processes)."""
+
+    def __init__(self) -> None:
+        self._copies: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (ShardedLoaders, ())  # weak references do not pickle: a copy starts empty
+
+    def get(self, loader: Any, num_replicas: int, rank: int, stage: str) -> Any:
+        """``shard(loader, num_replicas, rank, stage)``, remembered."""
+        pad = stage != "predict"
+        try:
+            by_pad = self._copies.setdefault(loader, {})
+        except TypeError:  # not weak-referenceable: shard it every time
+            by_pad = {}
+        if pad not in by_pad:
+            by_pad[pad] = shard(loader, num_replicas, rank, stage)
+        return by_pad[pad]

@@ -14,7 +14,6 @@ What each hook does here:
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -31,7 +30,7 @@ from lit_core.wrappers import StepForward
 
 from .environment import ClusterEnvironment, detect, free_port
 from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks
-from .sampler import shard
+from .sampler import ShardedLoaders
 
 _OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
 
@@ -56,8 +55,7 @@ class DDPStrategy(Strategy):
         self.timeout = timeout
         self.ddp_kwargs = ddp_kwargs
         self.cluster_environment: ClusterEnvironment | None = None
-        #: loader -> {pad: the loader with this process's sampler}, so epochs reuse one loader.
-        self._sharded: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
+        self._sharded = ShardedLoaders()
         self._sync_switch: _GradientSyncSwitch | None = None
         install_child_hooks()
 
@@ -66,15 +64,6 @@ class DDPStrategy(Strategy):
         if not dist.is_available():
             return "this build of torch has no torch.distributed"
         return None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_sharded"] = None  # weak references do not pickle (ddp_spawn sends the strategy along)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._sharded = weakref.WeakKeyDictionary()
 
     # -- processes ----------------------------------------------------------------------------
 
@@ -142,14 +131,7 @@ class DDPStrategy(Strategy):
         loader = yield
         if not trainer.use_distributed_sampler or trainer.world_size == 1:
             return loader
-        pad = stage != "predict"
-        try:
-            by_pad = self._sharded.setdefault(loader, {})
-        except TypeError:  # not weak-referenceable: shard it every time
-            by_pad = {}
-        if pad not in by_pad:
-            by_pad[pad] = shard(loader, trainer.world_size, trainer.global_rank, stage)
-        return by_pad[pad]
+        return self._sharded.get(loader, trainer.world_size, trainer.global_rank, stage)
 
     # -- collectives --------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ all-reduce. The loss is the same function of the same global batch as on one dev
 from __future__ import annotations
 
 import io
-import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -23,6 +22,7 @@ import torch
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 from lit_core.plugins import Strategy
+from lit_ddp.sampler import ShardedLoaders
 
 from . import runtime
 
@@ -49,7 +49,7 @@ class XLAStrategy(Strategy):
                 "the trainer instead of unpickling it."
             )
         self.start_method = start_method
-        self._sharded: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
+        self._sharded = ShardedLoaders()
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -88,16 +88,7 @@ class XLAStrategy(Strategy):
     def lit_process_dataloader(self, trainer: lit.Trainer, dataloader: Any, stage: str) -> Any:
         if not trainer.use_distributed_sampler or trainer.world_size == 1:
             return None
-        from lit_ddp.sampler import shard
-
-        pad = stage != "predict"
-        try:
-            by_pad = self._sharded.setdefault(dataloader, {})
-        except TypeError:  # not weak-referenceable: shard it every time
-            by_pad = {}
-        if pad not in by_pad:
-            by_pad[pad] = shard(dataloader, trainer.world_size, trainer.global_rank, stage)
-        return by_pad[pad]
+        return self._sharded.get(dataloader, trainer.world_size, trainer.global_rank, stage)
 
     @lit.hookimpl(tryfirst=True)
     def lit_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
