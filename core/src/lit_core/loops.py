@@ -722,7 +722,9 @@ class FitLoop:
 
     def _check_loss_deferred(self) -> None:
         loss = self.last_loss
-        if loss is not None and not torch.isfinite(loss).all():
+        # Checked on the host: the value is fetched anyway, and on XLA a check on the device would
+        # be a graph of its own to compile.
+        if loss is not None and not torch.isfinite(loss.cpu()).all():
             self._nan_error()
 
     def _nan_error(self) -> None:

@@ -4,7 +4,8 @@ What it changes in the loop, whichever XLA strategy runs it:
 
 ``lit_process_dataloader``  (wrapper) each ``DataLoader`` goes through ``DeviceLoader``, which
                             uploads batches from a background thread and cuts the graph of
-                            evaluation batches (``torch_xla``'s ``MpDeviceLoader``)
+                            evaluation batches (``torch_xla``'s ``MpDeviceLoader``); training
+                            batches are cut by the optimizer step's sync alone
 ``lit_optimizer_step``      (wrapper) one ``torch_xla.sync()`` after each optimizer step: the whole
                             step (forward, backward, update) is one graph, compiled once and
                             reused; values read afterwards (logging) are already computed
@@ -82,14 +83,18 @@ class XLAAccelerator(Accelerator):
     # -- data -----------------------------------------------------------------------------------
 
     @lit.hookimpl(wrapper=True)
-    def lit_process_dataloader(self, trainer: lit.Trainer) -> Generator[None, Any, Any]:
+    def lit_process_dataloader(self, trainer: lit.Trainer, stage: str) -> Generator[None, Any, Any]:
         # A wrapper: a strategy's sampler (what each process reads) goes in first, the upload last.
         loader = yield
         from .loader import DeviceLoader
 
         if not isinstance(loader, torch.utils.data.DataLoader):
             return loader
-        return DeviceLoader(loader, trainer.device, input_sharding=getattr(trainer.strategy, "input_sharding", None))
+        # Training batches: the sync after each optimizer step is the step boundary, so the
+        # loader adds none of its own (a second, empty sync per batch cost ~1.3 ms a step on
+        # XLA:CPU). Evaluation has no optimizer step: there each batch fetched is the boundary.
+        return DeviceLoader(loader, trainer.device, input_sharding=getattr(trainer.strategy, "input_sharding", None),
+                            sync_per_batch=stage != "train")
 
     # -- the step boundary ------------------------------------------------------------------------
 

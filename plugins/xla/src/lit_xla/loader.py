@@ -9,22 +9,31 @@ from torch.utils.data import DataLoader
 from torch_xla.distributed.parallel_loader import MpDeviceLoader
 from torch_xla.distributed.spmd import Mesh, ShardingSpec
 
+#: A batch count no epoch reaches: the loader then syncs only when it runs out.
+_NEVER = 2**62
+
 
 class DeviceLoader(MpDeviceLoader):
     """torch_xla's ``MpDeviceLoader`` that still looks like the ``DataLoader`` it wraps.
 
-    Batches are uploaded by background threads while the device computes, and each batch
-    fetched is a step boundary (``torch_xla.sync()``; free right after the optimizer step's
-    own). The loops read ``sampler`` (``set_epoch``), ``dataset`` and ``batch_size`` from it, as
-    from the ``DataLoader``.
+    Batches are uploaded by background threads while the device computes. With
+    ``sync_per_batch``, each batch fetched is a step boundary (``torch_xla.sync()``); without,
+    only the end of the epoch is, and the caller syncs (the training loop's optimizer step). The
+    loops read ``sampler`` (``set_epoch``), ``dataset`` and ``batch_size`` from it, as from the
+    ``DataLoader``.
 
     :param loader: the ``DataLoader`` to upload from.
     :param device: the XLA device.
     :param input_sharding: how to split each batch over devices (``xla_spmd``), or ``None``.
+    :param sync_per_batch: whether fetching a batch ends the graph of the one before.
     """
 
-    def __init__(self, loader: DataLoader, device: torch.device, input_sharding: ShardingSpec | None = None) -> None:
-        super().__init__(loader, device, **({"input_sharding": input_sharding} if input_sharding is not None else {}))
+    def __init__(self, loader: DataLoader, device: torch.device, input_sharding: ShardingSpec | None = None,
+                 sync_per_batch: bool = True) -> None:
+        options: dict[str, Any] = {} if sync_per_batch else {"batches_per_execution": _NEVER}
+        if input_sharding is not None:
+            options["input_sharding"] = input_sharding
+        super().__init__(loader, device, **options)
         self.loader = loader
 
     def __getattr__(self, name: str) -> Any:
