@@ -32,6 +32,8 @@ def loader(n: int = 8, batch_size: int = 2) -> DataLoader:
 
 
 def fit(model, tmp_path, data=None, **flags) -> lit.Trainer:
+    if not {"accelerator", "gpus", "tpu_cores"} & flags.keys():
+        flags["accelerator"] = "cpu"  # the same test on a machine with a GPU (see conftest's make_trainer)
     trainer = lit.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_model_summary=False, **flags)
     trainer.fit(model, data if data is not None else loader())
     return trainer
