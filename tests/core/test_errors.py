@@ -95,14 +95,58 @@ def test_plateau_monitor_not_logged(tmp_path):
         fit(Model(optimizers=plateau), tmp_path)
 
 
-def test_nan_loss_stops_with_advice(tmp_path):
-    def nan_at_step_2(m, loss):
-        return loss * float("nan") if m.trainer.global_step == 2 else loss
+def nan_from_step(step):
+    def at(m, loss):
+        return loss * float("nan") if m.trainer.global_step >= step else loss
 
-    model = Model(step=nan_at_step_2)
-    with pytest.raises(FloatingPointError, match=r"NaN or infinite at epoch 0, global step 2.*gradient_clip_val"):
+    return at
+
+
+def test_nan_loss_stops_with_advice(tmp_path):
+    # Read every log_every_n_steps optimizer steps and at the epoch's end, not every step (a host read).
+    model = Model(step=nan_from_step(2))
+    with pytest.raises(FloatingPointError, match=(
+        r"NaN or infinite \(found at epoch 0, global step 4: lit reads the latest loss every 50 optimizer steps "
+        r"\(log_every_n_steps\) and at each epoch's end.*gradient_clip_val.*detect_anomaly=True"
+    )):
         fit(model, tmp_path)
+
+
+def test_nan_loss_found_at_the_logging_interval(tmp_path):
+    model = Model(step=nan_from_step(5))
+    with pytest.raises(FloatingPointError, match=r"found at epoch 0, global step 6: .* every 3 optimizer steps"):
+        fit(model, tmp_path, data=loader(n=40), log_every_n_steps=3)
+
+
+def test_nan_loss_found_without_a_logger_or_interval(tmp_path):
+    # logger=False in fit(); log_every_n_steps=0 leaves the epoch's end.
+    with pytest.raises(FloatingPointError, match=r"found at epoch 0, global step 4: lit reads the latest loss at each epoch's end"):
+        fit(Model(step=nan_from_step(1)), tmp_path, log_every_n_steps=0)
+
+
+def test_nan_loss_with_detect_anomaly_stops_before_backward(tmp_path):
+    model = Model(step=nan_from_step(2))
+    with pytest.raises(FloatingPointError, match=r"NaN or infinite at epoch 0, global step 2\. .*gradient_clip_val"):
+        fit(model, tmp_path, detect_anomaly=True)
     assert torch.isfinite(model.layer.weight).all()  # raised before the NaN reached the weights
+
+
+def test_nan_loss_in_manual_optimization(tmp_path):
+    class Manual(Model):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            optimizer = self.optimizers()
+            loss = F.cross_entropy(self.layer(batch[0]), batch[1]) * float("nan")
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            return loss
+
+    with pytest.raises(FloatingPointError, match=r"found at epoch 0, global step 4"):
+        fit(Manual(), tmp_path)
 
 
 def test_empty_dataloader(tmp_path):
@@ -294,5 +338,10 @@ def test_limit_train_batches_zero_skips_training(tmp_path):
 
 
 def test_barebones_skips_the_nan_check(tmp_path):
-    trainer = fit(Model(step=lambda m, loss: loss * float("nan")), tmp_path, barebones=True)
-    assert trainer.global_step == 4  # documented: barebones trades the check for speed
+    trainer = fit(Model(step=lambda m, loss: loss * float("nan")), tmp_path, barebones=True, log_every_n_steps=1)
+    assert trainer.global_step == 4  # documented: barebones turns the check off
+
+
+def test_barebones_checks_nan_with_detect_anomaly(tmp_path):
+    with pytest.raises(FloatingPointError, match=r"at epoch 0, global step 0\."):
+        fit(Model(step=lambda m, loss: loss * float("nan")), tmp_path, barebones=True, detect_anomaly=True)

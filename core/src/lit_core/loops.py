@@ -2,7 +2,8 @@
 
 Hot-path rules: event hooks are looked up once per stage in ``trainer._events`` and skipped
 when nobody implements them; user methods are bound once; nothing converts a tensor to a
-Python number per step except the NaN check on CPU losses (free there: the value is on host).
+Python number per step: the NaN check reads the latest loss every ``log_every_n_steps`` steps
+and at each epoch's end (every step only with ``detect_anomaly=True``).
 """
 
 from __future__ import annotations
@@ -331,8 +332,8 @@ class _Closure:
             output = loop.step_end(output)
         self.output = output
         # The common case, a scalar loss tensor that requires grad, checked inline; loss_of says what is wrong otherwise.
-        if type(output) is torch.Tensor and output.requires_grad and output.numel() == 1 and not loop.check_nan:
-            loss = output
+        if type(output) is torch.Tensor and output.requires_grad and output.numel() == 1 and not loop.check_nan_now:
+            loss = loop.last_loss = output  # read for NaN later, with the logging (see FitLoop.check_nan)
         else:
             loss = loop.loss_of(output, automatic=True)
             if loss is None:
@@ -355,10 +356,16 @@ class FitLoop:
         self.trainer = trainer
         self.module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
-        #: The last loss not on the CPU, checked for NaN when metrics are fetched anyway.
+        #: The latest loss, read for NaN every ``log_every_n_steps`` optimizer steps and at each
+        #: epoch's end: reading it every step costs a host read (and a device sync off the CPU).
         self.last_loss: torch.Tensor | None = None
-        #: barebones=True trades the NaN check (a host read per step on CPU) for speed.
-        self.check_nan = not trainer.barebones
+        #: barebones=True drops the NaN check altogether, unless detect_anomaly=True asks for it.
+        self.check_nan = not trainer.barebones or bool(trainer.detect_anomaly)
+        #: detect_anomaly=True: every loss is read before its backward pass (a debugging mode).
+        self.check_nan_now = bool(trainer.detect_anomaly)
+        log_every = trainer.log_every_n_steps
+        #: Every how many optimizer steps the latest loss is read (0: at each epoch's end only).
+        self.nan_every = log_every if log_every > 0 else 0
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -569,6 +576,9 @@ class FitLoop:
         trainer._epoch_batches_done = ran = 0 if resume is None else resume.done
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
+        check_nan = self.check_nan and not self.check_nan_now
+        # Every log_every_n_steps optimizer steps: metrics to the loggers, the latest loss read for NaN.
+        periodic = log_every > 0 and (logging_on or check_nan)
         automatic = module.automatic_optimization
         train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
@@ -606,9 +616,11 @@ class FitLoop:
                 batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
             if self.collect_epoch_outputs and outputs is not None:
                 epoch_outputs.append(outputs)
-            if stepping and logging_on and trainer._batches_that_stepped % log_every == 0:
-                self._check_loss_deferred()
-                trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
+            if stepping and periodic and trainer._batches_that_stepped % log_every == 0:
+                if check_nan:
+                    self._check_loss_deferred()
+                if logging_on:
+                    trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
                 validated_at_end = is_last
@@ -711,28 +723,30 @@ class FitLoop:
                     "training_step returned a loss that does not require grad: it was detached, computed under "
                     "torch.no_grad(), or from parameters with requires_grad=False."
                 )
-        if not self.check_nan:
-            return loss
-        if loss.is_cpu:
-            if not math.isfinite(loss.item()) if scalar else not torch.isfinite(loss).all():
-                self._nan_error()
+        if self.check_nan_now:
+            if not torch.isfinite(loss.detach().cpu()).all():
+                self._nan_error(deferred=False)
         else:
-            self.last_loss = loss.detach()  # checked where the value is fetched anyway (log steps, epoch end)
+            self.last_loss = loss  # read for NaN every log_every_n_steps optimizer steps and at the epoch's end
         return loss
 
     def _check_loss_deferred(self) -> None:
         loss = self.last_loss
-        # Checked on the host: the value is fetched anyway, and on XLA a check on the device would
-        # be a graph of its own to compile.
-        if loss is not None and not torch.isfinite(loss.cpu()).all():
-            self._nan_error()
+        # Read on the host: on XLA a check on the device would be a graph of its own to compile.
+        if self.check_nan and loss is not None and not torch.isfinite(loss.detach().cpu()).all():
+            self._nan_error(deferred=True)
 
-    def _nan_error(self) -> None:
+    def _nan_error(self, deferred: bool) -> None:
         trainer = self.trainer
+        where = f"at epoch {trainer.current_epoch}, global step {trainer.global_step}"
+        if deferred:
+            every = self.nan_every
+            when = f"every {every} optimizer steps (log_every_n_steps) and " if every else ""
+            where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"
         raise FloatingPointError(
-            f"The loss is NaN or infinite at epoch {trainer.current_epoch}, global step {trainer.global_step}. "
-            "Lower the learning rate, clip gradients (Trainer(gradient_clip_val=1.0)), check the data for NaNs, or "
-            "use Trainer(detect_anomaly=True) to find the operation that produced it."
+            f"The loss is NaN or infinite {where}. Lower the learning rate, clip gradients "
+            "(Trainer(gradient_clip_val=1.0)), check the data for NaNs, or use Trainer(detect_anomaly=True), which "
+            "checks every loss before its backward pass and finds the operation that produced a NaN."
         )
 
     @staticmethod
