@@ -259,6 +259,9 @@ def test_hook_lookup_is_remembered_per_class_but_instance_hooks_still_count():
         def lit_train_start(self, trainer):
             calls.append(("class", id(self)))
 
+        def helper(self):
+            pass
+
     def own_hook(trainer):
         calls.append(("instance", None))
 
@@ -274,7 +277,8 @@ def test_hook_lookup_is_remembered_per_class_but_instance_hooks_still_count():
         pm.hook.lit_train_end(trainer=None, module=None)
     assert calls == [("class", id(first)), ("class", id(third)), ("class", id(second)), ("instance", None)]
     assert registry._IMPL_OPTS[Counter]["lit_train_start"] is not None
-    assert registry._IMPL_OPTS[Counter]["__init__"] is None  # a class attribute that is no hook, remembered too
+    assert registry._IMPL_OPTS[Counter]["helper"] is None  # a class attribute that is no hook, remembered too
+    assert "__init__" not in registry._IMPL_OPTS[Counter]  # dunders are never hooks: not even looked up
     assert "lit_train_end" not in registry._IMPL_OPTS[Counter]  # an instance's attributes are never remembered
 
 

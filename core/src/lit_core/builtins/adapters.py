@@ -9,6 +9,7 @@ Hooks left as the base class's no-op get no trampoline, so pluggy never calls th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from collections.abc import Callable
@@ -85,10 +86,22 @@ def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...], fir
     arity = positional_arity(method)
     passed = args if arity is None else args[:arity]
     params = tuple(dict.fromkeys((*first, *passed)))
-    source = f"def {hook}({', '.join(params)}):\n    return _method({', '.join(passed)})\n"
-    namespace: dict[str, Any] = {"_method": method}
+    return hookimpl(_trampoline_factory(hook, params, passed)(method))
+
+
+@functools.cache
+def _trampoline_factory(hook: str, params: tuple[str, ...], passed: tuple[str, ...]) -> Callable[..., Any]:
+    """``make(method) -> trampoline``, compiled once per shape (a ``Trainer`` builds dozens)."""
+    source = (
+        f"def _make(_method):\n"
+        f"    def {hook}({', '.join(params)}):\n"
+        f"        return _method({', '.join(passed)})\n"
+        f"    {hook}.__qualname__ = {hook!r}\n"
+        f"    return {hook}\n"
+    )
+    namespace: dict[str, Any] = {}
     exec(compile(source, f"<lit adapter {hook}>", "exec"), namespace)
-    return hookimpl(namespace[hook])
+    return namespace["_make"]
 
 
 class AdapterPlugin(types.SimpleNamespace):

@@ -8,6 +8,7 @@ only.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -55,8 +56,13 @@ def version_problem(torch_version: str, xla_version: str | None) -> str | None:
     return None
 
 
+@functools.cache
 def installed_version(distribution: str) -> str | None:
-    """The installed version of ``distribution`` (from metadata, nothing imported), or ``None``."""
+    """The installed version of ``distribution`` (from metadata, nothing imported), or ``None``.
+
+    Remembered for the process: ``accelerator="auto"`` asks on every ``Trainer()``, and a metadata
+    search of ``sys.path`` costs about a millisecond each time.
+    """
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
