@@ -2,8 +2,8 @@
 
 Hot-path rules: event hooks are looked up once per stage in ``trainer._events`` and skipped
 when nobody implements them; user methods are bound once; nothing converts a tensor to a
-Python number per step: the NaN check reads the latest loss every ``log_every_n_steps`` steps
-and at each epoch's end (every step only with ``detect_anomaly=True``).
+Python number per step: the NaN check reads the latest loss when metrics go to the loggers and
+at each epoch's end (every step only with ``detect_anomaly=True``).
 """
 
 from __future__ import annotations
@@ -356,8 +356,9 @@ class FitLoop:
         self.trainer = trainer
         self.module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
-        #: The latest loss, read for NaN every ``log_every_n_steps`` optimizer steps and at each
-        #: epoch's end: reading it every step costs a host read (and a device sync off the CPU).
+        #: The latest loss, read for NaN when metrics go to the loggers (every ``log_every_n_steps``
+        #: optimizer steps) and at each epoch's end: reading it every step costs a host read (and a
+        #: device sync off the CPU), and reading it then costs nothing more than the logging does.
         self.last_loss: torch.Tensor | None = None
         #: barebones=True drops the NaN check altogether, unless detect_anomaly=True asks for it.
         self.check_nan = not trainer.barebones or bool(trainer.detect_anomaly)
@@ -365,7 +366,7 @@ class FitLoop:
         self.check_nan_now = bool(trainer.detect_anomaly)
         log_every = trainer.log_every_n_steps
         #: Every how many optimizer steps the latest loss is read (0: at each epoch's end only).
-        self.nan_every = log_every if log_every > 0 else 0
+        self.nan_every = log_every if log_every > 0 and trainer._log_metrics_hook is not None else 0
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -577,8 +578,6 @@ class FitLoop:
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
         check_nan = self.check_nan and not self.check_nan_now
-        # Every log_every_n_steps optimizer steps: metrics to the loggers, the latest loss read for NaN.
-        periodic = log_every > 0 and (logging_on or check_nan)
         automatic = module.automatic_optimization
         train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
@@ -616,11 +615,10 @@ class FitLoop:
                 batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
             if self.collect_epoch_outputs and outputs is not None:
                 epoch_outputs.append(outputs)
-            if stepping and periodic and trainer._batches_that_stepped % log_every == 0:
-                if check_nan:
+            if stepping and logging_on and trainer._batches_that_stepped % log_every == 0:
+                if check_nan:  # the values are fetched now anyway (a device sync off the CPU)
                     self._check_loss_deferred()
-                if logging_on:
-                    trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
+                trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
                 validated_at_end = is_last
@@ -741,7 +739,7 @@ class FitLoop:
         where = f"at epoch {trainer.current_epoch}, global step {trainer.global_step}"
         if deferred:
             every = self.nan_every
-            when = f"every {every} optimizer steps (log_every_n_steps) and " if every else ""
+            when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every else ""
             where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"
         raise FloatingPointError(
             f"The loss is NaN or infinite {where}. Lower the learning rate, clip gradients "
