@@ -220,6 +220,35 @@ def test_resume_last_on_xla(tmp_path, monkeypatch, eager):
     torch.testing.assert_close(model.layer.weight.detach().cpu(), weight, atol=TOL, rtol=0)
 
 
+class Dropping(Recorded):
+    """``Recorded`` with dropout before the layer: each step draws a mask from XLA's generator."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(torch.nn.functional.dropout(x, p=0.5, training=self.training))
+
+
+def test_resume_restores_xla_random_state(tmp_path, monkeypatch):
+    """Two epochs in one go, and one epoch + a resume from its checkpoint, draw the same dropout masks."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(max_epochs: int, **fit_args) -> tuple[lit.Trainer, Dropping]:
+        torch.manual_seed(7)  # the same weights, and the same XLA generator state at the start
+        model = Dropping()
+        trainer = lit.Trainer(accelerator="xla", max_epochs=max_epochs, logger=False, enable_progress_bar=False,
+                              enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0)
+        trainer.fit(model, loader(), **fit_args)
+        return trainer, model
+
+    _, whole = run(2)
+    trainer, first = run(1)
+    trainer.save_checkpoint(tmp_path / "epoch1.ckpt")
+    saved = torch.load(tmp_path / "epoch1.ckpt", map_location="cpu", weights_only=True)
+    assert isinstance(saved["rng_states"]["xla"], int)
+    _, resumed = run(2, ckpt_path=tmp_path / "epoch1.ckpt")
+    assert close(first.cpu_losses(), whole.cpu_losses()[:8]) < TOL
+    assert close(resumed.cpu_losses(), whole.cpu_losses()[8:]) < TOL  # the second epoch's masks, not the first's
+
+
 def test_mnist_example_trains_on_xla(tmp_path, monkeypatch):
     """The walk-through's LitMNIST, on its offline data (scikit-learn's digits in MNIST's frame)."""
     monkeypatch.chdir(tmp_path)

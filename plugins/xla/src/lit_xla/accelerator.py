@@ -13,12 +13,19 @@ What it changes in the loop, whichever XLA strategy runs it:
                             file loads anywhere
 ``lit_load_checkpoint``     checkpoints are read onto the CPU (``torch.load`` cannot map onto an
                             XLA device); ``load_state_dict`` copies them onto the device
+``lit_save_checkpoint_state`` / ``lit_load_checkpoint_state``  XLA's random-number state (dropout
+                            masks) is saved with the others and put back on resume
 ``lit_init_end``            ``inference_mode`` off: evaluation runs under ``torch.no_grad``
                             (torch_xla does not support inference tensors)
+
+At each stage start XLA's generator is seeded from torch's CPU generator (without drawing from
+it): ``torch.manual_seed`` / ``seed_everything`` do not reach XLA's generator in torch_xla 2.9,
+so without this a seeded run's dropout masks would differ from process to process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Generator
 from typing import Any, ClassVar
@@ -30,6 +37,17 @@ from lit_core.apply import move_data_to_cpu
 from lit_core.plugins import Accelerator
 
 from . import runtime
+
+
+def seed_from_host() -> int:
+    """A 64-bit seed for XLA's generator that is a function of torch's CPU generator state.
+
+    It does not draw from the CPU generator, so the host's random stream (shuffling, weights
+    created later) is the same as on any other accelerator; the same ``torch.manual_seed`` and
+    the same draws since give the same seed, so a seeded run draws the same dropout masks.
+    """
+    digest = hashlib.blake2b(torch.get_rng_state().numpy().tobytes(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 class XLAAccelerator(Accelerator):
@@ -73,6 +91,9 @@ class XLAAccelerator(Accelerator):
 
         if not xr.is_spmd():  # under SPMD the one device torch_xla offers is the virtual xla:0
             torch_xla.device(device.index or 0)
+        import torch_xla.core.xla_model as xm
+
+        xm.set_rng_state(seed_from_host(), device)
 
     @lit.hookimpl
     def lit_init_end(self, trainer: lit.Trainer) -> None:
@@ -115,6 +136,26 @@ class XLAAccelerator(Accelerator):
         checkpoint.clear()
         checkpoint.update(cpu)
         return (yield)
+
+    @lit.hookimpl
+    def lit_save_checkpoint_state(self, trainer: lit.Trainer, checkpoint: dict[str, Any]) -> None:
+        # XLA draws dropout masks from a generator of its own (one int, torch_xla's RNG state); the
+        # kernel saves the CPU, CUDA, numpy and Python ones. Weights-only checkpoints carry none.
+        states = checkpoint.get("rng_states")
+        if states is not None:
+            import torch_xla.core.xla_model as xm
+
+            states["xla"] = int(xm.get_rng_state(trainer.device))
+
+    @lit.hookimpl
+    def lit_load_checkpoint_state(self, trainer: lit.Trainer, checkpoint: dict[str, Any]) -> None:
+        # Put back when the checkpoint is loaded: between here and the first step nothing draws from
+        # it (a mid-epoch resume replays batches on the host). A checkpoint from the CPU has none.
+        state = (checkpoint.get("rng_states") or {}).get("xla")
+        if state is not None:
+            import torch_xla.core.xla_model as xm
+
+            xm.set_rng_state(int(state), trainer.device)
 
     @lit.hookimpl(tryfirst=True)
     def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
