@@ -31,13 +31,15 @@ def test_overhead_quick(tmp_path: Path) -> None:
     assert re.search(r"^lightning: ", out, re.M)
     for title in ("== tiny: Linear(32->2)", "== seed MLP (LitMNIST 784-128-256-10)"):
         table = out[out.index(title) :]
-        for config in ("raw", "lit default", "lit default, no bar", "lit barebones"):
+        for config in ("raw", "lit default", "lit default, no bar", "lit-core default", "lit barebones"):
             assert re.search(rf"^{config} +\d+\.\d", table, re.M), f"no {config!r} row under {title!r}:\n{out}"
         assert re.search(r"^progress bar cost: [+-]\d+\.\d µs/step", table, re.M), f"no bar cost under {title!r}:\n{out}"
     assert re.search(r"^progress bar in lit default: ", out, re.M)
-    for label in ("lit default overhead, tiny model", "lit barebones overhead, tiny model", "lit default wall ratio, seed MLP",
-                  "progress bar cost, tiny model"):
+    for label in ("lit default overhead, tiny model", "lit barebones overhead, tiny model",
+                  "lit-core default wall ratio, seed MLP", "progress bar cost, tiny model"):
         assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
+    assert re.search(r"^REPORT lit default with every installed plugin .* seed MLP: \d\.\d+x; without the bar \d\.\d+x$",
+                     out, re.M), f"no REPORT line for the default with every plugin:\n{out}"
     assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
 
 
