@@ -725,7 +725,7 @@ class FitLoop:
             if not torch.isfinite(loss.detach().cpu()).all():
                 self._nan_error(deferred=False)
         else:
-            self.last_loss = loss  # read for NaN every log_every_n_steps optimizer steps and at the epoch's end
+            self.last_loss = loss  # read for NaN when metrics go to the loggers and at the epoch's end
         return loss
 
     def _check_loss_deferred(self) -> None:
