@@ -22,7 +22,7 @@ import pluggy
 
 from . import hookspecs
 from .exceptions import PluginError
-from .markers import PROJECT
+from .markers import PROJECT, function_factory
 
 #: kind -> entry-point group.
 GROUPS: dict[str, str] = {
@@ -281,14 +281,9 @@ class PluginManager(pluggy.PluginManager):
             ) from exc
 
 
-@functools.cache
 def _fast_caller_factory(name: str, spec_args: tuple[str, ...], impl_args: tuple[tuple[str, ...], ...],
                          firstresult: bool) -> Callable[..., Callable[..., Any]]:
-    """``make(*functions) -> caller`` for ``fast_caller``, compiled once per shape of hook.
-
-    Every ``Trainer`` binds its hot path anew, with the same few shapes: compiling each caller
-    every time cost about a millisecond and a half per ``fit``.
-    """
+    """``make(*functions) -> caller`` for ``fast_caller`` (compiled once per shape: ``function_factory``)."""
     if len(impl_args) == 1:
         call = f"_fn0({', '.join(impl_args[0])})"
         body = f"        return {call}\n" if firstresult else f"        return [r for r in ({call},) if r is not None]\n"
@@ -299,15 +294,7 @@ def _fast_caller_factory(name: str, spec_args: tuple[str, ...], impl_args: tuple
             body += "        if r is not None:\n" + ("            return r\n" if firstresult else "            results.append(r)\n")
         body += "        return None\n" if firstresult else "        return results\n"
     functions = ", ".join(f"_fn{i}" for i in range(len(impl_args)))
-    source = (
-        f"def _make({functions}):\n"
-        f"    def {name}(*, {', '.join(spec_args)}):\n{body}"
-        f"    {name}.__qualname__ = {name!r}\n"
-        f"    return {name}\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<lit fast caller {name}>", "exec"), namespace)
-    return namespace["_make"]
+    return function_factory(f"lit fast caller {name}", name, f"*, {', '.join(spec_args)}", functions, body)
 
 
 #: ``parse_hookimpl_opts`` per class: attribute name -> pluggy's options (``None``: not a hook).

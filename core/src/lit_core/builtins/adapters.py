@@ -9,14 +9,13 @@ Hooks left as the base class's no-op get no trampoline, so pluggy never calls th
 
 from __future__ import annotations
 
-import functools
 import inspect
 import types
 from collections.abc import Callable
 from typing import Any
 
 from ..callback import Callback
-from ..markers import hookimpl
+from ..markers import function_factory, hookimpl
 from ..module import LightningModule
 
 #: lit hook -> (Lightning method name, arguments after ``trainer, pl_module``).
@@ -86,22 +85,8 @@ def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...], fir
     arity = positional_arity(method)
     passed = args if arity is None else args[:arity]
     params = tuple(dict.fromkeys((*first, *passed)))
-    return hookimpl(_trampoline_factory(hook, params, passed)(method))
-
-
-@functools.cache
-def _trampoline_factory(hook: str, params: tuple[str, ...], passed: tuple[str, ...]) -> Callable[..., Any]:
-    """``make(method) -> trampoline``, compiled once per shape (a ``Trainer`` builds dozens)."""
-    source = (
-        f"def _make(_method):\n"
-        f"    def {hook}({', '.join(params)}):\n"
-        f"        return _method({', '.join(passed)})\n"
-        f"    {hook}.__qualname__ = {hook!r}\n"
-        f"    return {hook}\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<lit adapter {hook}>", "exec"), namespace)
-    return namespace["_make"]
+    make = function_factory(f"lit adapter {hook}", hook, ", ".join(params), "_method", f"        return _method({', '.join(passed)})\n")
+    return hookimpl(make(method))
 
 
 class AdapterPlugin(types.SimpleNamespace):
