@@ -364,9 +364,6 @@ class FitLoop:
         self.check_nan = not trainer.barebones or bool(trainer.detect_anomaly)
         #: detect_anomaly=True: every loss is read before its backward pass (a debugging mode).
         self.check_nan_now = bool(trainer.detect_anomaly)
-        log_every = trainer.log_every_n_steps
-        #: Every how many optimizer steps the latest loss is read (0: at each epoch's end only).
-        self.nan_every = log_every if log_every > 0 and trainer._log_metrics_hook is not None else 0
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -577,7 +574,6 @@ class FitLoop:
         trainer._epoch_batches_done = ran = 0 if resume is None else resume.done
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
-        check_nan = self.check_nan and not self.check_nan_now
         automatic = module.automatic_optimization
         train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
@@ -616,8 +612,7 @@ class FitLoop:
             if self.collect_epoch_outputs and outputs is not None:
                 epoch_outputs.append(outputs)
             if stepping and logging_on and trainer._batches_that_stepped % log_every == 0:
-                if check_nan:  # the values are fetched now anyway (a device sync off the CPU)
-                    self._check_loss_deferred()
+                self._check_loss_deferred()  # the values are fetched now anyway (a device sync off the CPU)
                 trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
@@ -738,8 +733,8 @@ class FitLoop:
         trainer = self.trainer
         where = f"at epoch {trainer.current_epoch}, global step {trainer.global_step}"
         if deferred:
-            every = self.nan_every
-            when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every else ""
+            every = trainer.log_every_n_steps if trainer._log_metrics_hook is not None else 0
+            when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every > 0 else ""
             where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"
         raise FloatingPointError(
             f"The loss is NaN or infinite {where}. Lower the learning rate, clip gradients "
