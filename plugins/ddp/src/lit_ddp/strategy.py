@@ -13,6 +13,7 @@ What each hook does here:
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable, Generator
 from datetime import timedelta
@@ -87,6 +88,10 @@ class DDPStrategy(Strategy):
         device = trainer.accelerator.get_device(trainer.device_ids[env.local_rank % len(trainer.device_ids)])
         backend = self.process_group_backend or ("nccl" if device.type == "cuda" else "gloo")
         dist.init_process_group(backend, rank=env.global_rank, world_size=env.world_size, timeout=self.timeout)
+        # Kept for the next stages; torn down before the interpreter exits, not by its finalizers
+        # (a gloo group left to them can abort the process: "terminate called without an active
+        # exception", seen once here in `make test`, in a two-process `python train.py` job).
+        atexit.register(_destroy_process_group)
 
     # -- the module ---------------------------------------------------------------------------
 
@@ -255,3 +260,8 @@ class _GradientSyncSwitch:
     @lit.hookimpl
     def lit_train_batch_start(self, trainer: lit.Trainer, batch_idx: int) -> None:
         self.ddp.require_backward_grad_sync = trainer.is_last_batch or (batch_idx + 1) % trainer.accumulate_grad_batches == 0
+
+
+def _destroy_process_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
