@@ -10,7 +10,7 @@ TORCH := torch==2.13.0
 # Every distribution in the repository, installed editable.
 DISTS := core $(wildcard plugins/*/pyproject.toml) $(wildcard contrib/*/pyproject.toml)
 DIST_DIRS := core $(patsubst %/pyproject.toml,%,$(filter %/pyproject.toml,$(DISTS)))
-DEV_TOOLS := pytest ruff scikit-learn numpy build
+DEV_TOOLS := pytest ruff scikit-learn numpy build torchmetrics jsonargparse
 STAMP := $(VENV)/.bootstrap-stamp
 # A distribution whose pyproject declares a `test` extra (test-only backends, e.g. the mlflow server) is installed with it.
 has_test_extra = $(shell grep -qs '^test *=' $(1)/pyproject.toml && echo yes)
