@@ -1,0 +1,1 @@
+"""Lightning's ``lightning.pytorch.core``, mirrored: ``from lit_core.core import LightningModule``."""

@@ -1,0 +1,1 @@
+"""Lightning's ``lightning.pytorch.utilities``, mirrored: ``from lit_core.utilities import ...``."""
