@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import http.client
 import logging
 import math
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -38,6 +36,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 import lit_core as lit
+from lit_core.demos.download import ChecksumError, fetch
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +79,6 @@ _IDX_DTYPES: Mapping[int, str] = {
 _DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "MNIST"
 
 
-class ChecksumError(ValueError):
-    """A downloaded file does not match its expected checksum."""
-
-
 class MNISTUnavailableError(RuntimeError):
     """No mirror could provide a verified copy of an MNIST file."""
 
@@ -114,39 +109,6 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     array = np.frombuffer(raw, dtype=dtype, offset=data_start).reshape(shape)
     # astype copies into native order, which also makes the array writable for torch.
     return array.astype(dtype.newbyteorder("="))
-
-
-def _hash_name(checksum: str) -> str:
-    """Tell the hash from the checksum's length: 32 hex digits is MD5, 64 is SHA-256."""
-    names = {32: "md5", 64: "sha256"}
-    if len(checksum) not in names:
-        raise ValueError(f"checksum {checksum!r} is neither an MD5 nor a SHA-256 hex digest")
-    return names[len(checksum)]
-
-
-def _fetch_verified(url: str, target: Path, checksum: str, timeout: float) -> None:
-    """Download ``url`` to ``target``, moved into place only once its checksum matches.
-
-    The bytes go to a temporary file beside ``target`` first, so an interrupted or
-    corrupted download never leaves a file under the final name.
-    """
-    # usedforsecurity=False: MD5 only detects corruption here; FIPS builds allow that.
-    digest = hashlib.new(_hash_name(checksum), usedforsecurity=False)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=timeout) as response,
-        ):
-            for chunk in iter(lambda: response.read(1 << 16), b""):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != checksum.lower():
-            raise ChecksumError(f"checksum mismatch ({digest.hexdigest()} != {checksum})")
-        # Atomic on POSIX: a reader sees no file or a whole, verified one.
-        os.replace(tmp_name, target)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)  # no-op after a successful replace
 
 
 def download_mnist(
@@ -190,7 +152,7 @@ def download_mnist(
                 failures.append(f"{url}: skipped, mirror unreachable")
                 continue
             try:
-                _fetch_verified(url, target, checksums[name], timeout)
+                fetch(url, target, checksums[name], timeout)
             except urllib.error.HTTPError as exc:
                 # The server answered, so it stays in the running for the other files.
                 failures.append(f"{url}: HTTP {exc.code}")

@@ -1,0 +1,36 @@
+"""Lightning's ``lightning.pytorch.demos``, mirrored: models and datasets for examples, bug reports and tests.
+
+Everything works offline: the datasets download real data when asked to and can write a
+synthetic copy of the same shape when not (``download=False``).
+"""
+
+from .boring_classes import (
+    BoringDataModule,
+    BoringModel,
+    DemoModel,
+    ManualOptimBoringModel,
+    Net,
+    RandomDataset,
+    RandomDictDataset,
+    RandomIterableDataset,
+    RandomIterableDatasetWithLen,
+)
+from .mnist_datamodule import MNIST, MNISTDataModule
+from .transformer import LightningTransformer, Transformer, WikiText2
+
+__all__ = [
+    "MNIST",
+    "BoringDataModule",
+    "BoringModel",
+    "DemoModel",
+    "LightningTransformer",
+    "MNISTDataModule",
+    "ManualOptimBoringModel",
+    "Net",
+    "RandomDataset",
+    "RandomDictDataset",
+    "RandomIterableDataset",
+    "RandomIterableDatasetWithLen",
+    "Transformer",
+    "WikiText2",
+]
