@@ -33,13 +33,8 @@ LEGACY_TRAINER_OPTIONS: dict[str, tuple[type, ...]] = {
     "num_processes": (int,),
 }
 
-_warned: set[str] = set()
-
-
 def _deprecated(what: str, instead: str) -> None:
-    if what not in _warned:  # once per process, as Lightning's warnings are
-        _warned.add(what)
-        rank_zero_deprecation(f"{what} is deprecated since Lightning 1.9 (removed in 2.0): {instead}.")
+    rank_zero_deprecation(f"{what} is deprecated since Lightning 1.9 (removed in 2.0): {instead}.")
 
 
 def str_to_bool(value: str) -> bool:
