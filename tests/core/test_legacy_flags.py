@@ -55,8 +55,26 @@ def test_weights_summary(tmp_root, boring_model, capsys):
     assert t.enable_model_summary and t._summary_max_depth == -1
     with pytest.deprecated_call(match="weights_summary='top'"):
         assert trainer(tmp_root, weights_summary="top", enable_model_summary=None)._summary_max_depth == 1
+
+
+def test_weights_summary_invalid(tmp_root):
     with pytest.raises(MisconfigurationException, match="None, 'top' or 'full'"):
         trainer(tmp_root, weights_summary="all")
+
+
+@pytest.mark.parametrize(("value", "nested"), [("top", False), ("full", True)])
+def test_weights_summary_depth_is_printed(tmp_root, boring_model, capsys, value, nested):
+    class Nested(boring_model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = torch.nn.Sequential(torch.nn.Linear(1, 2), torch.nn.ReLU())
+
+    with pytest.deprecated_call(match=f"weights_summary='{value}'"):
+        t = trainer(tmp_root, weights_summary=value, enable_model_summary=None, enable_progress_bar=False, max_steps=1)
+    t.fit(Nested())
+    out = capsys.readouterr().out
+    assert "head" in out and "Sequential" in out and "Total params" in out
+    assert ("head.0" in out and "ReLU" in out) is nested
 
 
 def _has_checkpointing(t: lit.Trainer) -> bool:
