@@ -207,3 +207,72 @@ def _read(checkpoint_path: Any, map_location: Any) -> dict[str, Any]:
     if isinstance(path, str) and path.startswith("file://"):
         path = path[len("file://"):]
     return load(path, map_location)
+
+
+# ------------------------------------------------------------------------------------------
+# Checkpoints that Lightning wrote
+# ------------------------------------------------------------------------------------------
+
+#: Where Lightning keeps the mixed-precision scaler's state (2.x: the precision plugin's class
+#: name; 1.x: a fixed key); lit keeps it under ``"precision"``.
+_LIGHTNING_PRECISION_KEYS = ("MixedPrecision", "MixedPrecisionPlugin", "NativeMixedPrecisionPlugin", "native_amp_scaling_state")
+
+
+def _counter(progress: Any, part: str, name: str) -> int | None:
+    value = progress.get(part, {}).get(name) if isinstance(progress, dict) else None
+    return int(value) if isinstance(value, (int, float)) else None
+
+
+def from_lightning(checkpoint: dict[str, Any], source: str = "the checkpoint") -> dict[str, Any]:
+    """A checkpoint that Lightning (1.5 and later) wrote, with lit's ``loops`` entry derived from its own.
+
+    Lightning's ``loops["fit_loop"]`` holds progress counters, ``{"total": ..., "current":
+    {"ready", "started", "processed", "completed"}}``, for the epochs (``epoch_progress``) and for
+    the batches of the current epoch (``epoch_loop.batch_progress``), and the logging step in
+    ``epoch_loop.state_dict["_batches_that_stepped"]``. An epoch is ``processed`` before
+    ``on_train_epoch_end`` (where checkpoint callbacks save) and ``completed`` after it, and
+    Lightning resumes at epoch ``processed``: an epoch-end checkpoint continues with the next
+    epoch. A checkpoint whose epoch was started but not processed was saved mid-epoch: lit runs
+    the epoch's remaining batches, as Lightning does, after a warning (Lightning's checkpoint does
+    not say what order the data was in, so the remaining batches are drawn from a new order).
+
+    Other checkpoints are returned unchanged. Callback states need no translation: lit's
+    callbacks use Lightning's ``state_key`` format.
+    """
+    loops = checkpoint.get("loops")
+    fit_loop = loops.get("fit_loop") if isinstance(loops, dict) else None
+    if not isinstance(fit_loop, dict):
+        return checkpoint
+    translated = dict(checkpoint)
+    epochs = fit_loop.get("epoch_progress", {})
+    processed = _counter(epochs, "current", "processed")
+    started = _counter(epochs, "current", "started")
+    epoch = processed if processed is not None else int(checkpoint.get("epoch", 0))
+    batches = fit_loop.get("epoch_loop.batch_progress", {})
+    mid_epoch = started is not None and processed is not None and started > processed
+    done = (_counter(batches, "current", "completed") or 0) if mid_epoch else 0
+    stepped = fit_loop.get("epoch_loop.state_dict", {}).get("_batches_that_stepped", checkpoint.get("global_step", 0))
+    translated["epoch"] = epoch
+    translated["loops"] = {
+        "batches_that_stepped": int(stepped),
+        "epoch_completed": False,  # "epoch" is already the epoch to run
+        "epoch_batches_done": done,
+        "total_batches_seen": _counter(batches, "total", "completed") or 0,
+        # The order of the interrupted epoch is unknown: the resumed epoch draws a new one from here.
+        "epoch_rng": {"torch": torch.get_rng_state()} if done else None,
+    }
+    if done:
+        from .rank_zero import rank_zero_warn
+
+        rank_zero_warn(
+            f"{source} is a Lightning checkpoint saved in the middle of epoch {epoch} (after {done} batches). Training "
+            "continues with that epoch's remaining batches, as Lightning does, but Lightning's checkpoint does not record "
+            "the order the data came in, so they are drawn from a new order: some samples may be seen twice this "
+            "epoch and others not at all. Resume from an end-of-epoch checkpoint for exact results."
+        )
+    if "precision" not in translated:
+        for key in _LIGHTNING_PRECISION_KEYS:
+            if isinstance(translated.get(key), dict):
+                translated["precision"] = translated[key]
+                break
+    return translated

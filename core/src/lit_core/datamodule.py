@@ -6,6 +6,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from .hparams import AttributeDict, collect_init_args
+from .utilities import argparse as _argparse
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -20,6 +21,11 @@ class LightningDataModule:
 
     #: Per-node (``True``) or per-job (``False``) ``prepare_data``.
     prepare_data_per_node: bool = True
+
+    # Lightning 1.x's argparse helpers (deprecated): see lit_core.utilities.argparse.
+    add_argparse_args = classmethod(_argparse.add_argparse_args)
+    from_argparse_args = classmethod(_argparse.from_argparse_args)
+    get_init_arguments_and_types = classmethod(_argparse.get_init_arguments_and_types)
 
     def __init__(self) -> None:
         self.trainer: Trainer | None = None

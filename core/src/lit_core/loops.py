@@ -361,9 +361,12 @@ class FitLoop:
         #: device sync off the CPU), and reading it then costs nothing more than the logging does.
         self.last_loss: torch.Tensor | None = None
         #: barebones=True drops the NaN check altogether, unless detect_anomaly=True asks for it.
-        self.check_nan = not trainer.barebones or bool(trainer.detect_anomaly)
-        #: detect_anomaly=True: every loss is read before its backward pass (a debugging mode).
-        self.check_nan_now = bool(trainer.detect_anomaly)
+        #: detect_anomaly=True (or Lightning 1.x's terminate_on_nan=True): every loss is read before its backward pass.
+        every_step = bool(trainer.detect_anomaly) or getattr(trainer, "_check_nan_every_step", False)
+        self.check_nan = not trainer.barebones or every_step
+        self.check_nan_now = every_step
+        #: Whether the 0.x-era step dict ({'loss', 'log', 'progress_bar'}) was seen (warned once per fit).
+        self.legacy_step_dict = False
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -684,6 +687,8 @@ class FitLoop:
         if type(output) is torch.Tensor or isinstance(output, torch.Tensor):
             loss = output
         elif isinstance(output, Mapping):
+            if "log" in output or "progress_bar" in output:  # the 0.x-era dict form (dict returns only)
+                self._log_step_dict(output)
             if "loss" not in output:
                 if not automatic:
                     return None
@@ -722,6 +727,23 @@ class FitLoop:
         else:
             self.last_loss = loss  # read for NaN when metrics go to the loggers and at the epoch's end
         return loss
+
+    def _log_step_dict(self, output: Mapping[str, Any]) -> None:
+        """``{'loss': ..., 'log': {...}, 'progress_bar': {...}}``: 'log' values go to the loggers,
+        'progress_bar' values to the bar, each logged for this step (Lightning 0.x / 1.0 semantics)."""
+        if not self.legacy_step_dict:
+            self.legacy_step_dict = True
+            from .rank_zero import rank_zero_deprecation
+
+            rank_zero_deprecation(
+                "training_step returned a dict with 'log' / 'progress_bar' entries, a form deprecated since Lightning "
+                "1.0: call self.log(name, value) for the loggers and self.log(name, value, prog_bar=True) for the bar."
+            )
+        log, bar = output.get("log") or {}, output.get("progress_bar") or {}
+        for name in {**log, **bar}:
+            value = log[name] if name in log else bar[name]
+            self.trainer._log(name, value, prog_bar=name in bar, logger=name in log, on_step=True, on_epoch=False,
+                              reduce_fx="mean", enable_graph=False, sync_dist=False, add_dataloader_idx=False, batch_size=None)
 
     def _check_loss_deferred(self) -> None:
         loss = self.last_loss

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,6 +17,12 @@ log.setLevel(logging.INFO)
 if not logging.getLogger().hasHandlers():
     log.addHandler(logging.StreamHandler())
     log.propagate = False
+
+# Like Lightning, which shows its deprecation warnings by default: Python hides a DeprecationWarning
+# unless it is attributed to __main__, and lit's are attributed to lit's modules. Shown once per
+# message and place; a -W option or PYTHONWARNINGS the user set decides instead.
+if not sys.warnoptions:
+    warnings.filterwarnings("default", category=DeprecationWarning, module=r"lit_core(\.|$)")
 
 T = TypeVar("T")
 

@@ -14,10 +14,13 @@ def _human(n: int) -> str:
     return str(n)
 
 
-def summarize(module: nn.Module) -> str:
-    """A table of the module's direct children with parameter counts, and totals."""
+def summarize(module: nn.Module, max_depth: int = 1) -> str:
+    """A table of the module's submodules down to ``max_depth`` levels (-1: all) with parameter
+    counts, and totals (``max_depth=1``: the direct children)."""
     rows = [("", "Name", "Type", "Params")]
-    for idx, (name, child) in enumerate(module.named_children()):
+    named = ((name, child) for name, child in module.named_modules() if name)
+    chosen = [(n, c) for n, c in named if max_depth == -1 or n.count(".") < max_depth]
+    for idx, (name, child) in enumerate(chosen):
         rows.append((str(idx), name, type(child).__name__, _human(sum(p.numel() for p in child.parameters()))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

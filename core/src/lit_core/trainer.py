@@ -24,7 +24,7 @@ from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
-from .checkpoint import capture_rng, load_state_dict, restore_rng
+from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
 from .logger import Logger
@@ -34,6 +34,7 @@ from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
 from .plugins import Accelerator, Precision, SingleDeviceStrategy, Strategy
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
+from .utilities import argparse as _argparse
 
 #: ``precision=`` aliases -> canonical names.
 PRECISION_ALIASES: dict[Any, str] = {
@@ -186,7 +187,13 @@ class Trainer:
         prepare_data_per_node: bool | None = None,
         gpus: int | str | list[int] | None = None,
         tpu_cores: int | list[int] | None = None,
+        **legacy_kwargs: Any,
     ) -> None:
+        if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each), then built from today's flags
+            from .legacy import init_with_legacy_flags
+
+            init_with_legacy_flags(self, legacy_kwargs, locals())
+            return
         self.state = TrainerState()
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.barebones = barebones
@@ -321,6 +328,13 @@ class Trainer:
         self._return_predictions = True
         self._num_training_batches: float | None = None
         self.plugin_manager.hook.lit_init_end(trainer=self)
+
+    # Lightning 1.x's argparse helpers (deprecated): see lit_core.utilities.argparse.
+    add_argparse_args = classmethod(_argparse.add_argparse_args)
+    from_argparse_args = classmethod(_argparse.from_argparse_args)
+    parse_argparser = classmethod(_argparse.parse_argparser)
+    get_init_arguments_and_types = classmethod(_argparse.get_init_arguments_and_types)
+    default_attributes = classmethod(_argparse.default_attributes)
 
     # ----------------------------------------------------------------------------------------
     # Choosing plugins
@@ -692,6 +706,8 @@ class Trainer:
         if isinstance(train_dataloaders, LightningDataModule):
             datamodule, train_dataloaders = train_dataloaders, None
         self._attach(model, datamodule, TrainerFn.FITTING, train=train_dataloaders, val=val_dataloaders)
+        if ckpt_path is None:  # Lightning 1.x: Trainer(resume_from_checkpoint=...) is the next fit's ckpt_path
+            ckpt_path = self.__dict__.pop("_resume_from_checkpoint", None)
         self._run(TrainerFn.FITTING, ckpt_path)
 
     def validate(self, model: LightningModule | None = None, dataloaders: Any = None, ckpt_path: str | None = None,
@@ -1152,6 +1168,7 @@ class Trainer:
     def _restore(self, ckpt_path: str, fn: TrainerFn) -> None:
         module = self.lightning_module
         checkpoint = self.plugin_manager.hook.lit_load_checkpoint(trainer=self, path=ckpt_path, map_location=self.device)
+        checkpoint = from_lightning(checkpoint, ckpt_path)
         load_state_dict(module, checkpoint["state_dict"], source=f"Checkpoint {ckpt_path!r}")
         self.plugin_manager.hook.lit_load_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
         if fn != TrainerFn.FITTING:

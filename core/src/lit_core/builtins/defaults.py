@@ -107,10 +107,11 @@ class KernelDefaults:
         return load(path, map_location)
 
     @hookimpl(trylast=True)
-    def lit_print_model_summary(self, module: torch.nn.Module) -> bool:
+    def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
         from ..summary import summarize
 
-        print(summarize(module))
+        # Lightning 1.x's Trainer(weights_summary="full") sets the depth (lit_core/legacy.py).
+        print(summarize(module, getattr(trainer, "_summary_max_depth", 1)))
         return True
 
     @hookimpl(trylast=True)
