@@ -143,6 +143,9 @@ def _numpy() -> Any:
 
 
 def _generators(loader: Any) -> dict[str, torch.Generator]:
+    flattened = getattr(loader, "flattened", None)
+    if isinstance(flattened, list):  # a CombinedLoader: each of its loaders' generators
+        return {f"{i}.{name}": g for i, inner in enumerate(flattened) for name, g in _generators(inner).items()}
     found = {}
     for name, owner in (("loader", loader), ("sampler", getattr(loader, "sampler", None)),
                         ("batch_sampler.sampler", getattr(getattr(loader, "batch_sampler", None), "sampler", None))):
