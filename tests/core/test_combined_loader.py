@@ -219,7 +219,7 @@ def test_eval_refuses_a_non_sequential_combined_loader(make_trainer, boring_mode
     combined = CombinedLoader([pair_loader(4, 1), pair_loader(4, 2)], mode="max_size_cycle")
     with pytest.raises(ValueError, match='only supports the CombinedLoader\\(mode="sequential"\\)'):
         make_trainer().validate(EvalModel.make(boring_model), dataloaders=combined)
-    with pytest.raises(ValueError, match="trainer.test"):
+    with pytest.raises(ValueError, match=r"trainer\.test"):
         make_trainer().test(EvalModel.make(boring_model), dataloaders=combined)
 
 

@@ -180,10 +180,17 @@ def _cpu(state: torch.Tensor) -> torch.Tensor:
 
 
 def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = None, strict: bool = True,
-                         hparams_key: str = "hyper_parameters", **overrides: Any) -> Any:
-    """``cls(**saved hyperparameters, **overrides)`` with the checkpoint's weights / state loaded."""
+                         hparams_key: str = "hyper_parameters", hparams_file: Any = None, **overrides: Any) -> Any:
+    """``cls(**saved hyperparameters, **overrides)`` with the checkpoint's weights / state loaded.
+
+    ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning.
+    """
     checkpoint = _read(checkpoint_path, map_location)
     hparams = dict(checkpoint.get(hparams_key) or {})
+    if hparams_file is not None:
+        from .core.saving import load_hparams_file
+
+        hparams.update(load_hparams_file(hparams_file))
     hparams.update(overrides)
     try:
         obj = cls(**hparams)
