@@ -37,7 +37,7 @@ def test_none_validation_step_or_loader_skips_validation(attribute, make_trainer
 def test_none_test_step_is_a_clear_error(make_trainer, boring_model):
     model = boring_model()
     model.test_step = None
-    with pytest.raises(MisconfigurationException, match="needs BoringModel.test_step"):
+    with pytest.raises(MisconfigurationException, match=r"needs BoringModel\.test_step"):
         make_trainer().test(model)
 
 
