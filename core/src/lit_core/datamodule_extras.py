@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 
@@ -23,8 +24,9 @@ def dataloader_method(datasets: Any, batch_size: int, num_workers: int, shuffle:
     """A ``*_dataloader()`` for ``from_datasets``: a new ``DataLoader`` per dataset, each call."""
 
     def make(dataset: Dataset) -> DataLoader:
+        # Pinned memory as in Lightning, where there is a CUDA device to copy to (torch warns without one).
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and not isinstance(dataset, IterableDataset),
-                          num_workers=num_workers)
+                          num_workers=num_workers, pin_memory=torch.cuda.is_available())
 
     def dataloader() -> Any:
         return _map_datasets(datasets, make)
