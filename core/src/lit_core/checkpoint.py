@@ -143,6 +143,9 @@ def _numpy() -> Any:
 
 
 def _generators(loader: Any) -> dict[str, torch.Generator]:
+    flattened = getattr(loader, "flattened", None)
+    if isinstance(flattened, list):  # a CombinedLoader: each of its loaders' generators
+        return {f"{i}.{name}": g for i, inner in enumerate(flattened) for name, g in _generators(inner).items()}
     found = {}
     for name, owner in (("loader", loader), ("sampler", getattr(loader, "sampler", None)),
                         ("batch_sampler.sampler", getattr(getattr(loader, "batch_sampler", None), "sampler", None))):
@@ -177,10 +180,17 @@ def _cpu(state: torch.Tensor) -> torch.Tensor:
 
 
 def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = None, strict: bool = True,
-                         hparams_key: str = "hyper_parameters", **overrides: Any) -> Any:
-    """``cls(**saved hyperparameters, **overrides)`` with the checkpoint's weights / state loaded."""
+                         hparams_key: str = "hyper_parameters", hparams_file: Any = None, **overrides: Any) -> Any:
+    """``cls(**saved hyperparameters, **overrides)`` with the checkpoint's weights / state loaded.
+
+    ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning.
+    """
     checkpoint = _read(checkpoint_path, map_location)
     hparams = dict(checkpoint.get(hparams_key) or {})
+    if hparams_file is not None:
+        from .core.saving import load_hparams_file
+
+        hparams.update(load_hparams_file(hparams_file))
     hparams.update(overrides)
     try:
         obj = cls(**hparams)

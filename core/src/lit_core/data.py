@@ -29,22 +29,60 @@ def has_len(loader: Any) -> bool:
 
 
 def as_loader_list(loaders: Any, stage: str) -> list[Any]:
-    """One loader or a sequence / mapping of loaders -> a list of loaders."""
+    """One loader or a collection (list / tuple / dict, nested) of loaders -> a list of loaders.
+
+    Training reads a collection together, as Lightning does: it becomes one
+    ``CombinedLoader(mode="max_size_cycle")`` (a ``CombinedLoader`` given is kept, in any mode but
+    ``"sequential"``). The other stages read their loaders one after the other: a collection, or
+    a ``CombinedLoader(mode="sequential")``, gives its loaders in order.
+    """
+    from .utilities.combined_loader import CombinedLoader, _flatten
+
     if loaders is None:
         return []
-    if isinstance(loaders, Mapping):
-        loaders = list(loaders.values())
-    elif isinstance(loaders, Sequence) and not isinstance(loaders, (str, bytes)):
-        loaders = list(loaders)
+    if isinstance(loaders, CombinedLoader):
+        if stage == "train" and loaders.mode == "sequential":
+            raise ValueError(
+                'trainer.fit() does not support CombinedLoader(mode="sequential") for training: use "max_size_cycle", '
+                '"min_size" or "max_size".'
+            )
+        if stage == "train":
+            return [loaders]
+        if loaders.mode != "sequential":
+            fn = {"val": "validate", "test": "test", "predict": "predict"}.get(stage, stage)
+            raise ValueError(f'trainer.{fn}() only supports the CombinedLoader(mode="sequential") mode for {stage} data.')
+        loaders = loaders.flattened
+    elif isinstance(loaders, (Mapping, Sequence)) and not isinstance(loaders, (str, bytes)):
+        if stage == "train":
+            _check_iterable(_flatten(loaders)[0], stage)
+            return [CombinedLoader(loaders, mode="max_size_cycle")]
+        loaders = _flatten(loaders)[0]
     else:
         loaders = [loaders]
+    _check_iterable(loaders, stage)
+    return loaders
+
+
+def _check_iterable(loaders: list[Any], stage: str) -> None:
     for loader in loaders:
         if not hasattr(loader, "__iter__"):
             raise MisconfigurationException(
                 f"The {stage} dataloader {loader!r} is not iterable: give a torch.utils.data.DataLoader "
                 "(or any iterable of batches)."
             )
-    return loaders
+
+
+def process_dataloader(trainer: Any, loader: Any, stage: str) -> Any:
+    """``lit_process_dataloader`` for ``loader``; a ``CombinedLoader``'s loaders go through the hook
+    one by one (a strategy shards each; none has to know the combination), and the fit loop then
+    iterates the combined batches alone (``CombinedBatches``)."""
+    from .utilities.combined_loader import CombinedBatches, CombinedLoader
+
+    hook = trainer.plugin_manager.hook
+    if not isinstance(loader, CombinedLoader):
+        return hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage=stage)
+    processed = [hook.lit_process_dataloader(trainer=trainer, dataloader=dl, stage=stage) for dl in loader.flattened]
+    return CombinedBatches(loader._with_flattened(processed))
 
 
 def batches_per_loader(loaders: Sequence[Any], limit: int | float, most: float = float("inf")) -> list[int | float]:
@@ -114,7 +152,11 @@ def with_sampler(loader: DataLoader, sampler: Sampler) -> DataLoader:
 
 
 def without_shuffle(loader: Any) -> Any:
-    """``loader`` reading its dataset in order (for ``overfit_batches``)."""
+    """``loader`` reading its dataset in order (for ``overfit_batches``); each of a ``CombinedLoader``'s."""
+    from .utilities.combined_loader import CombinedLoader
+
+    if isinstance(loader, CombinedLoader):
+        return loader._with_flattened([without_shuffle(dl) for dl in loader.flattened])
     if isinstance(loader, DataLoader) and not isinstance(loader.sampler, SequentialSampler) and has_len(loader.dataset):
         return with_sampler(loader, SequentialSampler(loader.dataset))
     return loader

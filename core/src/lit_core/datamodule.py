@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from .hparams import AttributeDict, collect_init_args
+from .hparams import AttributeDict, hyperparameters_from_call
 from .utilities import argparse as _argparse
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class LightningDataModule:
     def __init__(self) -> None:
         self.trainer: Trainer | None = None
         self._hparams = AttributeDict()
+        self._hparams_initial = AttributeDict()
+        self._log_hyperparams = True
 
     def prepare_data(self) -> None:
         """Download or write data; called on one process per node (or per job)."""
@@ -63,31 +66,73 @@ class LightningDataModule:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
 
-    def save_hyperparameters(self, *args: Any, ignore: str | list[str] | None = None) -> None:
-        """Store the ``__init__`` arguments in ``self.hparams``."""
-        frame = inspect.currentframe().f_back  # type: ignore[union-attr]
-        params = collect_init_args(frame, self)
-        if args:
-            params = {a: params[a] for a in args}
-        ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
-        self._hparams.update({k: v for k, v in params.items() if k not in ignored})
+    def save_hyperparameters(self, *args: Any, ignore: str | list[str] | None = None, frame: Any = None,
+                             logger: bool = True) -> None:
+        """Store the ``__init__`` arguments in ``self.hparams``, as ``LightningModule.save_hyperparameters``.
+
+        With no arguments every ``__init__`` argument is saved; name some to save only those, or
+        pass a dict / ``argparse.Namespace`` to save it as it is. They go into checkpoints
+        (``datamodule_hyper_parameters``) and, unless ``logger=False``, to the loggers with the
+        module's.
+        """
+        self._log_hyperparams = logger
+        if frame is None:
+            frame = inspect.currentframe().f_back  # type: ignore[union-attr]
+        self._hparams.update(hyperparameters_from_call(self, args, ignore, frame))
+        # A snapshot: later calls add to it, later changes to hparams do not reach it.
+        self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **hparam_overrides: Any) -> Any:
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
+                             **hparam_overrides: Any) -> Any:
         """Rebuild the data module from a checkpoint's ``datamodule_hyper_parameters`` and state.
 
-        Keyword arguments override saved hyperparameters. The file is read with
-        ``torch.load(weights_only=True)``.
+        ``hparams_file`` (a ``hparams.yaml`` or ``tags.csv``) overrides the saved hyperparameters;
+        keyword arguments override both. The file is read with ``torch.load(weights_only=True)``.
         """
         from .checkpoint import load_from_checkpoint
 
-        datamodule, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, True,
-                                                      hparams_key="datamodule_hyper_parameters", **hparam_overrides)
+        datamodule, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, True, hparams_key="datamodule_hyper_parameters",
+                                                      hparams_file=hparams_file, **hparam_overrides)
         if "datamodule" in checkpoint:
             datamodule.load_state_dict(checkpoint["datamodule"])
         return datamodule
+
+    @classmethod
+    def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
+                      predict_dataset: Any = None, batch_size: int = 1, num_workers: int = 0,
+                      **datamodule_kwargs: Any) -> LightningDataModule:
+        """A data module serving the given datasets (each a ``Dataset`` or a list / dict of them).
+
+        Every loader has ``batch_size`` and ``num_workers``; the training ones shuffle (unless an
+        ``IterableDataset``). ``batch_size`` / ``num_workers`` also go to ``__init__`` when it takes
+        them; ``datamodule_kwargs`` go to it always.
+        """
+        from .datamodule_extras import dataloader_method
+
+        params = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        special = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if takes_any or k in params}
+        datamodule = cls(**datamodule_kwargs, **special)
+        for stage, dataset in (("train", train_dataset), ("val", val_dataset), ("test", test_dataset), ("predict", predict_dataset)):
+            if dataset is not None:
+                setattr(datamodule, f"{stage}_dataloader", dataloader_method(dataset, batch_size, num_workers, shuffle=stage == "train"))
+        return datamodule
+
+    def __str__(self) -> str:
+        """Which dataloaders the data module serves, with their datasets' sizes, as Lightning prints it:
+        ``{Train dataloader: size=64}``, ``{Validation dataloader: 1. size=32 ; 2. size=16}``,
+        ``{Test dataloader: None}``..."""
+        from .datamodule_extras import describe
+
+        return describe(self)
 
     @property
     def hparams(self) -> AttributeDict:
         """The saved hyperparameters."""
         return self._hparams
+
+    @property
+    def hparams_initial(self) -> AttributeDict:
+        """The hyperparameters as they were saved, before any later change (what the loggers get)."""
+        return AttributeDict(self._hparams_initial)

@@ -210,7 +210,8 @@ def lit_process_dataloader(trainer: Trainer, dataloader: DataLoader, stage: str)
     ``sampler`` when it has one.
 
     Strategies insert a ``DistributedSampler`` here; device plugins may wrap the loader in a
-    device loader.
+    device loader. A ``CombinedLoader`` is not passed: each of its loaders is, one call each,
+    and the loop combines the results.
 
     :param trainer: the trainer.
     :param dataloader: the loader as the user gave it.

@@ -20,7 +20,7 @@ import torch
 
 from .builtins.adapters import overrides, positional_arity
 from .checkpoint import capture_loader_rng, restore_loader_rng, restore_rng
-from .data import num_batches, without_shuffle
+from .data import num_batches, process_dataloader, without_shuffle
 from .exceptions import MisconfigurationException
 from .markers import hookimpl
 from .metrics import MetricStore, to_float
@@ -378,11 +378,7 @@ class FitLoop:
                 "trainer.fit() found no training data: pass train_dataloaders=, a datamodule with train_dataloader(), "
                 "or define train_dataloader() on the module."
             )
-        if len(loaders) > 1:
-            raise MisconfigurationException(
-                f"trainer.fit() got {len(loaders)} training dataloaders; lit trains on one. Combine the datasets "
-                "(torch.utils.data.ConcatDataset) or zip them in one DataLoader."
-            )
+        # Several training loaders arrive as one CombinedLoader (see lit_core.data.as_loader_list).
         loader = without_shuffle(loaders[0]) if trainer.overfit_batches else loaders[0]
         self.train_loader = trainer.train_dataloader = loader
         self._count_batches(loader)
@@ -550,7 +546,6 @@ class FitLoop:
         trainer = self.trainer
         module = self.module
         events = trainer._events
-        hook = trainer.plugin_manager.hook
         trainer.state.stage = RunningStage.TRAINING
         module.train()
         torch.set_grad_enabled(True)
@@ -565,7 +560,7 @@ class FitLoop:
             restore_loader_rng(self.train_loader, resume.epoch_rng)
         # What decides this epoch's order, for a checkpoint saved in the middle of it.
         trainer._epoch_rng = capture_loader_rng(self.train_loader)
-        iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=self.train_loader, stage="train")
+        iterable = process_dataloader(trainer, self.train_loader, "train")
         # A strategy may have inserted a sampler (a shard of the data): count and seed what is iterated.
         sampler = getattr(iterable, "sampler", None)
         if hasattr(sampler, "set_epoch"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-from argparse import Namespace
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,7 @@ import torch
 from torch import nn
 
 from .apply import move_data_to_device
-from .hparams import AttributeDict, collect_init_args
+from .hparams import AttributeDict, hyperparameters_from_call
 from .optim import LightningOptimizer
 
 if TYPE_CHECKING:
@@ -125,22 +124,7 @@ class LightningModule(nn.Module):
         self._log_hyperparams = logger
         if frame is None:
             frame = inspect.currentframe().f_back  # type: ignore[union-attr]
-        if len(args) == 1 and isinstance(args[0], (Mapping, Namespace)):
-            params = dict(vars(args[0]) if isinstance(args[0], Namespace) else args[0])
-        else:
-            init_args = collect_init_args(frame, self)
-            if args:
-                missing = [a for a in args if a not in init_args]
-                if missing:
-                    raise ValueError(
-                        f"save_hyperparameters({', '.join(map(repr, args))}): {missing} are not arguments "
-                        f"of {type(self).__name__}.__init__ (it has {sorted(init_args)})."
-                    )
-                params = {a: init_args[a] for a in args}
-            else:
-                params = init_args
-        ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
-        params = {k: v for k, v in params.items() if k not in ignored}
+        params = hyperparameters_from_call(self, args, ignore, frame)
         self._hparams.update(params)
         # A snapshot: later calls add to it, later changes to hparams do not reach it.
         self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
@@ -156,19 +140,21 @@ class LightningModule(nn.Module):
         return AttributeDict(self._hparams_initial)
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, strict: bool = True,
-                             **hparam_overrides: Any) -> Any:
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
+                             strict: bool = True, **hparam_overrides: Any) -> Any:
         """Rebuild the module from a checkpoint: ``cls(**saved hyperparameters, **overrides)``, then its weights.
 
         ``checkpoint_path`` is a local path or an fsspec URL (with lit-checkpoint installed).
-        Keyword arguments override saved hyperparameters (or supply ones that were not saved).
+        ``hparams_file`` (a ``hparams.yaml`` or ``tags.csv``) overrides the saved hyperparameters;
+        keyword arguments override both (or supply ones that were not saved).
         ``strict=False`` loads the matching part of a different model's weights. The file is read
         with ``torch.load(weights_only=True)``. The module is returned in training mode, on
         ``map_location`` when it names a device (else on the CPU).
         """
         from .checkpoint import load_from_checkpoint, load_state_dict
 
-        module, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, strict, **hparam_overrides)
+        module, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, strict, hparams_file=hparams_file,
+                                                  **hparam_overrides)
         module.on_load_checkpoint(checkpoint)
         load_state_dict(module, checkpoint["state_dict"], strict, source=f"Checkpoint {str(checkpoint_path)!r}")
         if isinstance(map_location, (str, torch.device)):

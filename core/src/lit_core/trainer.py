@@ -27,6 +27,7 @@ from .callback import Callback
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
+from .hparams import hyperparameters_to_log
 from .logger import Logger
 from .loops import Loops
 from .metrics import MetricStore, to_float
@@ -803,8 +804,8 @@ class Trainer:
                 self._restore(ckpt_path, fn)
             if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
                 hook.lit_print_model_summary(trainer=self, module=module)
-            if self.is_global_zero and self.loggers and module._log_hyperparams:
-                params = {**(self.datamodule.hparams if self.datamodule else {}), **module.hparams_initial}
+            if self.is_global_zero and self.loggers:
+                params = hyperparameters_to_log(module, self.datamodule)
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
             self._start_time = time.monotonic()

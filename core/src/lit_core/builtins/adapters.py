@@ -71,7 +71,15 @@ def positional_arity(fn: Callable[..., Any]) -> int | None:
 
 
 def overrides(obj: object, base: type, name: str) -> bool:
-    """Whether ``obj``'s class defines ``name`` differently from ``base``."""
+    """Whether ``obj`` provides method ``name`` other than ``base``'s: its class defines it, or it
+    was set on the instance (``model.train_dataloader = make_loader``).
+
+    Set to ``None`` on the instance (``model.validation_step = None``), it is absent, as in
+    Lightning. Asked once per stage, never per step.
+    """
+    instance_attrs = getattr(obj, "__dict__", None)
+    if instance_attrs and name in instance_attrs:
+        return instance_attrs[name] is not None
     impl = getattr(type(obj), name, None)
     return impl is not None and impl is not getattr(base, name, None)
 
