@@ -5,6 +5,7 @@ Write ``import lit_core as lit`` and use ``lit.Trainer``, ``lit.LightningModule`
 precision, loggers and callbacks are plugins found through package entry points.
 """
 
+from . import states  # noqa: F401  (registers Lightning's path lit_core.trainer.states)
 from .callback import Callback
 from .datamodule import LightningDataModule
 from .logger import Logger
