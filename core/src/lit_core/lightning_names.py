@@ -63,7 +63,7 @@ ABSENT: dict[str, frozenset[str]] = {
         "SLURMEnvironment", "TorchElasticEnvironment", "XLAEnvironment"}),
     "lit_core.loggers": frozenset({"CometLogger", "NeptuneLogger"}),
     "lit_core.profilers": frozenset({"XLAProfiler"}),
-    "lit_core.utilities": frozenset({"find_shared_parameters", "set_shared_parameters", "is_shared_filesystem",
+    "lit_core.utilities": frozenset({"disable_possible_user_warnings", "find_shared_parameters", "set_shared_parameters", "is_shared_filesystem",
                                      "measure_flops"}),
 }
 

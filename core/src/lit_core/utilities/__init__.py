@@ -10,6 +10,7 @@ from .enums import GradClipAlgorithmType, LightningEnum
 from .grads import grad_norm
 from .parsing import AttributeDict, is_picklable
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
+from .workers import suggested_max_num_workers
 
 __all__ = [
     "AttributeDict",
@@ -23,6 +24,7 @@ __all__ = [
     "rank_zero_only",
     "rank_zero_warn",
     "seed_everything",
+    "suggested_max_num_workers",
 ]
 
 namespace.install(globals())
