@@ -110,8 +110,9 @@ def install(namespace: dict[str, Any], *, groups: Iterable[str] = (), only: Iter
 
     def checked() -> dict[str, tuple[Claim, ...]]:
         found = provided()
-        for name in sorted(kernel & found.keys()):
-            raise _conflict(module_name, name, [c.distribution for c in found[name]] + ["lit-core"])
+        clash = sorted(kernel & found.keys())
+        if clash:  # lit-core's own names never reach __getattr__: report them at the first lazy lookup
+            raise _conflict(module_name, clash[0], [c.distribution for c in found[clash[0]]] + ["lit-core"])
         return found
 
     def __getattr__(name: str) -> Any:
@@ -128,7 +129,7 @@ def install(namespace: dict[str, Any], *, groups: Iterable[str] = (), only: Iter
         if offered is None or name in offered:
             message = lightning_names.missing_message(module_name, group_names, name)
             if message is not None:
-                raise NameNotInstalledError(message, name=name, path=module_name)
+                raise NameNotInstalledError(message, name=module_name)
         raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
