@@ -76,8 +76,6 @@ PENDING_IN_ISSUE_13: dict[str, frozenset[str]] = {
     "lit_core.demos": frozenset(LIGHTNING_2_6["lit_core.demos"]),  # the coordinator
 }
 
-OPTIONAL_PROVIDERS = {"lit-callbacks"}
-
 
 def _absent_or_planned(module: str, name: str) -> bool:
     """Whether importing ``name`` says lit lacks it on purpose or which issue brings it."""
@@ -141,6 +139,14 @@ def test_importing_the_namespaces_imports_no_plugin():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "[]"
     assert "lit_checkpoint" in out[1] and "lit_tqdm" not in out[1]
+
+
+def test_submodules_are_attributes_of_lit_core_as_in_lightning():
+    """``import pytorch_lightning as pl; pl.loggers.CSVLogger(...)`` ports too."""
+    script = "import lit_core as pl; print(pl.loggers.CSVLogger.__name__, pl.utilities.grad_norm.__name__, pl.tuner.__name__)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["CSVLogger", "grad_norm", "lit_core.tuner"]
+    assert not hasattr(lit, "not_a_submodule")
 
 
 def test_a_name_resolves_to_the_providers_class_and_is_remembered():

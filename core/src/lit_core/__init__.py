@@ -29,3 +29,19 @@ __all__ = [
     "rank_zero_only",
     "seed_everything",
 ]
+
+#: Lightning's submodules that ``import lightning.pytorch as pl`` makes reachable as attributes
+#: (``pl.callbacks.ModelCheckpoint``, ``pl.loggers.TensorBoardLogger``): imported on first access
+#: here, so ``import lit_core`` stays as fast as before.
+_LAZY_SUBMODULES = frozenset({
+    "accelerators", "callbacks", "cli", "core", "demos", "loggers", "plugins", "profilers", "strategies", "tuner",
+    "utilities",
+})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
