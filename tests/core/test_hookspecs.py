@@ -19,7 +19,7 @@ import torch
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 from lit_core.logger import Logger
-from lit_core.plugins import Strategy
+from lit_core.strategies import Strategy
 from lit_core.wrappers import StepForward
 
 LOOP_ENTRY = {"validation": "validate", "test": "test", "predict": "predict"}

@@ -19,7 +19,7 @@ from lit_core.exceptions import PluginError
 TOY_PLUGIN = '''
 import torch
 import lit_core as lit
-from lit_core.plugins import Accelerator
+from lit_core.accelerators import Accelerator
 
 RECORDED = []
 
@@ -289,7 +289,7 @@ def test_object_without_hooks_is_not_a_plugin():
 
 def test_lit_plugins_cli_lists_kind_name_distribution_version_hooks(toy_dist):
     env = {"PYTHONPATH": str(toy_dist), "PATH": ""}
-    out = subprocess.run([sys.executable, "-m", "lit_core.cli", "plugins"], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "lit_core.commands", "plugins"], capture_output=True, text=True, env=env, check=True).stdout
     lines = {tuple(line.split()[:4]) for line in out.splitlines()}
     assert ("accelerator", "toy", "lit-toy", "1.2.3") in lines
     assert ("accelerator", "cpu", "lit-core", lit.__version__) in lines

@@ -105,10 +105,21 @@ def test_core_wheel_alone_trains_on_cpu_with_csv(tmp_path):
         trainer.fit(M(), data)
         rows = list(csv.DictReader(open(os.path.join(trainer.log_dir, "metrics.csv"))))
         print("rows", len(rows), "steps", trainer.global_step, "dir", trainer.log_dir)
+
+        # Lightning's namespaces with lit-core alone: its own names resolve, the others say what to install.
+        from lit_core.loggers import CSVLogger
+        from lit_core.accelerators import CPUAccelerator
+        assert type(trainer.logger) is CSVLogger and type(trainer.accelerator) is CPUAccelerator
+        assert trainer.checkpoint_callback is None and trainer.early_stopping_callback is None
+        try:
+            from lit_core.callbacks import ModelCheckpoint
+        except ImportError as exc:
+            print("missing:", exc)
     """)
     result = subprocess.run([str(python), "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"rows 8 steps 16 dir {tmp_path / 'run' / 'lightning_logs' / 'version_0'}" in result.stdout
+    assert "missing: ModelCheckpoint is in lit-checkpoint: pip install lit-checkpoint" in result.stdout
 
     listing = subprocess.run([str(venv / "bin" / "lit"), "plugins"], capture_output=True, text=True, check=True).stdout
     distributions = {line.split()[2] for line in listing.splitlines()[1:]}

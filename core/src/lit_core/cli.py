@@ -1,76 +1,27 @@
-"""The ``lit`` console script: ``lit plugins`` lists what is installed and whether it can run."""
+"""Lightning's ``lightning.pytorch.cli``: ``cli_lightning_logo`` here, ``LightningCLI`` from a plugin.
+
+``LightningCLI`` and its companions come from the ``lit_core.cli`` entry-point group (issue 17
+brings a distribution that provides them). The ``lit`` console script is ``lit_core.commands``.
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from typing import Any
+from . import namespace
 
-from . import registry
-
-
-def describe_plugins() -> list[dict[str, Any]]:
-    """One row per installed plugin: kind, name, distribution, version, hooks, availability.
-
-    Each plugin's module is imported to list its hooks and ask whether it can run here; an
-    import failure is reported in the row rather than raised.
-    """
-    pm = registry.PluginManager()
-    rows = []
-    for kind in registry.GROUPS:
-        for name, entry in sorted(registry.installed(kind).items()):
-            row: dict[str, Any] = {
-                "kind": kind,
-                "name": name,
-                "distribution": entry.distribution,
-                "version": entry.version,
-                "hooks": [],
-                "available": False,
-                "reason": "",
-            }
-            try:
-                obj = entry.load()
-                reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None
-                row["hooks"] = _hooks_of(pm, obj)
-                row["available"] = reason is None
-                row["reason"] = reason or ""
-            except Exception as exc:  # a broken plugin is a row, not a crash
-                row["reason"] = f"{type(exc).__name__}: {exc}"
-            rows.append(row)
-    return rows
+LOGO = r"""
+ _ _ _
+| (_) |_
+| | | __|
+| | | |_
+|_|_|\__|
+"""
 
 
-def _hooks_of(pm: registry.PluginManager, obj: Any) -> list[str]:
-    return sorted(name for name in dir(obj) if name.startswith("lit_") and pm.parse_hookimpl_opts(obj, name) is not None)
+def cli_lightning_logo() -> None:
+    """Print lit's logo (Lightning's CLI prints its own at start-up)."""
+    print(LOGO)
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    headers = ["kind", "name", "distribution", "version", "available", "hooks"]
-    cells = [
-        [r["kind"], r["name"], r["distribution"], r["version"], "yes" if r["available"] else f"no: {r['reason']}",
-         ", ".join(h.removeprefix("lit_") for h in r["hooks"]) or "-"]
-        for r in rows
-    ]
-    widths = [max(len(str(c[i])) for c in [headers, *cells]) for i in range(len(headers) - 1)]
-    lines = []
-    for row in [headers, *cells]:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
-    return "\n".join(lines)
+__all__ = ["cli_lightning_logo"]
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lit`` command."""
-    parser = argparse.ArgumentParser(prog="lit", description="lit: Lightning-style training on a plugin kernel.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    plugins = sub.add_parser("plugins", help="list installed plugins: kind, name, distribution, version, hooks, availability")
-    plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    if args.command == "plugins":
-        rows = describe_plugins()
-        print(json.dumps(rows, indent=2) if args.json else _table(rows))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+namespace.install(globals())

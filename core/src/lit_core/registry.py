@@ -20,7 +20,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, namespace
 from .exceptions import PluginError
 from .markers import PROJECT, function_factory
 
@@ -104,6 +104,7 @@ def installed(kind: str) -> dict[str, PluginEntry]:
 def refresh() -> None:
     """Forget what was discovered (after installing a distribution at run time, in tests)."""
     installed.cache_clear()
+    namespace.refresh()
 
 
 def autoload_disabled() -> bool:

@@ -19,11 +19,13 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, registry
+from . import hookspecs, namespace, registry
+from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
+from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
@@ -33,8 +35,10 @@ from .loops import Loops
 from .metrics import MetricStore, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
-from .plugins import Accelerator, Precision, SingleDeviceStrategy, Strategy
+from .plugins.precision.precision import Precision
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
+from .strategies.single_device import SingleDeviceStrategy
+from .strategies.strategy import Strategy
 from .utilities import argparse as _argparse
 
 #: ``precision=`` aliases -> canonical names.
@@ -629,6 +633,27 @@ class Trainer:
         return next((cb for cb in self.callbacks if getattr(cb, "is_progress_bar", False)), None)
 
     @property
+    def checkpoint_callbacks(self) -> list[Checkpoint]:
+        """The checkpointing callbacks (``lit_core.callbacks.Checkpoint`` instances, such as ``ModelCheckpoint``)."""
+        return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
+
+    @property
+    def checkpoint_callback(self) -> Checkpoint | None:
+        """The first of ``checkpoint_callbacks``, or ``None``."""
+        return next(iter(self.checkpoint_callbacks), None)
+
+    @property
+    def early_stopping_callbacks(self) -> list[Callback]:
+        """The ``lit_core.callbacks.EarlyStopping`` callbacks (none when no distribution provides that name)."""
+        cls = namespace.imported_class("lit_core.callbacks", "EarlyStopping")
+        return [cb for cb in self.callbacks if isinstance(cb, cls)] if cls is not None else []
+
+    @property
+    def early_stopping_callback(self) -> Callback | None:
+        """The first of ``early_stopping_callbacks``, or ``None``."""
+        return next(iter(self.early_stopping_callbacks), None)
+
+    @property
     def num_training_batches(self) -> float:
         """Batches per training epoch after limits (``inf`` for an unsized loader)."""
         return float("inf") if self._num_training_batches is None else self._num_training_batches
@@ -1154,9 +1179,8 @@ class Trainer:
         path = self.plugin_manager.hook.lit_resolve_checkpoint_path(trainer=self, name=ckpt_path)
         if path is not None:
             return path
-        has_checkpointing = any(hasattr(cb, "best_model_path") for cb in self.callbacks)
         why = ("no checkpoint callback is active (pip install lit-checkpoint, and keep enable_checkpointing on)"
-               if not has_checkpointing else "the checkpoint callback has not written one yet")
+               if not self.checkpoint_callbacks else "the checkpoint callback has not written one yet")
         if ckpt_path == "last":
             rank_zero_warn(f"ckpt_path='last': no last checkpoint found ({why}); trainer.{fn.value}() starts from the "
                            "module's current weights.")

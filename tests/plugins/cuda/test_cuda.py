@@ -15,7 +15,7 @@ import torch
 from lit_core import registry
 from lit_core.apply import move_data_to_device
 from lit_core.builtins.cpu import CPUAccelerator
-from lit_core.cli import describe_plugins
+from lit_core.commands import describe_plugins
 from lit_core.exceptions import MisconfigurationException, PluginError
 from lit_cuda import CUDAAccelerator
 

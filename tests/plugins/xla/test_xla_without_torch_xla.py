@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from lit_core import registry
-from lit_core.cli import describe_plugins
+from lit_core.commands import describe_plugins
 from lit_core.exceptions import MisconfigurationException, PluginError
 from lit_xla import XLAAccelerator, XLASPMDStrategy, XLAStrategy, runtime
 

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from ..plugins import Accelerator
+from ..accelerators.accelerator import Accelerator
 
 
 class CPUAccelerator(Accelerator):

@@ -13,7 +13,7 @@ import torch
 
 from ..apply import apply_to_collection
 from ..markers import hookimpl
-from ..plugins import Precision
+from ..plugins.precision.precision import Precision
 
 
 class FullPrecision(Precision):

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 
 import lit_core as lit
+from lit_core.callbacks import Checkpoint
 from lit_core.exceptions import MisconfigurationException
 
 from . import io
@@ -35,7 +36,7 @@ from .preemption import Preemption
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
 
 
-class ModelCheckpoint(lit.Callback):
+class ModelCheckpoint(Checkpoint):
     """Save the model periodically, keeping the best ``save_top_k`` by ``monitor`` and optionally ``last.ckpt``.
 
     :param dirpath: the folder, a local path or an fsspec URL (``s3://bucket/run``, ``memory://ckpts``).

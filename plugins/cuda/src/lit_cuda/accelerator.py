@@ -6,8 +6,8 @@ import os
 
 import torch
 
+from lit_core.accelerators import Accelerator
 from lit_core.exceptions import MisconfigurationException
-from lit_core.plugins import Accelerator
 
 
 class CUDAAccelerator(Accelerator):

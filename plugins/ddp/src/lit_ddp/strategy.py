@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
-from lit_core.plugins import Strategy
+from lit_core.strategies import Strategy
 from lit_core.trainer import TrainerFn
 from lit_core.wrappers import StepForward
 

@@ -21,7 +21,7 @@ import torch
 
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
-from lit_core.plugins import Strategy
+from lit_core.strategies import Strategy
 from lit_ddp.sampler import ShardedLoaders
 
 from . import runtime

@@ -1,0 +1,5 @@
+"""Lightning's ``core.datamodule`` path for ``LightningDataModule``."""
+
+from ..datamodule import LightningDataModule
+
+__all__ = ["LightningDataModule"]

@@ -1,0 +1,11 @@
+"""``SingleDeviceStrategy``: lit-core's default strategy (``strategy="single_device"``)."""
+
+from __future__ import annotations
+
+from .strategy import Strategy
+
+
+class SingleDeviceStrategy(Strategy):
+    """One process, one device: the kernel's defaults for every collective."""
+
+    name = "single_device"
