@@ -100,7 +100,7 @@ def test_train_metric_checked_at_train_epoch_end_without_validation(make_trainer
 
 def test_missing_monitor_strict_lists_available_metrics(make_trainer: Any, boring_model: Any) -> None:
     trainer = make_trainer(max_epochs=2, callbacks=[EarlyStopping(monitor="val_acc")])
-    with pytest.raises(RuntimeError, match="`val_acc` which is not available.*`val_loss`"):
+    with pytest.raises(RuntimeError, match=r"`val_acc` which is not available.*`val_loss`"):
         trainer.fit(boring_model())
 
 

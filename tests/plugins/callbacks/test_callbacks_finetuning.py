@@ -89,7 +89,7 @@ def test_resume_re_adds_the_param_groups(make_trainer: Any, backbone_model: Any,
 
 
 def test_needs_a_backbone(make_trainer: Any, boring_model: Any) -> None:
-    with pytest.raises(MisconfigurationException, match="nn.Module `backbone` attribute"):
+    with pytest.raises(MisconfigurationException, match=r"nn\.Module `backbone` attribute"):
         make_trainer(callbacks=[BackboneFinetuning()]).fit(boring_model())
 
 
