@@ -29,6 +29,11 @@ def recording_model(boring_model: Any) -> Any:
             self.after_step: list[list[torch.Tensor]] = []
             self.save_at = save_at
 
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = self.loss(batch)
+            self.log("train_loss", loss)  # logging must not break SWA's BatchNorm pass after training
+            return loss
+
         def snapshot(self) -> list[torch.Tensor]:
             return [p.detach().clone() for p in self.parameters()]
 

@@ -173,8 +173,10 @@ class StochasticWeightAveraging(Callback):
     def _update_batch_norm(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Recompute BatchNorm statistics for the averaged weights: one forward pass over the training data.
 
-        Lightning runs this pass as one more training epoch without backward; lit runs
-        ``training_step`` under ``no_grad`` here instead (see docs/decisions.rst), same statistics.
+        Lightning runs this pass as one more training epoch without backward passes; lit calls the
+        model's ``forward`` on each training batch's input here instead, as
+        ``torch.optim.swa_utils.update_bn`` does (the first element of a tuple or list batch, else
+        the batch), so the step's ``self.log`` calls stay out of it (see docs/decisions.rst).
         """
         self.reset_batch_norm_and_save_state(pl_module)
         was_training = pl_module.training
@@ -184,7 +186,8 @@ class StochasticWeightAveraging(Callback):
             for batch_idx, batch in enumerate(trainer.train_dataloader):
                 if batch_idx >= limit:
                     break
-                pl_module.training_step(move_data_to_device(batch, pl_module.device), batch_idx)
+                inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
+                pl_module(move_data_to_device(inputs, pl_module.device))
         pl_module.train(was_training)
         self.reset_momenta()
 
