@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -39,6 +40,18 @@ def test_stops_when_patience_runs_out(make_trainer: Any, scored_model: Any) -> N
     assert float(es.best_score) == 4.0
     assert es.stopping_reason is EarlyStoppingReason.PATIENCE_EXHAUSTED
     assert "did not improve in the last 2 records" in es.stopping_reason_message
+
+
+def test_verbose_messages(make_trainer: Any, scored_model: Any, caplog: pytest.LogCaptureFixture) -> None:
+    es = EarlyStopping(monitor="score", patience=1, verbose=True)
+    with caplog.at_level(logging.INFO, logger="lit_core"):
+        make_trainer(max_epochs=10, callbacks=[es]).fit(scored_model([5.0, 4.0, 4.5]))
+    messages = [r.getMessage() for r in caplog.records if r.name == "lit_core.callbacks.early_stopping"]
+    assert messages == [
+        "Metric score improved. New best score: 5.000",
+        "Metric score improved by 1.000 >= min_delta = 0.0. New best score: 4.000",
+        "Monitored metric score did not improve in the last 1 records. Best score: 4.000. Signaling Trainer to stop.",
+    ]
 
 
 def test_min_delta_and_max_mode(make_trainer: Any, scored_model: Any) -> None:

@@ -175,3 +175,11 @@ def test_weight_averaging_checkpoint_and_exact_resume(make_trainer: Any, recordi
     make_trainer(max_epochs=3, callbacks=[WeightAveraging()]).fit(resumed, ckpt_path=path)
     assert_weights(resumed, [p.detach() for p in straight.parameters()])
     assert_weights(resumed, mean(straight.after_step))
+
+
+def test_weight_averaging_usable_by_name(make_trainer: Any, recording_model: Any) -> None:
+    model = recording_model()
+    trainer = make_trainer(plugins=["weight_averaging"])
+    assert any(isinstance(cb, WeightAveraging) for cb in trainer.callbacks)
+    trainer.fit(model)
+    assert_weights(model, mean(model.after_step))

@@ -15,7 +15,8 @@ from lit_core.rank_zero import rank_zero_warn
 if TYPE_CHECKING:
     from lit_core import LightningModule, Trainer
 
-log = logging.getLogger(__name__)
+# Under lit_core's logger (where the names are imported from), so messages show as lit's own do.
+log = logging.getLogger("lit_core.callbacks.early_stopping")
 
 
 class EarlyStoppingReason(Enum):

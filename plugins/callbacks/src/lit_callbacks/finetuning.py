@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from lit_core import LightningModule, Trainer
 
-log = logging.getLogger(__name__)
+# Under lit_core's logger (where the names are imported from), so messages show as lit's own do.
+log = logging.getLogger("lit_core.callbacks.finetuning")
 
 Modules = Module | Iterable[Module | Iterable]
 

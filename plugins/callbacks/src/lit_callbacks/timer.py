@@ -95,10 +95,10 @@ class Timer(Callback):
         self._end("train")
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start("sanity_check" if trainer.sanity_checking else "validate")
+        self._start("validate")  # the sanity check included, as in Lightning
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._end("sanity_check" if trainer.sanity_checking else "validate")
+        self._end("validate")
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._start("test")
