@@ -24,7 +24,7 @@ class LearningRateMonitor(Callback):
     and weight decay in ``<name>-weight_decay``.
 
     :param logging_interval: ``"step"`` or ``"epoch"`` for every optimizer, or ``None``: each
-        scheduler's own ``interval`` (optimizers without a scheduler: every step).
+        scheduler's own ``interval`` (optimizers without a scheduler: at both).
     :param log_momentum: also log the momentum (or ``betas[0]`` for Adam-like optimizers).
     :param log_weight_decay: also log the weight decay.
     """
@@ -78,7 +78,7 @@ class LearningRateMonitor(Callback):
         names, optimizers, intervals = self._names(trainer)
         stats: dict[str, float] = {}
         for group_names, optimizer, own_interval in zip(names, optimizers, intervals):
-            if interval not in (own_interval, "any"):
+            if own_interval is not None and interval not in (own_interval, "any"):
                 continue
             use_betas = "betas" in optimizer.defaults
             for group, name in zip(optimizer.param_groups, group_names):
@@ -92,7 +92,7 @@ class LearningRateMonitor(Callback):
                     stats[f"{name}-weight_decay"] = self.last_weight_decay_values[f"{name}-weight_decay"] = decay
         return stats
 
-    def _names(self, trainer: Trainer) -> tuple[list[list[str]], list[Optimizer], list[str]]:
+    def _names(self, trainer: Trainer) -> tuple[list[list[str]], list[Optimizer], list[str | None]]:
         """Per optimizer (those with a scheduler first): its groups' names, the optimizer, its interval.
 
         Recomputed at each log: a finetuning callback may have added parameter groups since (the
@@ -100,7 +100,9 @@ class LearningRateMonitor(Callback):
         """
         seen: list[Optimizer] = []
         counts: defaultdict[type, int] = defaultdict(int)
-        names, optimizers, intervals = [], [], []
+        names: list[list[str]] = []
+        optimizers: list[Optimizer] = []
+        intervals: list[str | None] = []
         for config in trainer.lr_scheduler_configs:
             optimizer = config.scheduler.optimizer
             named = getattr(config, "name", None)
@@ -117,7 +119,7 @@ class LearningRateMonitor(Callback):
             counts[type(optimizer)] += 1
             names.append(self._group_names(f"lr-{type(optimizer).__name__}", optimizer, counts, True))
             optimizers.append(optimizer)
-            intervals.append("step")
+            intervals.append(None)  # without a scheduler: logged at every step and every epoch start, as in Lightning
             seen.append(optimizer)
         for group_names in names:
             for name in group_names:
