@@ -16,6 +16,10 @@ in a rotated order, and the report gives the median over rounds. Configurations:
   what ``pip install lit-core`` gives, the csv logger and no bar or checkpoint callback), so the
   kernel's cost is measured apart from the plugins installed next to it;
 * ``lit barebones``: ``lit_core.Trainer(barebones=True)``;
+* ``lit default + EarlyStopping + LearningRateMonitor`` (tiny model, when lit-callbacks is
+  installed): ``lit default`` with the two callbacks real programs add most; the difference to
+  ``lit default`` is their cost per step (EarlyStopping's check runs once per epoch, on a metric
+  this model does not log, ``strict=False``: its per-step cost is the same either way);
 * ``lightning``: PyTorch Lightning's ``Trainer``, only when it happens to be importable.
 
 Two figures per configuration:
@@ -72,6 +76,9 @@ GOAL_DEFAULT_US = 50.0
 GOAL_BAREBONES_US = 20.0
 #: The progress bar's own cost: ``lit default`` minus ``lit default, no bar`` (paired figures).
 GOAL_BAR_US = 5.0
+#: ``EarlyStopping`` + ``LearningRateMonitor`` together: the configuration below minus ``lit default`` (paired).
+GOAL_CALLBACKS_US = 5.0
+CALLBACKS = "lit default + EarlyStopping + LearningRateMonitor"
 #: The seed MLP's goal (the kernel's, lit-core's issue) is judged on lit-core's default
 #: configuration, by the paired wall ratio (fixed costs included); the default with every
 #: installed plugin is reported next to it (see benchmarks/README.md).
@@ -310,15 +317,19 @@ def core_only(on: bool) -> Iterator[None]:
             os.environ[DISABLE_AUTOLOAD] = before
 
 
-def lit_runner(core: bool = False, **flags: Any) -> Callable[[Case, TimedBatches], float]:
+def lit_runner(core: bool = False, callbacks: Callable[[], list[Any]] | None = None,
+               **flags: Any) -> Callable[[Case, TimedBatches], float]:
     """A configuration training with ``lit_core.Trainer(**flags)`` (plus benchmark hygiene);
-    ``core``: with lit-core's own plugins only, as when no other lit distribution is installed."""
+    ``core``: with lit-core's own plugins only, as when no other lit distribution is installed;
+    ``callbacks``: makes fresh callbacks for each run (they keep state)."""
 
     def run(case: Case, data: TimedBatches) -> float:
         model = build(case.net, lit.LightningModule)
         with tempfile.TemporaryDirectory(prefix="lit-bench-") as root, contextlib.redirect_stderr(TerminalSink()), \
                 core_only(core):
             start = CLOCK()
+            if callbacks is not None:
+                flags["callbacks"] = callbacks()
             trainer = lit.Trainer(max_epochs=1, default_root_dir=root, enable_model_summary=False,
                                   num_sanity_val_steps=0, **flags)
             trainer.fit(model, train_dataloaders=data)
@@ -328,6 +339,15 @@ def lit_runner(core: bool = False, **flags: Any) -> Callable[[Case, TimedBatches
         return wall
 
     return run
+
+
+def callbacks_runner() -> Callable[[Case, TimedBatches], float] | None:
+    """``lit default`` plus ``EarlyStopping`` and ``LearningRateMonitor``, when lit-callbacks is installed."""
+    try:
+        from lit_callbacks import EarlyStopping, LearningRateMonitor
+    except ImportError:
+        return None
+    return lit_runner(callbacks=lambda: [EarlyStopping(monitor="train_loss", strict=False), LearningRateMonitor()])
 
 
 def lightning_runner() -> tuple[Callable[[Case, TimedBatches], float] | None, str]:
@@ -435,14 +455,15 @@ def measure_paired(case: Case, configs: dict[str, Callable[[Case, TimedBatches],
 def report_paired(case: Case, samples: dict[str, Paired], steps: int, rounds: int) -> dict[str, tuple[float, float]]:
     """Print the paired table; return ``name -> (overhead µs/step, wall ratio)``."""
     print(f"-- paired per step (a raw step on a twin model before each lit step, same batch): median of {rounds} round(s) --")
-    print(f"{'config':<21}{'lit step µs':>13}{'raw step µs':>13}{'overhead µs/step':>18}{'spread µs':>11}{'wall ratio':>12}")
+    width = max(21, *(len(name) + 1 for name in samples))
+    print(f"{'config':<{width}}{'lit step µs':>13}{'raw step µs':>13}{'overhead µs/step':>18}{'spread µs':>11}{'wall ratio':>12}")
     figures = {}
     for name, s in samples.items():
         overhead = statistics.median(s.overhead) * 1e6
         spread = (max(s.overhead) - min(s.overhead)) * 1e6
         wall_ratio = statistics.median(s.wall_ratio)
         figures[name] = (overhead, wall_ratio)
-        print(f"{name:<21}{statistics.median(s.lit_step) * 1e6:>13.1f}{statistics.median(s.raw_step) * 1e6:>13.1f}"
+        print(f"{name:<{width}}{statistics.median(s.lit_step) * 1e6:>13.1f}{statistics.median(s.raw_step) * 1e6:>13.1f}"
               f"{overhead:>+18.1f}{spread:>11.1f}{wall_ratio:>12.3f}")
     return figures
 
@@ -461,7 +482,8 @@ def report(case: Case, samples: dict[str, Samples], steps: int, rounds: int) -> 
     """Print one table; return ``name -> (overhead µs/step, wall ratio)``."""
     raw = samples["raw"]
     print(f"\n== {case.title}: {steps} steps, median of {rounds} round(s) ==")
-    print(f"{'config':<21}{'step µs':>9}{'spread µs':>11}{'overhead µs/step':>18}{'step ratio':>12}"
+    width = max(21, *(len(name) + 1 for name in samples))
+    print(f"{'config':<{width}}{'step µs':>9}{'spread µs':>11}{'overhead µs/step':>18}{'step ratio':>12}"
           f"{'best µs':>9}{'best overhead':>15}{'wall s':>8}{'wall ratio':>12}")
     figures = {}
     for name, s in samples.items():
@@ -471,7 +493,7 @@ def report(case: Case, samples: dict[str, Samples], steps: int, rounds: int) -> 
         wall_ratio = paired_ratio(s.wall, raw.wall)
         figures[name] = (overhead, wall_ratio)
         shown = ("-", "-") if name == "raw" else (f"{overhead:+.1f}", f"{best_overhead:+.1f}")
-        print(f"{name:<21}{step * 1e6:>9.1f}{spread:>11.1f}{shown[0]:>18}{paired_ratio(s.step, raw.step):>12.3f}"
+        print(f"{name:<{width}}{step * 1e6:>9.1f}{spread:>11.1f}{shown[0]:>18}{paired_ratio(s.step, raw.step):>12.3f}"
               f"{best * 1e6:>9.1f}{shown[1]:>15}{wall:>8.3f}{wall_ratio:>12.3f}")
     return figures
 
@@ -522,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     lightning, note = lightning_runner()
     if lightning is not None:
         configs["lightning"] = lightning
+    with_callbacks = callbacks_runner()
     print(f"lit overhead benchmark: python {platform.python_version()}, torch {torch.__version__}, "
           f"lit_core {lit.__version__}, torch threads {torch.get_num_threads()}, {platform.machine()}")
     print(f"clock: {'CPU time of this process (time.process_time)' if args.clock == 'cpu' else 'wall (time.perf_counter)'}")
@@ -533,21 +556,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"progress bar in lit default: {type(bar).__module__}.{type(bar).__name__}" if bar is not None else
           "progress bar in lit default: none installed (pip install lit-tqdm)")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    figures, bar_cost = {}, {}
+    print("lit-callbacks: " + ("installed" if with_callbacks is not None else "not installed (no EarlyStopping + LearningRateMonitor row)"))
+    figures, bar_cost, callbacks_cost = {}, {}, {}
     for key in args.cases:
         case = CASES[key]
-        report(case, measure(case, configs, args.steps, args.rounds, args.warmup), args.steps, args.rounds)
-        paired = measure_paired(case, configs, args.steps, args.rounds, args.warmup)
+        # The callbacks' cost is judged on the tiny model only (where it weighs most).
+        case_configs = {**configs, CALLBACKS: with_callbacks} if key == "tiny" and with_callbacks is not None else configs
+        report(case, measure(case, case_configs, args.steps, args.rounds, args.warmup), args.steps, args.rounds)
+        paired = measure_paired(case, case_configs, args.steps, args.rounds, args.warmup)
         figures[key] = report_paired(case, paired, args.steps, args.rounds)
         # Paired per round: the two overheads come from the same round, so a slow minute cancels.
         bar_cost[key] = paired_difference(paired["lit default"].overhead, paired["lit default, no bar"].overhead)
         print(f"progress bar cost: {bar_cost[key]:+.1f} µs/step (paired: lit default minus lit default, no bar, same round)")
+        if CALLBACKS in paired:
+            callbacks_cost[key] = paired_difference(paired[CALLBACKS].overhead, paired["lit default"].overhead)
+            print(f"EarlyStopping + LearningRateMonitor cost: {callbacks_cost[key]:+.1f} µs/step "
+                  f"(paired: {CALLBACKS} minus lit default, same round)")
     print(f"\nload average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("goals are judged on the paired figures (separate runs differ by more than the goals on a noisy machine)")
     if "tiny" in figures:
         goal("lit default overhead, tiny model", figures["tiny"]["lit default"][0], GOAL_DEFAULT_US, " µs/step")
         goal("lit barebones overhead, tiny model", figures["tiny"]["lit barebones"][0], GOAL_BAREBONES_US, " µs/step")
         goal("progress bar cost, tiny model", bar_cost["tiny"], GOAL_BAR_US, " µs/step")
+        if "tiny" in callbacks_cost:
+            goal("EarlyStopping + LearningRateMonitor cost, tiny model", callbacks_cost["tiny"], GOAL_CALLBACKS_US, " µs/step")
     if "seed" in figures:
         goal("lit-core default wall ratio, seed MLP", figures["seed"]["lit-core default"][1], GOAL_SEED_RATIO, "x")
         print(f"REPORT lit default with every installed plugin (bar, checkpoint callback, logger) wall ratio, seed MLP: "

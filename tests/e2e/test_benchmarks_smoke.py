@@ -40,6 +40,12 @@ def test_overhead_quick(tmp_path: Path) -> None:
         assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
     assert re.search(r"^REPORT lit default with every installed plugin .* seed MLP: \d\.\d+x; without the bar \d\.\d+x$",
                      out, re.M), f"no REPORT line for the default with every plugin:\n{out}"
+    tiny = out[out.index("== tiny: Linear(32->2)") : out.index("== seed MLP")]
+    callbacks = "lit default + EarlyStopping + LearningRateMonitor"
+    assert re.search(rf"^{re.escape(callbacks)} +\d+\.\d", tiny, re.M), f"no {callbacks!r} row under the tiny model:\n{out}"
+    assert re.search(r"^EarlyStopping \+ LearningRateMonitor cost: [+-]\d+\.\d µs/step", tiny, re.M)
+    label = "EarlyStopping + LearningRateMonitor cost, tiny model"
+    assert re.search(rf"^GOAL {re.escape(label)}{VERDICT}", out, re.M), f"no GOAL line for {label!r}:\n{out}"
     assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
 
 

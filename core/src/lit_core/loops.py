@@ -555,6 +555,8 @@ class FitLoop:
         if events.train_epoch_start is not None:
             events.train_epoch_start(trainer=trainer, module=module)
         trainer._log_on_step = True
+        # Read each epoch: a callback (GradientAccumulationScheduler) may change it in on_train_epoch_start.
+        self.accumulate = trainer.accumulate_grad_batches
         resume, trainer._resume = trainer._resume, None
         if resume is not None:
             restore_loader_rng(self.train_loader, resume.epoch_rng)

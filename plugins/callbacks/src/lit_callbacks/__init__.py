@@ -4,6 +4,24 @@ Import them from Lightning's place, ``from lit_core.callbacks import EarlyStoppi
 here, ``from lit_callbacks import EarlyStopping``.
 """
 
+from .early_stopping import EarlyStopping, EarlyStoppingReason
+from .finetuning import BackboneFinetuning, BaseFinetuning
+from .gradient_accumulation import GradientAccumulationScheduler
+from .lr_monitor import LearningRateMonitor
+from .timer import Timer
+from .weight_averaging import StochasticWeightAveraging, WeightAveraging
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "BackboneFinetuning",
+    "BaseFinetuning",
+    "EarlyStopping",
+    "EarlyStoppingReason",
+    "GradientAccumulationScheduler",
+    "LearningRateMonitor",
+    "StochasticWeightAveraging",
+    "Timer",
+    "WeightAveraging",
+    "__version__",
+]
