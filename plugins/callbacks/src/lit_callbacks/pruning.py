@@ -195,9 +195,18 @@ class ModelPruning(lit.Callback):
                 source.reset_parameters()
             for i, name in layer["names"]:
                 target, _ = self._parameters_to_prune[i]
-                dst, src = getattr(target, name), getattr(source, name)
-                if isinstance(dst, torch.Tensor) and isinstance(src, torch.Tensor):
-                    dst.data = src.data.to(dst.device)
+                src = getattr(source, name)
+                if not isinstance(src, torch.Tensor):
+                    continue
+                # A pruned parameter lives in ``<name>_orig``; ``<name>`` is recomputed from it and the
+                # mask before each forward. Reset both (copies: training must not change the kept values).
+                orig, mask = getattr(target, f"{name}_orig", None), getattr(target, f"{name}_mask", None)
+                if isinstance(orig, torch.Tensor):
+                    orig.data = src.data.to(orig.device).clone()
+                current = getattr(target, name)
+                if isinstance(current, torch.Tensor):
+                    value = src.data.to(current.device).clone()
+                    current.data = value * mask if isinstance(mask, torch.Tensor) else value
 
     def apply_pruning(self, amount: int | float) -> None:
         """Prune ``parameters_to_prune`` by ``amount``."""
