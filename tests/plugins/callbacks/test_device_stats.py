@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from lit_callbacks import DeviceStatsMonitor
 
+from lit_callbacks import DeviceStatsMonitor
 from lit_core.exceptions import MisconfigurationException
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from lit_callbacks import LambdaCallback
 
+from lit_callbacks import LambdaCallback
 from lit_core.builtins.adapters import callback_plugin
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lit_callbacks import ModelSummary
 from torch import nn
 
 import lit_core as lit
+from lit_callbacks import ModelSummary
 from lit_core.utilities.model_summary import ModelSummary as Summary
 from lit_core.utilities.model_summary import get_human_readable_count, summarize
 

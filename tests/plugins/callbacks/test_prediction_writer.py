@@ -6,9 +6,9 @@ import os
 
 import pytest
 import torch
-from lit_callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, TensorDataset
 
+from lit_callbacks import BasePredictionWriter
 from lit_core.exceptions import MisconfigurationException
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lit_callbacks import LambdaCallback, ModelPruning
 from torch import nn
 from torch.nn.utils import prune
 
 import lit_core as lit
+from lit_callbacks import LambdaCallback, ModelPruning
 from lit_core.exceptions import MisconfigurationException
 
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 import torch
-from lit_callbacks import SpikeDetection, TrainingSpikeException
 from torch.utils.data import DataLoader, TensorDataset
+
+from lit_callbacks import SpikeDetection, TrainingSpikeException
 
 
 def spiking_loader(spike_at: int, n_batches: int = 8, scale: float = 100.0):

@@ -35,7 +35,7 @@ def get_human_readable_count(number: float) -> str:
     if number < 0:
         raise ValueError(f"get_human_readable_count() takes a count, got {number}.")
     digits = int(math.floor(math.log10(number)) + 1) if number > 0 else 1
-    groups = min(int(math.ceil(digits / 3)), len(_UNITS))
+    groups = min(math.ceil(digits / 3), len(_UNITS))
     scaled = number * 10 ** (-3 * (groups - 1))
     if groups == 1 or scaled >= 100:
         return f"{int(scaled):,d} {_UNITS[groups - 1]}"
@@ -288,7 +288,7 @@ def format_summary_table(total_parameters: int, trainable_parameters: int, model
     total_width = sum(widths) + 3 * (1 + len(columns))
     rule = "-" * total_width
     lines = [" | ".join(f"{h:<{w}}" for (h, _), w in zip(columns, widths)), rule]
-    lines += [" | ".join(f"{str(cells[i]):<{w}}" for (_, cells), w in zip(columns, widths)) for i in range(n_rows)]
+    lines += [" | ".join(f"{cells[i]!s:<{w}}" for (_, cells), w in zip(columns, widths)) for i in range(n_rows)]
     lines.append(rule)
     totals = (
         (get_human_readable_count(trainable_parameters), "Trainable params"),

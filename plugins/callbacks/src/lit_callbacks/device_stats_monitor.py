@@ -59,9 +59,7 @@ class DeviceStatsMonitor(lit.Callback):
     def _stats(self, trainer: lit.Trainer) -> dict[str, float]:
         device = trainer.device
         stats = dict(trainer.accelerator.get_device_stats(device))
-        if device.type == "cpu" and self._cpu_stats is not False and not stats:
-            stats.update(get_cpu_stats())
-        elif self._cpu_stats and device.type != "cpu":
+        if (device.type == "cpu" and self._cpu_stats is not False and not stats) or (self._cpu_stats and device.type != "cpu"):
             stats.update(get_cpu_stats())
         return stats
 
