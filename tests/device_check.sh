@@ -67,7 +67,7 @@ run_suite() {  # run_suite NAME PYTEST-ARGS...
 }
 
 run_suite cuda tests/plugins/cuda
-for suite in amp ddp; do
+for suite in amp ddp callbacks; do
     if [ -d "tests/plugins/$suite" ]; then
         run_suite "$suite" "tests/plugins/$suite" -m gpu
     fi

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from torch.utils.data import DataLoader, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, IterableDataset, Sampler, SequentialSampler
 
 from .exceptions import MisconfigurationException
 
@@ -134,6 +134,45 @@ def num_batches(loader: Any, limit: int | float, stage: str, flag: str) -> float
     return float(n)
 
 
+def _copied_kwargs(loader: DataLoader) -> dict[str, Any]:
+    """The arguments to rebuild ``loader``, except its dataset and how it samples and batches."""
+    params = set(inspect.signature(DataLoader.__init__).parameters) - {"self", "dataset", "sampler", "shuffle", "batch_sampler", "batch_size", "drop_last"}
+    kwargs = {name: getattr(loader, name) for name in params if hasattr(loader, name)}
+    if loader.num_workers == 0:
+        kwargs.pop("prefetch_factor", None)
+    return kwargs
+
+
+class BatchIndexRecorder(Sampler):
+    """Wraps a batch sampler and keeps, per batch drawn in the current pass, its sample indices."""
+
+    def __init__(self, batch_sampler: Any) -> None:
+        self.batch_sampler = batch_sampler
+        #: ``seen[i]``: the indices of the ``i``-th batch of the current pass.
+        self.seen: list[list[int]] = []
+
+    def __iter__(self) -> Any:
+        self.seen = []
+        for indices in self.batch_sampler:
+            self.seen.append(list(indices))
+            yield indices
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)
+
+
+def recording_batch_indices(loader: Any) -> tuple[Any, BatchIndexRecorder | None]:
+    """A copy of ``loader`` whose batch sampler records each batch's sample indices, and the recorder.
+
+    ``(loader, None)`` when the loader has no indices to record (not a ``DataLoader``, or an
+    iterable-style dataset). Used by ``predict`` when a prediction writer asks for ``batch_indices``.
+    """
+    if not isinstance(loader, DataLoader) or loader.batch_sampler is None or isinstance(loader.dataset, IterableDataset):
+        return loader, None
+    recorder = BatchIndexRecorder(loader.batch_sampler)
+    return DataLoader(loader.dataset, batch_sampler=recorder, **_copied_kwargs(loader)), recorder
+
+
 def with_sampler(loader: DataLoader, sampler: Sampler) -> DataLoader:
     """A copy of ``loader`` that draws from ``sampler`` (everything else kept).
 
@@ -142,12 +181,9 @@ def with_sampler(loader: DataLoader, sampler: Sampler) -> DataLoader:
     """
     if not isinstance(loader, DataLoader):
         raise MisconfigurationException(f"Cannot replace the sampler of {type(loader).__name__}: it is not a DataLoader.")
-    params = set(inspect.signature(DataLoader.__init__).parameters) - {"self", "dataset", "sampler", "shuffle", "batch_sampler", "batch_size", "drop_last"}
-    kwargs = {name: getattr(loader, name) for name in params if hasattr(loader, name)}
     if loader.batch_sampler is not None and loader.batch_size is None:
         raise MisconfigurationException("Cannot replace the sampler of a DataLoader built with a custom batch_sampler.")
-    if loader.num_workers == 0:
-        kwargs.pop("prefetch_factor", None)
+    kwargs = _copied_kwargs(loader)
     return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, drop_last=loader.drop_last, **kwargs)
 
 

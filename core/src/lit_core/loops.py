@@ -20,7 +20,7 @@ import torch
 
 from .builtins.adapters import overrides, positional_arity
 from .checkpoint import capture_loader_rng, restore_loader_rng, restore_rng
-from .data import num_batches, process_dataloader, without_shuffle
+from .data import num_batches, process_dataloader, recording_batch_indices, without_shuffle
 from .exceptions import MisconfigurationException
 from .markers import hookimpl
 from .metrics import MetricStore, to_float
@@ -211,10 +211,25 @@ class EvaluationLoop:
 
 
 class PredictLoop:
-    """``predict_step`` over every predict dataloader; collects the outputs."""
+    """``predict_step`` over every predict dataloader; collects the outputs.
+
+    Readable as ``trainer.predict_loop`` while it runs and after, as in Lightning, where
+    prediction writers find what they write.
+    """
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        self._predictions: list[list[Any]] = []
+        #: Per dataloader, each batch's sample indices (recorded when a prediction writer writes per epoch).
+        self.epoch_batch_indices: list[list[list[int]]] = []
+        #: The current batch's sample indices (recorded when a prediction writer writes per batch).
+        self.current_batch_indices: list[int] = []
+        trainer.predict_loop = self
+
+    @property
+    def predictions(self) -> list[Any]:
+        """The kept outputs: a list per batch, or a list of those per dataloader when there are several."""
+        return self._predictions[0] if len(self._predictions) == 1 else self._predictions
 
     def run(self) -> Any:
         from .trainer import RunningStage
@@ -231,7 +246,11 @@ class PredictLoop:
         limit = trainer.limit_predict_batches
         for loader in loaders:
             num_batches(loader, limit, "predict", "limit_predict_batches")
-        keep = trainer._return_predictions
+        # A prediction writer (Lightning's ``BasePredictionWriter``: an ``interval`` saying when it
+        # writes) needs the outputs kept for a write per epoch, and the batches' sample indices.
+        intervals = [cb.interval for cb in trainer.callbacks if hasattr(getattr(cb, "interval", None), "on_epoch")]
+        record = (any(i.on_batch for i in intervals), any(i.on_epoch for i in intervals))
+        keep = trainer._return_predictions or record[1]
         step = under_autocast(trainer, step_method(trainer, "predict_step"))
         pass_idx = len(loaders) > 1 and _step_arity(module.predict_step) >= 3
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
@@ -239,18 +258,20 @@ class PredictLoop:
         was_training = module.training
         module.eval()
         try:
-            return self._predict(loaders, step, pass_idx, limit, keep, grad_context)
+            return self._predict(loaders, step, pass_idx, limit, keep, grad_context, record)
         finally:
             trainer.state.stage = None
             if was_training:
                 module.train()
 
-    def _predict(self, loaders: list[Any], step: Callable[..., Any], pass_idx: bool, limit: Any, keep: bool, grad_context: Any) -> Any:
+    def _predict(self, loaders: list[Any], step: Callable[..., Any], pass_idx: bool, limit: Any, keep: bool, grad_context: Any,
+                 record: tuple[bool, bool]) -> Any:
         trainer = self.trainer
         module = trainer.lightning_module
         hook = trainer.plugin_manager.hook
         events = trainer._events
-        predictions: list[list[Any]] = []
+        predictions = self._predictions
+        record_batch, record_epoch = record
         with grad_context():
             if events.predict_start is not None:
                 events.predict_start(trainer=trainer, module=module)
@@ -258,25 +279,32 @@ class PredictLoop:
                 events.predict_epoch_start(trainer=trainer, module=module)
             for dl_idx, loader in enumerate(loaders):
                 outputs: list[Any] = []
+                predictions.append(outputs)
+                epoch_indices: list[list[int]] = []
+                self.epoch_batch_indices.append(epoch_indices)
                 iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="predict")
+                recorder = None
+                if record_batch or record_epoch:
+                    iterable, recorder = recording_batch_indices(iterable)
                 for batch_idx, batch in _batches(iterable, num_batches(iterable, limit, "predict", "limit_predict_batches")):
+                    if recorder is not None:
+                        self.current_batch_indices = recorder.seen[batch_idx] if record_batch else []
+                        if record_epoch:
+                            epoch_indices.append(recorder.seen[batch_idx])
                     batch = trainer._to_device(batch, dl_idx)
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
                     output = step(*args)
-                    if events.predict_batch_end is not None:
-                        events.predict_batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     if keep:
                         outputs.append(output)
-                predictions.append(outputs)
+                    if events.predict_batch_end is not None:
+                        events.predict_batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
             if events.predict_epoch_end is not None:
                 events.predict_epoch_end(trainer=trainer, module=module)
             if events.predict_end is not None:
                 events.predict_end(trainer=trainer, module=module)
-        if not keep:
-            return None
-        return predictions[0] if len(predictions) == 1 else predictions
+        return self.predictions if trainer._return_predictions else None
 
 
 def calls_closure_once_first(optimizer: Any) -> bool:

@@ -331,6 +331,8 @@ class Trainer:
         self._fit_ran = False
         self._verbose = True
         self._return_predictions = True
+        #: The last ``predict``'s loop: its ``predictions`` and batch indices (Lightning's ``trainer.predict_loop``).
+        self.predict_loop: Any = None
         self._num_training_batches: float | None = None
         self.plugin_manager.hook.lit_init_end(trainer=self)
 

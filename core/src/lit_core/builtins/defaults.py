@@ -108,10 +108,10 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
-        from ..summary import summarize
+        from ..utilities.model_summary import ModelSummary
 
         # Lightning 1.x's Trainer(weights_summary="full") sets the depth (lit_core/legacy.py).
-        print(summarize(module, getattr(trainer, "_summary_max_depth", 1)))
+        print(ModelSummary(module, max_depth=getattr(trainer, "_summary_max_depth", 1)))
         return True
 
     @hookimpl(trylast=True)

@@ -11,6 +11,15 @@ from .lr_monitor import LearningRateMonitor
 from .timer import Timer
 from .weight_averaging import StochasticWeightAveraging, WeightAveraging
 
+from .device_stats_monitor import DeviceStatsMonitor
+from .lambda_function import LambdaCallback
+from .model_summary import ModelSummary
+from .on_exception_checkpoint import OnExceptionCheckpoint
+from .prediction_writer import BasePredictionWriter
+from .pruning import ModelPruning
+from .spike import SpikeDetection, TrainingSpikeException
+from .throughput_monitor import Throughput, ThroughputMonitor
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -23,5 +32,16 @@ __all__ = [
     "StochasticWeightAveraging",
     "Timer",
     "WeightAveraging",
+
+    "BasePredictionWriter",
+    "DeviceStatsMonitor",
+    "LambdaCallback",
+    "ModelPruning",
+    "ModelSummary",
+    "OnExceptionCheckpoint",
+    "SpikeDetection",
+    "Throughput",
+    "ThroughputMonitor",
+    "TrainingSpikeException",
     "__version__",
 ]
