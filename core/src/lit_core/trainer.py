@@ -26,7 +26,7 @@ from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .checkpoint import capture_rng, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
-from .exceptions import MisconfigurationException, PluginError
+from .exceptions import ExitStage, MisconfigurationException, PluginError
 from .logger import Logger
 from .loops import Loops
 from .metrics import MetricStore, to_float
@@ -792,8 +792,11 @@ class Trainer:
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
             self._start_time = time.monotonic()
-            with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
-                value = hook.lit_run_stage(trainer=self, stage=fn.value)
+            try:
+                with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
+                    value = hook.lit_run_stage(trainer=self, stage=fn.value)
+            except ExitStage:
+                value, self._store = None, None
             self.state.stage = None
             hook.lit_teardown(trainer=self, module=module, stage=fn.value)
             if self.datamodule is not None:

@@ -4,6 +4,8 @@ Import them from Lightning's place, ``from lit_core.callbacks import EarlyStoppi
 here, ``from lit_callbacks import EarlyStopping``.
 """
 
+from .tuner import BatchSizeFinder, LearningRateFinder, Tuner
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["BatchSizeFinder", "LearningRateFinder", "Tuner", "__version__"]
