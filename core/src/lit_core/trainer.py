@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, registry
+from . import hookspecs, registry, tuning
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
@@ -186,6 +186,8 @@ class Trainer:
         prepare_data_per_node: bool | None = None,
         gpus: int | str | list[int] | None = None,
         tpu_cores: int | list[int] | None = None,
+        auto_lr_find: bool | str = False,
+        auto_scale_batch_size: bool | str = False,
     ) -> None:
         self.state = TrainerState()
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
@@ -273,6 +275,9 @@ class Trainer:
         self.inference_mode = inference_mode
         self.detect_anomaly = detect_anomaly
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
+        tuning.check_flags(auto_lr_find, auto_scale_batch_size)
+        self.auto_lr_find = auto_lr_find
+        self.auto_scale_batch_size = auto_scale_batch_size
 
         # ---- run state ----------------------------------------------------------------------
         self.lightning_module: LightningModule | None = None
@@ -712,6 +717,13 @@ class Trainer:
         self._return_predictions = return_predictions is not False
         self._attach(model, datamodule, TrainerFn.PREDICTING, predict=dataloaders)
         return self._run(TrainerFn.PREDICTING, ckpt_path)
+
+    def tune(self, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None, dataloaders: Any = None,
+             datamodule: LightningDataModule | None = None, scale_batch_size_kwargs: dict[str, Any] | None = None,
+             lr_find_kwargs: dict[str, Any] | None = None, method: str = "fit") -> dict[str, Any]:
+        """Lightning 1.x (deprecated): run the searches ``auto_scale_batch_size`` / ``auto_lr_find`` ask for."""
+        return tuning.tune(self, model, train_dataloaders, val_dataloaders, dataloaders, datamodule,
+                           scale_batch_size_kwargs, lr_find_kwargs, method)
 
     def _evaluate(self, fn: TrainerFn, kind: str, model: Any, dataloaders: Any, ckpt_path: Any, verbose: bool, datamodule: Any) -> Any:
         if isinstance(dataloaders, LightningDataModule):
