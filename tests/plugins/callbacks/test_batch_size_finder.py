@@ -7,6 +7,7 @@ On the CPU, running out of memory is simulated the way it shows on a GPU: a step
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -91,9 +92,9 @@ def test_finds_the_largest_size_that_fits(make_trainer: Any, mode: str, fits: in
 def test_binsearch_tries_as_lightning_does(make_trainer: Any) -> None:
     model = OOMModel(fits=20)
     Tuner(make_trainer()).scale_batch_size(model, mode="binsearch", steps_per_trial=1)
-    tried = [size for size in model.sizes_tried]
+    tried = model.sizes_tried
     # training batch then validation batch per trial (steps_per_trial=1); an OOM stops the trial at its first batch
-    firsts = [tried[0]] + [b for a, b in zip(tried, tried[1:]) if a != b]
+    firsts = [tried[0]] + [b for a, b in itertools.pairwise(tried) if a != b]
     assert firsts == [2, 4, 8, 16, 32, 24, 20, 22, 21]
 
 

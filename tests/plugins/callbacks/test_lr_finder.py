@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import Any
 
@@ -69,7 +70,7 @@ def test_lr_find_suggests_a_rate_in_range_and_sets_model_lr(make_trainer: Any) -
     assert len(finder.results["lr"]) == len(finder.results["loss"]) == 20
     assert finder.results["lr"][0] == pytest.approx(1e-5) and finder.results["lr"][-1] == pytest.approx(1.0)
     lrs = finder.results["lr"]
-    assert all(b > a for a, b in zip(lrs, lrs[1:]))
+    assert all(b > a for a, b in itertools.pairwise(lrs))
     suggestion = finder.suggestion()
     assert 1e-5 <= suggestion <= 1.0
     assert model.lr == suggestion
