@@ -10,9 +10,10 @@ kernel's public piece for that, so that no plugin touches the Trainer's private 
     # weights, optimizer and scheduler states, step/epoch counters, logged metrics, random
     # state, the Trainer's flags, callbacks and loggers are as they were before ``with``.
 
-Inside the trial only the given callbacks (and the module's own hooks) are called: the
-Trainer's callbacks and loggers are unregistered (nothing is logged, no checkpoint is written,
-no progress bar moves), the sanity check is off, and the flags given override the Trainer's.
+Inside the trial the given callbacks replace the Trainer's, and its loggers are unregistered
+(nothing is logged, no checkpoint is written, no progress bar moves); the module's hooks and
+the other plugins (accelerator, strategy, precision, ``plugins=[...]``) take part as in any
+run. The sanity check is off, and the flags given override the Trainer's.
 The snapshot is taken in memory (state dicts cloned to the CPU), not through a checkpoint
 file, so a user's ``on_save_checkpoint`` / ``on_load_checkpoint`` are not called by tuning.
 """
@@ -103,14 +104,9 @@ class Trial:
         trainer._eval_store = MetricStore(trainer._reduce)
         trainer.should_stop = False
         # Only the trial's callbacks and the kernel's own plugins take part: no logger, no checkpoint, no bar.
-        for cb in trainer.callbacks:
-            pm.unregister(cb)
-            pm.unregister(name=f"lit.callback-adapter:{id(cb)}")
         for lg in trainer.loggers:
-            pm.unregister(lg)
-        trainer.callbacks = list(self.callbacks)
-        trainer._register_callbacks(trainer.callbacks)
-        pm.check_pending()
+            _unregister(trainer, lg)
+        _reregister_callbacks(trainer, list(self.callbacks))
         trainer._bind_hot_path()
         return self
 
@@ -137,18 +133,28 @@ class Trial:
         restore_rng(self._rng)
         module.train(self._training)
         # Everything back in its original registration order: pluggy calls hooks by that order.
-        for name, _ in list(pm.list_name_plugin()):
-            pm.unregister(name=name)
+        for name, plugin in list(pm.list_name_plugin()):
+            if plugin is not None:  # None: a name blocked with ``set_blocked``, which stays blocked
+                pm.unregister(name=name)
         for name, plugin in self._registered:
-            pm.register(plugin, name)
+            if plugin is not None:
+                pm.register(plugin, name)
         trainer._bind_hot_path()
 
 
+def _unregister(trainer: Trainer, plugin: Any) -> None:
+    pm = trainer.plugin_manager
+    if pm.is_registered(plugin):
+        pm.unregister(plugin)
+
+
 def _reregister_callbacks(trainer: Trainer, callbacks: list[Callback]) -> None:
+    """Make ``callbacks`` the Trainer's registered callbacks, in that order."""
     pm = trainer.plugin_manager
     for cb in trainer.callbacks:
-        pm.unregister(cb)
-        pm.unregister(name=f"lit.callback-adapter:{id(cb)}")
+        _unregister(trainer, cb)
+        if pm.get_plugin(f"lit.callback-adapter:{id(cb)}") is not None:
+            pm.unregister(name=f"lit.callback-adapter:{id(cb)}")
     trainer.callbacks = callbacks
     trainer._register_callbacks(callbacks)
     pm.check_pending()

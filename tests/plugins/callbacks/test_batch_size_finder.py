@@ -211,3 +211,10 @@ def test_both_model_and_hparams_warn(make_trainer: Any) -> None:
 
     with pytest.warns(UserWarning, match="mutually exclusive"):
         Tuner(make_trainer()).scale_batch_size(Both())
+
+
+def test_distributed_strategies_are_refused(make_trainer: Any) -> None:
+    pytest.importorskip("lit_ddp")
+    trainer = make_trainer(strategy="ddp", devices=2)
+    with pytest.raises(ValueError, match="not supported with distributed strategies"):
+        Tuner(trainer).scale_batch_size(OOMModel())

@@ -211,6 +211,8 @@ def lr_find(trainer: lit.Trainer, model: lit.LightningModule, min_lr: float = 1e
     if steps != num_training:
         log.info(f"LR finder stopped early after {steps} steps due to diverging loss.")
     finder.results = {"lr": probe.lrs[:steps], "loss": probe.losses}
+    if trainer.world_size > 1:  # every process takes rank zero's curve, so all set the same rate
+        finder.results = trainer.plugin_manager.hook.lit_broadcast(trainer=trainer, obj=finder.results, src=0)
     if update_attr:
         lr = finder.suggestion()
         if lr is not None:
