@@ -725,6 +725,11 @@ class Trainer:
         return tuning.tune(self, model, train_dataloaders, val_dataloaders, dataloaders, datamodule,
                            scale_batch_size_kwargs, lr_find_kwargs, method)
 
+    @property
+    def tuner(self) -> tuning.LegacyTuner:
+        """Lightning 1.x (deprecated): ``trainer.tuner.lr_find(model)`` / ``.scale_batch_size(model)``."""
+        return tuning.legacy_tuner(self)
+
     def _evaluate(self, fn: TrainerFn, kind: str, model: Any, dataloaders: Any, ckpt_path: Any, verbose: bool, datamodule: Any) -> Any:
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None

@@ -44,6 +44,39 @@ def tuner_class() -> type:
     return found[0].load()
 
 
+class LegacyTuner:
+    """Lightning 1.x's ``trainer.tuner``: the ``Tuner`` with 1.9's defaults.
+
+    ``lr_find`` does not write the suggestion to the model unless asked (``update_attr=False``,
+    as in 1.9), and takes the attribute's name from ``Trainer(auto_lr_find="name")``.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+        self._tuner = tuner_class()(trainer)
+
+    def lr_find(self, model: LightningModule, *args: Any, update_attr: bool = False, **kwargs: Any) -> Any:
+        """``Tuner.lr_find`` with ``update_attr=False`` by default."""
+        if isinstance(self._trainer.auto_lr_find, str):
+            kwargs.setdefault("attr_name", self._trainer.auto_lr_find)
+        return self._tuner.lr_find(model, *args, update_attr=update_attr, **kwargs)
+
+    def scale_batch_size(self, model: LightningModule, *args: Any, **kwargs: Any) -> Any:
+        """``Tuner.scale_batch_size``; the mode defaults to ``Trainer(auto_scale_batch_size="...")``'s."""
+        if isinstance(self._trainer.auto_scale_batch_size, str):
+            kwargs.setdefault("mode", self._trainer.auto_scale_batch_size)
+        return self._tuner.scale_batch_size(model, *args, **kwargs)
+
+
+def legacy_tuner(trainer: Trainer) -> LegacyTuner:
+    """``trainer.tuner``, with a deprecation warning."""
+    rank_zero_deprecation(
+        "trainer.tuner was removed in Lightning 2.0: use `from lit_core.tuner import Tuner; Tuner(trainer)` "
+        "(whose lr_find sets the found rate on the model by default)."
+    )
+    return LegacyTuner(trainer)
+
+
 def tune(trainer: Trainer, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None,
          dataloaders: Any = None, datamodule: Any = None, scale_batch_size_kwargs: dict[str, Any] | None = None,
          lr_find_kwargs: dict[str, Any] | None = None, method: str = "fit") -> dict[str, Any]:

@@ -92,3 +92,17 @@ def test_the_tuner_is_found_through_its_entry_point() -> None:
     from lit_callbacks import Tuner
 
     assert tuning.tuner_class() is Tuner
+
+
+def test_trainer_tuner_attribute_has_1x_defaults(tmp_root: Any) -> None:
+    trainer = lit.Trainer(**quiet(max_epochs=3))
+    model = Model()
+    with pytest.warns(DeprecationWarning, match="trainer.tuner"):
+        tuner = trainer.tuner
+    finder = tuner.lr_find(model, num_training=20)
+    assert model.hparams.learning_rate == 0.01  # 1.9: the suggestion is not written unless update_attr=True
+    model.hparams.learning_rate = finder.suggestion()
+    with pytest.warns(DeprecationWarning):
+        assert trainer.tuner.scale_batch_size(model, mode="binsearch") == 8 == model.hparams.batch_size
+    trainer.fit(model)
+    assert trainer.global_step == 3 * 96 // 8
