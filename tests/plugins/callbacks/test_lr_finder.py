@@ -221,3 +221,28 @@ def test_fast_dev_run_skips(make_trainer: Any) -> None:
     with pytest.warns(UserWarning, match="fast_dev_run"):
         assert Tuner(make_trainer(fast_dev_run=True)).lr_find(model) is None
     assert model.lr == 0.01
+
+
+def test_subclass_searching_at_chosen_epochs(make_trainer: Any) -> None:
+    """Lightning's documented pattern: search again at milestones, from on_train_epoch_start."""
+
+    class FineTuneLearningRateFinder(LearningRateFinder):
+        def __init__(self, milestones: tuple[int, ...], *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.milestones = milestones
+            self.searched_at: list[int] = []
+
+        def on_fit_start(self, *args: Any, **kwargs: Any) -> None:
+            return
+
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            if trainer.current_epoch in self.milestones:
+                self.lr_find(trainer, pl_module)
+                self.searched_at.append(trainer.current_epoch)
+
+    finder = FineTuneLearningRateFinder(milestones=(0, 2), num_training_steps=20)
+    counter = Counter()
+    trainer = make_trainer(callbacks=[finder, counter], max_epochs=3)
+    trainer.fit(LRModel())
+    assert finder.searched_at == [0, 2] and isinstance(finder.optimal_lr, LRFinder)
+    assert trainer.global_step == counter.batches == 3 * 32 and trainer.current_epoch == 3
