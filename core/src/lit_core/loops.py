@@ -151,6 +151,8 @@ class EvaluationLoop:
             with grad_context():
                 if start is not None:
                     start(trainer=trainer, module=module)
+                    # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
+                    loaders = trainer._active_eval_loaders
                 if epoch_start is not None:
                     epoch_start(trainer=trainer, module=module)
                 for dl_idx, loader in enumerate(loaders):
@@ -254,6 +256,7 @@ class PredictLoop:
         with grad_context():
             if events.predict_start is not None:
                 events.predict_start(trainer=trainer, module=module)
+                loaders = trainer.predict_dataloaders  # a start hook may have rebuilt them (as above)
             if events.predict_epoch_start is not None:
                 events.predict_epoch_start(trainer=trainer, module=module)
             for dl_idx, loader in enumerate(loaders):

@@ -178,3 +178,22 @@ def dataloaders_given(trainer: Trainer, kind: str) -> bool:
     """Whether the running stage's ``kind`` dataloaders ("train", "val", "test", "predict") were
     passed to ``fit``/``validate``/... directly (rather than built by the module or datamodule)."""
     return trainer._dataloader_args.get(kind) is not None
+
+
+def reload_dataloaders(trainer: Trainer) -> None:
+    """Build the running evaluation or predict stage's dataloaders again, from the module or datamodule.
+
+    Called from ``on_validation_start`` / ``on_test_start`` / ``on_predict_start`` after changing
+    what the dataloaders are built from (the batch-size finder's new size): the stage then runs
+    on the new ones. ``fit`` needs no call: it builds its dataloaders after ``on_fit_start``.
+    """
+    fn = trainer.state.fn.value
+    if fn == "fit":
+        return
+    kind = {"validate": "val", "test": "test", "predict": "predict"}[fn]
+    loaders = trainer._fetch_loaders(kind)
+    if kind == "predict":
+        trainer.predict_dataloaders = loaders
+        return
+    setattr(trainer, "val_dataloaders" if kind == "val" else "test_dataloaders", loaders)
+    trainer._active_eval_loaders = loaders

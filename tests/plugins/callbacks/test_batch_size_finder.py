@@ -218,3 +218,17 @@ def test_distributed_strategies_are_refused(make_trainer: Any) -> None:
     trainer = make_trainer(strategy="ddp", devices=2)
     with pytest.raises(ValueError, match="not supported with distributed strategies"):
         Tuner(trainer).scale_batch_size(OOMModel())
+
+
+@pytest.mark.parametrize("method", ["validate", "test", "predict"])
+def test_callback_form_runs_the_rest_of_the_stage_at_the_size_found(make_trainer: Any, method: str) -> None:
+    finder = BatchSizeFinder(mode="binsearch")
+    model = OOMModel(fits=12)
+    result = getattr(make_trainer(callbacks=[finder]), method)(model)
+    assert finder.optimal_batch_size == 12 == model.batch_size
+    # After the trials (steps_per_trial=3 batches each), the stage's own pass over all 64 samples:
+    assert model.sizes_tried[-6:] == [12, 12, 12, 12, 12, 4]
+    if method == "predict":
+        assert [len(p) for p in result] == [12, 12, 12, 12, 12, 4]
+    else:
+        assert result == [{}]  # the model logs nothing; the stage finished normally

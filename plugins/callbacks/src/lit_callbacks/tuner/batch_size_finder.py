@@ -19,7 +19,7 @@ import torch
 import lit_core as lit
 from lit_core.exceptions import ExitStage, MisconfigurationException
 from lit_core.rank_zero import rank_zero_info, rank_zero_warn
-from lit_core.trial import Trial, dataloaders_given
+from lit_core.trial import Trial, dataloaders_given, reload_dataloaders
 
 from .attributes import lightning_getattr, lightning_hasattr, lightning_setattr
 
@@ -253,6 +253,7 @@ class BatchSizeFinder(lit.Callback):
                                                    self._max_trials, self._batch_arg_name)
         if self._early_exit:
             raise ExitStage()
+        reload_dataloaders(trainer)  # the rest of this stage runs at the size found
 
     def on_fit_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Search before the fit's dataloaders are built."""
