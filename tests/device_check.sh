@@ -9,7 +9,7 @@
 #
 # It installs the wheels into a fresh folder put on PYTHONPATH (nothing else is touched), then
 # runs tests/plugins/cuda whole and the tests marked `gpu` (pyproject.toml's marker) in the other GPU suites
-# (tests/plugins/amp, tests/plugins/ddp). Each suite writes $OUT/<suite>.xml (junit) and
+# (tests/plugins/amp, tests/plugins/ddp, tests/plugins/callbacks). Each suite writes $OUT/<suite>.xml (junit) and
 # $OUT/<suite>.log; $OUT/environment.txt has the GPU and versions; $OUT/summary.txt one line
 # per suite. Exit status: 0 when every suite passed (skips included), 1 otherwise.
 #

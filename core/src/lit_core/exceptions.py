@@ -17,3 +17,12 @@ class CheckpointError(RuntimeError):
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A checkpoint holds a pickled object that would run code when loaded; it was not loaded."""
+
+
+class ExitStage(Exception):
+    """Raised from a hook to end the running stage now, as finished rather than failed.
+
+    Lightning's tuner ends ``trainer.fit`` this way once the search is done (its
+    ``_TunerExitException``): teardown runs, ``lit_exception`` is not called, and the stage
+    returns ``None``.
+    """

@@ -293,7 +293,21 @@ def _truncated_bptt_steps(value: Any, flags: dict[str, Any], after: list[After])
 
 
 #: The Lightning 1.x Trainer flags lit accepts (with a warning) or rejects with the fix, by name.
+def _tuning_flag(name: str) -> Callable[[Any, dict[str, Any], list[After]], None]:
+    """``auto_lr_find`` / ``auto_scale_batch_size``: checked and warned about by ``lit_core.tuning``, run by ``trainer.tune()``."""
+
+    def translate(value: Any, flags: dict[str, Any], after: list[After]) -> None:
+        from . import tuning
+
+        tuning.check_flags(**{name: value})
+        after.append(lambda trainer: setattr(trainer, name, value))
+
+    return translate
+
+
 LEGACY_TRAINER_FLAGS: dict[str, Callable[[Any, dict[str, Any], list[After]], None]] = {
+    "auto_lr_find": _tuning_flag("auto_lr_find"),
+    "auto_scale_batch_size": _tuning_flag("auto_scale_batch_size"),
     "progress_bar_refresh_rate": _progress_bar_refresh_rate,
     "process_position": _process_position,
     "weights_summary": _weights_summary,

@@ -151,6 +151,8 @@ class EvaluationLoop:
             with grad_context():
                 if start is not None:
                     start(trainer=trainer, module=module)
+                    # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
+                    loaders = trainer._active_eval_loaders
                 if epoch_start is not None:
                     epoch_start(trainer=trainer, module=module)
                 for dl_idx, loader in enumerate(loaders):
@@ -275,6 +277,7 @@ class PredictLoop:
         with grad_context():
             if events.predict_start is not None:
                 events.predict_start(trainer=trainer, module=module)
+                loaders = trainer.predict_dataloaders  # a start hook may have rebuilt them (as above)
             if events.predict_epoch_start is not None:
                 events.predict_epoch_start(trainer=trainer, module=module)
             for dl_idx, loader in enumerate(loaders):
@@ -450,8 +453,6 @@ class FitLoop:
         trainer = self.trainer
         module = self.module
         events = trainer._events
-        self._load_train()
-        self._load_val()
         self.step_arity = _step_arity(module.training_step)
         self.training_step = under_autocast(trainer, step_method(trainer, "training_step"))
         # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
@@ -496,6 +497,10 @@ class FitLoop:
         trainer._store, trainer._log_on_step = trainer._train_store, False
         if events.fit_start is not None:
             events.fit_start(trainer=trainer, module=module)
+        # After on_fit_start, as in Lightning: a hook there may change what the dataloaders are
+        # built from (the batch-size finder sets the new batch size).
+        self._load_train()
+        self._load_val()
         self._sanity_check()
         if events.train_start is not None:
             events.train_start(trainer=trainer, module=module)

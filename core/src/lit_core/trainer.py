@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, namespace, registry
+from . import hookspecs, namespace, registry, tuning
 from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
@@ -28,7 +28,7 @@ from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
-from .exceptions import MisconfigurationException, PluginError
+from .exceptions import ExitStage, MisconfigurationException, PluginError
 from .hparams import hyperparameters_to_log
 from .logger import Logger
 from .loops import Loops
@@ -285,6 +285,9 @@ class Trainer:
         self.inference_mode = inference_mode
         self.detect_anomaly = detect_anomaly
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
+        #: Lightning 1.x's tuning flags (given through lit_core/legacy.py), read by ``trainer.tune()``.
+        self.auto_lr_find: bool | str = False
+        self.auto_scale_batch_size: bool | str = False
 
         # ---- run state ----------------------------------------------------------------------
         self.lightning_module: LightningModule | None = None
@@ -757,6 +760,18 @@ class Trainer:
         self._attach(model, datamodule, TrainerFn.PREDICTING, predict=dataloaders)
         return self._run(TrainerFn.PREDICTING, ckpt_path)
 
+    def tune(self, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None, dataloaders: Any = None,
+             datamodule: LightningDataModule | None = None, scale_batch_size_kwargs: dict[str, Any] | None = None,
+             lr_find_kwargs: dict[str, Any] | None = None, method: str = "fit") -> dict[str, Any]:
+        """Lightning 1.x (deprecated): run the searches ``auto_scale_batch_size`` / ``auto_lr_find`` ask for."""
+        return tuning.tune(self, model, train_dataloaders, val_dataloaders, dataloaders, datamodule,
+                           scale_batch_size_kwargs, lr_find_kwargs, method)
+
+    @property
+    def tuner(self) -> tuning.LegacyTuner:
+        """Lightning 1.x (deprecated): ``trainer.tuner.lr_find(model)`` / ``.scale_batch_size(model)``."""
+        return tuning.legacy_tuner(self)
+
     def _evaluate(self, fn: TrainerFn, kind: str, model: Any, dataloaders: Any, ckpt_path: Any, verbose: bool, datamodule: Any) -> Any:
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
@@ -836,8 +851,11 @@ class Trainer:
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
             self._start_time = time.monotonic()
-            with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
-                value = hook.lit_run_stage(trainer=self, stage=fn.value)
+            try:
+                with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
+                    value = hook.lit_run_stage(trainer=self, stage=fn.value)
+            except ExitStage:
+                value, self._store = None, None
             self.state.stage = None
             hook.lit_teardown(trainer=self, module=module, stage=fn.value)
             if self.datamodule is not None:

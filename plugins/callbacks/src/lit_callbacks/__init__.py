@@ -4,44 +4,48 @@ Import them from Lightning's place, ``from lit_core.callbacks import EarlyStoppi
 here, ``from lit_callbacks import EarlyStopping``.
 """
 
+from .device_stats_monitor import DeviceStatsMonitor
 from .early_stopping import EarlyStopping, EarlyStoppingReason
 from .finetuning import BackboneFinetuning, BaseFinetuning
 from .gradient_accumulation import GradientAccumulationScheduler
-from .lr_monitor import LearningRateMonitor
-from .timer import Timer
-from .weight_averaging import StochasticWeightAveraging, WeightAveraging
-
-from .device_stats_monitor import DeviceStatsMonitor
 from .lambda_function import LambdaCallback
+from .lr_monitor import LearningRateMonitor
 from .model_summary import ModelSummary
 from .on_exception_checkpoint import OnExceptionCheckpoint
 from .prediction_writer import BasePredictionWriter
 from .pruning import ModelPruning
 from .spike import SpikeDetection, TrainingSpikeException
 from .throughput_monitor import Throughput, ThroughputMonitor
+from .timer import Timer
+from .weight_averaging import StochasticWeightAveraging, WeightAveraging
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackboneFinetuning",
     "BaseFinetuning",
+    "BasePredictionWriter",
+    "DeviceStatsMonitor",
     "EarlyStopping",
     "EarlyStoppingReason",
     "GradientAccumulationScheduler",
-    "LearningRateMonitor",
-    "StochasticWeightAveraging",
-    "Timer",
-    "WeightAveraging",
-
-    "BasePredictionWriter",
-    "DeviceStatsMonitor",
     "LambdaCallback",
+    "LearningRateMonitor",
     "ModelPruning",
     "ModelSummary",
     "OnExceptionCheckpoint",
     "SpikeDetection",
+    "StochasticWeightAveraging",
     "Throughput",
     "ThroughputMonitor",
+    "Timer",
     "TrainingSpikeException",
+    "WeightAveraging",
     "__version__",
 ]
+
+from .tuner import BatchSizeFinder, LearningRateFinder, Tuner
+
+__version__ = "0.1.0"
+
+__all__ = ["BatchSizeFinder", "LearningRateFinder", "Tuner", "__version__"]

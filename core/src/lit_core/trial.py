@@ -1,0 +1,199 @@
+"""Trial runs: a few steps of the running stage whose effects are undone afterwards.
+
+The tuner (lit-callbacks' learning-rate and batch-size finders) runs the stage's loop a few
+times from inside a stage hook (``on_fit_start``, ``on_validation_start``...), as Lightning's
+tuner does, and needs the run to go on afterwards as if nothing had happened. ``Trial`` is the
+kernel's public piece for that, so that no plugin touches the Trainer's private counters:
+
+    with Trial(trainer, callbacks=[probe], max_steps=10, limit_val_batches=0) as trial:
+        trial.run()                           # the loop of trainer.state.fn, as configured
+    # weights, optimizer and scheduler states, step/epoch counters, logged metrics, random
+    # state, the Trainer's flags, callbacks and loggers are as they were before ``with``.
+
+Inside the trial the given callbacks replace the Trainer's, and its loggers are unregistered
+(nothing is logged, no checkpoint is written, no progress bar moves); the module's hooks and
+the other plugins (accelerator, strategy, precision, ``plugins=[...]``) take part as in any
+run. The sanity check is off, and the flags given override the Trainer's.
+The snapshot is taken in memory (state dicts cloned to the CPU), not through a checkpoint
+file, so a user's ``on_save_checkpoint`` / ``on_load_checkpoint`` are not called by tuning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .checkpoint import capture_rng, restore_rng
+from .exceptions import MisconfigurationException
+from .metrics import MetricStore
+
+if TYPE_CHECKING:
+    from .callback import Callback
+    from .trainer import Trainer
+
+#: Trainer flags a trial may override (and that are put back afterwards).
+FLAGS = (
+    "max_steps", "max_epochs", "min_steps", "min_epochs", "max_time", "limit_train_batches", "limit_val_batches",
+    "limit_test_batches", "limit_predict_batches", "val_check_interval", "check_val_every_n_epoch",
+    "num_sanity_val_steps", "reload_dataloaders_every_n_epochs", "accumulate_grad_batches",
+)
+
+#: The run's counters and loop state: read before the trial, written back after it.
+_STATE = (
+    "global_step", "current_epoch", "should_stop", "is_last_batch", "_batches_that_stepped", "_total_batches_seen",
+    "_epoch_completed", "_epoch_batches_done", "_epoch_rng", "_batch_idx", "_num_training_batches",
+    "train_dataloader", "val_dataloaders", "test_dataloaders", "predict_dataloaders", "_active_eval_loaders",
+    "lr_scheduler_configs", "optimizers", "_lightning_optimizers", "_train_store", "_eval_store", "_store",
+    "_log_on_step", "_logged_metrics", "_start_time", "sanity_checking", "callbacks",
+)
+
+
+def _cpu_clone(state: Any) -> Any:
+    """A deep copy of a state dict whose tensors live on the CPU (the GPU keeps its memory for the trial)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: _cpu_clone(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cpu_clone(v) for v in state)
+    return copy.deepcopy(state)
+
+
+class Trial:
+    """Run the current stage's loop on trial inside a running stage; undo its effects on exit.
+
+    :param trainer: the running Trainer (called from one of its stage hooks).
+    :param callbacks: the only callbacks active during the trial.
+    :param flags: Trainer flags for the trial (``max_steps=``, ``limit_val_batches=``...; see
+        ``FLAGS``); the sanity check is always off.
+    """
+
+    def __init__(self, trainer: Trainer, callbacks: Iterable[Callback] = (), **flags: Any) -> None:
+        unknown = set(flags) - set(FLAGS)
+        if unknown:
+            raise MisconfigurationException(f"Trial(): {sorted(unknown)} cannot be set for a trial; these can: {FLAGS}.")
+        if trainer.lightning_module is None or trainer.state.fn is None:
+            raise MisconfigurationException("Trial() runs inside a stage: call it from a hook of a running fit/validate/test/predict.")
+        self.trainer = trainer
+        self.callbacks = list(callbacks)
+        self.flags = {"num_sanity_val_steps": 0, **flags}
+
+    def __enter__(self) -> Trial:
+        trainer = self.trainer
+        module = trainer.lightning_module
+        pm = trainer.plugin_manager
+        self._registered = list(pm.list_name_plugin())
+        self._flags = {name: getattr(trainer, name) for name in FLAGS}
+        self._state = {name: getattr(trainer, name) for name in _STATE}
+        self._state["_logged_metrics"] = dict(trainer._logged_metrics)
+        self._stage = trainer.state.stage
+        self._rng = capture_rng()
+        self._training = module.training
+        self._weights = _cpu_clone(module.state_dict())
+        self._optimizers = [_cpu_clone(opt.state_dict()) for opt in trainer.optimizers]
+        self._schedulers = [_cpu_clone(c.scheduler.state_dict()) for c in trainer.lr_scheduler_configs]
+        for name, value in self.flags.items():
+            setattr(trainer, name, value)
+        trainer.optimizers = list(trainer.optimizers)
+        trainer.lr_scheduler_configs = list(trainer.lr_scheduler_configs)
+        trainer._train_store = MetricStore(trainer._reduce)
+        trainer._eval_store = MetricStore(trainer._reduce)
+        trainer.should_stop = False
+        # Only the trial's callbacks and the kernel's own plugins take part: no logger, no checkpoint, no bar.
+        for lg in trainer.loggers:
+            _unregister(trainer, lg)
+        _reregister_callbacks(trainer, list(self.callbacks))
+        trainer._bind_hot_path()
+        return self
+
+    def run(self) -> Any:
+        """Run the loop of the running stage (``trainer.state.fn``) once with the trial's settings."""
+        trainer = self.trainer
+        trainer.should_stop = False
+        return trainer.plugin_manager.hook.lit_run_stage(trainer=trainer, stage=trainer.state.fn.value)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        trainer = self.trainer
+        module = trainer.lightning_module
+        pm = trainer.plugin_manager
+        for name, value in self._flags.items():
+            setattr(trainer, name, value)
+        for name, value in self._state.items():
+            setattr(trainer, name, value)
+        trainer.state.stage = self._stage
+        module.load_state_dict(self._weights)
+        for opt, state in zip(trainer.optimizers, self._optimizers):
+            opt.load_state_dict(state)  # torch moves the state to the parameters' device
+        for config, state in zip(trainer.lr_scheduler_configs, self._schedulers):
+            config.scheduler.load_state_dict(state)
+        restore_rng(self._rng)
+        module.train(self._training)
+        # Everything back in its original registration order: pluggy calls hooks by that order.
+        for name, plugin in list(pm.list_name_plugin()):
+            if plugin is not None:  # None: a name blocked with ``set_blocked``, which stays blocked
+                pm.unregister(name=name)
+        for name, plugin in self._registered:
+            if plugin is not None:
+                pm.register(plugin, name)
+        trainer._bind_hot_path()
+
+
+def _unregister(trainer: Trainer, plugin: Any) -> None:
+    pm = trainer.plugin_manager
+    if pm.is_registered(plugin):
+        pm.unregister(plugin)
+
+
+def _reregister_callbacks(trainer: Trainer, callbacks: list[Callback]) -> None:
+    """Make ``callbacks`` the Trainer's registered callbacks, in that order."""
+    pm = trainer.plugin_manager
+    for cb in trainer.callbacks:
+        _unregister(trainer, cb)
+        if pm.get_plugin(f"lit.callback-adapter:{id(cb)}") is not None:
+            pm.unregister(name=f"lit.callback-adapter:{id(cb)}")
+    trainer.callbacks = callbacks
+    trainer._register_callbacks(callbacks)
+    pm.check_pending()
+
+
+@contextlib.contextmanager
+def with_callbacks(trainer: Trainer, *callbacks: Callback) -> Iterator[Trainer]:
+    """``trainer`` with ``callbacks`` first in ``trainer.callbacks`` for the duration of the ``with``.
+
+    The tuner adds its finder this way for one ``trainer.fit``/``validate``/... call, as
+    Lightning's ``Tuner`` does; afterwards they are gone and the others are as they were.
+    """
+    _reregister_callbacks(trainer, [*callbacks, *trainer.callbacks])
+    try:
+        yield trainer
+    finally:
+        _reregister_callbacks(trainer, [cb for cb in trainer.callbacks if not any(cb is added for added in callbacks)])
+
+
+def dataloaders_given(trainer: Trainer, kind: str) -> bool:
+    """Whether the running stage's ``kind`` dataloaders ("train", "val", "test", "predict") were
+    passed to ``fit``/``validate``/... directly (rather than built by the module or datamodule)."""
+    return trainer._dataloader_args.get(kind) is not None
+
+
+def reload_dataloaders(trainer: Trainer) -> None:
+    """Build the running evaluation or predict stage's dataloaders again, from the module or datamodule.
+
+    Called from ``on_validation_start`` / ``on_test_start`` / ``on_predict_start`` after changing
+    what the dataloaders are built from (the batch-size finder's new size): the stage then runs
+    on the new ones. ``fit`` needs no call: it builds its dataloaders after ``on_fit_start``.
+    """
+    fn = trainer.state.fn.value
+    if fn == "fit":
+        return
+    kind = {"validate": "val", "test": "test", "predict": "predict"}[fn]
+    loaders = trainer._fetch_loaders(kind)
+    if kind == "predict":
+        trainer.predict_dataloaders = loaders
+        return
+    setattr(trainer, "val_dataloaders" if kind == "val" else "test_dataloaders", loaders)
+    trainer._active_eval_loaders = loaders
