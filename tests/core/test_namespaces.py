@@ -68,20 +68,6 @@ LIGHTNING_2_6: dict[str, tuple[str, ...]] = {
     "lit_core.demos": ("BoringModel", "BoringDataModule", "RandomDataset", "Transformer", "WikiText2"),
 }
 
-#: Names other slices of issue 13 provide; the coordinator shrinks this to nothing as they merge.
-PENDING_IN_ISSUE_13: dict[str, frozenset[str]] = {
-    "lit_core.callbacks": frozenset({  # lit-callbacks
-        "BackboneFinetuning", "BaseFinetuning", "BasePredictionWriter", "BatchSizeFinder", "DeviceStatsMonitor",
-        "EarlyStopping", "EMAWeightAveraging", "GradientAccumulationScheduler", "LambdaCallback",
-        "LearningRateFinder", "LearningRateMonitor", "ModelPruning", "ModelSummary", "OnExceptionCheckpoint",
-        "SpikeDetection", "StochasticWeightAveraging", "ThroughputMonitor", "Timer", "WeightAveraging",
-    }),
-    "lit_core.tuner": frozenset({"Tuner"}),  # lit-callbacks
-    "lit_core.utilities": frozenset({"CombinedLoader"}),  # the data-loaders slice's utilities/combined_loader.py
-    "lit_core.demos": frozenset(LIGHTNING_2_6["lit_core.demos"]),  # the coordinator
-}
-
-
 def _absent_or_planned(module: str, name: str) -> bool:
     """Whether importing ``name`` says lit lacks it on purpose or which issue brings it."""
     try:
@@ -93,13 +79,8 @@ def _absent_or_planned(module: str, name: str) -> bool:
 
 @pytest.mark.parametrize("module", sorted(LIGHTNING_2_6))
 def test_every_lightning_2_6_public_name_resolves_or_is_documented_absent(module):
-    pending = PENDING_IN_ISSUE_13.get(module, frozenset())
-    if module == "lit_core.demos" and pending:
-        pytest.skip("lit_core.demos is written by another slice of issue 13")
     unresolved = []
     for name in LIGHTNING_2_6[module]:
-        if name in pending:
-            continue
         try:
             getattr(importlib.import_module(module), name)
         except ImportError as exc:
@@ -108,18 +89,6 @@ def test_every_lightning_2_6_public_name_resolves_or_is_documented_absent(module
             elif f"``{name}``" not in DECISIONS:
                 unresolved.append(f"{name}: absent or planned, but docs/decisions.rst does not name it")
     assert not unresolved, f"{module}: " + "; ".join(unresolved)
-
-
-def test_pending_names_are_still_pending():
-    """A name another slice delivered must leave PENDING_IN_ISSUE_13 (the list only shrinks)."""
-    delivered = []
-    for module, names in PENDING_IN_ISSUE_13.items():
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        delivered += [f"{module}.{n}" for n in sorted(names) if n in dir(mod)]
-    assert not delivered, f"delivered now, remove from PENDING_IN_ISSUE_13: {delivered}"
 
 
 def test_every_absent_or_planned_name_is_in_decisions_rst():
@@ -195,8 +164,9 @@ def test_a_missing_provider_is_an_import_error_naming_the_distribution(hide_in_n
     assert "TQDMProgressBar" in dir(lit.callbacks)
 
 
-def test_an_installed_distribution_that_lacks_the_name_is_told_to_upgrade(monkeypatch):
-    monkeypatch.setattr(lightning_names, "_installed", lambda dist: True)
+def test_an_installed_distribution_that_lacks_the_name_is_told_to_upgrade(hide_in_namespaces, monkeypatch):
+    hide_in_namespaces("lit-callbacks")  # its declarations are hidden, as in an older lit-callbacks...
+    monkeypatch.setattr(lightning_names, "_installed", lambda dist: True)  # ...that is installed
     with pytest.raises(ImportError, match=r"EarlyStopping is in lit-callbacks, which is installed but does not declare"):
         from lit_core.callbacks.early_stopping import EarlyStopping  # noqa: F401
 
@@ -256,10 +226,11 @@ def test_a_distribution_claiming_a_kernel_name_is_an_error_naming_it_and_lit_cor
         dir(lit.callbacks)
 
 
-def test_trainer_finds_early_stopping_by_the_class_the_namespace_resolves(site, make_trainer, boring_model):
+def test_trainer_finds_early_stopping_by_the_class_the_namespace_resolves(site, make_trainer, boring_model, hide_in_namespaces):
     make_dist(site, "lit-one", "1.0", {"lit_one": CALLBACK_SOURCE},
               {"lit_core.callbacks": {"EarlyStopping": "lit_one:EarlyStopping"}})
     registry.refresh()
+    hide_in_namespaces("lit-callbacks")  # lit-one's EarlyStopping is the only one
     plain = make_trainer(callbacks=[lit.Callback()])
     assert plain.early_stopping_callback is None and plain.early_stopping_callbacks == []
     assert "lit_one" not in sys.modules  # answered without importing the provider

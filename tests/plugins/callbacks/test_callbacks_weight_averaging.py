@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import SWALR, get_ema_avg_fn, update_bn
 
-from lit_callbacks import StochasticWeightAveraging, WeightAveraging
+from lit_callbacks import EMAWeightAveraging, StochasticWeightAveraging, WeightAveraging
 from lit_core.exceptions import MisconfigurationException
 
 
@@ -146,6 +146,16 @@ def test_ema_matches_a_hand_computed_average(make_trainer: Any, recording_model:
     expected = model.after_step[0]
     for weights in model.after_step[1:]:
         expected = [0.75 * e + 0.25 * w for e, w in zip(expected, weights)]
+    assert_weights(model, expected)
+
+
+def test_ema_weight_averaging_from_a_given_step(make_trainer: Any, recording_model: Any) -> None:
+    """Lightning 2.6's EMAWeightAveraging: the average starts at the first update (step 2), then decays."""
+    model = recording_model()
+    make_trainer(max_epochs=1, callbacks=[EMAWeightAveraging(decay=0.5, update_starting_at_step=2)]).fit(model)
+    expected = model.after_step[2]
+    for weights in model.after_step[3:]:
+        expected = [0.5 * e + 0.5 * w for e, w in zip(expected, weights)]
     assert_weights(model, expected)
 
 

@@ -6,6 +6,7 @@ Names a distribution adds come from the ``lit_core.utilities`` entry-point group
 from .. import namespace
 from ..apply import move_data_to_device
 from ..seed import seed_everything
+from .combined_loader import CombinedLoader
 from .enums import GradClipAlgorithmType, LightningEnum
 from .grads import grad_norm
 from .parsing import AttributeDict, is_picklable
@@ -14,6 +15,7 @@ from .workers import suggested_max_num_workers
 
 __all__ = [
     "AttributeDict",
+    "CombinedLoader",
     "GradClipAlgorithmType",
     "LightningEnum",
     "grad_norm",

@@ -17,7 +17,7 @@ from .pruning import ModelPruning
 from .spike import SpikeDetection, TrainingSpikeException
 from .throughput_monitor import Throughput, ThroughputMonitor
 from .timer import Timer
-from .weight_averaging import StochasticWeightAveraging, WeightAveraging
+from .weight_averaging import EMAWeightAveraging, StochasticWeightAveraging, WeightAveraging
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,7 @@ __all__ = [
     "BaseFinetuning",
     "BasePredictionWriter",
     "DeviceStatsMonitor",
+    "EMAWeightAveraging",
     "EarlyStopping",
     "EarlyStoppingReason",
     "GradientAccumulationScheduler",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import SWALR, AveragedModel
+from torch.optim.swa_utils import SWALR, AveragedModel, get_ema_avg_fn
 
 from lit_core import Callback
 from lit_core.apply import move_data_to_device
@@ -331,3 +331,25 @@ class WeightAveraging(Callback):
             rank_zero_warn("The checkpoint was not created with WeightAveraging. Both the current and the average model "
                            "will be initialized with state_dict.")
             self._average_model.module.load_state_dict(deepcopy(checkpoint["state_dict"]), strict=False)
+
+
+class EMAWeightAveraging(WeightAveraging):
+    """An exponential moving average of the weights: ``decay * average + (1 - decay) * current``.
+
+    Updated after every ``update_every_n_steps``-th optimizer step once ``update_starting_at_step``
+    is reached, and at the end of every epoch from ``update_starting_at_epoch`` on (when given).
+    """
+
+    def __init__(self, device: torch.device | str | int | None = None, use_buffers: bool = True, decay: float = 0.999,
+                 update_every_n_steps: int = 1, update_starting_at_step: int | None = None,
+                 update_starting_at_epoch: int | None = None, **kwargs: Any) -> None:
+        super().__init__(device=device, use_buffers=use_buffers, avg_fn=get_ema_avg_fn(decay=decay), **kwargs)
+        self.update_every_n_steps = update_every_n_steps
+        self.update_starting_at_step = update_starting_at_step
+        self.update_starting_at_epoch = update_starting_at_epoch
+
+    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
+        every = step_idx is not None and self.update_every_n_steps > 0 and step_idx % self.update_every_n_steps == 0
+        if every and (self.update_starting_at_step is None or step_idx >= self.update_starting_at_step):
+            return True
+        return epoch_idx is not None and self.update_starting_at_epoch is not None and epoch_idx >= self.update_starting_at_epoch
