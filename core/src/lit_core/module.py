@@ -216,8 +216,17 @@ class LightningModule(nn.Module):
         )
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
-        """``self.log`` each item of ``dictionary`` with the same options."""
-        for name, value in dictionary.items():
+        """``self.log`` each item of ``dictionary`` with the same options.
+
+        ``dictionary`` may be a torchmetrics ``MetricCollection``: each of its metrics is logged as
+        an object under the collection's names (prefix and postfix applied).
+        """
+        if isinstance(dictionary, nn.Module) and callable(getattr(dictionary, "compute", None)):
+            # A MetricCollection: its own names, and the metrics sharing a compute group see one state.
+            items = dictionary.items(keep_base=False, copy_state=False)  # type: ignore[call-arg]
+        else:
+            items = dictionary.items()
+        for name, value in items:
             self.log(name, value, **kwargs)
 
     def all_gather(self, data: Any, sync_grads: bool = False) -> Any:

@@ -29,7 +29,7 @@ from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
 from .logger import Logger
 from .loops import Loops
-from .metrics import MetricStore, to_float
+from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
 from .plugins import Accelerator, Precision, SingleDeviceStrategy, Strategy
@@ -824,7 +824,9 @@ class Trainer:
         self._services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
             "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
         module = self.lightning_module
-        self._module_optimizer_step_overridden = overrides(module, LightningModule, "optimizer_step")
+        # Manual optimization never goes through LightningModule.optimizer_step: opt.step() steps the
+        # optimizer itself (Lightning's semantics), so an override there is not called.
+        self._module_optimizer_step_overridden = module.automatic_optimization and overrides(module, LightningModule, "optimizer_step")
         self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
         # When only the kernel's own default implements a per-step service (no plugin, no hook
         # around it), the loops do what that default does without dispatching to it.
@@ -941,6 +943,8 @@ class Trainer:
             )
         if self.barebones:
             raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
+        if self._dataloader_idx is not None and add_dataloader_idx and len(self._active_eval_loaders) > 1:
+            name = f"{name}/dataloader_idx_{self._dataloader_idx}"
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise MisconfigurationException(
@@ -953,12 +957,16 @@ class Trainer:
                 value = value.squeeze()
         elif isinstance(value, (int, float)):
             value = torch.tensor(float(value))
+        elif is_metric_object(value):
+            # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
+            store.log_metric_object(name, value, prog_bar, logger, self._log_on_step if on_step is None else on_step,
+                                    (not self._log_on_step) if on_epoch is None else on_epoch)
+            return
         else:
             raise MisconfigurationException(
-                f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}."
+                f"self.log({name!r}, value) takes a number, a scalar tensor or a torchmetrics Metric; got "
+                f"{type(value).__name__}."
             )
-        if self._dataloader_idx is not None and add_dataloader_idx and len(self._active_eval_loaders) > 1:
-            name = f"{name}/dataloader_idx_{self._dataloader_idx}"
         store.log(
             name, value, prog_bar, logger,
             self._log_on_step if on_step is None else on_step,
@@ -1025,6 +1033,12 @@ class Trainer:
         if names is None:
             module.optimizer_step(self.current_epoch, batch_idx, optimizer, closure)
             return
+        if names and names[0] == "*":
+            # Lightning 1.x with ``*args``: its positional order, then its keyword flags when ``**kwargs`` takes them.
+            flags = {"on_tpu": False, "using_native_amp": False, "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+            module.optimizer_step(self.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
+                                  **({k: v for k, v in flags.items() if k in names} if names[1:] != ("**",) else flags))
+            return
         known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
                  "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
                  "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
@@ -1036,9 +1050,22 @@ class Trainer:
 
     @classmethod
     def _optimizer_step_signature(cls, module: LightningModule) -> tuple[str, ...] | None:
-        """The names to pass an overridden ``optimizer_step`` by keyword, or ``None`` for positional (2.x order)."""
-        params = [p for p in inspect.signature(module.optimizer_step).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        """How to call an overridden ``optimizer_step`` (decided once per stage).
+
+        ``None``: Lightning 2.x's positional ``(epoch, batch_idx, optimizer, optimizer_closure)``, also
+        for ``*args`` forms without ``optimizer_idx``. A tuple of names: pass those by keyword (the
+        seed's and 1.x's long forms). ``("*", ...)``: a 1.x form with ``*args`` (positional 1.x order,
+        then the keyword flags it names, or all of them with ``("*", "**")``).
+        """
+        all_params = inspect.signature(module.optimizer_step).parameters.values()
+        params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         names = tuple(p.name for p in params)
+        if any(p.kind is p.VAR_POSITIONAL for p in all_params):
+            if "optimizer_idx" not in names:
+                return None
+            if any(p.kind is p.VAR_KEYWORD for p in all_params):
+                return ("*", "**")
+            return ("*", *names)
         return names if set(names) <= cls.OPTIMIZER_STEP_ARGS else None
 
     def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
