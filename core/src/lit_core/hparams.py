@@ -1,9 +1,16 @@
-"""Hyperparameters: ``AttributeDict`` and reading ``__init__`` arguments from a frame."""
+"""Hyperparameters: ``AttributeDict``, reading ``__init__`` arguments from a frame, storing them in checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import inspect
+import sys
+from argparse import Namespace
 from typing import Any
+
+import torch
+from torch import nn
 
 
 class AttributeDict(dict):
@@ -41,3 +48,121 @@ def collect_init_args(frame: Any, obj: object) -> dict[str, Any]:
         collected.update(found)
         frame = frame.f_back
     return collected
+
+
+# ------------------------------------------------------------------------------------------
+# Hyperparameters in checkpoints (read back with torch.load(weights_only=True))
+# ------------------------------------------------------------------------------------------
+
+_PLAIN = (type(None), bool, int, float, str, torch.Tensor, torch.dtype, torch.device)
+
+#: How a value that is not plain data is stored (``<key>_encoding`` in the checkpoint).
+IMPORT, NAMESPACE, DATACLASS, OMITTED = "import", "namespace", "dataclass:", "omitted"
+
+
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` loads with ``torch.load(weights_only=True)``: numbers, strings, tensors, containers of them."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(is_plain(k) and is_plain(v) for k, v in value.items())
+    return False
+
+
+def import_path(obj: Any) -> str | None:
+    """``"package.module.Name"`` for an importable class or function, else ``None`` (local, lambda, ...)."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj)) or not module or not qualname:
+        return None
+    if "<" in qualname or (module == "__main__" and not hasattr(sys.modules.get("__main__"), qualname.split(".")[0])):
+        return None
+    return f"{module}.{qualname}"
+
+
+def _plain_fields(value: Any) -> dict[str, Any] | None:
+    fields = vars(value) if isinstance(value, Namespace) else {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return fields if is_plain(fields) else None
+
+
+def encode(key: str, value: Any) -> tuple[Any, str | None]:
+    """``(stored value, encoding)`` for one hyperparameter; encoding ``None`` means stored as it is."""
+    if is_plain(value):
+        return value, None
+    path = import_path(value)
+    if path is not None:
+        return path, IMPORT
+    if isinstance(value, Namespace) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        fields = _plain_fields(value)
+        if fields is not None:
+            if isinstance(value, Namespace):
+                return fields, NAMESPACE
+            path = import_path(type(value))
+            if path is not None:
+                return fields, DATACLASS + path
+    return None, OMITTED
+
+
+def omission_warning(key: str, value: Any) -> str | None:
+    """What ``save_hyperparameters()`` warns about ``value`` (``None``: it is stored in checkpoints)."""
+    if isinstance(value, nn.Module):
+        return (f"Attribute {key!r} is an instance of `nn.Module` and is already saved during checkpointing. It is "
+                f"recommended to ignore them using `self.save_hyperparameters(ignore=[{key!r}])`.")
+    if encode(key, value)[1] == OMITTED:
+        return (f"Hyperparameter {key!r} is a {type(value).__name__}, which a checkpoint cannot store as plain data: it "
+                f"is left out of checkpoints (pass it again to load_from_checkpoint(path, {key}=...)). It is recommended "
+                f"to ignore it using `self.save_hyperparameters(ignore=[{key!r}])`.")
+    return None
+
+
+def checkpoint_entries(hparams: dict[str, Any], key: str) -> dict[str, Any]:
+    """``{key: stored hparams}`` plus ``{key + "_encoding": ...}`` when some value is not plain data.
+
+    Classes and functions are stored by import path, Namespaces and dataclasses of plain fields as
+    dicts, anything else (an ``nn.Module``, whose weights are in the state dict) is left out. Never
+    raises: a checkpoint save in the middle of training must not fail on a hyperparameter.
+    """
+    stored: dict[str, Any] = {}
+    encoding: dict[str, str] = {}
+    for name, value in hparams.items():
+        value, how = encode(name, value)
+        if how is not None:
+            encoding[name] = how
+        if how != OMITTED:
+            stored[name] = value
+    return {key: stored, f"{key}_encoding": encoding} if encoding else {key: stored}
+
+
+def resolve_import(path: str) -> Any:
+    """The object at ``"package.module.Name"`` (the module imported, the attribute path walked)."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"cannot import {path!r}")
+
+
+def decode(checkpoint: dict[str, Any], key: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The saved hyperparameters as ``__init__`` takes them, and the names left out that ``overrides`` lacks."""
+    hparams = dict(checkpoint.get(key) or {})
+    missing = []
+    for name, how in (checkpoint.get(f"{key}_encoding") or {}).items():
+        if name in overrides:
+            continue
+        if how == OMITTED:
+            missing.append(name)
+        elif how == IMPORT:
+            hparams[name] = resolve_import(hparams[name])
+        elif how == NAMESPACE:
+            hparams[name] = Namespace(**hparams[name])
+        elif how.startswith(DATACLASS):
+            cls = resolve_import(how[len(DATACLASS):])
+            hparams[name] = cls(**hparams[name]) if dataclasses.is_dataclass(cls) else hparams[name]
+    hparams.update(overrides)
+    return hparams, missing

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from .apply import move_data_to_device
-from .hparams import AttributeDict, collect_init_args
+from .hparams import AttributeDict, collect_init_args, omission_warning
 from .optim import LightningOptimizer
+from .rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -141,6 +142,10 @@ class LightningModule(nn.Module):
                 params = init_args
         ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
         params = {k: v for k, v in params.items() if k not in ignored}
+        for key, value in params.items():
+            warning = omission_warning(key, value)
+            if warning is not None:
+                rank_zero_warn(warning)
         self._hparams.update(params)
         # A snapshot: later calls add to it, later changes to hparams do not reach it.
         self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))

@@ -27,6 +27,7 @@ from .callback import Callback
 from .checkpoint import capture_rng, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
+from .hparams import checkpoint_entries
 from .logger import Logger
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
@@ -1105,7 +1106,7 @@ class Trainer:
             "global_step": self.global_step,
             "lit_version": __version__,
             "state_dict": module.state_dict(),
-            "hyper_parameters": plain_hyperparameters(module.hparams),
+            **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
                 "batches_that_stepped": self._batches_that_stepped,
                 "epoch_completed": self._epoch_completed,
@@ -1116,7 +1117,7 @@ class Trainer:
             },
         }
         if self.datamodule is not None and self.datamodule.hparams:
-            checkpoint["datamodule_hyper_parameters"] = plain_hyperparameters(self.datamodule.hparams)
+            checkpoint.update(checkpoint_entries(self.datamodule.hparams, "datamodule_hyper_parameters"))
         if not weights_only:
             checkpoint["rng_states"] = capture_rng()
             checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
@@ -1220,36 +1221,3 @@ def _hint_kind(name: str) -> str:
         if name in names:
             return kind
     return "callback"
-
-
-_PLAIN = (type(None), bool, int, float, str)
-
-
-def plain_hyperparameters(hparams: dict[str, Any]) -> dict[str, Any]:
-    """``hparams`` for a checkpoint, which must load with ``torch.load(weights_only=True)``.
-
-    Numbers, strings, None and lists / tuples / dicts of them are kept; anything else is refused
-    with the key to leave out.
-    """
-
-    def check(key: str, value: Any) -> None:
-        if isinstance(value, _PLAIN):
-            return
-        if isinstance(value, (list, tuple)):
-            for item in value:
-                check(key, item)
-            return
-        if isinstance(value, dict):
-            for k, item in value.items():
-                check(key, k)
-                check(key, item)
-            return
-        raise MisconfigurationException(
-            f"The hyperparameter {key!r} is a {type(value).__name__}, which a checkpoint cannot store as plain data "
-            f"(checkpoints load with torch.load(weights_only=True)). Leave it out with "
-            f"save_hyperparameters(ignore=[{key!r}]), or save a number / string / list / dict describing it instead."
-        )
-
-    for key, value in hparams.items():
-        check(key, value)
-    return dict(hparams)
