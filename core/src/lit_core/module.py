@@ -76,6 +76,15 @@ class LightningModule(nn.Module):
                 return p.dtype
         return torch.get_default_dtype()
 
+    @dtype.setter
+    def dtype(self, value: torch.dtype) -> None:
+        raise RuntimeError("Cannot set the dtype explicitly. Please use module.to(new_dtype).")
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the module's parameters are on a CUDA device."""
+        return self.device.type == "cuda"
+
     @property
     def current_epoch(self) -> int:
         """The trainer's current epoch (0 without a trainer)."""

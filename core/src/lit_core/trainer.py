@@ -34,6 +34,7 @@ from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
 from .plugins import Accelerator, Precision, SingleDeviceStrategy, Strategy
+from .progress_view import FitLoopView
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
 
 #: ``precision=`` aliases -> canonical names.
@@ -321,6 +322,7 @@ class Trainer:
         self._verbose = True
         self._return_predictions = True
         self._num_training_batches: float | None = None
+        self._ckpt_path: str | None = None
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
     # ----------------------------------------------------------------------------------------
@@ -615,6 +617,21 @@ class Trainer:
         return next((cb for cb in self.callbacks if getattr(cb, "is_progress_bar", False)), None)
 
     @property
+    def interrupted(self) -> bool:
+        """Whether the last stage was interrupted (an exception or ``KeyboardInterrupt``)."""
+        return self.state.status == TrainerStatus.INTERRUPTED
+
+    @property
+    def ckpt_path(self) -> str | None:
+        """The checkpoint the last ``fit`` / ``validate`` / ``test`` / ``predict`` restored (``None``: none)."""
+        return self._ckpt_path
+
+    @property
+    def fit_loop(self) -> FitLoopView:
+        """Lightning's read-only loop progress: ``fit_loop.epoch_progress``, ``fit_loop.epoch_loop.batch_progress``..."""
+        return FitLoopView(self)
+
+    @property
     def num_training_batches(self) -> float:
         """Batches per training epoch after limits (``inf`` for an unsized loader)."""
         return float("inf") if self._num_training_batches is None else self._num_training_batches
@@ -652,19 +669,28 @@ class Trainer:
     def estimated_stepping_batches(self) -> float:
         """The total number of optimizer steps fit will take (for schedulers like OneCycleLR).
 
-        Reads the training dataloader's length when the loop has not done so yet.
+        Lightning's formula: batches per epoch on this process (after ``limit_train_batches`` and the
+        strategy's sharding), divided by ``accumulate_grad_batches``, times ``max_epochs``, capped by
+        ``max_steps``. Reads the training dataloader when the loop has not done so yet.
         """
+        if self.max_epochs == -1:
+            return float("inf") if self.max_steps == -1 else self.max_steps
         batches = self._num_training_batches
         if batches is None:
             from .data import num_batches
 
             loaders = self._fetch_loaders("train") if self.lightning_module is not None else []
+            if loaders and self.world_size > 1:
+                # The strategy shards the data over the processes (the per-process count is what steps).
+                loaders = [self.plugin_manager.hook.lit_process_dataloader(trainer=self, dataloader=loaders[0], stage="train")]
             batches = num_batches(loaders[0], self.limit_train_batches, "train", "limit_train_batches") if loaders else float("inf")
         if math.isinf(batches):
             per_epoch = batches
         else:
-            per_epoch = math.ceil(batches / self.accumulate_grad_batches) * len(self.optimizers or [None])
-        total = per_epoch * max(self.max_epochs, 1) if self.max_epochs != -1 else float("inf")
+            # lit's 1.x-style several optimizers in automatic optimization each count a step.
+            several = len(self.optimizers or [None]) if getattr(self.lightning_module, "automatic_optimization", True) else 1
+            per_epoch = math.ceil(batches / self.accumulate_grad_batches) * several
+        total = per_epoch * max(self.max_epochs or 1, 1)
         return min(total, self.max_steps) if self.max_steps != -1 else total
 
     @property
@@ -783,7 +809,7 @@ class Trainer:
             # After setup: plugins that callbacks register there (checkpoint writers...) are on the hot path too.
             self._bind_hot_path()
             self._resume = None
-            ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
+            ckpt_path = self._ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
             if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
@@ -965,8 +991,8 @@ class Trainer:
             return
         else:
             raise MisconfigurationException(
-                f"self.log({name!r}, value) takes a number, a scalar tensor or a torchmetrics Metric; got "
-                f"{type(value).__name__}."
+                f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}. "
+                "(A torchmetrics Metric object can be logged too.)"
             )
         store.log(
             name, value, prog_bar, logger,
