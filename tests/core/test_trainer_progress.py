@@ -121,3 +121,17 @@ def test_module_device_dtype_on_gpu(boring_model):
     assert model.dtype == torch.float64
     with pytest.raises(RuntimeError, match=r"module.to\(new_dtype\)"):
         model.dtype = torch.float16
+
+
+def test_lr_scheduler_configs_as_lightning_callbacks_read_them(make_trainer, boring_model):
+    class Scheduled(boring_model):
+        def configure_optimizers(self):
+            opt = torch.optim.SGD(self.parameters(), lr=0.1)
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss", "name": "plateau"}}
+
+    trainer = make_trainer(limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(Scheduled())
+    (config,) = trainer.lr_scheduler_configs
+    assert (config.interval, config.frequency, config.monitor, config.name) == ("epoch", 1, "val_loss", "plateau")
+    assert config.reduce_on_plateau and config.scheduler.optimizer is trainer.optimizers[0]
