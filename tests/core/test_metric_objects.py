@@ -153,3 +153,70 @@ def test_log_dict_with_a_metric_collection(make_trainer):
     assert metrics["val_MeanAbsoluteError"].item() == pytest.approx(F.l1_loss(pred, y).item(), rel=1e-5)
     assert "train_MeanSquaredError" in metrics
     assert metrics["loss_max"].item() == pytest.approx(max(model.max_seen))
+
+
+class DoublingReducer:
+    """``lit_reduce`` as if a second process had logged the same values (sums double)."""
+
+    def __init__(self) -> None:
+        self.ops: list[str] = []
+
+    @lit.hookimpl
+    def lit_reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
+        self.ops.append(op)
+        return tensor * 2 if op == "sum" else tensor
+
+
+def test_metric_objects_are_not_reduced_again_with_sync_dist(make_trainer, boring_model):
+    """torchmetrics synchronises in compute(); lit's sync_dist reduction must not apply on top."""
+
+    class Counting(boring_model):
+        def __init__(self):
+            super().__init__()
+            self.seen = torchmetrics.SumMetric()
+
+        def training_step(self, batch, batch_idx):
+            self.seen(torch.tensor(float(len(batch[0]))))
+            self.log("seen", self.seen, on_step=True, on_epoch=True, reduce_fx="sum", sync_dist=True)
+            return super().training_step(batch, batch_idx)
+
+    reducer = DoublingReducer()
+    trainer = make_trainer(plugins=[reducer], limit_val_batches=0)
+    trainer.fit(Counting())
+    assert trainer.callback_metrics["seen_step"].item() == 2.0
+    assert trainer.callback_metrics["seen_epoch"].item() == 8.0
+    assert reducer.ops == []
+
+
+def test_metric_logged_in_on_train_epoch_end(make_trainer):
+    """The other common form: update in the step, log the object once in the epoch hook."""
+
+    class EpochEnd(Classifier):
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            logits = self(x)
+            self.train_acc.update(logits, y)
+            self.seen.append((logits.detach().argmax(-1), y))
+            return F.cross_entropy(logits, y)
+
+        def on_train_epoch_end(self):
+            self.log("train_acc", self.train_acc)
+
+    model = EpochEnd()
+    trainer = make_trainer(max_epochs=2, limit_val_batches=0)
+    trainer.fit(model, classification_loader(0))
+    assert trainer.callback_metrics["train_acc"].item() == pytest.approx(accuracy(model.seen[3:]))
+    assert model.train_acc.update_count == 0
+
+
+def test_a_name_keeps_its_metric_object(make_trainer):
+    class Swaps(Classifier):
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            metric = self.train_acc if batch_idx == 0 else self.val_acc
+            metric(self(x), y)
+            self.log("acc", metric)
+            return F.cross_entropy(self(x), y)
+
+    with pytest.raises(MisconfigurationException, match="'acc' was logged with a different metric object"):
+        make_trainer(limit_val_batches=0).fit(Swaps(), classification_loader(0))
