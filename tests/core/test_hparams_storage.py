@@ -110,3 +110,11 @@ def test_unstorable_object_is_warned_about_and_left_out(make_trainer, random_loa
     trainer.save_checkpoint(tmp_root / "w.ckpt")
     assert torch.load(tmp_root / "w.ckpt", weights_only=True)["hyper_parameters"] == {"lr": 0.1}
     assert WithObject.load_from_checkpoint(tmp_root / "w.ckpt").hparams == {"tokenizer": None, "lr": 0.1}
+
+
+def test_reference_that_cannot_be_imported_names_the_fix(tmp_root):
+    checkpoint = {"state_dict": {}, "hyper_parameters": {"activation": "no_such_package.Act"},
+                  "hyper_parameters_encoding": {"activation": "import"}}
+    torch.save(checkpoint, tmp_root / "ref.ckpt")
+    with pytest.raises(CheckpointError, match=r"'activation' was saved as a reference to 'no_such_package.Act'.*activation=\.\.\."):
+        Composite.load_from_checkpoint(tmp_root / "ref.ckpt")

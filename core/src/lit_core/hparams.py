@@ -157,12 +157,25 @@ def decode(checkpoint: dict[str, Any], key: str, overrides: dict[str, Any]) -> t
             continue
         if how == OMITTED:
             missing.append(name)
-        elif how == IMPORT:
-            hparams[name] = resolve_import(hparams[name])
         elif how == NAMESPACE:
             hparams[name] = Namespace(**hparams[name])
-        elif how.startswith(DATACLASS):
-            cls = resolve_import(how[len(DATACLASS):])
-            hparams[name] = cls(**hparams[name]) if dataclasses.is_dataclass(cls) else hparams[name]
+        else:
+            hparams[name] = _rebuild(name, how, hparams[name])
     hparams.update(overrides)
     return hparams, missing
+
+
+def _rebuild(name: str, how: str, stored: Any) -> Any:
+    path = stored if how == IMPORT else how[len(DATACLASS):]
+    try:
+        obj = resolve_import(path)
+    except (ImportError, AttributeError) as exc:
+        from .exceptions import CheckpointError
+
+        raise CheckpointError(
+            f"The hyperparameter {name!r} was saved as a reference to {path!r}, which cannot be imported here "
+            f"({exc}). Import the module that defines it, or pass the value: load_from_checkpoint(path, {name}=...)."
+        ) from exc
+    if how == IMPORT:
+        return obj
+    return obj(**stored) if dataclasses.is_dataclass(obj) else stored
