@@ -220,3 +220,15 @@ def test_a_name_keeps_its_metric_object(make_trainer):
 
     with pytest.raises(MisconfigurationException, match="'acc' was logged with a different metric object"):
         make_trainer(limit_val_batches=0).fit(Swaps(), classification_loader(0))
+
+
+@pytest.mark.parametrize(("reduce_fx", "expected"), [(torch.sum, 10.0), (sum, 10.0), ("MAX", 4.0), (min, 1.0), (torch.mean, 2.5)])
+def test_reduce_fx_callables_and_names(make_trainer, boring_model, reduce_fx, expected):
+    class Logs(boring_model):
+        def training_step(self, batch, batch_idx):
+            self.log("value", float(batch_idx + 1), on_step=False, on_epoch=True, reduce_fx=reduce_fx)
+            return super().training_step(batch, batch_idx)
+
+    trainer = make_trainer(limit_val_batches=0)
+    trainer.fit(Logs())
+    assert trainer.callback_metrics["value"].item() == expected

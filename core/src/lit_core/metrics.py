@@ -19,18 +19,19 @@ import torch
 
 from .exceptions import MisconfigurationException
 
+# Lightning accepts these names (any case) and functions, Python's builtins included.
 _REDUCE_NAMES: dict[Any, str] = {
     "mean": "mean", "avg": "mean", torch.mean: "mean",
-    "sum": "sum", torch.sum: "sum",
-    "max": "max", torch.max: "max",
-    "min": "min", torch.min: "min",
+    "sum": "sum", torch.sum: "sum", sum: "sum",
+    "max": "max", torch.max: "max", max: "max",
+    "min": "min", torch.min: "min", min: "min",
 }
 
 
 def reduce_name(reduce_fx: Any) -> str:
     """Normalise ``reduce_fx`` (a name or ``torch.mean``-like function)."""
     try:
-        return _REDUCE_NAMES[reduce_fx]
+        return _REDUCE_NAMES[reduce_fx.lower() if isinstance(reduce_fx, str) else reduce_fx]
     except (KeyError, TypeError):
         raise MisconfigurationException(
             f"self.log(..., reduce_fx={reduce_fx!r}) is not supported: use 'mean', 'sum', 'max' or 'min'."
