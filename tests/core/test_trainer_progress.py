@@ -135,3 +135,29 @@ def test_lr_scheduler_configs_as_lightning_callbacks_read_them(make_trainer, bor
     (config,) = trainer.lr_scheduler_configs
     assert (config.interval, config.frequency, config.monitor, config.name) == ("epoch", 1, "val_loss", "plateau")
     assert config.reduce_on_plateau and config.scheduler.optimizer is trainer.optimizers[0]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("method", ["script", "trace"])
+def test_to_torchscript(make_trainer, boring_model, tmp_root, method):
+    model = boring_model()
+    model.example_input_array = torch.randn(3, 4)
+    make_trainer(limit_train_batches=2, limit_val_batches=0).fit(model)
+    path = tmp_root / f"{method}.pt"
+    compiled = model.to_torchscript(path, method=method)
+    loaded = torch.jit.load(path)
+    x = torch.randn(5, 4)
+    assert torch.allclose(loaded(x), model(x)) and torch.allclose(compiled(x), model(x))
+    assert model.training, "the training mode is restored"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_to_torchscript_errors(boring_model):
+    model = boring_model()
+    assert model.to_torchscript()(torch.ones(1, 4)).shape == (1, 1), "no Trainer needed"
+    with pytest.raises(RuntimeError, match="not attached to a `Trainer`"):
+        _ = model.trainer  # the flag that allowed compiling is gone again
+    with pytest.raises(ValueError, match=r"requires either `example_inputs` or `model\.example_input_array`"):
+        boring_model().to_torchscript(method="trace")
+    with pytest.raises(ValueError, match="only supports 'script' or 'trace'"):
+        boring_model().to_torchscript(method="onnx")

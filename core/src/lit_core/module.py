@@ -6,7 +6,7 @@ import copy
 import inspect
 from argparse import Namespace
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -31,6 +31,12 @@ class LightningModule(nn.Module):
     (only overridden hooks are called at all).
     """
 
+    #: Properties ``torch.jit.script`` must not compile (they read the Trainer); see ``to_torchscript``.
+    __jit_unused_properties__: ClassVar[list[str]] = [
+        "trainer", "device", "dtype", "on_gpu", "current_epoch", "global_step", "global_rank", "local_rank",
+        "logger", "loggers", "hparams", "hparams_initial",
+    ]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._trainer: Trainer | None = None
@@ -51,7 +57,7 @@ class LightningModule(nn.Module):
     def trainer(self) -> Trainer:
         """The ``Trainer`` running this module (an error when there is none)."""
         trainer = self.__dict__.get("_trainer")
-        if trainer is None:
+        if trainer is None and not self.__dict__.get("_jit_is_scripting"):
             raise RuntimeError(f"{type(self).__name__} is not attached to a `Trainer`.")
         return trainer
 
@@ -249,6 +255,14 @@ class LightningModule(nn.Module):
 
         strategy = self.trainer.strategy
         return apply_to_collection(data, torch.Tensor, lambda t: strategy.all_gather(t, sync_grads=sync_grads))
+
+    def to_torchscript(self, file_path: Any = None, method: str = "script", example_inputs: Any = None,
+                       **kwargs: Any) -> Any:
+        """The module as TorchScript (``method="script"`` or ``"trace"``, with ``example_input_array`` by
+        default), saved to ``file_path`` when given."""
+        from .export import to_torchscript
+
+        return to_torchscript(self, file_path, method, example_inputs, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """``print`` on global rank zero only."""
