@@ -1060,15 +1060,16 @@ class Trainer:
         if names is None:
             module.optimizer_step(self.current_epoch, batch_idx, optimizer, closure)
             return
-        if names and names[0] == "*":
-            # Lightning 1.x with ``*args``: its positional order, then its keyword flags when ``**kwargs`` takes them.
-            flags = {"on_tpu": False, "using_native_amp": False, "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
-            module.optimizer_step(self.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
-                                  **({k: v for k, v in flags.items() if k in names} if names[1:] != ("**",) else flags))
-            return
         known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
                  "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
                  "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+        if names[:1] == ("*",):
+            # Lightning 1.x with ``*args``: 1.x's positional order, then the keyword flags it takes.
+            flags = ("on_tpu", "using_native_amp", "using_lbfgs")
+            keywords = flags if names[1:] == ("**",) else [name for name in flags if name in names]
+            module.optimizer_step(self.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
+                                  **{name: known[name] for name in keywords})
+            return
         module.optimizer_step(**{name: known[name] for name in names})
 
     #: The argument names of Lightning's ``optimizer_step`` signatures (2.x and 1.x).
