@@ -113,6 +113,11 @@ def test_interrupted_and_ckpt_path(make_trainer, boring_model, tmp_root):
     trainer.test(model, verbose=False)
     assert trainer.ckpt_path is None
 
+    # Lightning's setter: the next stage restores it.
+    trainer.ckpt_path = tmp_root / "a.ckpt"
+    trainer.fit(model)
+    assert trainer.ckpt_path == str(tmp_root / "a.ckpt") and trainer.global_step == 4
+
 
 def test_module_device_dtype_on_gpu(boring_model):
     model = boring_model()

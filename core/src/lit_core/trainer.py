@@ -323,6 +323,8 @@ class Trainer:
         self._return_predictions = True
         self._num_training_batches: float | None = None
         self._ckpt_path: str | None = None
+        #: ``trainer.ckpt_path = path`` was set for the next stage.
+        self._ckpt_path_set = False
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
     # ----------------------------------------------------------------------------------------
@@ -623,8 +625,17 @@ class Trainer:
 
     @property
     def ckpt_path(self) -> str | None:
-        """The checkpoint the last ``fit`` / ``validate`` / ``test`` / ``predict`` restored (``None``: none)."""
+        """The checkpoint the last ``fit`` / ``validate`` / ``test`` / ``predict`` restored (``None``: none).
+
+        Setting it (``trainer.ckpt_path = path``) makes the next stage restore ``path`` when it is
+        not given a ``ckpt_path=`` of its own, as in Lightning.
+        """
         return self._ckpt_path
+
+    @ckpt_path.setter
+    def ckpt_path(self, path: str | os.PathLike | None) -> None:
+        self._ckpt_path = None if path is None else os.fspath(path)
+        self._ckpt_path_set = path is not None
 
     @property
     def fit_loop(self) -> FitLoopView:
@@ -809,6 +820,9 @@ class Trainer:
             # After setup: plugins that callbacks register there (checkpoint writers...) are on the hot path too.
             self._bind_hot_path()
             self._resume = None
+            if ckpt_path is None and self._ckpt_path_set:
+                ckpt_path = self._ckpt_path
+            self._ckpt_path_set = False
             ckpt_path = self._ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
