@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import math
+import numbers
 import os
 import re
 import time
@@ -996,8 +997,8 @@ class Trainer:
                 value = value.detach()
             if value.ndim:
                 value = value.squeeze()
-        elif isinstance(value, (int, float)):
-            value = torch.tensor(float(value))
+        elif isinstance(value, (int, float, numbers.Real)):
+            value = torch.tensor(float(value))  # numpy scalars too (the ABC, slower, is tried last)
         elif is_metric_object(value):
             # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
             store.log_metric_object(name, value, prog_bar, logger, self._log_on_step if on_step is None else on_step,
