@@ -232,3 +232,17 @@ def test_reduce_fx_callables_and_names(make_trainer, boring_model, reduce_fx, ex
     trainer = make_trainer(limit_val_batches=0)
     trainer.fit(Logs())
     assert trainer.callback_metrics["value"].item() == expected
+
+
+def test_numpy_scalars_are_logged_as_numbers(make_trainer, boring_model):
+    np = pytest.importorskip("numpy")
+
+    class Logs(boring_model):
+        def training_step(self, batch, batch_idx):
+            self.log("np32", np.float32(1.5))
+            self.log("np_int", np.int64(3))
+            return super().training_step(batch, batch_idx)
+
+    trainer = make_trainer(limit_val_batches=0, limit_train_batches=1)
+    trainer.fit(Logs())
+    assert trainer.callback_metrics["np32"].item() == 1.5 and trainer.callback_metrics["np_int"].item() == 3.0
