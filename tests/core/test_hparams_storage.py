@@ -118,3 +118,31 @@ def test_reference_that_cannot_be_imported_names_the_fix(tmp_root):
     torch.save(checkpoint, tmp_root / "ref.ckpt")
     with pytest.raises(CheckpointError, match=r"'activation' was saved as a reference to 'no_such_package.Act'.*activation=\.\.\."):
         Composite.load_from_checkpoint(tmp_root / "ref.ckpt")
+
+
+def test_container_subclasses_are_stored_as_plain_containers(make_trainer, boring_model, tmp_root):
+    import enum
+    from collections import OrderedDict, namedtuple
+
+    from lit_core.hparams import AttributeDict
+
+    Pair = namedtuple("Pair", "a b")
+
+    class Mode(enum.IntEnum):
+        FAST = 1
+
+    class Configured(boring_model):
+        def __init__(self, opt=None, pair=None, schedule=None, mode=Mode.FAST):
+            super().__init__()
+            self.save_hyperparameters()
+
+    with pytest.warns(UserWarning, match="'mode' is a Mode"):
+        model = Configured(AttributeDict(lr=0.1, nested=AttributeDict(beta=0.9)), Pair(1, 2), OrderedDict(warmup=3))
+    trainer = make_trainer(limit_train_batches=1, limit_val_batches=0)
+    trainer.fit(model)
+    trainer.save_checkpoint(tmp_root / "c.ckpt")
+    stored = torch.load(tmp_root / "c.ckpt", weights_only=True)["hyper_parameters"]
+    assert stored == {"opt": {"lr": 0.1, "nested": {"beta": 0.9}}, "pair": (1, 2), "schedule": {"warmup": 3}}
+    with pytest.warns(UserWarning, match="'mode' is a Mode"):  # the default rebuilds it, and __init__ warns again
+        loaded = Configured.load_from_checkpoint(tmp_root / "c.ckpt")
+    assert loaded.hparams.opt == {"lr": 0.1, "nested": {"beta": 0.9}} and loaded.hparams.mode is Mode.FAST

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import sys
 from argparse import Namespace
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -54,21 +55,32 @@ def collect_init_args(frame: Any, obj: object) -> dict[str, Any]:
 # Hyperparameters in checkpoints (read back with torch.load(weights_only=True))
 # ------------------------------------------------------------------------------------------
 
-_PLAIN = (type(None), bool, int, float, str, torch.Tensor, torch.dtype, torch.device)
+#: Exactly these types load with ``torch.load(weights_only=True)`` (a subclass such as an IntEnum is pickled by class).
+_PLAIN_SCALARS = frozenset({type(None), bool, int, float, str, torch.dtype, torch.device})
 
 #: How a value that is not plain data is stored (``<key>_encoding`` in the checkpoint).
 IMPORT, NAMESPACE, DATACLASS, OMITTED = "import", "namespace", "dataclass:", "omitted"
 
+_NOT_PLAIN = object()
 
-def is_plain(value: Any) -> bool:
-    """Whether ``value`` loads with ``torch.load(weights_only=True)``: numbers, strings, tensors, containers of them."""
-    if isinstance(value, _PLAIN):
-        return True
+
+def plain_copy(value: Any) -> Any:
+    """``value`` as data ``torch.load(weights_only=True)`` reads back (``_NOT_PLAIN`` when it cannot be).
+
+    Numbers, strings, tensors; any mapping becomes a ``dict`` and any list or tuple a ``list`` /
+    ``tuple`` of such values (an ``AttributeDict``, a named tuple or a config mapping too).
+    """
+    if type(value) in _PLAIN_SCALARS or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, Mapping):
+        items = [(plain_copy(k), plain_copy(v)) for k, v in value.items()]
+        return _NOT_PLAIN if any(k is _NOT_PLAIN or v is _NOT_PLAIN for k, v in items) else dict(items)
     if isinstance(value, (list, tuple)):
-        return all(is_plain(item) for item in value)
-    if isinstance(value, dict):
-        return all(is_plain(k) and is_plain(v) for k, v in value.items())
-    return False
+        items = [plain_copy(item) for item in value]
+        if any(item is _NOT_PLAIN for item in items):
+            return _NOT_PLAIN
+        return items if isinstance(value, list) else tuple(items)
+    return _NOT_PLAIN
 
 
 def import_path(obj: Any) -> str | None:
@@ -81,21 +93,18 @@ def import_path(obj: Any) -> str | None:
     return f"{module}.{qualname}"
 
 
-def _plain_fields(value: Any) -> dict[str, Any] | None:
-    fields = vars(value) if isinstance(value, Namespace) else {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    return fields if is_plain(fields) else None
-
-
 def encode(key: str, value: Any) -> tuple[Any, str | None]:
-    """``(stored value, encoding)`` for one hyperparameter; encoding ``None`` means stored as it is."""
-    if is_plain(value):
-        return value, None
+    """``(stored value, encoding)`` for one hyperparameter; encoding ``None`` means stored as plain data."""
+    plain = plain_copy(value)
+    if plain is not _NOT_PLAIN:
+        return plain, None
     path = import_path(value)
     if path is not None:
         return path, IMPORT
     if isinstance(value, Namespace) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
-        fields = _plain_fields(value)
-        if fields is not None:
+        fields = plain_copy(vars(value) if isinstance(value, Namespace) else
+                            {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+        if fields is not _NOT_PLAIN:
             if isinstance(value, Namespace):
                 return fields, NAMESPACE
             path = import_path(type(value))

@@ -160,7 +160,7 @@ class LightningModule(nn.Module):
         for key, value in params.items():
             warning = omission_warning(key, value)
             if warning is not None:
-                rank_zero_warn(warning)
+                rank_zero_warn(warning, stacklevel=4)  # at the user's save_hyperparameters() call
         self._hparams.update(params)
         # A snapshot: later calls add to it, later changes to hparams do not reach it.
         self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
