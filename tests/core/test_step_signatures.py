@@ -174,3 +174,29 @@ def test_manual_opt_step_does_not_go_through_an_optimizer_step_override(make_tra
             opt.step()
     assert all(torch.allclose(a, b) for a, b in zip(weights, initial.parameters()))
     assert model.global_step == 4 * n_updates
+
+
+def test_toggled_optimizer_and_the_1x_toggle_form(make_trainer, boring_model):
+    seen = []
+
+    class TwoParts(boring_model):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+            self.other = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch):
+            opt_a, opt_b = self.optimizers()
+            with self.toggled_optimizer(opt_a):
+                seen.append((self.layer.weight.requires_grad, self.other.weight.requires_grad))
+            seen.append((self.layer.weight.requires_grad, self.other.weight.requires_grad))
+            self.toggle_optimizer(opt_b, 1)  # Lightning 1.x's form
+            seen.append((self.layer.weight.requires_grad, self.other.weight.requires_grad))
+            self.untoggle_optimizer(1)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.layer.parameters(), lr=0.1), torch.optim.SGD(self.other.parameters(), lr=0.1)
+
+    with pytest.warns(DeprecationWarning, match=r"toggle_optimizer\(optimizer, optimizer_idx\)"):
+        make_trainer(limit_train_batches=1, limit_val_batches=0).fit(TwoParts())
+    assert seen == [(True, False), (True, True), (False, True)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 from argparse import Namespace
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -14,7 +15,7 @@ from torch import nn
 from .apply import move_data_to_device
 from .hparams import AttributeDict, collect_init_args, omission_warning
 from .optim import LightningOptimizer
-from .rank_zero import rank_zero_warn
+from .rank_zero import rank_zero_deprecation, rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -363,8 +364,15 @@ class LightningModule(nn.Module):
             clip_val=gradient_clip_val, algorithm=gradient_clip_algorithm or "norm",
         )
 
-    def toggle_optimizer(self, optimizer: Optimizer) -> None:
-        """Make only ``optimizer``'s parameters require gradients (undo with ``untoggle_optimizer``)."""
+    def toggle_optimizer(self, optimizer: Optimizer, optimizer_idx: int | None = None) -> None:
+        """Make only ``optimizer``'s parameters require gradients (undo with ``untoggle_optimizer``).
+
+        Lightning 1.x's ``toggle_optimizer(optimizer, optimizer_idx)`` is accepted, with a deprecation warning.
+        """
+        if optimizer_idx is not None:
+            rank_zero_deprecation(
+                "toggle_optimizer(optimizer, optimizer_idx) is Lightning 1.x's form: call toggle_optimizer(optimizer)."
+            )
         own = {id(p) for group in optimizer.param_groups for p in group["params"]}
         for opt in self.trainer.optimizers:
             for group in opt.param_groups:
@@ -373,11 +381,20 @@ class LightningModule(nn.Module):
                         self._toggled[p] = p.requires_grad
                         p.requires_grad = False
 
-    def untoggle_optimizer(self, optimizer: Optimizer) -> None:
-        """Restore ``requires_grad`` as it was before ``toggle_optimizer``."""
+    def untoggle_optimizer(self, optimizer: Optimizer | int) -> None:
+        """Restore ``requires_grad`` as it was before ``toggle_optimizer`` (1.x passed the optimizer's index)."""
         for p, requires_grad in self._toggled.items():
             p.requires_grad = requires_grad
         self._toggled.clear()
+
+    @contextlib.contextmanager
+    def toggled_optimizer(self, optimizer: Optimizer) -> Iterator[None]:
+        """``toggle_optimizer`` for the ``with`` block, ``untoggle_optimizer`` after it (even on an error)."""
+        self.toggle_optimizer(optimizer)
+        try:
+            yield
+        finally:
+            self.untoggle_optimizer(optimizer)
 
     def freeze(self) -> None:
         """Stop every parameter from requiring gradients and switch to eval mode."""
