@@ -183,22 +183,26 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
                          hparams_key: str = "hyper_parameters", hparams_file: Any = None, **overrides: Any) -> Any:
     """``cls(**saved hyperparameters, **overrides)`` with the checkpoint's weights / state loaded.
 
-    ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning.
+    ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning;
+    keyword arguments override both.
     """
+    from .hparams import decode
+
     checkpoint = _read(checkpoint_path, map_location)
-    hparams = dict(checkpoint.get(hparams_key) or {})
     if hparams_file is not None:
         from .core.saving import load_hparams_file
 
-        hparams.update(load_hparams_file(hparams_file))
-    hparams.update(overrides)
+        overrides = {**load_hparams_file(hparams_file), **overrides}
+    hparams, left_out = decode(checkpoint, hparams_key, overrides)
     try:
         obj = cls(**hparams)
     except TypeError as exc:
+        hint = (f" The checkpoint left out {left_out} (not plain data, e.g. an nn.Module): pass them, "
+                f"{cls.__name__}.load_from_checkpoint(path, {left_out[0]}=...)." if left_out else "")
         raise CheckpointError(
             f"Could not rebuild {cls.__name__} from {checkpoint_path!r} with its saved hyperparameters "
-            f"{sorted(hparams)}: {exc}. Call self.save_hyperparameters() in __init__ so every argument is saved, or "
-            f"pass the missing ones: {cls.__name__}.load_from_checkpoint(path, name=value)."
+            f"{sorted(hparams)}: {exc}.{hint} Call self.save_hyperparameters() in __init__ so every argument is saved, "
+            f"or pass the missing ones: {cls.__name__}.load_from_checkpoint(path, name=value)."
         ) from exc
     return obj, checkpoint
 

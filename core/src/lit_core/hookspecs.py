@@ -443,7 +443,8 @@ def lit_optimizer_step(trainer: Trainer, module: LightningModule, optimizer: Opt
     """Step ``optimizer``; ``closure`` runs the forward and backward passes when called.
 
     The kernel's default calls the module's ``optimizer_step`` (which users may override),
-    whose default is ``optimizer.step(closure=closure)``.
+    whose default is ``optimizer.step(closure=closure)``; in manual optimization (``opt.step()``)
+    it steps the optimizer itself, as Lightning does.
 
     :param trainer: the trainer.
     :param module: the user's ``LightningModule``.

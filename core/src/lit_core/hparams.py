@@ -1,9 +1,17 @@
-"""Hyperparameters: ``AttributeDict`` and reading ``__init__`` arguments from a frame."""
+"""Hyperparameters: ``AttributeDict``, reading ``__init__`` arguments from a frame, storing them in checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import inspect
+import sys
+from argparse import Namespace
+from collections.abc import Mapping
 from typing import Any
+
+import torch
+from torch import nn
 
 
 class AttributeDict(dict):
@@ -100,3 +108,141 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # tensors and other values whose == is not one bool
         return a is b
+
+# ------------------------------------------------------------------------------------------
+# Hyperparameters in checkpoints (read back with torch.load(weights_only=True))
+# ------------------------------------------------------------------------------------------
+
+#: Exactly these types load with ``torch.load(weights_only=True)`` (a subclass such as an IntEnum is pickled by class).
+_PLAIN_SCALARS = frozenset({type(None), bool, int, float, str, torch.dtype, torch.device})
+
+#: How a value that is not plain data is stored (``<key>_encoding`` in the checkpoint).
+IMPORT, NAMESPACE, DATACLASS, OMITTED = "import", "namespace", "dataclass:", "omitted"
+
+_NOT_PLAIN = object()
+
+
+def plain_copy(value: Any) -> Any:
+    """``value`` as data ``torch.load(weights_only=True)`` reads back (``_NOT_PLAIN`` when it cannot be).
+
+    Numbers, strings, tensors; any mapping becomes a ``dict`` and any list or tuple a ``list`` /
+    ``tuple`` of such values (an ``AttributeDict``, a named tuple or a config mapping too).
+    """
+    if type(value) in _PLAIN_SCALARS or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, Mapping):
+        items = [(plain_copy(k), plain_copy(v)) for k, v in value.items()]
+        return _NOT_PLAIN if any(k is _NOT_PLAIN or v is _NOT_PLAIN for k, v in items) else dict(items)
+    if isinstance(value, (list, tuple)):
+        items = [plain_copy(item) for item in value]
+        if any(item is _NOT_PLAIN for item in items):
+            return _NOT_PLAIN
+        return items if isinstance(value, list) else tuple(items)
+    return _NOT_PLAIN
+
+
+def import_path(obj: Any) -> str | None:
+    """``"package.module.Name"`` for an importable class or function, else ``None`` (local, lambda, ...)."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj)) or not module or not qualname:
+        return None
+    if "<" in qualname or (module == "__main__" and not hasattr(sys.modules.get("__main__"), qualname.split(".")[0])):
+        return None
+    return f"{module}.{qualname}"
+
+
+def encode(key: str, value: Any) -> tuple[Any, str | None]:
+    """``(stored value, encoding)`` for one hyperparameter; encoding ``None`` means stored as plain data."""
+    plain = plain_copy(value)
+    if plain is not _NOT_PLAIN:
+        return plain, None
+    path = import_path(value)
+    if path is not None:
+        return path, IMPORT
+    if isinstance(value, Namespace) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        fields = plain_copy(vars(value) if isinstance(value, Namespace) else
+                            {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+        if fields is not _NOT_PLAIN:
+            if isinstance(value, Namespace):
+                return fields, NAMESPACE
+            path = import_path(type(value))
+            if path is not None:
+                return fields, DATACLASS + path
+    return None, OMITTED
+
+
+def omission_warning(key: str, value: Any) -> str | None:
+    """What ``save_hyperparameters()`` warns about ``value`` (``None``: it is stored in checkpoints)."""
+    if isinstance(value, nn.Module):
+        return (f"Attribute {key!r} is an instance of `nn.Module` and is already saved during checkpointing. It is "
+                f"recommended to ignore them using `self.save_hyperparameters(ignore=[{key!r}])`.")
+    if encode(key, value)[1] == OMITTED:
+        return (f"Hyperparameter {key!r} is a {type(value).__name__}, which a checkpoint cannot store as plain data: it "
+                f"is left out of checkpoints (pass it again to load_from_checkpoint(path, {key}=...)). It is recommended "
+                f"to ignore it using `self.save_hyperparameters(ignore=[{key!r}])`.")
+    return None
+
+
+def checkpoint_entries(hparams: dict[str, Any], key: str) -> dict[str, Any]:
+    """``{key: stored hparams}`` plus ``{key + "_encoding": ...}`` when some value is not plain data.
+
+    Classes and functions are stored by import path, Namespaces and dataclasses of plain fields as
+    dicts, anything else (an ``nn.Module``, whose weights are in the state dict) is left out. Never
+    raises: a checkpoint save in the middle of training must not fail on a hyperparameter.
+    """
+    stored: dict[str, Any] = {}
+    encoding: dict[str, str] = {}
+    for name, value in hparams.items():
+        value, how = encode(name, value)
+        if how is not None:
+            encoding[name] = how
+        if how != OMITTED:
+            stored[name] = value
+    return {key: stored, f"{key}_encoding": encoding} if encoding else {key: stored}
+
+
+def resolve_import(path: str) -> Any:
+    """The object at ``"package.module.Name"`` (the module imported, the attribute path walked)."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"cannot import {path!r}")
+
+
+def decode(checkpoint: dict[str, Any], key: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The saved hyperparameters as ``__init__`` takes them, and the names left out that ``overrides`` lacks."""
+    hparams = dict(checkpoint.get(key) or {})
+    missing = []
+    for name, how in (checkpoint.get(f"{key}_encoding") or {}).items():
+        if name in overrides:
+            continue
+        if how == OMITTED:
+            missing.append(name)
+        elif how == NAMESPACE:
+            hparams[name] = Namespace(**hparams[name])
+        else:
+            hparams[name] = _rebuild(name, how, hparams[name])
+    hparams.update(overrides)
+    return hparams, missing
+
+
+def _rebuild(name: str, how: str, stored: Any) -> Any:
+    path = stored if how == IMPORT else how[len(DATACLASS):]
+    try:
+        obj = resolve_import(path)
+    except (ImportError, AttributeError) as exc:
+        from .exceptions import CheckpointError
+
+        raise CheckpointError(
+            f"The hyperparameter {name!r} was saved as a reference to {path!r}, which cannot be imported here "
+            f"({exc}). Import the module that defines it, or pass the value: load_from_checkpoint(path, {name}=...)."
+        ) from exc
+    if how == IMPORT:
+        return obj
+    return obj(**stored) if dataclasses.is_dataclass(obj) else stored

@@ -58,6 +58,26 @@ def _step_arity(method: Callable[..., Any]) -> int:
     return 99 if arity is None else arity
 
 
+def eval_step_arg_count(module: LightningModule, name: str, n_loaders: int, kind: str) -> int:
+    """How many of ``(batch, batch_idx, dataloader_idx)`` an evaluation / predict step takes (decided once per run).
+
+    As in Lightning: ``batch_idx`` when the signature has room for it, ``dataloader_idx`` only with
+    several loaders and a signature that accepts it. A step that requires ``dataloader_idx`` with a
+    single loader is Lightning's ``RuntimeError``.
+    """
+    method = getattr(module, name)
+    if n_loaders == 1:
+        param = inspect.signature(method).parameters.get("dataloader_idx")
+        if param is not None and param.default is param.empty:
+            raise RuntimeError(
+                f"You provided only a single `{kind}_dataloader`, but have included `dataloader_idx` in "
+                f"`{type(module).__name__}.{name}()`. Either remove the argument or give it a default value i.e. "
+                "`dataloader_idx=0`."
+            )
+    arity = _step_arity(method)
+    return 3 if n_loaders > 1 and arity >= 3 else min(arity, 2)
+
+
 def step_method(trainer: Trainer, name: str) -> Callable[..., Any]:
     """The step to call: the module's own method, or through what ``lit_setup_module`` returned.
 
@@ -141,7 +161,7 @@ class EvaluationLoop:
         step = under_autocast(trainer, step_method(trainer, f"{self.prefix}_step"))
         step_end = getattr(module, f"{self.prefix}_step_end", None)
         epoch_end_method = getattr(module, f"{self.prefix}_epoch_end", None)
-        pass_idx = len(loaders) > 1 and _step_arity(getattr(module, f"{self.prefix}_step")) >= 3
+        n_args = eval_step_arg_count(module, f"{self.prefix}_step", len(loaders), self.kind)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         all_outputs: list[list[Any]] = []
         eval_steps = 0  # batches of this run, over every dataloader: the logger step of per-step values
@@ -164,8 +184,7 @@ class EvaluationLoop:
                         trainer._current_batch, trainer._current_batch_size = batch, None
                         if batch_start is not None:
                             batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
-                        args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
-                        output = step(*args)
+                        output = step(*(batch, batch_idx, dl_idx)[:n_args])
                         if step_end is not None:
                             output = step_end(output)
                         if batch_end is not None:
@@ -254,19 +273,19 @@ class PredictLoop:
         record = (any(i.on_batch for i in intervals), any(i.on_epoch for i in intervals))
         keep = trainer._return_predictions or record[1]
         step = under_autocast(trainer, step_method(trainer, "predict_step"))
-        pass_idx = len(loaders) > 1 and _step_arity(module.predict_step) >= 3
+        n_args = eval_step_arg_count(module, "predict_step", len(loaders), "predict")
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         trainer.state.stage = RunningStage.PREDICTING
         was_training = module.training
         module.eval()
         try:
-            return self._predict(loaders, step, pass_idx, limit, keep, grad_context, record)
+            return self._predict(loaders, step, n_args, limit, keep, grad_context, record)
         finally:
             trainer.state.stage = None
             if was_training:
                 module.train()
 
-    def _predict(self, loaders: list[Any], step: Callable[..., Any], pass_idx: bool, limit: Any, keep: bool, grad_context: Any,
+    def _predict(self, loaders: list[Any], step: Callable[..., Any], n_args: int, limit: Any, keep: bool, grad_context: Any,
                  record: tuple[bool, bool]) -> Any:
         trainer = self.trainer
         module = trainer.lightning_module
@@ -297,8 +316,7 @@ class PredictLoop:
                     batch = trainer._to_device(batch, dl_idx)
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
-                    args = (batch, batch_idx, dl_idx) if pass_idx else (batch, batch_idx)
-                    output = step(*args)
+                    output = step(*(batch, batch_idx, dl_idx)[:n_args])
                     if keep:
                         outputs.append(output)
                     if events.predict_batch_end is not None:
@@ -336,7 +354,7 @@ _CLOSURE_ONCE_FIRST = frozenset(
 class _Closure:
     """Runs ``training_step`` and the backward pass; what ``optimizer.step(closure)`` calls."""
 
-    __slots__ = ("args", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping", "with_idx")
+    __slots__ = ("args", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping", "with_batch_idx", "with_idx")
 
     def __init__(self, loop: FitLoop, optimizer: Any, optimizer_idx: int) -> None:
         self.loop = loop
@@ -344,10 +362,15 @@ class _Closure:
         self.optimizer_idx = optimizer_idx
         #: The seed's several-optimizer form: ``training_step(batch, batch_idx, optimizer_idx)``.
         self.with_idx = loop.pass_optimizer_idx
+        #: ``training_step(self, batch)`` is called without ``batch_idx``, as in Lightning.
+        self.with_batch_idx = loop.pass_batch_idx
 
     def prepare(self, batch: Any, batch_idx: int, stepping: bool) -> None:
         """Point the closure at a new batch (one closure per optimizer serves every batch)."""
-        self.args = (batch, batch_idx, self.optimizer_idx) if self.with_idx else (batch, batch_idx)
+        if self.with_idx:
+            self.args: tuple[Any, ...] = (batch, batch_idx, self.optimizer_idx)
+        else:
+            self.args = (batch, batch_idx) if self.with_batch_idx else (batch,)
         self.stepping = stepping
         self.calls = 0
         self.output: Any = None
@@ -457,6 +480,7 @@ class FitLoop:
         self.training_step = under_autocast(trainer, step_method(trainer, "training_step"))
         # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
         self.pass_optimizer_idx = len(trainer.optimizers) > 1 and self.step_arity >= 3
+        self.pass_batch_idx = self.step_arity >= 2
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         #: Whether an implementation of lit_train_batch_end takes ``outputs`` (a plugin that only
         #: watches steps does not, and then no outputs dict is built per batch).
@@ -704,7 +728,7 @@ class FitLoop:
         if optimizer_idx is not None and self.pass_optimizer_idx:
             args: tuple[Any, ...] = (batch, batch_idx, optimizer_idx)
         else:
-            args = (batch, batch_idx)
+            args = (batch, batch_idx) if self.pass_batch_idx else (batch,)
         output = self.training_step(*args)
         if self.step_end is not None:
             output = self.step_end(output)

@@ -3,6 +3,11 @@
 Values stay tensors: a logged step value is stored as it is (detached), epoch values are
 accumulated with tensor arithmetic. Nothing calls ``.item()`` per step; loggers and progress
 bars convert when they read.
+
+A logged metric *object* (torchmetrics' ``Metric``, recognised by its methods: lit-core does not
+import torchmetrics) keeps its own state: its step value is what its last ``forward`` returned,
+its epoch value is its ``compute()`` (which synchronises across processes itself, so ``sync_dist``
+does not reduce it again), and it is ``reset()`` when the epoch's values are computed.
 """
 
 from __future__ import annotations
@@ -14,28 +19,35 @@ import torch
 
 from .exceptions import MisconfigurationException
 
+# Lightning accepts these names (any case) and functions, Python's builtins included.
 _REDUCE_NAMES: dict[Any, str] = {
     "mean": "mean", "avg": "mean", torch.mean: "mean",
-    "sum": "sum", torch.sum: "sum",
-    "max": "max", torch.max: "max",
-    "min": "min", torch.min: "min",
+    "sum": "sum", torch.sum: "sum", sum: "sum",
+    "max": "max", torch.max: "max", max: "max",
+    "min": "min", torch.min: "min", min: "min",
 }
 
 
 def reduce_name(reduce_fx: Any) -> str:
     """Normalise ``reduce_fx`` (a name or ``torch.mean``-like function)."""
     try:
-        return _REDUCE_NAMES[reduce_fx]
+        return _REDUCE_NAMES[reduce_fx.lower() if isinstance(reduce_fx, str) else reduce_fx]
     except (KeyError, TypeError):
         raise MisconfigurationException(
             f"self.log(..., reduce_fx={reduce_fx!r}) is not supported: use 'mean', 'sum', 'max' or 'min'."
         ) from None
 
 
+def is_metric_object(value: Any) -> bool:
+    """Whether ``value`` is a torchmetrics-style ``Metric`` (duck typed: ``update``, ``compute``, ``reset``, ``forward``)."""
+    return all(callable(getattr(value, name, None)) for name in ("update", "compute", "reset", "forward"))
+
+
 class LoggedMetric:
     """One logged name: its options, the last step value and the running epoch reduction."""
 
-    __slots__ = ("fresh", "key", "logger", "on_epoch", "on_step", "prog_bar", "reduce", "sync_dist", "total", "value", "weight")
+    __slots__ = ("fresh", "key", "logger", "metric", "on_epoch", "on_step", "prog_bar", "reduce", "sync_dist", "total",
+                 "updated", "value", "weight")
 
     def __init__(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> None:
         self.key = key
@@ -50,6 +62,10 @@ class LoggedMetric:
         self.fresh = False
         self.total: torch.Tensor | None = None
         self.weight = 0
+        #: The ``Metric`` object logged under this name (``None`` for values).
+        self.metric: Any = None
+        #: The metric object was logged since its last ``compute()`` / ``reset()``.
+        self.updated = False
 
     @property
     def step_key(self) -> str:
@@ -115,12 +131,7 @@ class MetricStore:
     ) -> None:
         metric = self.metrics.get(key)
         if metric is None:
-            if not (on_step or on_epoch):
-                raise MisconfigurationException(
-                    f"self.log({key!r}, ..., on_step=False, on_epoch=False) records nothing: set one of them to True."
-                )
-            metric = LoggedMetric(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist)
-            self.metrics[key] = metric
+            metric = self._new(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist)
         if metric.on_step:
             # The step value is reduced now; the epoch accumulates local values, reduced once at its end.
             step_value = value if not (metric.sync_dist and self.reduce_across) else self.reduce_across(value, metric.reduce)
@@ -132,13 +143,54 @@ class MetricStore:
         if metric.on_epoch:
             metric.accumulate(value, batch_size if isinstance(batch_size, int) else batch_size())
 
+    def _new(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> LoggedMetric:
+        if not (on_step or on_epoch):
+            raise MisconfigurationException(
+                f"self.log({key!r}, ..., on_step=False, on_epoch=False) records nothing: set one of them to True."
+            )
+        metric = self.metrics[key] = LoggedMetric(key, prog_bar, logger, on_step, on_epoch, reduce, sync_dist)
+        return metric
+
+    def log_metric_object(self, key: str, obj: Any, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool) -> None:
+        """Log a ``Metric`` object the user has updated: its ``forward`` value per step, ``compute()`` per epoch."""
+        metric = self.metrics.get(key)
+        if metric is None:
+            metric = self._new(key, prog_bar, logger, on_step, on_epoch, "mean", False)
+            metric.metric = obj
+        elif metric.metric is not obj:
+            raise MisconfigurationException(
+                f"self.log({key!r}, metric): {key!r} was logged with a different "
+                f"{'value' if metric.metric is None else 'metric object'} earlier in this loop. Log each metric "
+                "object under a name of its own."
+            )
+        metric.updated = True
+        if metric.on_step:
+            # What the user's latest ``metric(preds, target)`` returned; None when only update() ran.
+            value = getattr(obj, "_forward_cache", None)
+            if value is not None:
+                metric.value = _scalar(key, value)
+                metric.fresh = self.fresh = True
+                self.callback[metric.step_key] = metric.value
+                if metric.on_epoch and metric.key not in self.epoch_values:
+                    self.callback[metric.key] = metric.value
+
     def end_epoch(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None) -> dict[str, torch.Tensor]:
         """Reduce every epoch metric; return the values for loggers (``logger=True`` ones)."""
         for_logger: dict[str, torch.Tensor] = {}
         for metric in self.metrics.values():
-            if not metric.on_epoch or metric.total is None:
+            if metric.metric is not None:
+                if not metric.updated:
+                    continue
+                metric.updated = False
+                # compute() synchronises across processes itself (no reduce_across here); reset() starts the next epoch.
+                value = _scalar(metric.key, metric.metric.compute()) if metric.on_epoch else None
+                metric.metric.reset()
+                if value is None:
+                    continue
+            elif not metric.on_epoch or metric.total is None:
                 continue
-            value = metric.compute(reduce_across if metric.sync_dist else None)
+            else:
+                value = metric.compute(reduce_across if metric.sync_dist else None)
             self.epoch_values[metric.key] = value
             self.callback[metric.key] = value
             if metric.on_step:
@@ -175,6 +227,18 @@ class MetricStore:
             if metric.key in self.epoch_values:
                 shown[metric.epoch_key] = self.epoch_values[metric.key]
         return shown
+
+
+def _scalar(key: str, value: Any) -> torch.Tensor:
+    """A metric object's value as a detached scalar tensor; Lightning's ``ValueError`` otherwise."""
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"The `.compute()` return of the metric logged as {key!r} must be a tensor. Found {value!r}")
+    if value.numel() != 1:
+        raise ValueError(
+            f"The metric logged as {key!r} returned a tensor of shape {tuple(value.shape)}; self.log takes scalars. "
+            "Configure the metric to reduce to one value (e.g. average='macro') or log its elements with self.log_dict."
+        )
+    return value.detach().squeeze()
 
 
 def to_float(values: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
 from .apply import move_data_to_device
-from .hparams import AttributeDict, hyperparameters_from_call
+from .hparams import AttributeDict, hyperparameters_from_call, omission_warning
 from .optim import LightningOptimizer
+from .rank_zero import rank_zero_deprecation, rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -28,6 +30,12 @@ class LightningModule(nn.Module):
     PyTorch Lightning does. Every ``on_*`` hook is a no-op here: override the ones you need
     (only overridden hooks are called at all).
     """
+
+    #: Properties ``torch.jit.script`` must not compile (they read the Trainer); see ``to_torchscript``.
+    __jit_unused_properties__: ClassVar[list[str]] = [
+        "trainer", "device", "dtype", "on_gpu", "current_epoch", "global_step", "global_rank", "local_rank",
+        "logger", "loggers", "hparams", "hparams_initial",
+    ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,7 +57,7 @@ class LightningModule(nn.Module):
     def trainer(self) -> Trainer:
         """The ``Trainer`` running this module (an error when there is none)."""
         trainer = self.__dict__.get("_trainer")
-        if trainer is None:
+        if trainer is None and not self.__dict__.get("_jit_is_scripting"):
             raise RuntimeError(f"{type(self).__name__} is not attached to a `Trainer`.")
         return trainer
 
@@ -73,6 +81,15 @@ class LightningModule(nn.Module):
             if p.is_floating_point():
                 return p.dtype
         return torch.get_default_dtype()
+
+    @dtype.setter
+    def dtype(self, value: torch.dtype) -> None:
+        raise RuntimeError("Cannot set the dtype explicitly. Please use module.to(new_dtype).")
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the module's parameters are on a CUDA device."""
+        return self.device.type == "cuda"
 
     @property
     def current_epoch(self) -> int:
@@ -125,6 +142,10 @@ class LightningModule(nn.Module):
         if frame is None:
             frame = inspect.currentframe().f_back  # type: ignore[union-attr]
         params = hyperparameters_from_call(self, args, ignore, frame)
+        for key, value in params.items():
+            warning = omission_warning(key, value)
+            if warning is not None:
+                rank_zero_warn(warning, stacklevel=4)  # at the user's save_hyperparameters() call
         self._hparams.update(params)
         # A snapshot: later calls add to it, later changes to hparams do not reach it.
         self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
@@ -202,8 +223,17 @@ class LightningModule(nn.Module):
         )
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
-        """``self.log`` each item of ``dictionary`` with the same options."""
-        for name, value in dictionary.items():
+        """``self.log`` each item of ``dictionary`` with the same options.
+
+        ``dictionary`` may be a torchmetrics ``MetricCollection``: each of its metrics is logged as
+        an object under the collection's names (prefix and postfix applied).
+        """
+        if isinstance(dictionary, nn.Module) and callable(getattr(dictionary, "compute", None)):
+            # A MetricCollection: its own names, and the metrics sharing a compute group see one state.
+            items = dictionary.items(keep_base=False, copy_state=False)  # type: ignore[call-arg]
+        else:
+            items = dictionary.items()
+        for name, value in items:
             self.log(name, value, **kwargs)
 
     def all_gather(self, data: Any, sync_grads: bool = False) -> Any:
@@ -212,6 +242,14 @@ class LightningModule(nn.Module):
 
         strategy = self.trainer.strategy
         return apply_to_collection(data, torch.Tensor, lambda t: strategy.all_gather(t, sync_grads=sync_grads))
+
+    def to_torchscript(self, file_path: Any = None, method: str = "script", example_inputs: Any = None,
+                       **kwargs: Any) -> Any:
+        """The module as TorchScript (``method="script"`` or ``"trace"``, with ``example_input_array`` by
+        default), saved to ``file_path`` when given."""
+        from .export import to_torchscript
+
+        return to_torchscript(self, file_path, method, example_inputs, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """``print`` on global rank zero only."""
@@ -312,8 +350,15 @@ class LightningModule(nn.Module):
             clip_val=gradient_clip_val, algorithm=gradient_clip_algorithm or "norm",
         )
 
-    def toggle_optimizer(self, optimizer: Optimizer) -> None:
-        """Make only ``optimizer``'s parameters require gradients (undo with ``untoggle_optimizer``)."""
+    def toggle_optimizer(self, optimizer: Optimizer, optimizer_idx: int | None = None) -> None:
+        """Make only ``optimizer``'s parameters require gradients (undo with ``untoggle_optimizer``).
+
+        Lightning 1.x's ``toggle_optimizer(optimizer, optimizer_idx)`` is accepted, with a deprecation warning.
+        """
+        if optimizer_idx is not None:
+            rank_zero_deprecation(
+                "toggle_optimizer(optimizer, optimizer_idx) is Lightning 1.x's form: call toggle_optimizer(optimizer)."
+            )
         own = {id(p) for group in optimizer.param_groups for p in group["params"]}
         for opt in self.trainer.optimizers:
             for group in opt.param_groups:
@@ -322,11 +367,20 @@ class LightningModule(nn.Module):
                         self._toggled[p] = p.requires_grad
                         p.requires_grad = False
 
-    def untoggle_optimizer(self, optimizer: Optimizer) -> None:
-        """Restore ``requires_grad`` as it was before ``toggle_optimizer``."""
+    def untoggle_optimizer(self, optimizer: Optimizer | int) -> None:
+        """Restore ``requires_grad`` as it was before ``toggle_optimizer`` (1.x passed the optimizer's index)."""
         for p, requires_grad in self._toggled.items():
             p.requires_grad = requires_grad
         self._toggled.clear()
+
+    @contextlib.contextmanager
+    def toggled_optimizer(self, optimizer: Optimizer) -> Iterator[None]:
+        """``toggle_optimizer`` for the ``with`` block, ``untoggle_optimizer`` after it (even on an error)."""
+        self.toggle_optimizer(optimizer)
+        try:
+            yield
+        finally:
+            self.untoggle_optimizer(optimizer)
 
     def freeze(self) -> None:
         """Stop every parameter from requiring gradients and switch to eval mode."""

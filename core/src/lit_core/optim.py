@@ -39,6 +39,11 @@ class LRSchedulerConfig:
 
         self.needs_metric = isinstance(self.scheduler, ReduceLROnPlateau)
 
+    @property
+    def reduce_on_plateau(self) -> bool:
+        """Lightning's name for ``needs_metric`` (read by callbacks such as learning-rate monitors)."""
+        return self.needs_metric
+
 
 @dataclass
 class OptimizerSetup:

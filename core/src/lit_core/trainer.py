@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import math
+import numbers
 import os
 import re
 import time
@@ -29,13 +30,14 @@ from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, PluginError
-from .hparams import hyperparameters_to_log
+from .hparams import checkpoint_entries, hyperparameters_to_log
 from .logger import Logger
 from .loops import Loops
-from .metrics import MetricStore, to_float
+from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
 from .plugins.precision.precision import Precision
+from .progress_view import FitLoopView
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
 from .strategies.single_device import SingleDeviceStrategy
 from .strategies.strategy import Strategy
@@ -337,6 +339,9 @@ class Trainer:
         #: The last ``predict``'s loop: its ``predictions`` and batch indices (Lightning's ``trainer.predict_loop``).
         self.predict_loop: Any = None
         self._num_training_batches: float | None = None
+        self._ckpt_path: str | None = None
+        #: ``trainer.ckpt_path = path`` was set for the next stage.
+        self._ckpt_path_set = False
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
     # Lightning 1.x's argparse helpers (deprecated): see lit_core.utilities.argparse.
@@ -659,6 +664,30 @@ class Trainer:
         return next(iter(self.early_stopping_callbacks), None)
 
     @property
+    def interrupted(self) -> bool:
+        """Whether the last stage was interrupted (an exception or ``KeyboardInterrupt``)."""
+        return self.state.status == TrainerStatus.INTERRUPTED
+
+    @property
+    def ckpt_path(self) -> str | None:
+        """The checkpoint the last ``fit`` / ``validate`` / ``test`` / ``predict`` restored (``None``: none).
+
+        Setting it (``trainer.ckpt_path = path``) makes the next stage restore ``path`` when it is
+        not given a ``ckpt_path=`` of its own, as in Lightning.
+        """
+        return self._ckpt_path
+
+    @ckpt_path.setter
+    def ckpt_path(self, path: str | os.PathLike | None) -> None:
+        self._ckpt_path = None if path is None else os.fspath(path)
+        self._ckpt_path_set = path is not None
+
+    @property
+    def fit_loop(self) -> FitLoopView:
+        """Lightning's read-only loop progress: ``fit_loop.epoch_progress``, ``fit_loop.epoch_loop.batch_progress``..."""
+        return FitLoopView(self)
+
+    @property
     def num_training_batches(self) -> float:
         """Batches per training epoch after limits (``inf`` for an unsized loader)."""
         return float("inf") if self._num_training_batches is None else self._num_training_batches
@@ -696,19 +725,28 @@ class Trainer:
     def estimated_stepping_batches(self) -> float:
         """The total number of optimizer steps fit will take (for schedulers like OneCycleLR).
 
-        Reads the training dataloader's length when the loop has not done so yet.
+        Lightning's formula: batches per epoch on this process (after ``limit_train_batches`` and the
+        strategy's sharding), divided by ``accumulate_grad_batches``, times ``max_epochs``, capped by
+        ``max_steps``. Reads the training dataloader when the loop has not done so yet.
         """
+        if self.max_epochs == -1:
+            return float("inf") if self.max_steps == -1 else self.max_steps
         batches = self._num_training_batches
         if batches is None:
             from .data import num_batches
 
             loaders = self._fetch_loaders("train") if self.lightning_module is not None else []
+            if loaders and self.world_size > 1:
+                # The strategy shards the data over the processes (the per-process count is what steps).
+                loaders = [self.plugin_manager.hook.lit_process_dataloader(trainer=self, dataloader=loaders[0], stage="train")]
             batches = num_batches(loaders[0], self.limit_train_batches, "train", "limit_train_batches") if loaders else float("inf")
         if math.isinf(batches):
             per_epoch = batches
         else:
-            per_epoch = math.ceil(batches / self.accumulate_grad_batches) * len(self.optimizers or [None])
-        total = per_epoch * max(self.max_epochs, 1) if self.max_epochs != -1 else float("inf")
+            # lit's 1.x-style several optimizers in automatic optimization each count a step.
+            several = len(self.optimizers or [None]) if getattr(self.lightning_module, "automatic_optimization", True) else 1
+            per_epoch = math.ceil(batches / self.accumulate_grad_batches) * several
+        total = per_epoch * max(self.max_epochs or 1, 1)
         return min(total, self.max_steps) if self.max_steps != -1 else total
 
     @property
@@ -841,7 +879,10 @@ class Trainer:
             # After setup: plugins that callbacks register there (checkpoint writers...) are on the hot path too.
             self._bind_hot_path()
             self._resume = None
-            ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
+            if ckpt_path is None and self._ckpt_path_set:
+                ckpt_path = self._ckpt_path
+            self._ckpt_path_set = False
+            ckpt_path = self._ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
             if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
@@ -886,7 +927,9 @@ class Trainer:
         self._services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
             "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
         module = self.lightning_module
-        self._module_optimizer_step_overridden = overrides(module, LightningModule, "optimizer_step")
+        # Manual optimization never goes through LightningModule.optimizer_step: opt.step() steps the
+        # optimizer itself (Lightning's semantics), so an override there is not called.
+        self._module_optimizer_step_overridden = module.automatic_optimization and overrides(module, LightningModule, "optimizer_step")
         self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
         # When only the kernel's own default implements a per-step service (no plugin, no hook
         # around it), the loops do what that default does without dispatching to it.
@@ -1003,6 +1046,8 @@ class Trainer:
             )
         if self.barebones:
             raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
+        if self._dataloader_idx is not None and add_dataloader_idx and len(self._active_eval_loaders) > 1:
+            name = f"{name}/dataloader_idx_{self._dataloader_idx}"
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise MisconfigurationException(
@@ -1013,14 +1058,18 @@ class Trainer:
                 value = value.detach()
             if value.ndim:
                 value = value.squeeze()
-        elif isinstance(value, (int, float)):
-            value = torch.tensor(float(value))
+        elif isinstance(value, (int, float, numbers.Real)):
+            value = torch.tensor(float(value))  # numpy scalars too (the ABC, slower, is tried last)
+        elif is_metric_object(value):
+            # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
+            store.log_metric_object(name, value, prog_bar, logger, self._log_on_step if on_step is None else on_step,
+                                    (not self._log_on_step) if on_epoch is None else on_epoch)
+            return
         else:
             raise MisconfigurationException(
-                f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}."
+                f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}. "
+                "(A torchmetrics Metric object can be logged too.)"
             )
-        if self._dataloader_idx is not None and add_dataloader_idx and len(self._active_eval_loaders) > 1:
-            name = f"{name}/dataloader_idx_{self._dataloader_idx}"
         store.log(
             name, value, prog_bar, logger,
             self._log_on_step if on_step is None else on_step,
@@ -1090,6 +1139,13 @@ class Trainer:
         known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
                  "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
                  "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+        if names[:1] == ("*",):
+            # Lightning 1.x with ``*args``: 1.x's positional order, then the keyword flags it takes.
+            flags = ("on_tpu", "using_native_amp", "using_lbfgs")
+            keywords = flags if names[1:] == ("**",) else [name for name in flags if name in names]
+            module.optimizer_step(self.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
+                                  **{name: known[name] for name in keywords})
+            return
         module.optimizer_step(**{name: known[name] for name in names})
 
     #: The argument names of Lightning's ``optimizer_step`` signatures (2.x and 1.x).
@@ -1098,9 +1154,22 @@ class Trainer:
 
     @classmethod
     def _optimizer_step_signature(cls, module: LightningModule) -> tuple[str, ...] | None:
-        """The names to pass an overridden ``optimizer_step`` by keyword, or ``None`` for positional (2.x order)."""
-        params = [p for p in inspect.signature(module.optimizer_step).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        """How to call an overridden ``optimizer_step`` (decided once per stage).
+
+        ``None``: Lightning 2.x's positional ``(epoch, batch_idx, optimizer, optimizer_closure)``, also
+        for ``*args`` forms without ``optimizer_idx``. A tuple of names: pass those by keyword (the
+        seed's and 1.x's long forms). ``("*", ...)``: a 1.x form with ``*args`` (positional 1.x order,
+        then the keyword flags it names, or all of them with ``("*", "**")``).
+        """
+        all_params = inspect.signature(module.optimizer_step).parameters.values()
+        params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         names = tuple(p.name for p in params)
+        if any(p.kind is p.VAR_POSITIONAL for p in all_params):
+            if "optimizer_idx" not in names:
+                return None
+            if any(p.kind is p.VAR_KEYWORD for p in all_params):
+                return ("*", "**")
+            return ("*", *names)
         return names if set(names) <= cls.OPTIMIZER_STEP_ARGS else None
 
     def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
@@ -1140,7 +1209,7 @@ class Trainer:
             "global_step": self.global_step,
             "lit_version": __version__,
             "state_dict": module.state_dict(),
-            "hyper_parameters": plain_hyperparameters(module.hparams),
+            **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
                 "batches_that_stepped": self._batches_that_stepped,
                 "epoch_completed": self._epoch_completed,
@@ -1151,7 +1220,7 @@ class Trainer:
             },
         }
         if self.datamodule is not None and self.datamodule.hparams:
-            checkpoint["datamodule_hyper_parameters"] = plain_hyperparameters(self.datamodule.hparams)
+            checkpoint.update(checkpoint_entries(self.datamodule.hparams, "datamodule_hyper_parameters"))
         if not weights_only:
             checkpoint["rng_states"] = capture_rng()
             checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
@@ -1255,36 +1324,3 @@ def _hint_kind(name: str) -> str:
         if name in names:
             return kind
     return "callback"
-
-
-_PLAIN = (type(None), bool, int, float, str)
-
-
-def plain_hyperparameters(hparams: dict[str, Any]) -> dict[str, Any]:
-    """``hparams`` for a checkpoint, which must load with ``torch.load(weights_only=True)``.
-
-    Numbers, strings, None and lists / tuples / dicts of them are kept; anything else is refused
-    with the key to leave out.
-    """
-
-    def check(key: str, value: Any) -> None:
-        if isinstance(value, _PLAIN):
-            return
-        if isinstance(value, (list, tuple)):
-            for item in value:
-                check(key, item)
-            return
-        if isinstance(value, dict):
-            for k, item in value.items():
-                check(key, k)
-                check(key, item)
-            return
-        raise MisconfigurationException(
-            f"The hyperparameter {key!r} is a {type(value).__name__}, which a checkpoint cannot store as plain data "
-            f"(checkpoints load with torch.load(weights_only=True)). Leave it out with "
-            f"save_hyperparameters(ignore=[{key!r}]), or save a number / string / list / dict describing it instead."
-        )
-
-    for key, value in hparams.items():
-        check(key, value)
-    return dict(hparams)

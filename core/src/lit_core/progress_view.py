@@ -1,0 +1,134 @@
+"""``trainer.fit_loop``: Lightning's loop-progress attributes, read from the Trainer's counters.
+
+Lightning programs and callbacks read ``trainer.fit_loop.epoch_progress.current.completed``,
+``trainer.fit_loop.epoch_loop.batch_progress.current.ready`` and the like. lit's loops keep plain
+counters on the Trainer instead of progress objects; these views compute Lightning's numbers from
+those counters when they are read, so the loops pay nothing per step.
+
+Differences: ``batch_progress.current.completed`` already counts the batch whose
+``on_train_batch_end`` is running (Lightning counts it once the hook returned); ``ready`` and
+``started`` are equal, as are ``processed`` and ``completed``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class ProgressCounts:
+    """Lightning's ``_ReadyCompletedTracker`` numbers: ``ready``, ``started``, ``processed``, ``completed``."""
+
+    __slots__ = ("completed", "processed", "ready", "started")
+
+    def __init__(self, started: int, completed: int) -> None:
+        self.ready = self.started = started
+        self.processed = self.completed = completed
+
+    def __repr__(self) -> str:
+        return f"ProgressCounts(ready={self.ready}, started={self.started}, processed={self.processed}, completed={self.completed})"
+
+
+class Progress:
+    """``current`` (this epoch / this fit) and ``total`` (since the first run) counts."""
+
+    __slots__ = ("current", "total")
+
+    def __init__(self, current: ProgressCounts, total: ProgressCounts) -> None:
+        self.current = current
+        self.total = total
+
+
+class EpochLoopView:
+    """``trainer.fit_loop.epoch_loop``: the training batches of the running epoch."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+
+    @property
+    def batch_progress(self) -> Progress:
+        """Batches of this epoch (``current``) and of every epoch (``total``)."""
+        t = self._trainer
+        done = t._epoch_batches_done
+        started = t._batch_idx + 1 if t.training and t._batch_idx + 1 > done else done
+        return Progress(ProgressCounts(started, done), ProgressCounts(t._total_batches_seen + started - done, t._total_batches_seen))
+
+    @property
+    def _batches_that_stepped(self) -> int:
+        return self._trainer._batches_that_stepped
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken (``trainer.global_step``)."""
+        return self._trainer.global_step
+
+    @property
+    def batch_idx(self) -> int:
+        """Index of the current training batch in its epoch."""
+        return self._trainer._batch_idx
+
+    @property
+    def total_batch_idx(self) -> int:
+        """Index of the current training batch over all epochs."""
+        return max(self._trainer._total_batches_seen - 1, 0)
+
+    @property
+    def max_steps(self) -> int:
+        return self._trainer.max_steps
+
+    @property
+    def min_steps(self) -> int | None:
+        return self._trainer.min_steps
+
+
+class FitLoopView:
+    """``trainer.fit_loop``: epochs of the fit (``epoch_progress``) and the epoch loop (``epoch_loop``)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+        self.epoch_loop = EpochLoopView(trainer)
+
+    @property
+    def epoch_progress(self) -> Progress:
+        """Epochs started and completed; ``current.completed`` is ``trainer.current_epoch``, as in Lightning."""
+        t = self._trainer
+        completed = t.current_epoch
+        running = t.training or t._epoch_batches_done > 0 or t._epoch_completed
+        counts = ProgressCounts(completed + 1 if running else completed, completed)
+        counts.processed = completed + 1 if t._epoch_completed else completed
+        return Progress(counts, counts)
+
+    @property
+    def max_epochs(self) -> int | None:
+        """``Trainer(max_epochs=...)``; settable, as Lightning users do to train longer on a second ``fit``."""
+        return self._trainer.max_epochs
+
+    @max_epochs.setter
+    def max_epochs(self, value: int) -> None:
+        self._trainer.max_epochs = value
+
+    @property
+    def min_epochs(self) -> int | None:
+        return self._trainer.min_epochs
+
+    @min_epochs.setter
+    def min_epochs(self, value: int | None) -> None:
+        self._trainer.min_epochs = value
+
+    @property
+    def max_steps(self) -> int:
+        return self._trainer.max_steps
+
+    @property
+    def min_steps(self) -> int | None:
+        return self._trainer.min_steps
+
+    @property
+    def total_batch_idx(self) -> int:
+        return self.epoch_loop.total_batch_idx
+
+    @property
+    def batch_idx(self) -> int:
+        return self.epoch_loop.batch_idx
