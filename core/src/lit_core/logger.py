@@ -102,10 +102,10 @@ class Logger:
             self.finalize("success")
 
     @hookimpl(wrapper=True)
-    def lit_exception(self, trainer: Trainer, exception: BaseException) -> Generator[None, None, None]:
+    def lit_exception(self, trainer: Trainer) -> Generator[None, None, None]:
         yield
         if trainer.is_global_zero:
-            self.finalize("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+            self.finalize("failed")  # Lightning 2.6 passes "failed" for Ctrl+C too
 
 
 class FolderLogger(Logger):

@@ -27,6 +27,7 @@ from .callback import Callback
 from .checkpoint import capture_rng, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
 from .exceptions import MisconfigurationException, PluginError
+from .interrupt import begin_shutdown, end_shutdown
 from .logger import Logger
 from .loops import Loops
 from .metrics import MetricStore, to_float
@@ -682,6 +683,11 @@ class Trainer:
     def predicting(self) -> bool:
         return self.state.stage == RunningStage.PREDICTING
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether the last stage ended on an exception (Ctrl+C included)."""
+        return self.state.status == TrainerStatus.INTERRUPTED
+
     # ----------------------------------------------------------------------------------------
     # Entry points
     # ----------------------------------------------------------------------------------------
@@ -754,8 +760,14 @@ class Trainer:
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
         self.should_stop = False
-        # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
-        result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
+        self._sigint_before_shutdown: tuple[Any] | None = None  # set when Ctrl+C starts a graceful shutdown
+        try:
+            # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
+            result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
+        except BaseException:
+            if self._sigint_before_shutdown is not None:  # whatever the launcher turned it into
+                end_shutdown(self._sigint_before_shutdown[0])
+            raise
         return result.value if isinstance(result, _Result) else result
 
     def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> _Result:
@@ -803,6 +815,8 @@ class Trainer:
                 self._fit_ran = True
             return _Result(value)
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self._sigint_before_shutdown = (begin_shutdown(),)
             self.state.status = TrainerStatus.INTERRUPTED
             hook.lit_exception(trainer=self, module=module, exception=exc)
             raise
