@@ -189,7 +189,7 @@ class Trainer:
         tpu_cores: int | list[int] | None = None,
     ) -> None:
         self.state = TrainerState()
-        self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+        self.default_root_dir = os.path.expanduser(os.fspath(default_root_dir)) if default_root_dir is not None else os.getcwd()
         self.barebones = barebones
         self._disabled = set(disable_plugins)
         self.plugin_manager = registry.PluginManager()
