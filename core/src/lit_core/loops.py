@@ -24,6 +24,7 @@ from .data import num_batches, without_shuffle
 from .exceptions import MisconfigurationException
 from .markers import hookimpl
 from .metrics import MetricStore, to_float
+from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
 from .rank_zero import rank_zero_info
@@ -126,7 +127,7 @@ class EvaluationLoop:
         for loader in loaders:
             num_batches(loader, limit, self.kind, flag)  # an empty or mis-limited loader fails before any hook
 
-        previous_stage, was_training = trainer.state.stage, module.training
+        previous_stage = trainer.state.stage
         if not self.sanity_check:
             trainer.state.stage = RunningStage.VALIDATING if self.stage == "validate" else RunningStage.TESTING
         store = MetricStore(trainer._reduce)
@@ -146,7 +147,8 @@ class EvaluationLoop:
         all_outputs: list[list[Any]] = []
         eval_steps = 0  # batches of this run, over every dataloader: the logger step of per-step values
 
-        module.eval()
+        mode = ModuleMode(module)
+        getattr(module, f"on_{'test' if self.stage == 'test' else 'validation'}_model_eval")()
         try:
             with grad_context():
                 if start is not None:
@@ -189,8 +191,11 @@ class EvaluationLoop:
             trainer._dataloader_idx = None
             trainer._store, trainer._log_on_step = outer_store, outer_on_step
             trainer.state.stage = previous_stage
-            if was_training:
-                module.train()
+            train_hook = f"on_{'test' if self.stage == 'test' else 'validation'}_model_train"
+            if overrides(module, LightningModule, train_hook):
+                getattr(module, train_hook)()
+            else:
+                mode.restore(module)  # every submodule back in its own mode, as Lightning 2.6
         results = self._results(store, len(loaders))
         if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and trainer._verbose and any(results):
             hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
@@ -236,14 +241,13 @@ class PredictLoop:
         pass_idx = len(loaders) > 1 and _step_arity(module.predict_step) >= 3
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         trainer.state.stage = RunningStage.PREDICTING
-        was_training = module.training
-        module.eval()
+        mode = ModuleMode(module)
+        module.on_predict_model_eval()
         try:
             return self._predict(loaders, step, pass_idx, limit, keep, grad_context)
         finally:
             trainer.state.stage = None
-            if was_training:
-                module.train()
+            mode.restore(module)
 
     def _predict(self, loaders: list[Any], step: Callable[..., Any], pass_idx: bool, limit: Any, keep: bool, grad_context: Any) -> Any:
         trainer = self.trainer
@@ -549,7 +553,7 @@ class FitLoop:
         events = trainer._events
         hook = trainer.plugin_manager.hook
         trainer.state.stage = RunningStage.TRAINING
-        module.train()
+        # No module.train() (Lightning 2.6): submodules the user put in eval mode stay there.
         torch.set_grad_enabled(True)
         store = trainer._train_store
         trainer._store, trainer._log_on_step = store, False

@@ -13,6 +13,7 @@ from torch import nn
 
 from .apply import move_data_to_device
 from .hparams import AttributeDict, collect_init_args
+from .model_mode import ModelModeHooks
 from .optim import LightningOptimizer
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 
-class LightningModule(nn.Module):
+class LightningModule(ModelModeHooks, nn.Module):
     """A ``torch.nn.Module`` with ``training_step``, ``configure_optimizers`` and hooks.
 
     Use it exactly as a PyTorch module; the ``Trainer`` calls the methods below the way

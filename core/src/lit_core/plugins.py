@@ -8,6 +8,7 @@ matching entry-point group (see ``docs/plugins.rst``).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -153,3 +154,7 @@ class Precision(_Plugin):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned, when training resumes from a checkpoint."""
+
+    def tensor_init_context(self) -> contextlib.AbstractContextManager:
+        """The context ``Trainer.init_module()`` and ``configure_model`` run in (a default dtype, for instance)."""
+        return contextlib.nullcontext()

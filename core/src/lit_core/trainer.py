@@ -9,7 +9,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -684,6 +684,37 @@ class Trainer:
         return self.state.stage == RunningStage.PREDICTING
 
     @property
+    def enable_validation(self) -> bool:
+        """Whether ``fit`` runs validation: val data, a ``validation_step`` and ``limit_val_batches > 0``."""
+        from .data import LOADER_METHODS
+
+        module = self.lightning_module
+        if module is None or not overrides(module, LightningModule, "validation_step") or self.limit_val_batches == 0:
+            return False
+        if self._dataloader_args.get("val") is not None:
+            return True
+        return any(source is not None and overrides(source, base, LOADER_METHODS["val"])
+                   for source, base in ((self.datamodule, LightningDataModule), (module, LightningModule)))
+
+    @contextlib.contextmanager
+    def init_module(self, empty_init: bool | None = None) -> Iterator[None]:
+        """Create the model inside: its tensors get the precision's dtype (``"bf16-true"``...) on the device.
+
+        ``empty_init=True`` skips the weights' initialization (``torch.nn.init``), for models
+        whose weights are loaded from a checkpoint right after. On the CPU at ``32-true`` this
+        changes nothing.
+        """
+        with self._init_context(empty_init):
+            yield
+
+    def _init_context(self, empty_init: bool | None) -> contextlib.AbstractContextManager:
+        from .model_mode import init_context
+
+        local_rank = int(os.environ.get("LOCAL_RANK", self.local_rank))
+        device = self.accelerator.get_device(self.device_ids[local_rank % len(self.device_ids)]) if self.device_ids else None
+        return init_context(device, self.precision_plugin.tensor_init_context(), empty_init)
+
+    @property
     def interrupted(self) -> bool:
         """Whether the last stage ended on an exception (Ctrl+C included)."""
         return self.state.status == TrainerStatus.INTERRUPTED
@@ -787,6 +818,9 @@ class Trainer:
             if self.datamodule is not None:
                 self.datamodule.setup(stage=fn.value)
             hook.lit_setup(trainer=self, module=module, stage=fn.value)
+            if overrides(module, LightningModule, "configure_model"):
+                with self._init_context(None):
+                    module.configure_model()
             self._check_module_for(fn)
             self.model = hook.lit_setup_module(trainer=self, module=module)
             if fn == TrainerFn.FITTING:
