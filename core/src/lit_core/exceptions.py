@@ -17,3 +17,20 @@ class CheckpointError(RuntimeError):
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A checkpoint holds a pickled object that would run code when loaded; it was not loaded."""
+
+
+# Where Lightning raises ValueError or TypeError for a mistake lit reported as a
+# MisconfigurationException, lit's error is both: users' `except ValueError` (Lightning's type)
+# and `except MisconfigurationException` (lit's) both catch it.
+
+
+class MisconfigurationValueError(MisconfigurationException, ValueError):
+    """A flag has a value Lightning rejects with ``ValueError``."""
+
+
+class MisconfigurationTypeError(MisconfigurationException, TypeError):
+    """A flag or argument has a type Lightning rejects with ``TypeError``."""
+
+
+class UnknownPluginError(PluginError, ValueError):
+    """A name no installed plugin provides (``accelerator="..."``, ``strategy=``, ``precision=``...)."""

@@ -21,7 +21,7 @@ import torch
 from .builtins.adapters import overrides, positional_arity
 from .checkpoint import capture_loader_rng, restore_loader_rng, restore_rng
 from .data import num_batches, without_shuffle
-from .exceptions import MisconfigurationException
+from .exceptions import MisconfigurationException, MisconfigurationValueError
 from .markers import hookimpl
 from .metrics import MetricStore, to_float
 from .model_mode import ModuleMode
@@ -404,8 +404,8 @@ class FitLoop:
         trainer = self.trainer
         vci = trainer.val_check_interval
         if isinstance(vci, float):
-            if not 0.0 < vci <= 1.0:
-                raise MisconfigurationException(f"val_check_interval={vci} must be in (0.0, 1.0] as a fraction, or an int number of batches.")
+            if not 0.0 <= vci <= 1.0:
+                raise MisconfigurationException(f"val_check_interval={vci} must be in [0.0, 1.0] as a fraction, or an int number of batches.")
             if vci != 1.0 and math.isinf(self.n_batches):
                 raise MisconfigurationException(
                     f"val_check_interval={vci} is a fraction, but the training dataloader has no length: give an int."
@@ -415,7 +415,7 @@ class FitLoop:
             if vci < 1:
                 raise MisconfigurationException(f"val_check_interval={vci} must be >= 1 batch.")
             if trainer.check_val_every_n_epoch is not None and vci > self.n_batches:
-                raise MisconfigurationException(
+                raise MisconfigurationValueError(  # ValueError, as Lightning
                     f"val_check_interval={vci} is more than the {int(self.n_batches)} training batches per epoch: lower it, "
                     "or set check_val_every_n_epoch=None to count batches across epochs."
                 )

@@ -26,7 +26,8 @@ from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .checkpoint import capture_rng, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
-from .exceptions import MisconfigurationException, PluginError
+from .exceptions import MisconfigurationException, MisconfigurationTypeError, PluginError, UnknownPluginError
+from .flag_checks import check_flags
 from .interrupt import begin_shutdown, end_shutdown
 from .logger import Logger
 from .loops import Loops
@@ -241,6 +242,12 @@ class Trainer:
         self.plugin_manager.hook.lit_init_start(trainer=self)
 
         # ---- loop flags ---------------------------------------------------------------------
+        check_flags(num_nodes=num_nodes, max_epochs=max_epochs, max_steps=max_steps, check_val_every_n_epoch=check_val_every_n_epoch,
+                    val_check_interval=val_check_interval, reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
+                    gradient_clip_val=gradient_clip_val,
+                    limits={"limit_train_batches": limit_train_batches, "limit_val_batches": limit_val_batches,
+                            "limit_test_batches": limit_test_batches, "limit_predict_batches": limit_predict_batches,
+                            "overfit_batches": overfit_batches, "val_check_interval": val_check_interval})
         if self.fast_dev_run:
             n = self.fast_dev_run
             limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n
@@ -462,7 +469,7 @@ class Trainer:
             if not isinstance(name, str) or name not in registry.installed("precision"):
                 known = sorted({*registry.installed("precision"), *registry.FIRST_PARTY["precision"]})
                 hint = registry.FIRST_PARTY["precision"].get(name)
-                raise PluginError(
+                raise UnknownPluginError(
                     f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases 16, 32, 64, "
                     f"'bf16')." + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
                 )
@@ -762,11 +769,11 @@ class Trainer:
         if model is None:
             model = self.lightning_module
             if model is None:
-                raise MisconfigurationException(
+                raise MisconfigurationTypeError(
                     f"trainer.{fn.value}() needs a model: pass the LightningModule, or call trainer.fit(model) first."
                 )
         if not isinstance(model, LightningModule):
-            raise MisconfigurationException(
+            raise MisconfigurationTypeError(
                 f"trainer.{fn.value}() expects a lit_core.LightningModule, got {type(model).__name__}. "
                 "Subclass lit.LightningModule (import lit_core as lit) instead of torch.nn.Module."
             )
