@@ -104,3 +104,15 @@ def test_default_stream_is_standard_output(boring_model, random_loader, tmp_root
     trainer.fit(boring_model(), random_loader(n=4))
     captured = capsys.readouterr()
     assert "Epoch 0: 100% 2/2" in captured.out and "Epoch 0" not in captured.err
+
+
+@pytest.mark.parametrize("stream", [io.StringIO, TTY], ids=["lines", "terminal"])
+def test_tqdm_disable_environment_variable_silences_the_bars(boring_model, random_loader, tmp_root, monkeypatch, stream):
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # tqdm's own switch, as for any tqdm bar
+    out = stream()
+    bar = TQDMProgressBar(file=out)
+    trainer = lit.Trainer(default_root_dir=tmp_root, max_epochs=1, limit_train_batches=3, enable_checkpointing=False,
+                          logger=False, accelerator="cpu", callbacks=[bar], enable_model_summary=False)
+    trainer.fit(boring_model(), random_loader(n=8))
+    assert out.getvalue() == ""
+    assert bar.train_progress_bar.disable and bar.train_progress_bar.n == 3, "the bar object still counts"

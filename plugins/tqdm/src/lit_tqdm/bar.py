@@ -92,6 +92,8 @@ def _line_bar_class() -> type:
             return self.format_meter(**meter)
 
         def show(self) -> None:
+            if self.disable:  # TQDM_DISABLE=1 (tqdm reads its TQDM_* variables), as a tqdm bar would
+                return
             if self.shown == (self.n, self.postfix):
                 return  # nothing new since the last line
             self.shown = (self.n, self.postfix)
