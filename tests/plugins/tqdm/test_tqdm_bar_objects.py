@@ -108,11 +108,19 @@ def test_default_stream_is_standard_output(boring_model, random_loader, tmp_root
 
 @pytest.mark.parametrize("stream", [io.StringIO, TTY], ids=["lines", "terminal"])
 def test_tqdm_disable_environment_variable_silences_the_bars(boring_model, random_loader, tmp_root, monkeypatch, stream):
+    def fit() -> TQDMProgressBar:
+        bar = TQDMProgressBar(file=out)
+        trainer = lit.Trainer(default_root_dir=tmp_root, max_epochs=1, limit_train_batches=3, enable_checkpointing=False,
+                              logger=False, accelerator="cpu", callbacks=[bar], enable_model_summary=False)
+        trainer.fit(boring_model(), random_loader(n=8))
+        return bar
+
     monkeypatch.setenv("TQDM_DISABLE", "1")  # tqdm's own switch, as for any tqdm bar
     out = stream()
-    bar = TQDMProgressBar(file=out)
-    trainer = lit.Trainer(default_root_dir=tmp_root, max_epochs=1, limit_train_batches=3, enable_checkpointing=False,
-                          logger=False, accelerator="cpu", callbacks=[bar], enable_model_summary=False)
-    trainer.fit(boring_model(), random_loader(n=8))
+    bar = fit()
     assert out.getvalue() == ""
-    assert bar.train_progress_bar.disable and bar.train_progress_bar.n == 3, "the bar object still counts"
+    with pytest.raises(TypeError):
+        bar.train_progress_bar  # no bar was opened, as with refresh_rate=0
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    bar = fit()
+    assert "Epoch 0" in out.getvalue() and bar.train_progress_bar.n == 3

@@ -36,6 +36,11 @@ def resolve_refresh_rate(refresh_rate: int) -> int:
     return refresh_rate
 
 
+def disabled_by_environment() -> bool:
+    """``TQDM_DISABLE=1``: tqdm's own switch (read when the stage starts, not when tqdm was imported)."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def in_notebook() -> bool:
     """Whether this runs in a Jupyter (IPython) kernel, where ``tqdm.auto`` draws widgets."""
     if "ipykernel" not in sys.modules:
@@ -92,8 +97,6 @@ def _line_bar_class() -> type:
             return self.format_meter(**meter)
 
         def show(self) -> None:
-            if self.disable:  # TQDM_DISABLE=1 (tqdm reads its TQDM_* variables), as a tqdm bar would
-                return
             if self.shown == (self.n, self.postfix):
                 return  # nothing new since the last line
             self.shown = (self.n, self.postfix)
@@ -327,7 +330,7 @@ class TQDMProgressBar(ProgressBar):
     @lit.hookimpl
     def lit_setup(self, trainer: lit.Trainer) -> None:
         self._trainer = trainer
-        self._active = self.is_enabled and trainer.is_global_zero
+        self._active = self.is_enabled and trainer.is_global_zero and not disabled_by_environment()
 
     @lit.hookimpl
     def lit_sanity_check_start(self, trainer: lit.Trainer) -> None:
