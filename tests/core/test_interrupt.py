@@ -112,6 +112,21 @@ def test_fit_logs_before_the_interrupt_are_kept_and_a_new_fit_runs(make_trainer,
     assert trainer2.state.status == "finished" and not trainer2.interrupted
 
 
+def test_datamodule_on_exception(make_trainer, boring_model, random_loader):
+    seen = []
+
+    class Data(lit.LightningDataModule):
+        def train_dataloader(self):
+            return random_loader()
+
+        def on_exception(self, exception):
+            seen.append(type(exception))
+
+    with pytest.raises(SystemExit):
+        make_trainer(callbacks=[InterruptAt("on_train_batch_start", k=1)]).fit(boring_model(), datamodule=Data())
+    assert seen == [KeyboardInterrupt]
+
+
 def test_other_exceptions_still_propagate(make_trainer, boring_model):
     logger = Finalized()
 

@@ -860,6 +860,8 @@ class Trainer:
                 self._sigint_before_shutdown = (begin_shutdown(),)
             self.state.status = TrainerStatus.INTERRUPTED
             hook.lit_exception(trainer=self, module=module, exception=exc)
+            if self.datamodule is not None:
+                self.datamodule.on_exception(exc)
             raise
         finally:
             self.plugin_manager.unregister(adapter)
