@@ -43,6 +43,9 @@ class LightningDataModule:
     def teardown(self, stage: str | None = None) -> None:
         """Release what ``setup`` built."""
 
+    def on_exception(self, exception: BaseException) -> None:
+        """Called when an exception (Ctrl+C included) ends a stage, after the callbacks' ``on_exception``."""
+
     def train_dataloader(self) -> Any:
         """The training dataloader."""
         raise NotImplementedError

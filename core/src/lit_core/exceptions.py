@@ -26,3 +26,19 @@ class ExitStage(Exception):
     ``_TunerExitException``): teardown runs, ``lit_exception`` is not called, and the stage
     returns ``None``.
     """
+
+# Where Lightning raises ValueError or TypeError for a mistake lit reported as a
+# MisconfigurationException, lit's error is both: users' `except ValueError` (Lightning's type)
+# and `except MisconfigurationException` (lit's) both catch it.
+
+
+class MisconfigurationValueError(MisconfigurationException, ValueError):
+    """A flag has a value Lightning rejects with ``ValueError``."""
+
+
+class MisconfigurationTypeError(MisconfigurationException, TypeError):
+    """A flag or argument has a type Lightning rejects with ``TypeError``."""
+
+
+class UnknownPluginError(PluginError, ValueError):
+    """A name no installed plugin provides (``accelerator="..."``, ``strategy=``, ``precision=``...)."""

@@ -102,10 +102,72 @@ class Logger:
             self.finalize("success")
 
     @hookimpl(wrapper=True)
-    def lit_exception(self, trainer: Trainer, exception: BaseException) -> Generator[None, None, None]:
+    def lit_exception(self, trainer: Trainer) -> Generator[None, None, None]:
         yield
         if trainer.is_global_zero:
-            self.finalize("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+            self.finalize("failed")  # Lightning 2.6 passes "failed" for Ctrl+C too
+
+
+class DummyExperiment:
+    """An experiment that accepts any call, attribute or index and does nothing."""
+
+    def nop(self, *args: Any, **kwargs: Any) -> None:
+        """Accept anything, do nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # keep copy, pickle and introspection working
+            raise AttributeError(name)
+        return self.nop
+
+    def __getitem__(self, idx: Any) -> DummyExperiment:
+        # ``logger.experiment[0].add_image(...)`` works too
+        return self
+
+    def __setitem__(self, *args: Any) -> None:
+        pass
+
+
+class DummyLogger(Logger):
+    """A logger that records nothing; any method called on it, or on its experiment, does nothing.
+
+    Lightning's ``DummyLogger``: for code that calls ``self.logger.<anything>`` and should run
+    unchanged when logging is off.
+    """
+
+    def __init__(self) -> None:
+        self._experiment = DummyExperiment()
+
+    @property
+    def experiment(self) -> DummyExperiment:
+        """A :class:`DummyExperiment`."""
+        return self._experiment
+
+    @property
+    def name(self) -> str:
+        return ""
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    def log_metrics(self, *args: Any, **kwargs: Any) -> None:
+        """Do nothing."""
+
+    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
+        """Do nothing."""
+
+    def __getitem__(self, idx: int) -> DummyLogger:
+        # ``self.logger[0].experiment.add_image(...)`` works too
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # private and dunder names stay real (pluggy, copy, pickle look them up)
+            raise AttributeError(name)
+
+        def method(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        return method
 
 
 class FolderLogger(Logger):
@@ -119,7 +181,7 @@ class FolderLogger(Logger):
 
     def __init__(self, save_dir: str | os.PathLike = ".", name: str | None = "lightning_logs",
                  version: int | str | None = None) -> None:
-        self._save_dir = os.fspath(save_dir)
+        self._save_dir = os.path.expanduser(os.fspath(save_dir))  # "~/logs" as Lightning accepts it
         self._name = name or ""
         self._version = version
 

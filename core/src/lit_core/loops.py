@@ -21,9 +21,10 @@ import torch
 from .builtins.adapters import overrides, positional_arity
 from .checkpoint import capture_loader_rng, restore_loader_rng, restore_rng
 from .data import num_batches, process_dataloader, recording_batch_indices, without_shuffle
-from .exceptions import MisconfigurationException
+from .exceptions import MisconfigurationException, MisconfigurationValueError
 from .markers import hookimpl
 from .metrics import MetricStore, to_float
+from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
 from .rank_zero import rank_zero_info
@@ -146,7 +147,7 @@ class EvaluationLoop:
         for loader in loaders:
             num_batches(loader, limit, self.kind, flag)  # an empty or mis-limited loader fails before any hook
 
-        previous_stage, was_training = trainer.state.stage, module.training
+        previous_stage = trainer.state.stage
         if not self.sanity_check:
             trainer.state.stage = RunningStage.VALIDATING if self.stage == "validate" else RunningStage.TESTING
         store = MetricStore(trainer._reduce)
@@ -166,7 +167,8 @@ class EvaluationLoop:
         all_outputs: list[list[Any]] = []
         eval_steps = 0  # batches of this run, over every dataloader: the logger step of per-step values
 
-        module.eval()
+        mode = ModuleMode(module)
+        getattr(module, f"on_{'test' if self.stage == 'test' else 'validation'}_model_eval")()
         try:
             with grad_context():
                 if start is not None:
@@ -210,8 +212,11 @@ class EvaluationLoop:
             trainer._dataloader_idx = None
             trainer._store, trainer._log_on_step = outer_store, outer_on_step
             trainer.state.stage = previous_stage
-            if was_training:
-                module.train()
+            train_hook = f"on_{'test' if self.stage == 'test' else 'validation'}_model_train"
+            if overrides(module, LightningModule, train_hook):
+                getattr(module, train_hook)()
+            else:
+                mode.restore(module)  # every submodule back in its own mode, as Lightning 2.6
         results = self._results(store, len(loaders))
         if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and trainer._verbose and any(results):
             hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
@@ -276,14 +281,13 @@ class PredictLoop:
         n_args = eval_step_arg_count(module, "predict_step", len(loaders), "predict")
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
         trainer.state.stage = RunningStage.PREDICTING
-        was_training = module.training
-        module.eval()
+        mode = ModuleMode(module)
+        module.on_predict_model_eval()
         try:
             return self._predict(loaders, step, n_args, limit, keep, grad_context, record)
         finally:
             trainer.state.stage = None
-            if was_training:
-                module.train()
+            mode.restore(module)
 
     def _predict(self, loaders: list[Any], step: Callable[..., Any], n_args: int, limit: Any, keep: bool, grad_context: Any,
                  record: tuple[bool, bool]) -> Any:
@@ -453,8 +457,8 @@ class FitLoop:
         trainer = self.trainer
         vci = trainer.val_check_interval
         if isinstance(vci, float):
-            if not 0.0 < vci <= 1.0:
-                raise MisconfigurationException(f"val_check_interval={vci} must be in (0.0, 1.0] as a fraction, or an int number of batches.")
+            if not 0.0 <= vci <= 1.0:
+                raise MisconfigurationException(f"val_check_interval={vci} must be in [0.0, 1.0] as a fraction, or an int number of batches.")
             if vci != 1.0 and math.isinf(self.n_batches):
                 raise MisconfigurationException(
                     f"val_check_interval={vci} is a fraction, but the training dataloader has no length: give an int."
@@ -464,7 +468,7 @@ class FitLoop:
             if vci < 1:
                 raise MisconfigurationException(f"val_check_interval={vci} must be >= 1 batch.")
             if trainer.check_val_every_n_epoch is not None and vci > self.n_batches:
-                raise MisconfigurationException(
+                raise MisconfigurationValueError(  # ValueError, as Lightning
                     f"val_check_interval={vci} is more than the {int(self.n_batches)} training batches per epoch: lower it, "
                     "or set check_val_every_n_epoch=None to count batches across epochs."
                 )
@@ -604,7 +608,7 @@ class FitLoop:
         module = self.module
         events = trainer._events
         trainer.state.stage = RunningStage.TRAINING
-        module.train()
+        # No module.train() (Lightning 2.6): submodules the user put in eval mode stay there.
         torch.set_grad_enabled(True)
         store = trainer._train_store
         trainer._store, trainer._log_on_step = store, False

@@ -13,6 +13,7 @@ from torch import nn
 
 from .apply import move_data_to_device
 from .hparams import AttributeDict, hyperparameters_from_call, omission_warning
+from .model_mode import ModelModeHooks
 from .optim import LightningOptimizer
 from .rank_zero import rank_zero_deprecation, rank_zero_warn
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 
-class LightningModule(nn.Module):
+class LightningModule(ModelModeHooks, nn.Module):
     """A ``torch.nn.Module`` with ``training_step``, ``configure_optimizers`` and hooks.
 
     Use it exactly as a PyTorch module; the ``Trainer`` calls the methods below the way

@@ -14,6 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .callback import Callback
+from .rank_zero import rank_zero_deprecation
 
 if TYPE_CHECKING:
     from .module import LightningModule
@@ -42,6 +43,66 @@ class ProgressBar(Callback):
 
     def enable(self) -> None:
         self._enabled = True
+
+    # ---- the trainer and its batch counts (Lightning's ProgressBar properties) ----------------
+
+    _trainer: Trainer | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Remember the trainer (``self.trainer``); subclasses that override it call ``super().setup``."""
+        self._trainer = trainer
+
+    @property
+    def trainer(self) -> Trainer:
+        """The trainer this bar is attached to (``TypeError`` before its first stage starts)."""
+        if self._trainer is None:
+            raise TypeError(f"The `{type(self).__name__}.trainer` reference has not been set yet.")
+        return self._trainer
+
+    @property
+    def total_train_batches(self) -> int | float:
+        """Batches of a training epoch (``inf`` for a loader without a length)."""
+        return self.trainer.num_training_batches
+
+    @property
+    def total_val_batches(self) -> int | float:
+        """Batches of a validation run over every val dataloader; 0 when fit does not validate this epoch."""
+        trainer = self.trainer
+        every = trainer.check_val_every_n_epoch
+        if trainer.state.fn == "fit" and (not trainer.enable_validation or (every and (trainer.current_epoch + 1) % every)):
+            return 0
+        return sum(trainer.num_val_batches)
+
+    @property
+    def total_val_batches_current_dataloader(self) -> int | float:
+        """Batches of the validation (or sanity-check) dataloader being run."""
+        trainer = self.trainer
+        batches = trainer.num_sanity_val_batches if trainer.sanity_checking else trainer.num_val_batches
+        return batches[trainer._dataloader_idx or 0]
+
+    @property
+    def total_test_batches_current_dataloader(self) -> int | float:
+        """Batches of the test dataloader being run."""
+        return self.trainer.num_test_batches[self.trainer._dataloader_idx or 0]
+
+    @property
+    def total_predict_batches_current_dataloader(self) -> int | float:
+        """Batches of the predict dataloader being run."""
+        return self.trainer.num_predict_batches[self.trainer._dataloader_idx or 0]
+
+    @property
+    def total_test_batches(self) -> int | float:
+        """Batches of ``test()`` over every test dataloader (Lightning 1.x)."""
+        rank_zero_deprecation("`ProgressBar.total_test_batches` was removed in Lightning 2.0: use "
+                              "`total_test_batches_current_dataloader` or `sum(trainer.num_test_batches)`.")
+        return sum(self.trainer.num_test_batches)
+
+    @property
+    def total_predict_batches(self) -> int | float:
+        """Batches of ``predict()`` over every predict dataloader (Lightning 1.x)."""
+        rank_zero_deprecation("`ProgressBar.total_predict_batches` was removed in Lightning 2.0: use "
+                              "`total_predict_batches_current_dataloader` or `sum(trainer.num_predict_batches)`.")
+        return sum(self.trainer.num_predict_batches)
 
     def disable(self) -> None:
         self._enabled = False

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs, namespace
-from .exceptions import PluginError
+from .exceptions import PluginError, UnknownPluginError
 from .markers import PROJECT, function_factory
 
 #: kind -> entry-point group.
@@ -118,11 +118,11 @@ def install_hint(kind: str, name: str) -> str:
     return f"pip install {dist}"
 
 
-def unknown_name_error(kind: str, name: str, extra: Iterable[str] = ()) -> PluginError:
+def unknown_name_error(kind: str, name: str, extra: Iterable[str] = ()) -> UnknownPluginError:
     """The error for a name no installed plugin of ``kind`` provides."""
     names = sorted({*installed(kind), *extra})
     listing = ", ".join(repr(n) for n in names) if names else "none"
-    return PluginError(
+    return UnknownPluginError(
         f"Unknown {kind} {name!r}. Installed {kind} plugins: {listing}. "
         f"If {name!r} is provided by a separate distribution, install it: `{install_hint(kind, name)}`."
     )

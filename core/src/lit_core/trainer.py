@@ -10,7 +10,7 @@ import numbers
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -29,8 +29,10 @@ from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
 from .datamodule import LightningDataModule
-from .exceptions import ExitStage, MisconfigurationException, PluginError
+from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError, PluginError, UnknownPluginError
+from .flag_checks import check_flags
 from .hparams import checkpoint_entries, hyperparameters_to_log
+from .interrupt import begin_shutdown, end_shutdown
 from .logger import Logger
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
@@ -202,7 +204,7 @@ class Trainer:
             init_with_legacy_flags(self, legacy_kwargs, locals())
             return
         self.state = TrainerState()
-        self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+        self.default_root_dir = os.path.expanduser(os.fspath(default_root_dir)) if default_root_dir is not None else os.getcwd()
         self.barebones = barebones
         self._disabled = set(disable_plugins)
         self.plugin_manager = registry.PluginManager()
@@ -254,6 +256,12 @@ class Trainer:
         self.plugin_manager.hook.lit_init_start(trainer=self)
 
         # ---- loop flags ---------------------------------------------------------------------
+        check_flags(num_nodes=num_nodes, max_epochs=max_epochs, max_steps=max_steps, check_val_every_n_epoch=check_val_every_n_epoch,
+                    val_check_interval=val_check_interval, reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
+                    gradient_clip_val=gradient_clip_val,
+                    limits={"limit_train_batches": limit_train_batches, "limit_val_batches": limit_val_batches,
+                            "limit_test_batches": limit_test_batches, "limit_predict_batches": limit_predict_batches,
+                            "overfit_batches": overfit_batches, "val_check_interval": val_check_interval})
         if self.fast_dev_run:
             n = self.fast_dev_run
             limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n
@@ -490,7 +498,7 @@ class Trainer:
             if not isinstance(name, str) or name not in registry.installed("precision"):
                 known = sorted({*registry.installed("precision"), *registry.FIRST_PARTY["precision"]})
                 hint = registry.FIRST_PARTY["precision"].get(name)
-                raise PluginError(
+                raise UnknownPluginError(
                     f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases 16, 32, 64, "
                     f"'bf16')." + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
                 )
@@ -765,6 +773,37 @@ class Trainer:
     def predicting(self) -> bool:
         return self.state.stage == RunningStage.PREDICTING
 
+    @property
+    def enable_validation(self) -> bool:
+        """Whether ``fit`` runs validation: val data, a ``validation_step`` and ``limit_val_batches > 0``."""
+        from .data import LOADER_METHODS
+
+        module = self.lightning_module
+        if module is None or not overrides(module, LightningModule, "validation_step") or self.limit_val_batches == 0:
+            return False
+        if self._dataloader_args.get("val") is not None:
+            return True
+        return any(source is not None and overrides(source, base, LOADER_METHODS["val"])
+                   for source, base in ((self.datamodule, LightningDataModule), (module, LightningModule)))
+
+    @contextlib.contextmanager
+    def init_module(self, empty_init: bool | None = None) -> Iterator[None]:
+        """Create the model inside: its tensors get the precision's dtype (``"bf16-true"``...) on the device.
+
+        ``empty_init=True`` skips the weights' initialization (``torch.nn.init``), for models
+        whose weights are loaded from a checkpoint right after. On the CPU at ``32-true`` this
+        changes nothing.
+        """
+        with self._init_context(empty_init):
+            yield
+
+    def _init_context(self, empty_init: bool | None) -> contextlib.AbstractContextManager:
+        from .model_mode import init_context
+
+        local_rank = int(os.environ.get("LOCAL_RANK", self.local_rank))
+        device = self.accelerator.get_device(self.device_ids[local_rank % len(self.device_ids)]) if self.device_ids else None
+        return init_context(device, self.precision_plugin.tensor_init_context(), empty_init)
+
     # ----------------------------------------------------------------------------------------
     # Entry points
     # ----------------------------------------------------------------------------------------
@@ -822,11 +861,11 @@ class Trainer:
         if model is None:
             model = self.lightning_module
             if model is None:
-                raise MisconfigurationException(
+                raise MisconfigurationTypeError(
                     f"trainer.{fn.value}() needs a model: pass the LightningModule, or call trainer.fit(model) first."
                 )
         if not isinstance(model, LightningModule):
-            raise MisconfigurationException(
+            raise MisconfigurationTypeError(
                 f"trainer.{fn.value}() expects a lit_core.LightningModule, got {type(model).__name__}. "
                 "Subclass lit.LightningModule (import lit_core as lit) instead of torch.nn.Module."
             )
@@ -851,8 +890,14 @@ class Trainer:
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
         self.should_stop = False
-        # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
-        result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
+        self._sigint_before_shutdown: tuple[Any] | None = None  # set when Ctrl+C starts a graceful shutdown
+        try:
+            # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
+            result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
+        except BaseException:
+            if self._sigint_before_shutdown is not None:  # whatever the launcher turned it into
+                end_shutdown(self._sigint_before_shutdown[0])
+            raise
         return result.value if isinstance(result, _Result) else result
 
     def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> _Result:
@@ -872,6 +917,9 @@ class Trainer:
             if self.datamodule is not None:
                 self.datamodule.setup(stage=fn.value)
             hook.lit_setup(trainer=self, module=module, stage=fn.value)
+            if overrides(module, LightningModule, "configure_model"):
+                with self._init_context(None):
+                    module.configure_model()
             self._check_module_for(fn)
             self.model = hook.lit_setup_module(trainer=self, module=module)
             if fn == TrainerFn.FITTING:
@@ -906,8 +954,12 @@ class Trainer:
                 self._fit_ran = True
             return _Result(value)
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self._sigint_before_shutdown = (begin_shutdown(),)
             self.state.status = TrainerStatus.INTERRUPTED
             hook.lit_exception(trainer=self, module=module, exception=exc)
+            if self.datamodule is not None:
+                self.datamodule.on_exception(exc)
             raise
         finally:
             self.plugin_manager.unregister(adapter)

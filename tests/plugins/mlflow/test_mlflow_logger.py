@@ -70,10 +70,10 @@ def test_by_name_with_csv(make_trainer, logging_model, tmp_root):
     assert os.environ["MLFLOW_ALLOW_FILE_STORE"] == "true", "the logger opts in to MLflow 3's folder store"
 
 
-@pytest.mark.parametrize(("error", "status"), [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+@pytest.mark.parametrize(("error", "status"), [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "FAILED")])
 def test_status_after_an_exception(make_trainer, logging_model, file_store, error, status):
     logger = MLFlowLogger(tracking_uri=file_store)
-    with pytest.raises(type(error)):
+    with pytest.raises(SystemExit if isinstance(error, KeyboardInterrupt) else type(error)):  # Ctrl+C: status 1
         make_trainer(logger=logger, log_every_n_steps=1).fit(logging_model(fail_with=error))
     assert run_of(logger).info.status == status
     assert [s for s, _ in history(logger, "train_loss")] == [0], "what was logged before the error is kept"

@@ -7,6 +7,7 @@ import os
 import torch
 
 from ..accelerators.accelerator import Accelerator
+from ..exceptions import MisconfigurationTypeError
 
 
 class CPUAccelerator(Accelerator):
@@ -21,7 +22,15 @@ class CPUAccelerator(Accelerator):
 
     def parse_devices(self, devices: object) -> list[int]:
         # "auto" on CPU is one process: more would only compete for the same cores.
-        return [0] if devices in ("auto", None) else super().parse_devices(devices)
+        if devices in ("auto", None):
+            return [0]
+        number = int(devices) if isinstance(devices, str) and devices.strip().lstrip("-").isdigit() else devices
+        if isinstance(number, str) or (isinstance(number, int) and number < -1):
+            # Lightning's _parse_cpu_cores raises TypeError here (devices=0 stays a MisconfigurationException).
+            raise MisconfigurationTypeError(
+                f"devices={devices!r} with the CPU accelerator: give the number of processes (an int > 0), -1 or 'auto'."
+            )
+        return super().parse_devices(number)
 
     def limits_devices(self) -> bool:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from argparse import Namespace
 from typing import Any
 
 from ..logger import FolderLogger
@@ -56,8 +57,11 @@ class CSVLogger(FolderLogger):
         if self._calls % self._flush_every == 0:
             self.save()
 
-    def log_hyperparams(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        self._hparams.update(params)
+    def log_hyperparams(self, params: dict[str, Any] | Namespace | None = None, *args: Any, **kwargs: Any) -> None:
+        """Add ``params`` (a dict or an ``argparse.Namespace``; none: just write the file) to ``hparams.yaml``."""
+        if isinstance(params, Namespace):
+            params = vars(params)
+        self._hparams.update(params or {})
         self._write_hparams()
 
     def save(self) -> None:

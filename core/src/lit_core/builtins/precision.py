@@ -48,6 +48,10 @@ class TruePrecision(Precision):
     def lit_autocast(self) -> contextlib.AbstractContextManager:
         return _default_dtype(self.dtype)
 
+    def tensor_init_context(self) -> contextlib.AbstractContextManager:
+        """Parameters created inside get ``dtype`` (torch's default dtype)."""
+        return _default_dtype(self.dtype)
+
     def convert_input(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor`` in ``dtype`` when it holds floating-point numbers, else unchanged."""
         return tensor.to(self.dtype) if tensor.is_floating_point() else tensor

@@ -27,6 +27,7 @@ import torch
 import lit_core as lit
 from lit_core.callbacks import Checkpoint
 from lit_core.exceptions import MisconfigurationException
+from lit_core.rank_zero import rank_zero_info
 
 from . import io
 from .async_save import AsyncCheckpointIO
@@ -50,6 +51,8 @@ class ModelCheckpoint(Checkpoint):
         symbolic link to the checkpoint just written (a copy on filesystems without links).
     :param save_top_k: how many checkpoints to keep: ``k`` best, ``-1`` all, ``0`` none. Without a
         monitor only ``1`` (the latest), ``-1`` and ``0`` are valid.
+    :param save_on_exception: when an exception (Ctrl+C included) ends ``fit``, save a checkpoint
+        of the state it stopped in (named like the others, and ``last`` too with ``save_last``).
     :param save_weights_only: save the weights alone (no optimizer, scheduler, callback state).
     :param mode: ``"min"`` (lower is better, losses) or ``"max"`` (higher is better, accuracy).
     :param auto_insert_metric_name: write ``{val_loss:.2f}`` as ``val_loss=0.12``.
@@ -78,6 +81,7 @@ class ModelCheckpoint(Checkpoint):
         verbose: bool = False,
         save_last: bool | Literal["link"] | None = None,
         save_top_k: int = 1,
+        save_on_exception: bool = False,
         save_weights_only: bool = False,
         mode: str = "min",
         auto_insert_metric_name: bool = True,
@@ -126,6 +130,7 @@ class ModelCheckpoint(Checkpoint):
         self.verbose = verbose
         self.save_last = save_last
         self.save_top_k = save_top_k
+        self.save_on_exception = save_on_exception
         self.save_weights_only = save_weights_only
         self.auto_insert_metric_name = auto_insert_metric_name
         self.filename = filename
@@ -250,8 +255,21 @@ class ModelCheckpoint(Checkpoint):
         self._stop_preemption(trainer)
 
     def on_exception(self, trainer: lit.Trainer, pl_module: lit.LightningModule, exception: BaseException) -> None:
-        """Put the signal handlers back (the run ends here)."""
+        """Save the state training stopped in (``save_on_exception``); put the signal handlers back."""
+        if self.save_on_exception and self._saves_on_exception(trainer):
+            candidates = self._monitor_candidates(trainer)
+            removals: list[str] = []
+            filepath = self._free_filepath(trainer, candidates, keep=None)
+            self._save(trainer, filepath)
+            if self.save_last:
+                self._save_last(trainer, candidates, removals, link=self.save_last == "link")
+            self._remove(trainer, removals)
+            rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
         self._stop_preemption(trainer)
+
+    def _saves_on_exception(self, trainer: lit.Trainer) -> bool:
+        return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
+                and not self._skip(trainer))
 
     def _stop_preemption(self, trainer: lit.Trainer) -> None:
         if self._preemption is not None:

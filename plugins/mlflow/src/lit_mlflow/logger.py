@@ -86,7 +86,7 @@ class MLFlowLogger(lit.Logger):
     ) -> None:
         if log_model not in (True, False, "all"):
             raise MisconfigurationException(f"MLFlowLogger(log_model={log_model!r}): expected False, True or 'all'.")
-        self._save_dir = os.fspath(save_dir)
+        self._save_dir = os.path.expanduser(os.fspath(save_dir))
         self._experiment_name = experiment_name
         self._run_name = run_name
         self._tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"file:{os.path.abspath(os.path.join(self._save_dir, 'mlruns'))}"

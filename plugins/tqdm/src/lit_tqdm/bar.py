@@ -9,6 +9,7 @@ turns tensors into floats) are read only when a bar is redrawn.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +25,20 @@ if TYPE_CHECKING:
 LINES_PER_EPOCH = 20
 #: In line mode, a loader of unknown length prints a line every this many batches (at least).
 LINES_EVERY_UNSIZED = 50
+
+
+def resolve_refresh_rate(refresh_rate: int) -> int:
+    """Lightning's rule: on Colab (``COLAB_GPU``) a rate of 1 becomes 20; ``TQDM_MINITERS`` is a lower bound."""
+    if os.getenv("COLAB_GPU") and refresh_rate == 1:
+        return 20  # redrawing every batch in Colab's output cell can crash it
+    if "TQDM_MINITERS" in os.environ:
+        return max(int(os.environ["TQDM_MINITERS"]), refresh_rate)
+    return refresh_rate
+
+
+def disabled_by_environment() -> bool:
+    """``TQDM_DISABLE=1``: tqdm's own switch (read when the stage starts, not when tqdm was imported)."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def in_notebook() -> bool:
@@ -47,56 +62,59 @@ def tqdm_class() -> type[Tqdm]:
     return tqdm
 
 
-class _LineBar:
-    """What a bar is when its stream is not a terminal: a plain line now and then, never ``\\r``."""
+class _Null:
+    """Where a line-mode bar's own tqdm drawing goes: nowhere (the lines are written by ``show``)."""
 
-    def __init__(self, file: IO[str], desc: str, total: float) -> None:
-        self.file = file
-        self.desc = desc
-        self.total = total
-        self.n = 0
-        self.postfix: dict[str, Any] = {}
-        self.start_t = time.monotonic()
-        self.shown: tuple[int, dict[str, Any]] | None = None
-
-    def reset(self, total: float) -> None:
-        self.total, self.n, self.start_t, self.shown = total, 0, time.monotonic(), None
-
-    def set_description(self, desc: str) -> None:
-        self.desc = desc
-
-    def line(self) -> str:
-        from tqdm import tqdm
-
-        total = None if math.isinf(self.total) else int(self.total)
-        postfix = ", ".join(f"{k}={tqdm.format_num(v) if isinstance(v, (int, float)) else v}" for k, v in self.postfix.items())
-        fmt = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
-        if total is None:
-            fmt = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]"
-        return tqdm.format_meter(self.n, total, time.monotonic() - self.start_t, prefix=self.desc, postfix=postfix or None,
-                                 bar_format=fmt)
-
-    def show(self, n: int, postfix: dict[str, Any] | None) -> None:
-        self.n = n
-        if postfix is not None:
-            self.postfix = postfix
-        if self.shown == (n, self.postfix):
-            return  # nothing new since the last line
-        self.shown = (n, self.postfix)
-        self.file.write(self.line() + "\n")
-        self.file.flush()
-
-    def close(self) -> None:
+    def write(self, text: str) -> None:
         pass
+
+    def flush(self) -> None:
+        pass
+
+
+def _line_bar_class() -> type:
+    """A tqdm bar for a stream that is not a terminal: a plain line now and then, never ``\\r``.
+
+    It is a real ``tqdm`` (``n``, ``total``, ``postfix``, ``format_dict``... for callbacks that
+    read the bar), whose own redraws go nowhere; ``show`` writes one line to the stream.
+    """
+    from tqdm import tqdm
+
+    class LineBar(tqdm):
+        monitor_interval = 0  # no tqdm monitor thread for a bar that never redraws itself
+
+        def __init__(self, file: IO[str], desc: str, total: float, **kwargs: Any) -> None:
+            self.out = file
+            self.shown: tuple[int, str] | None = None
+            super().__init__(desc=desc, total=None if math.isinf(total) else int(total), file=_Null(), leave=True,
+                             smoothing=0, mininterval=0, miniters=1, dynamic_ncols=False, **kwargs)
+
+        def line(self) -> str:
+            meter = self.format_dict
+            meter["bar_format"] = ("{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]" if meter["total"] is None else
+                                   "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+            meter["ncols"] = None
+            return self.format_meter(**meter)
+
+        def show(self) -> None:
+            if self.shown == (self.n, self.postfix):
+                return  # nothing new since the last line
+            self.shown = (self.n, self.postfix)
+            self.out.write(self.line() + "\n")
+            self.out.flush()
+
+    return LineBar
 
 
 class _Stage:
     """One bar and when it is next due: ``due`` (a batch count) and ``next_t`` (a clock time)."""
 
-    __slots__ = ("bar", "drawn_n", "drawn_t", "due", "every", "n", "next_t", "with_metrics")
+    __slots__ = ("bar", "drawn_n", "drawn_t", "due", "every", "lines", "n", "next_t", "with_metrics")
 
-    def __init__(self, bar: Any, every: int, with_metrics: bool) -> None:
+    def __init__(self, bar: Any, every: int, with_metrics: bool, lines: bool) -> None:
         self.bar = bar
+        #: Line mode (a stream that is not a terminal): ``bar.show()`` writes a line.
+        self.lines = lines
         self.every = every
         self.due = every
         self.n = 0
@@ -117,16 +135,20 @@ class TQDMProgressBar(ProgressBar):
 
     Args:
         refresh_rate: redraw every this many batches (0 turns the bar off). On a terminal a
-            redraw also waits ``min_interval`` seconds since the last one.
+            redraw also waits ``min_interval`` seconds since the last one. As in Lightning, 1
+            becomes 20 on Colab (``COLAB_GPU``) and ``TQDM_MINITERS`` sets a minimum.
         process_position: which line pair the bars use (several trainers at once).
         leave: keep each finished epoch's bar on screen.
-        file: the stream to write to (``sys.stderr`` at the time a bar opens, like tqdm).
+        file: the stream to write to (``sys.stdout`` at the time a bar opens, as Lightning).
         min_interval: seconds between two redraws on a terminal (default 0.1, tqdm's own);
             ignored in line mode.
 
     When ``file`` is not a terminal and not a notebook (CI logs, pipes), bars are plain lines:
     about 20 per epoch (every 5 % of it, at least ``refresh_rate`` batches apart; every 50
-    batches when the epoch's length is unknown), one per validation run, one at each end.
+    batches when the epoch's length is unknown), one per validation run, one at each end. The
+    bars are ``tqdm`` objects in both modes (``train_progress_bar``, ``val_progress_bar``,
+    ``test_progress_bar``, ``predict_progress_bar``, kept after their loop ends), and their
+    ``n`` is current at every batch, so callbacks can read them as in Lightning.
 
     Override ``get_metrics(trainer, pl_module)`` to change what the bar shows.
     """
@@ -137,7 +159,7 @@ class TQDMProgressBar(ProgressBar):
                  file: IO[str] | None = None, min_interval: float = 0.1) -> None:
         if not isinstance(refresh_rate, int) or refresh_rate < 0:
             raise ValueError(f"TQDMProgressBar(refresh_rate={refresh_rate!r}): give an int >= 0.")
-        self._refresh_rate = refresh_rate
+        self._refresh_rate = resolve_refresh_rate(refresh_rate)
         self._process_position = process_position
         self._leave = leave
         self._file = file
@@ -148,6 +170,8 @@ class TQDMProgressBar(ProgressBar):
         self._train: _Stage | None = None
         self._eval: _Stage | None = None
         self._clock: Callable[[], float] = time.monotonic
+        #: The last bar of each kind ("train", "validation", "test", "predict"), kept after it closes.
+        self._bars: dict[str, Tqdm] = {}
 
     # ---- Lightning's public surface ------------------------------------------------------
 
@@ -155,17 +179,52 @@ class TQDMProgressBar(ProgressBar):
     def process_position(self) -> int:
         return self._process_position
 
-    @property
-    def train_progress_bar(self) -> Any:
-        return None if self._train is None else self._train.bar
+    def _bar(self, kind: str) -> Tqdm:
+        bar = self._bars.get(kind)
+        if bar is None:
+            raise TypeError(f"The `{type(self).__name__}` {kind} bar has not been created yet (it opens when that loop starts).")
+        return bar
 
     @property
-    def val_progress_bar(self) -> Any:
-        return None if self._eval is None else self._eval.bar
+    def train_progress_bar(self) -> Tqdm:
+        """The training bar (a ``tqdm``), kept after the loop ends; ``TypeError`` before it opens."""
+        return self._bar("train")
+
+    @train_progress_bar.setter
+    def train_progress_bar(self, bar: Tqdm) -> None:
+        self._bars["train"] = bar
+
+    @property
+    def val_progress_bar(self) -> Tqdm:
+        """The validation (or sanity-check) bar, kept after the loop ends."""
+        return self._bar("validation")
+
+    @val_progress_bar.setter
+    def val_progress_bar(self, bar: Tqdm) -> None:
+        self._bars["validation"] = bar
+
+    @property
+    def test_progress_bar(self) -> Tqdm:
+        """The test bar, kept after the loop ends."""
+        return self._bar("test")
+
+    @test_progress_bar.setter
+    def test_progress_bar(self, bar: Tqdm) -> None:
+        self._bars["test"] = bar
+
+    @property
+    def predict_progress_bar(self) -> Tqdm:
+        """The predict bar, kept after the loop ends."""
+        return self._bar("predict")
+
+    @predict_progress_bar.setter
+    def predict_progress_bar(self, bar: Tqdm) -> None:
+        self._bars["predict"] = bar
 
     @property
     def file(self) -> IO[str]:
-        return self._file if self._file is not None else sys.stderr
+        """Where the bars go: ``file`` if given, else standard output (as Lightning's bar)."""
+        return self._file if self._file is not None else sys.stdout
 
     @property
     def is_terminal(self) -> bool:
@@ -215,14 +274,15 @@ class TQDMProgressBar(ProgressBar):
             bar.set_description(desc)
             every = self._refresh_rate
         else:
-            bar = _LineBar(self.file, desc, total)
+            bar = _line_bar_class()(self.file, desc, total)
             if kind in ("validation", "sanity"):
                 every = 1 << 62  # one line, at the end
             elif math.isinf(total):
                 every = max(self._refresh_rate, LINES_EVERY_UNSIZED)
             else:
                 every = max(self._refresh_rate, math.ceil(total / LINES_PER_EPOCH))
-        return _Stage(bar, every, with_metrics)
+        self._bars[kind if kind != "sanity" else "validation"] = bar
+        return _Stage(bar, every, with_metrics, lines=not terminal)
 
     def _draw(self, stage: _Stage, final: bool = False) -> None:
         """Redraw ``stage``'s bar at ``stage.n``, with the metrics when it shows them."""
@@ -230,15 +290,13 @@ class TQDMProgressBar(ProgressBar):
         postfix = None
         if stage.with_metrics and self._trainer is not None:
             postfix = self.get_metrics(self._trainer, self._trainer.lightning_module)
-        if isinstance(bar, _LineBar):
-            bar.show(stage.n, postfix)
-            return
         if postfix is not None:
             bar.set_postfix(postfix, refresh=False)
-        if stage.n != bar.n:
-            bar.update(stage.n - bar.n)  # mininterval=0, miniters=1: draws now, keeps tqdm's rate
-        elif final or postfix is not None:
-            bar.refresh()
+        bar.n = stage.n
+        if stage.lines:
+            bar.show()
+            return
+        bar.refresh()  # bar.n is kept current per batch (as Lightning's bar does); draw it
         stage.drawn_n, stage.drawn_t = stage.n, self._clock()
         stage.next_t = stage.drawn_t + self.min_interval
 
@@ -250,7 +308,7 @@ class TQDMProgressBar(ProgressBar):
         """
         every = stage.every
         stage.due = (stage.n // every + 1) * every
-        if isinstance(stage.bar, _LineBar):
+        if stage.lines:
             self._draw(stage)
             return
         now = self._clock()
@@ -272,7 +330,7 @@ class TQDMProgressBar(ProgressBar):
     @lit.hookimpl
     def lit_setup(self, trainer: lit.Trainer) -> None:
         self._trainer = trainer
-        self._active = self.is_enabled and trainer.is_global_zero
+        self._active = self.is_enabled and trainer.is_global_zero and not disabled_by_environment()
 
     @lit.hookimpl
     def lit_sanity_check_start(self, trainer: lit.Trainer) -> None:
@@ -293,7 +351,7 @@ class TQDMProgressBar(ProgressBar):
         total = trainer.num_training_batches
         desc = f"Epoch {trainer.current_epoch}"
         stage = self._train
-        if stage is None or isinstance(stage.bar, _LineBar) or (self._leave and stage.bar.n):
+        if stage is None or stage.lines or (self._leave and stage.bar.n):
             self._close(stage)  # leave=True: the finished epoch's bar stays, a new one opens below
             self._train = self._open("train", desc, total, with_metrics=True)
         else:
@@ -306,7 +364,7 @@ class TQDMProgressBar(ProgressBar):
     def lit_train_batch_end(self, batch_idx: int) -> None:
         stage = self._train
         if stage is not None:
-            stage.n = n = batch_idx + 1
+            stage.bar.n = stage.n = n = batch_idx + 1
             if n >= stage.due:
                 self._step(stage)
 
@@ -328,15 +386,17 @@ class TQDMProgressBar(ProgressBar):
     def _eval_batch(self) -> None:
         stage = self._eval
         if stage is not None:
-            stage.n = n = stage.n + 1
+            stage.bar.n = stage.n = n = stage.n + 1
             if n >= stage.due:
                 self._step(stage)
 
     def _eval_end(self) -> None:
         stage, self._eval = self._eval, None
         if stage is not None:
-            if isinstance(stage.bar, _LineBar) or stage.bar.leave:
+            if stage.lines or stage.bar.leave:
                 self._draw(stage, final=True)
+            else:
+                stage.bar.n = stage.n  # closed without a last draw: its count is still the final one
             self._close(stage)
         if self._train is not None:  # the epoch's validation metrics, on the training bar
             self._draw(self._train)
@@ -398,5 +458,5 @@ class TQDMProgressBar(ProgressBar):
 
     def __getstate__(self) -> dict[str, Any]:  # tqdm bars and the trainer are not picklable: a copy starts afresh
         state = dict(self.__dict__)
-        state.update(_trainer=None, _train=None, _eval=None, _active=False)
+        state.update(_trainer=None, _train=None, _eval=None, _active=False, _bars={})
         return state

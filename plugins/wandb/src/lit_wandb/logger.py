@@ -64,7 +64,7 @@ class WandbLogger(lit.Logger):
             )
         if log_model not in (True, False, "all"):
             raise MisconfigurationException(f"WandbLogger(log_model={log_model!r}): use True (at the end), 'all' (every checkpoint) or False.")
-        self._save_dir = os.fspath(save_dir)
+        self._save_dir = os.path.expanduser(os.fspath(save_dir))
         self._project = project or os.environ.get("WANDB_PROJECT", "lightning_logs")
         self._id = id or version or _new_run_id()
         self._offline = offline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ...plugin_base import _Plugin
@@ -16,3 +17,7 @@ class Precision(_Plugin):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned, when training resumes from a checkpoint."""
+
+    def tensor_init_context(self) -> contextlib.AbstractContextManager:
+        """The context ``Trainer.init_module()`` and ``configure_model`` run in (a default dtype, for instance)."""
+        return contextlib.nullcontext()
