@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
 import lit_core as lit
-from lit_callbacks import BackboneFinetuning, EarlyStopping, LearningRateMonitor
+from lit_core.callbacks import BackboneFinetuning, EarlyStopping, LearningRateMonitor
 
 FEATURES, CLASSES = 16, 4
 

@@ -17,11 +17,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
 import lit_core as pl
-
-try:
-    from lit_core.loggers import CSVLogger
-except ImportError:  # lit_core.loggers is wired by another part of issue 13; the same class
-    from lit_core.builtins.csv_logger import CSVLogger
+from lit_core.loggers import CSVLogger
 
 
 def make_task(n: int, weight: float, seed: int) -> TensorDataset:

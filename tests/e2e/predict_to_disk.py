@@ -18,8 +18,8 @@ import lit_core as L
 
 # Lightning's places are lit_core.callbacks / lit_core.loggers once the namespaces are wired;
 # until then the same classes come from their distributions.
-from lit_callbacks import BasePredictionWriter, DeviceStatsMonitor, ModelSummary
-from lit_core.builtins.csv_logger import CSVLogger
+from lit_core.callbacks import BasePredictionWriter, DeviceStatsMonitor, ModelSummary
+from lit_core.loggers import CSVLogger
 
 
 class Classifier(L.LightningModule):

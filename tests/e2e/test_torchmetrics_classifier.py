@@ -19,7 +19,8 @@ torchmetrics = pytest.importorskip("torchmetrics")
 from torchmetrics.functional import accuracy, f1_score  # noqa: E402
 
 import lit_core as pl  # noqa: E402
-from lit_core.builtins.csv_logger import CSVLogger  # noqa: E402
+from lit_core.callbacks import EarlyStopping, LearningRateMonitor  # noqa: E402
+from lit_core.loggers import CSVLogger  # noqa: E402
 
 CLASSES = 4
 
@@ -108,3 +109,29 @@ def test_torchmetrics_classifier_logs_what_torchmetrics_computes(tmp_path):
     assert len(column(rows, "val_acc")) == 3, "one value per validation run (the sanity check is not logged)"
     assert trainer.progress_bar_metrics["val_f1"] == pytest.approx(expected_f1)
     assert expected_acc > 0.5, "the classifier learned something"
+
+
+class ScheduledClassifier(LitClassifier):
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)}
+
+
+def test_early_stopping_on_a_metric_object_and_the_lr_monitor(tmp_path):
+    """``EarlyStopping`` watches the torchmetrics accuracy logged as an object; ``LearningRateMonitor``
+    writes the scheduled rate beside it. ``min_delta=0.5`` cannot be met after the first epoch, so
+    with ``patience=2`` the run stops after epoch 2, as Lightning's would."""
+    torch.manual_seed(0)
+    model = ScheduledClassifier()
+    logger = CSVLogger(save_dir=tmp_path)
+    stop = EarlyStopping(monitor="val_acc", mode="max", patience=2, min_delta=0.5)
+    trainer = pl.Trainer(max_epochs=10, logger=logger, log_every_n_steps=1, accelerator="cpu", enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[stop, LearningRateMonitor(logging_interval="epoch")])
+    trainer.fit(model, loader(0, 48), loader(1, 24))
+    assert trainer.early_stopping_callback is stop and stop.stopped_epoch == 2
+    assert trainer.current_epoch == 3 and trainer.global_step == 3 * 6
+    rows = read_csv(logger.metrics_file_path)
+    assert column(rows, "lr-Adam") == pytest.approx([0.05, 0.025, 0.0125])
+    assert len(column(rows, "val_acc")) == 3
+    assert stop.best_score.item() == pytest.approx(column(rows, "val_acc")[0])
