@@ -4,6 +4,7 @@ served by a local HTTP server and the offline (synthetic) copies."""
 from __future__ import annotations
 
 import io
+import math
 import threading
 import urllib.error
 from collections.abc import Iterator
@@ -21,12 +22,14 @@ from lit_core.demos import (
     BoringDataModule,
     BoringModel,
     DemoModel,
+    LightningLSTM,
     LightningTransformer,
     ManualOptimBoringModel,
     MNISTDataModule,
     RandomDictDataset,
     RandomIterableDataset,
     RandomIterableDatasetWithLen,
+    SequenceSampler,
     Transformer,
     WikiText2,
 )
@@ -182,3 +185,25 @@ def test_wikitext2_offline_writes_a_wikitext_shaped_corpus(tmp_path: Path) -> No
     out = Transformer(vocab_size=dataset.vocab_size, ninp=16, nhead=2, nhid=16, nlayers=1)(*[t.unsqueeze(0) for t in dataset[0]])
     assert out.shape == (35, dataset.vocab_size)
     assert torch.allclose(out.exp().sum(-1), torch.ones(35), atol=1e-4)
+
+
+def test_lstm_language_model_carries_its_state_across_batches(tmp_path: Path) -> None:
+    write_synthetic_wikitext(tmp_path / "wikitext-2.txt", articles=8, vocab_size=60)
+    sampler = SequenceSampler(range(10), batch_size=3)
+    assert list(sampler) == [[0, 3, 6], [1, 4, 7], [2, 5, 8]] and len(sampler) == 3
+
+    torch.manual_seed(0)
+    vocab = WikiText2(tmp_path, block_size=8).vocab_size
+    model = LightningLSTM(vocab_size=vocab, data_dir=tmp_path, download=False, batch_size=4, ninp=16, nhid=16, nlayers=1, dropout=0.0)
+    losses: list[float] = []
+
+    class Record(lit.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            losses.append(float(outputs["loss"]))
+            assert pl_module.hidden is not None and pl_module.hidden[0].shape == (1, 4, 16)
+
+    before = model.model.decoder.weight.detach().clone()
+    quiet_trainer(tmp_path, max_epochs=2, callbacks=[Record()]).fit(model)
+    assert model.hidden is None  # reset at each epoch's end
+    assert len(losses) == 2 * len(SequenceSampler(WikiText2(tmp_path, download=False), 4))
+    assert all(math.isfinite(loss) for loss in losses) and not torch.equal(before, model.model.decoder.weight)

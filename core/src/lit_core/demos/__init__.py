@@ -15,6 +15,7 @@ from .boring_classes import (
     RandomIterableDataset,
     RandomIterableDatasetWithLen,
 )
+from .lstm import LightningLSTM, SequenceSampler, SimpleLSTM
 from .mnist_datamodule import MNIST, MNISTDataModule
 from .transformer import LightningTransformer, Transformer, WikiText2
 
@@ -23,6 +24,7 @@ __all__ = [
     "BoringDataModule",
     "BoringModel",
     "DemoModel",
+    "LightningLSTM",
     "LightningTransformer",
     "MNISTDataModule",
     "ManualOptimBoringModel",
@@ -31,6 +33,8 @@ __all__ = [
     "RandomDictDataset",
     "RandomIterableDataset",
     "RandomIterableDatasetWithLen",
+    "SequenceSampler",
+    "SimpleLSTM",
     "Transformer",
     "WikiText2",
 ]
