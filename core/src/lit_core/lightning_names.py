@@ -35,7 +35,7 @@ FIRST_PARTY: dict[str, dict[str, str]] = {
     "lit_core.strategies": {"DDPStrategy": "lit-ddp", "DDPSpawnStrategy": "lit-ddp", "XLAStrategy": "lit-xla"},
     "lit_core.accelerators": {"CUDAAccelerator": "lit-cuda", "XLAAccelerator": "lit-xla"},
     "lit_core.plugins.io": {"AsyncCheckpointIO": "lit-checkpoint"},
-    "lit_core.tuner": {"Tuner": "lit-callbacks"},
+    "lit_core.tuner": {"Tuner": "lit-callbacks", "_LRFinder": "lit-callbacks"},
 }
 
 #: group -> Lightning name -> the open issue that brings it.
@@ -61,7 +61,8 @@ ABSENT: dict[str, frozenset[str]] = {
     "lit_core.plugins.environments": frozenset({
         "ClusterEnvironment", "KubeflowEnvironment", "LightningEnvironment", "LSFEnvironment", "MPIEnvironment",
         "SLURMEnvironment", "TorchElasticEnvironment", "XLAEnvironment"}),
-    "lit_core.loggers": frozenset({"CometLogger", "NeptuneLogger"}),
+    "lit_core.loggers": frozenset({"CometLogger", "NeptuneLogger", "LitLogger"}),
+    "lit_core.tuner": frozenset({"batch_size_scaling"}),
     "lit_core.profilers": frozenset({"XLAProfiler"}),
     "lit_core.utilities": frozenset({"disable_possible_user_warnings", "find_shared_parameters", "set_shared_parameters", "is_shared_filesystem",
                                      "measure_flops"}),

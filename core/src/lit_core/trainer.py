@@ -41,6 +41,7 @@ from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_
 from .plugins.precision.precision import Precision
 from .progress_view import FitLoopView
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
+from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
 from .strategies.single_device import SingleDeviceStrategy
 from .strategies.strategy import Strategy
 from .utilities import argparse as _argparse
