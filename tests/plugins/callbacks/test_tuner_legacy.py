@@ -83,9 +83,17 @@ def test_flag_errors(tmp_root: Any) -> None:
 
 
 def test_no_tuner_installed_is_an_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tuning, "entry_points", lambda group: [])
-    with pytest.raises(ImportError, match="pip install lit-callbacks"):
-        tuning.tuner_class()
+    from lit_core import lightning_names, namespace
+
+    namespace.refresh()  # forget the Tuner resolved by earlier tests
+    monkeypatch.setattr(namespace, "claims", lambda group: {})  # no distribution declares lit_core.tuner names
+    monkeypatch.setattr(lightning_names, "_installed", lambda dist: False)
+    try:
+        with pytest.raises(ImportError, match="pip install lit-callbacks"):
+            tuning.tuner_class()
+    finally:
+        monkeypatch.undo()
+        namespace.refresh()
 
 
 def test_the_tuner_is_found_through_its_entry_point() -> None:
