@@ -60,7 +60,7 @@ def test_lightning_constructor_mistakes_are_errors():
 
 
 def test_mixed_precision_for_another_device_than_the_trainers_is_an_error(amp_kit, tmp_path):
-    with pytest.raises(MisconfigurationException, match="device='cuda'.*runs on cpu"):
+    with pytest.raises(MisconfigurationException, match=r"device='cuda'.*runs on cpu"):
         amp_kit.fit(amp_kit.Recorder(), tmp_path, plugins=[MixedPrecision("bf16-mixed", "cuda")])
 
 

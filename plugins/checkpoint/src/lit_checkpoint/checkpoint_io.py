@@ -43,7 +43,7 @@ class CheckpointIO(ABC):
     def remove_checkpoint(self, path: str | os.PathLike) -> None:
         """Delete the checkpoint at ``path``."""
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027  (optional, as in Lightning)
         """Release what this IO holds (threads, connections) when a stage ends."""
 
     # -- lit's hooks: route the Trainer's checkpoint files through the methods above -----------

@@ -60,8 +60,8 @@ class ClusterEnvironment(ABC):
     def node_rank(self) -> int:
         """The rank of this process's node."""
 
-    def validate_settings(self, num_devices: int, num_nodes: int) -> None:
+    def validate_settings(self, num_devices: int, num_nodes: int) -> None:  # noqa: B027  (optional, as in Lightning)
         """Raise when the Trainer's ``devices`` and ``num_nodes`` do not fit this environment."""
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027  (optional, as in Lightning)
         """Clean up what this environment set (environment variables) when the stage ends."""
