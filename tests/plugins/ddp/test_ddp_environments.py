@@ -98,6 +98,7 @@ def test_lightning_environment(clean):
 def test_kubeflow_environment_one_process_per_pod(clean):
     clean(KUBERNETES_PORT="tcp://10.0.0.1:443", MASTER_ADDR="job-master-0", MASTER_PORT="23456", WORLD_SIZE="3", RANK="2")
     env = KubeflowEnvironment()
+    assert not KubeflowEnvironment.detect(), "never detected: given in plugins=[...]"
     assert (env.world_size(), env.global_rank(), env.local_rank(), env.node_rank()) == (3, 2, 0, 2)
     assert (env.main_address, env.main_port) == ("job-master-0", 23456)
     env.validate_settings(num_devices=1, num_nodes=3)
