@@ -10,7 +10,7 @@ in a rotated order, and the report gives the median over rounds. Configurations:
   ``self.log`` (barebones forbids it, and raw has nothing to match it);
 * ``lit default, no bar``: the same with ``enable_progress_bar=False``: the difference to
   ``lit default`` is the progress bar's cost (lit-tqdm's bar when installed). Every lit run's
-  standard error is a sink that says it is a terminal and drops what it is given, so the bar
+  standard output and error are sinks that say they are a terminal and drop what they are given, so the bar
   formats and writes its terminal redraws as on a console, without filling the report;
 * ``lit-core default``: the default Trainer of lit-core alone (``LIT_DISABLE_PLUGIN_AUTOLOAD=1``:
   what ``pip install lit-core`` gives, the csv logger and no bar or checkpoint callback), so the
@@ -287,8 +287,8 @@ def run_raw(case: Case, data: TimedBatches) -> float:
 
 
 class TerminalSink(io.TextIOBase):
-    """Standard error for lit's runs: a terminal (``isatty()``), so a progress bar draws as on a
-    console (tqdm formats every redraw), but what is written is dropped."""
+    """Standard output and error for lit's runs: a terminal (``isatty()``), so a progress bar draws
+    as on a console (tqdm formats every redraw), but what is written is dropped."""
 
     def isatty(self) -> bool:
         return True
@@ -325,8 +325,9 @@ def lit_runner(core: bool = False, callbacks: Callable[[], list[Any]] | None = N
 
     def run(case: Case, data: TimedBatches) -> float:
         model = build(case.net, lit.LightningModule)
+        # Lightning's bars (lit-tqdm's too) draw on standard output; both streams are sinks.
         with tempfile.TemporaryDirectory(prefix="lit-bench-") as root, contextlib.redirect_stderr(TerminalSink()), \
-                core_only(core):
+                contextlib.redirect_stdout(TerminalSink()), core_only(core):
             start = CLOCK()
             if callbacks is not None:
                 flags["callbacks"] = callbacks()

@@ -34,7 +34,10 @@ FIRST_PARTY: dict[str, dict[str, str]] = {
     "lit_core.loggers": {"TensorBoardLogger": "lit-tensorboard", "WandbLogger": "lit-wandb", "MLFlowLogger": "lit-mlflow"},
     "lit_core.strategies": {"DDPStrategy": "lit-ddp", "DDPSpawnStrategy": "lit-ddp", "XLAStrategy": "lit-xla"},
     "lit_core.accelerators": {"CUDAAccelerator": "lit-cuda", "XLAAccelerator": "lit-xla"},
-    "lit_core.plugins.io": {"AsyncCheckpointIO": "lit-checkpoint"},
+    "lit_core.plugins.io": dict.fromkeys(("AsyncCheckpointIO", "CheckpointIO", "TorchCheckpointIO"), "lit-checkpoint"),
+    "lit_core.plugins.precision": dict.fromkeys(("MixedPrecision", "HalfPrecision"), "lit-amp"),
+    "lit_core.plugins.environments": dict.fromkeys(
+        ("LightningEnvironment", "SLURMEnvironment", "TorchElasticEnvironment", "KubeflowEnvironment"), "lit-ddp"),
     "lit_core.tuner": {"Tuner": "lit-callbacks", "_LRFinder": "lit-callbacks"},
 }
 
@@ -55,12 +58,10 @@ ABSENT: dict[str, frozenset[str]] = {
     "lit_core.strategies": frozenset({"DeepSpeedStrategy", "ModelParallelStrategy", "ParallelStrategy",
                                       "SingleDeviceXLAStrategy", "StrategyRegistry"}),
     "lit_core.plugins": frozenset({"LayerSync", "TorchSyncBatchNorm"}),
-    "lit_core.plugins.precision": frozenset({"BitsandbytesPrecision", "DeepSpeedPrecision", "HalfPrecision",
-                                             "MixedPrecision", "TransformerEnginePrecision", "XLAPrecision"}),
-    "lit_core.plugins.io": frozenset({"CheckpointIO", "TorchCheckpointIO", "XLACheckpointIO"}),
-    "lit_core.plugins.environments": frozenset({
-        "ClusterEnvironment", "KubeflowEnvironment", "LightningEnvironment", "LSFEnvironment", "MPIEnvironment",
-        "SLURMEnvironment", "TorchElasticEnvironment", "XLAEnvironment"}),
+    "lit_core.plugins.precision": frozenset({"BitsandbytesPrecision", "DeepSpeedPrecision", "TransformerEnginePrecision",
+                                             "XLAPrecision"}),
+    "lit_core.plugins.io": frozenset({"XLACheckpointIO"}),
+    "lit_core.plugins.environments": frozenset({"LSFEnvironment", "MPIEnvironment", "XLAEnvironment"}),
     "lit_core.loggers": frozenset({"CometLogger", "NeptuneLogger", "LitLogger"}),
     "lit_core.tuner": frozenset({"batch_size_scaling"}),
     "lit_core.profilers": frozenset({"XLAProfiler"}),

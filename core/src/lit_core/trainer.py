@@ -38,6 +38,7 @@ from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
+from .plugins.environments.cluster_environment import ClusterEnvironment
 from .plugins.precision.precision import Precision
 from .progress_view import FitLoopView
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
@@ -227,6 +228,7 @@ class Trainer:
         self.num_nodes = int(num_nodes)
         self.strategy: Strategy = self._choose_strategy(chosen["strategy"])
         self.strategy.trainer = self
+        self._give_cluster_environment(chosen["environment"])
         self.precision_plugin: Precision = self._choose_precision(chosen["precision"])
         self.precision: str = self.precision_plugin.name
         self.sync_batchnorm = sync_batchnorm
@@ -385,14 +387,15 @@ class Trainer:
     def _sort_plugins(self, plugins: Any, **flags: Any) -> dict[str, Any]:
         """Merge ``plugins=[...]`` into the per-kind choices; names, classes or instances."""
         chosen: dict[str, Any] = {"accelerator": flags["accelerator"], "strategy": flags["strategy"],
-                                  "precision": flags["precision"], "logger": [], "callback": [], "other": []}
+                                  "precision": flags["precision"], "environment": None, "logger": [], "callback": [],
+                                  "other": []}
         items = plugins if isinstance(plugins, (list, tuple)) else ([] if plugins is None else [plugins])
         for item in items:
             kind, obj = self._classify(item)
             if kind in ("logger", "callback", "other"):
                 chosen[kind].append(obj)
                 continue
-            default = {"accelerator": "auto", "strategy": "auto", "precision": "32-true"}[kind]
+            default = {"accelerator": "auto", "strategy": "auto", "precision": "32-true", "environment": None}[kind]
             if chosen[kind] not in (default, None) and chosen[kind] is not obj:
                 raise MisconfigurationException(
                     f"Two {kind}s were given: {kind}={chosen[kind]!r} and {obj!r} in plugins=[...]. Give one."
@@ -419,15 +422,31 @@ class Trainer:
             return kind, (self._load_named(kind, name) if kind in ("logger", "callback") else name)
         defaults = self._constructor_defaults("logger") if inspect.isclass(item) and issubclass(item, Logger) else None
         obj = registry.instantiate(item, "plugins=[...]", defaults)
-        for base, kind in ((Accelerator, "accelerator"), (Strategy, "strategy"), (Precision, "precision"), (Logger, "logger"), (Callback, "callback")):
+        for base, kind in ((Accelerator, "accelerator"), (Strategy, "strategy"), (Precision, "precision"), (Logger, "logger"),
+                           (Callback, "callback"), (ClusterEnvironment, "environment")):
             if isinstance(obj, base):
                 return kind, obj
         if not any(name.startswith("lit_") for name in dir(obj)):
             raise PluginError(
                 f"plugins=[{item!r}]: {type(obj).__name__} is not a lit plugin. Give an Accelerator, Strategy, "
-                "Precision, Logger or Callback, or an object with @lit.hookimpl methods named after lit's hooks."
+                "Precision, Logger, Callback or ClusterEnvironment, or an object with @lit.hookimpl methods named after lit's hooks."
             )
         return "other", obj
+
+    def _give_cluster_environment(self, env: ClusterEnvironment | None) -> None:
+        """A ``ClusterEnvironment`` from ``plugins=[...]`` goes to the strategy, as in Lightning.
+
+        One-process strategies keep it too (unused): plugins read it, e.g. ``SLURMEnvironment(auto_requeue=False)``.
+        """
+        if env is None:
+            return
+        own = self.strategy.cluster_environment
+        if own is not None and own is not env:
+            raise MisconfigurationException(
+                f"Two cluster environments were given: {type(own).__name__} in the strategy and {type(env).__name__} "
+                "in plugins=[...]. Give one."
+            )
+        self.strategy.cluster_environment = env
 
     def _load_named(self, kind: str, name: str) -> Any:
         """Import plugin ``name`` of ``kind`` and return an instance."""

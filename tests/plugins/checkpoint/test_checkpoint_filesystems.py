@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import lit_core as lit
-from lit_checkpoint import CheckpointIO, ModelCheckpoint, io
+from lit_checkpoint import FsspecCheckpointIO, ModelCheckpoint, io
 from lit_checkpoint.async_save import AsyncCheckpointIO
 
 FAST = {"limit_train_batches": 1, "limit_val_batches": 1, "num_sanity_val_steps": 0}
@@ -51,7 +51,7 @@ def test_memory_filesystem(make_trainer, scripted_model, memory_url, tmp_root):
     assert read(checkpoint.last_model_path)["global_step"] == 3
     assert list(tmp_root.iterdir()) == []  # nothing landed on the local disk
 
-    # trainer.save_checkpoint takes URLs once the callback has registered CheckpointIO.
+    # trainer.save_checkpoint takes URLs once the callback has registered FsspecCheckpointIO.
     trainer.save_checkpoint(f"{memory_url}/manual/by-hand.ckpt")
     assert read(f"{memory_url}/manual/by-hand.ckpt")["global_step"] == 3
 
@@ -82,7 +82,7 @@ def test_file_urls_are_local_paths(make_trainer, boring_model, tmp_root, files):
 
     again = make_trainer(max_epochs=2, callbacks=[ModelCheckpoint(dirpath=url)], **FAST)
     with pytest.warns(UserWarning, match="not empty"):
-        again.fit(boring_model(), ckpt_path=f"{url}/last.ckpt")  # read through CheckpointIO, as a local path
+        again.fit(boring_model(), ckpt_path=f"{url}/last.ckpt")  # read through FsspecCheckpointIO, as a local path
     assert again.global_step == 2
 
 
@@ -167,7 +167,7 @@ def test_one_checkpoint_io_per_trainer(make_trainer, boring_model, tmp_root):
     trainer.fit(boring_model())
     with pytest.warns(UserWarning, match="not empty"):
         trainer.fit(boring_model())  # setup runs again
-    assert sum(isinstance(p, CheckpointIO) for _, p in trainer.plugin_manager.list_name_plugin()) == 1
+    assert sum(isinstance(p, FsspecCheckpointIO) for _, p in trainer.plugin_manager.list_name_plugin()) == 1
 
 
 # ------------------------------------------------------------------------------------------

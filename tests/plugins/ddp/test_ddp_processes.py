@@ -135,3 +135,16 @@ def test_unused_parameters_need_the_strategy(run_job):
     run = run_job({**TWO_PROCESSES, "unused": True, "epochs": 1})
     assert run.results[0].returncode != 0
     assert "find_unused_parameters" in run.stderr
+
+
+@pytest.mark.parametrize(("environment", "launcher"), [
+    ("LightningEnvironment", None),
+    ("TorchElasticEnvironment", [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]),
+])
+def test_explicit_cluster_environment(run_job, environment, launcher):
+    """`Trainer(plugins=[LightningEnvironment()])` / `[TorchElasticEnvironment()]`: the given environment places
+    the processes instead of lit's detection, and is the strategy's `cluster_environment`."""
+    config = {**TWO_PROCESSES, "environment": environment, "epochs": 2}
+    run = run_job(config, launcher=launcher).check()
+    inside = check_training(run, config)
+    assert [report["environment"] for report in inside] == [environment, environment]

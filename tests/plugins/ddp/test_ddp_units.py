@@ -15,7 +15,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Itera
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 from lit_ddp import DDPSpawnStrategy, DDPStrategy, DistributedSamplerWrapper
-from lit_ddp.environment import detect, first_host, slurm_port
+from lit_ddp.environment import LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment, detect, first_host, slurm_port
 from lit_ddp.launchers import script_command
 from lit_ddp.sampler import shard
 
@@ -23,15 +23,18 @@ from lit_ddp.sampler import shard
 
 
 def test_plain_process_is_rank_zero_and_launches_the_others():
-    env = detect(num_devices=4, num_nodes=1, env={})
-    assert (env.name, env.global_rank, env.local_rank, env.world_size) == ("lit", 0, 0, 4)
-    assert env.main_address == "127.0.0.1" and env.main_port is None
-    assert not env.creates_processes_externally
+    variables = {}
+    env = detect(num_devices=4, num_nodes=1, env=variables)
+    assert isinstance(env, LightningEnvironment)
+    assert (env.global_rank(), env.local_rank(), env.world_size()) == (0, 0, 4)
+    assert not env.creates_processes_externally and env.main_address == "127.0.0.1"
+    # No MASTER_PORT: a free port, chosen once and kept where the processes it starts will read it.
+    assert env.main_port == int(variables["MASTER_PORT"]) == env.main_port
 
 
 def test_started_process_and_nodes_take_their_ranks_from_the_environment():
     env = detect(2, 3, env={"LOCAL_RANK": "1", "NODE_RANK": "2", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "1234"})
-    assert (env.global_rank, env.local_rank, env.node_rank, env.world_size) == (5, 1, 2, 6)
+    assert (env.global_rank(), env.local_rank(), env.node_rank(), env.world_size()) == (5, 1, 2, 6)
     assert (env.main_address, env.main_port, env.creates_processes_externally) == ("10.0.0.1", 1234, True)
 
 
@@ -46,9 +49,10 @@ def test_torchrun_is_joined():
     variables = {"RANK": "3", "LOCAL_RANK": "1", "WORLD_SIZE": "4", "GROUP_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "29500",
                  "TORCHELASTIC_RUN_ID": "x"}
     env = detect(2, 2, env=variables)
-    assert (env.name, env.global_rank, env.local_rank, env.node_rank, env.world_size) == ("torchelastic", 3, 1, 1, 4)
+    assert isinstance(env, TorchElasticEnvironment)
+    assert (env.global_rank(), env.local_rank(), env.node_rank(), env.world_size()) == (3, 1, 1, 4)
     assert env.creates_processes_externally
-    with pytest.raises(MisconfigurationException, match=r"started 4 processes, but the Trainer asks for devices=2 x num_nodes=1"):
+    with pytest.raises(MisconfigurationException, match=r"TorchElasticEnvironment launcher started 4 processes, but the Trainer asks for devices=2 x num_nodes=1"):
         detect(2, 1, env=variables)
 
 
@@ -56,10 +60,11 @@ def test_slurm_is_joined():
     variables = {"SLURM_NTASKS": "4", "SLURM_PROCID": "2", "SLURM_LOCALID": "0", "SLURM_NODEID": "1",
                  "SLURM_NODELIST": "gpu[03-05,7]", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "train"}
     env = detect(2, 2, env=variables)
-    assert (env.name, env.global_rank, env.node_rank, env.world_size) == ("slurm", 2, 1, 4)
+    assert isinstance(env, SLURMEnvironment)
+    assert (env.global_rank(), env.node_rank(), env.world_size()) == (2, 1, 4)
     assert (env.main_address, env.main_port) == ("gpu03", slurm_port("4242"))
     # An interactive allocation is not a launched job: lit launches there.
-    assert detect(2, 1, env={**variables, "SLURM_JOB_NAME": "bash"}).name == "lit"
+    assert isinstance(detect(2, 1, env={**variables, "SLURM_JOB_NAME": "bash"}), LightningEnvironment)
 
 
 @pytest.mark.parametrize(("nodelist", "host"), [("node1", "node1"), ("gpu[03-05,7],cpu1", "gpu03"), ("a-b[1,2]", "a-b1")])

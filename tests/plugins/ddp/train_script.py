@@ -5,7 +5,8 @@ what it saw inside the loop to ``OUT/inside_rank<R>.json``; each process that re
 the script writes ``OUT/after_rank<R>.json`` (with ``ddp_spawn`` only the first process does).
 Config keys: strategy, devices, num_nodes, accumulate, epochs, fail_at (global step at which
 ``fail_rank`` raises), fail_rank, unused (a parameter without gradient), prepare_data_per_node,
-logger (``"csv"`` unless given).
+logger (``"csv"`` unless given), environment (the name of a class of ``lit_core.plugins.environments``
+given in ``plugins=[...]``; detected when absent).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class Model(lit.LightningModule):
             "reduce_mean": strategy.reduce(torch.tensor(float(rank)), "mean").item(),
             "model": type(self.trainer.model).__name__,
             "backend": torch.distributed.get_backend(),
+            "environment": type(self.trainer.strategy.cluster_environment).__name__,
         }
         with open(os.path.join(self.out, f"inside_rank{rank}.json"), "w") as f:
             json.dump(report, f)
@@ -126,13 +128,22 @@ class Recorder:
         self._record(trainer, "metrics")
 
 
+def environment(config: dict) -> list:
+    """``[SLURMEnvironment()]`` for ``{"environment": "SLURMEnvironment"}``, as a Lightning user writes it."""
+    if "environment" not in config:
+        return []
+    import lit_core.plugins.environments
+
+    return [getattr(lit_core.plugins.environments, config["environment"])()]
+
+
 def main(out: str, config: dict) -> None:
     trainer = lit.Trainer(
         strategy=config.get("strategy", "ddp"), accelerator="cpu", devices=config.get("devices", 2),
         num_nodes=config.get("num_nodes", 1), max_epochs=config.get("epochs", 2),
         accumulate_grad_batches=config.get("accumulate", 1), default_root_dir=out, logger=config.get("logger", "csv"),
         log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        prepare_data_per_node=config.get("prepare_data_per_node"), plugins=[Recorder(out)],
+        prepare_data_per_node=config.get("prepare_data_per_node"), plugins=[Recorder(out), *environment(config)],
     )
     model = Model(out, config)
     train = DataLoader(Indexed(TRAIN_SIZE, seed=1), batch_size=BATCH, shuffle=True)

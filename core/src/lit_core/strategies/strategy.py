@@ -9,6 +9,7 @@ import torch
 from ..plugin_base import _Plugin
 
 if TYPE_CHECKING:
+    from ..plugins.environments.cluster_environment import ClusterEnvironment
     from ..trainer import Trainer
 
 
@@ -24,6 +25,9 @@ class Strategy(_Plugin):
     multi_process: ClassVar[bool] = False
 
     trainer: Trainer | None = None
+    #: The job's ``ClusterEnvironment``: given in ``plugins=[...]`` (or to the strategy), else what a
+    #: multi-process strategy detected; ``None`` for one process with none given.
+    cluster_environment: ClusterEnvironment | None = None
 
     def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
         """Reduce ``tensor`` over all processes with ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``."""

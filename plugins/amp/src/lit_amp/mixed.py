@@ -29,12 +29,35 @@ if TYPE_CHECKING:
 class MixedPrecision(Precision):
     """Runs every ``*_step`` (training and evaluation) under ``torch.autocast`` in ``dtype``.
 
-    The autocast device type is the trainer's device's (``cpu``, ``cuda`` ...). Subclasses set
-    ``name`` and ``dtype``.
+    Lightning's constructor: ``Trainer(plugins=[MixedPrecision("bf16-mixed", "cpu")])`` is the
+    same plugin as ``precision="bf16-mixed"``; ``MixedPrecision("16-mixed", "cuda", scaler)``
+    the same as ``precision="16-mixed"`` with that ``GradScaler``. ``MixedPrecision(...)`` builds
+    a ``BF16MixedPrecision`` or an ``FP16MixedPrecision`` (both are ``MixedPrecision``s).
+
+    :param precision: ``"16-mixed"`` or ``"bf16-mixed"``.
+    :param device: the device type autocast runs on (``"cuda"``, ``"cpu"``); it must be the
+        trainer's. ``None``: the trainer's, whatever it is.
+    :param scaler: ``16-mixed`` only: the ``torch.amp.GradScaler`` to use.
     """
 
     #: The dtype autocast computes eligible operations in.
     dtype: ClassVar[torch.dtype]
+
+    def __new__(cls, precision: str | None = None, device: str | None = None, scaler: Any = None) -> MixedPrecision:
+        if cls is MixedPrecision:
+            kinds = {"16-mixed": FP16MixedPrecision, "bf16-mixed": BF16MixedPrecision}
+            if precision not in kinds:
+                raise ValueError(f"MixedPrecision(precision={precision!r}): precision must be '16-mixed' or 'bf16-mixed'.")
+            cls = kinds[precision]
+        return super().__new__(cls)
+
+    def __init__(self, precision: str | None = None, device: str | None = None, scaler: Any = None) -> None:
+        if precision is not None and precision != self.name:
+            raise ValueError(f"{type(self).__name__}(precision={precision!r}): this class is precision={self.name!r}.")
+        if scaler is not None:
+            raise MisconfigurationException(f"precision={self.name!r} does not use a scaler, found {scaler!r}.")
+        #: The device type given to the constructor (``None``: the trainer's).
+        self.device = device
 
     @lit.hookimpl
     def lit_init_end(self, trainer: lit.Trainer) -> None:
@@ -42,6 +65,11 @@ class MixedPrecision(Precision):
 
     def setup_device(self, device: torch.device) -> None:
         """Check that this precision can run on ``device`` (raises ``MisconfigurationException``)."""
+        if self.device is not None and torch.device(self.device).type != device.type:
+            raise MisconfigurationException(
+                f"{type(self).__name__}(device={self.device!r}) but the Trainer runs on {device.type}: autocast would "
+                f"not apply. Pass device={device.type!r}, or choose the accelerator that matches."
+            )
         if not torch.amp.is_autocast_available(device.type):
             raise MisconfigurationException(
                 f"precision={self.name!r} needs torch.autocast, which torch does not provide for {device.type} "
@@ -71,6 +99,8 @@ class BF16MixedPrecision(MixedPrecision):
 class FP16MixedPrecision(MixedPrecision):
     """float16 autocast with a ``torch.amp.GradScaler`` (``precision="16-mixed"``, alias ``16``).
 
+    :param precision: ``"16-mixed"`` (Lightning's ``MixedPrecision`` signature; may be omitted).
+    :param device: the device type; a device other than CUDA gets a ``GradScaler`` for it, as in Lightning.
     :param scaler: the scaler to use; by default ``torch.amp.GradScaler("cuda")`` is made when
         the trainer is built. float16 autocast is meant for CUDA, so ``"16-mixed"`` by name is
         an error on any other device; passing a scaler for that device (for instance
@@ -82,7 +112,12 @@ class FP16MixedPrecision(MixedPrecision):
     name = "16-mixed"
     dtype = torch.float16
 
-    def __init__(self, scaler: torch.amp.GradScaler | None = None) -> None:
+    def __init__(self, precision: str | None = None, device: str | None = None,
+                 scaler: torch.amp.GradScaler | None = None) -> None:
+        super().__init__(precision, device)
+        if scaler is None and device is not None and torch.device(device).type != "cuda":
+            # Lightning's MixedPrecision("16-mixed", device) makes its scaler for that device.
+            scaler = torch.amp.GradScaler(torch.device(device).type)
         self.scaler = scaler
         #: ids of the optimizers whose gradients are unscaled since the last ``scaler.update()``.
         self._unscaled: set[int] = set()

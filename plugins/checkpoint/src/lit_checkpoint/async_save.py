@@ -25,11 +25,16 @@ from __future__ import annotations
 import contextlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 import lit_core as lit
+
+from .checkpoint_io import CheckpointIO
+
+if TYPE_CHECKING:
+    import os
 
 
 def _clone(obj: Any, keep: set[int] | None = None) -> Any:
@@ -47,14 +52,21 @@ def _clone(obj: Any, keep: set[int] | None = None) -> Any:
     return obj
 
 
-class AsyncCheckpointIO:
+class AsyncCheckpointIO(CheckpointIO):
     """A plugin: ``Trainer(plugins=[AsyncCheckpointIO()])``, or ``ModelCheckpoint(async_save=True)``.
 
-    ``max_pending`` bounds the saves copied but not yet written (each holds a copy of the state
-    in memory); a save beyond it waits for the oldest write.
+    :param checkpoint_io: the ``CheckpointIO`` that writes, reads and removes the files, as in
+        Lightning (``AsyncCheckpointIO(MyCheckpointIO())``); by default the next writer in line
+        (a ``CheckpointIO`` in ``plugins=[...]`` after this one, else lit's atomic writer).
+    :param max_pending: bounds the saves copied but not yet written (each holds a copy of the
+        state in memory); a save beyond it waits for the oldest write.
     """
 
-    def __init__(self, max_pending: int = 2) -> None:
+    def __init__(self, checkpoint_io: CheckpointIO | None = None, max_pending: int = 2) -> None:
+        if checkpoint_io is not None and not isinstance(checkpoint_io, CheckpointIO):
+            raise TypeError(f"AsyncCheckpointIO(checkpoint_io={checkpoint_io!r}): give a CheckpointIO instance (or None).")
+        #: The IO the background writes go to (``None``: the next ``lit_save_checkpoint`` implementation).
+        self.checkpoint_io = checkpoint_io
         self.max_pending = max_pending
         # One thread copies, one writes (in order): a copy never waits for an earlier write.
         self._copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lit-checkpoint-copy")
@@ -79,11 +91,53 @@ class AsyncCheckpointIO:
         buffers = {b.untyped_storage().data_ptr() for b in module.buffers()} if module is not None else set()
         # Buffers change in the next forward pass: copy them now; the rest is copied in the background.
         checkpoint = _clone(checkpoint, keep=buffers) if buffers else dict(checkpoint)
-        write = trainer.plugin_manager.subset_hook_caller("lit_save_checkpoint", remove_plugins=[self])
+        if self.checkpoint_io is not None:
+            target = self.checkpoint_io
+
+            def write(trainer: lit.Trainer, checkpoint: dict[str, Any], path: str) -> None:
+                target.save_checkpoint(checkpoint, path)
+        else:
+            write = trainer.plugin_manager.subset_hook_caller("lit_save_checkpoint", remove_plugins=[self])
         snapshot = self._snapshot = self._copier.submit(_clone, checkpoint)
         self._writes.append(self._writer.submit(lambda: write(trainer=trainer, checkpoint=snapshot.result(), path=path)))
         self._stall_open = time.perf_counter() - start
         return path
+
+    @lit.hookimpl(tryfirst=True)
+    def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
+        self.wait()  # a checkpoint being written is read once complete
+        if self.checkpoint_io is None:
+            return None  # the next reader in line
+        return self.checkpoint_io.load_checkpoint(path, map_location=map_location)
+
+    # -- Lightning's CheckpointIO methods (outside a Trainer, or called by the user) ------------
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
+        """Copy ``checkpoint`` now, write it in the background with the wrapped IO."""
+        target = self._target()
+        snapshot = _clone(checkpoint)
+        self._writes.append(self._writer.submit(lambda: target.save_checkpoint(snapshot, path, storage_options)))
+
+    def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
+        """Wait for the pending writes, then read with the wrapped IO."""
+        self.wait()
+        return self._target().load_checkpoint(path, map_location=map_location)
+
+    def remove_checkpoint(self, path: str | os.PathLike) -> None:
+        """Delete ``path`` once the writes submitted so far are done (without waiting for them here)."""
+        target = self._target()
+        self.after_writes(lambda: target.remove_checkpoint(path))
+
+    def teardown(self) -> None:
+        """Wait until every save is on disk (raises a failed one's error)."""
+        self.wait()
+        if self.checkpoint_io is not None:
+            self.checkpoint_io.teardown()
+
+    def _target(self) -> CheckpointIO:
+        from .checkpoint_io import TorchCheckpointIO
+
+        return self.checkpoint_io if self.checkpoint_io is not None else TorchCheckpointIO()
 
     def after_writes(self, action: Any) -> None:
         """Run ``action()`` on the writer thread once every save submitted so far is on disk.
@@ -123,7 +177,7 @@ class AsyncCheckpointIO:
 
     @lit.hookimpl
     def lit_teardown(self) -> None:
-        self.wait()
+        self.teardown()
 
     @lit.hookimpl
     def lit_exception(self) -> None:

@@ -1,4 +1,4 @@
-"""Files for checkpoints: local paths through ``os``, URLs through fsspec, and the ``CheckpointIO`` plugin.
+"""Files for checkpoints: local paths through ``os``, URLs through fsspec, and the ``FsspecCheckpointIO`` plugin.
 
 A path is *local* when it has no protocol (``/runs/a``, ``runs/a``) or is a ``file://`` URL; any
 other URL (``memory://``, ``s3://``, ``gs://`` ...) goes through ``fsspec.core.url_to_fs``.
@@ -237,6 +237,22 @@ def link_or_copy(target: str, link: str) -> bool:
     return False
 
 
+def save_local(checkpoint: dict[str, Any], path: str) -> None:
+    """Write ``checkpoint`` to local ``path``: a temporary file beside it, fsync, rename, fsync of the folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = _temporary_name(path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        _replace_local(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+
+
 def save(checkpoint: dict[str, Any], url: str) -> None:
     """Write ``checkpoint`` to URL ``url``: serialized in memory, written under a temporary name, moved."""
     buffer = io.BytesIO()
@@ -264,8 +280,11 @@ def load(url: str, map_location: Any) -> dict[str, Any]:
         return load_checkpoint(f, map_location)
 
 
-class CheckpointIO:
+class FsspecCheckpointIO:
     """Saves and loads checkpoints at fsspec URLs (``trainer.save_checkpoint("s3://...")``).
+
+    A hook plugin, not Lightning's ``CheckpointIO`` (that is ``lit_checkpoint.CheckpointIO``,
+    which a user subclasses to store checkpoints elsewhere).
 
     Plain local paths are left to lit-core's default, which writes them atomically (temporary
     file, fsync, rename, fsync of the folder); ``file://`` URLs are turned into local paths and
@@ -293,7 +312,7 @@ class CheckpointIO:
 
     @classmethod
     def ensure_registered(cls, trainer: lit.Trainer) -> None:
-        """Register one ``CheckpointIO`` on ``trainer`` unless one is there already."""
+        """Register one ``FsspecCheckpointIO`` on ``trainer`` unless one is there already."""
         manager = trainer.plugin_manager
         # list_name_plugin, not get_plugins: the latter builds a set, and lit's adapter plugins are unhashable.
         if not any(isinstance(plugin, cls) for _, plugin in manager.list_name_plugin()):

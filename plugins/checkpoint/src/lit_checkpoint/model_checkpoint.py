@@ -31,7 +31,8 @@ from lit_core.rank_zero import rank_zero_info
 
 from . import io
 from .async_save import AsyncCheckpointIO
-from .io import CheckpointIO
+from .checkpoint_io import active_checkpoint_io
+from .io import FsspecCheckpointIO
 from .preemption import Preemption
 
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
@@ -226,9 +227,9 @@ class ModelCheckpoint(Checkpoint):
     # ----------------------------------------------------------------------------------------
 
     def setup(self, trainer: lit.Trainer, pl_module: lit.LightningModule, stage: str) -> None:
-        """Resolve the folder (the same on every process), register ``CheckpointIO``, check the folder."""
+        """Resolve the folder (the same on every process), register ``FsspecCheckpointIO``, check the folder."""
         self.dirpath = trainer.strategy.broadcast(self._resolve_dirpath(trainer))
-        CheckpointIO.ensure_registered(trainer)
+        FsspecCheckpointIO.ensure_registered(trainer)
         if stage != "fit":
             return
         self._metrics_complete = False
@@ -244,7 +245,7 @@ class ModelCheckpoint(Checkpoint):
             AsyncCheckpointIO.ensure_registered(trainer)
         # One preemption handler per trainer: the first ModelCheckpoint's "last" is where a stopped run resumes.
         if next(cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)) is self:
-            self._preemption = Preemption(self, trainer.world_size)
+            self._preemption = Preemption(self, trainer.world_size, trainer.strategy.cluster_environment)
             if self._preemption.install():
                 trainer.plugin_manager.register(self._preemption, f"lit_checkpoint.preemption:{id(self)}")
             else:
@@ -360,7 +361,7 @@ class ModelCheckpoint(Checkpoint):
         """
         if self.dirpath is None:
             self.dirpath = trainer.strategy.broadcast(self._resolve_dirpath(trainer))
-        CheckpointIO.ensure_registered(trainer)
+        FsspecCheckpointIO.ensure_registered(trainer)
         removals: list[str] = []
         self._save_last(trainer, self._monitor_candidates(trainer), removals, link=False)
         self._remove(trainer, removals)
@@ -537,7 +538,8 @@ class ModelCheckpoint(Checkpoint):
         filepath = self._free_filepath(trainer, candidates, keep=self.last_model_path, template=self.CHECKPOINT_NAME_LAST)
         previous, self.last_model_path = self.last_model_path, filepath
         newest = self._last_checkpoint_saved
-        if link and newest and newest != filepath and self._last_global_step_saved == trainer.global_step:
+        if (link and newest and newest != filepath and self._last_global_step_saved == trainer.global_step
+                and active_checkpoint_io(trainer) is None):  # a user's CheckpointIO may store no file to link to
             # A checkpoint of this very step exists: point at it instead of writing the same bytes again.
             if trainer.is_global_zero:
                 _after_writes(trainer, lambda: io.link_or_copy(newest, filepath))
@@ -577,7 +579,9 @@ class ModelCheckpoint(Checkpoint):
     def _remove(self, trainer: lit.Trainer, paths: list[str]) -> None:
         if trainer.is_global_zero and paths:
             doomed = list(paths)
-            _after_writes(trainer, lambda: [io.remove(path) for path in doomed])
+            checkpoint_io = active_checkpoint_io(trainer)  # a user's CheckpointIO removes what it wrote
+            remove = checkpoint_io.remove_checkpoint if checkpoint_io is not None else io.remove
+            _after_writes(trainer, lambda: [remove(path) for path in doomed])
         if paths:
             trainer.strategy.barrier("ModelCheckpoint.remove")
 

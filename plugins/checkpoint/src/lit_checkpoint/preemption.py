@@ -9,6 +9,11 @@ the job is requeued under SLURM (``scontrol requeue``), and the process exits wi
 Started again with ``trainer.fit(..., ckpt_path="last")``, training continues from that step
 and ends bitwise identical to a run that was never stopped.
 
+``Trainer(plugins=[SLURMEnvironment(auto_requeue=False)])`` (read from
+``trainer.strategy.cluster_environment``) turns the SLURM part off, as in Lightning: SIGUSR1 is
+left alone and the job is not requeued; SIGTERM still saves ``last`` and exits.
+``SLURMEnvironment(requeue_signal=signal.SIGHUP)`` makes SIGHUP the warning signal.
+
 Under several processes every rank learns of the signal at the same step: the flag is reduced
 (max) across ranks at each step boundary, so all ranks save and leave together.
 """
@@ -47,8 +52,14 @@ class Preemption:
     Registered for the duration of ``fit`` by the first ``ModelCheckpoint`` of the trainer.
     """
 
-    def __init__(self, checkpoint: ModelCheckpoint, world_size: int = 1) -> None:
+    def __init__(self, checkpoint: ModelCheckpoint, world_size: int = 1, environment: Any = None) -> None:
         self.checkpoint = checkpoint
+        #: Whether to ``scontrol requeue`` the job: ``auto_requeue`` of a ``SLURMEnvironment`` given, else yes.
+        self.auto_requeue = bool(getattr(environment, "auto_requeue", True))
+        requeue_signal = getattr(environment, "requeue_signal", None) or getattr(signal, "SIGUSR1", None)
+        #: The signals handled: SIGTERM, and the requeue signal unless requeueing is off.
+        self.signals = tuple(dict.fromkeys(
+            s for s in (getattr(signal, "SIGTERM", None), requeue_signal if self.auto_requeue else None) if s is not None))
         #: One process: no need to ask the others at every step (the common case costs one check).
         self.alone = world_size == 1
         #: The signal received, if any (set by the handler, read at step boundaries).
@@ -64,7 +75,7 @@ class Preemption:
         """Install the handlers; only the main thread may (elsewhere: nothing, and ``False``)."""
         if threading.current_thread() is not threading.main_thread():
             return False
-        for signum in SIGNALS:
+        for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._handle)
         return True
 
@@ -101,7 +112,7 @@ class Preemption:
         rank_zero_info(f"{name} received: saved {path} at global step {trainer.global_step}; resume with "
                        "trainer.fit(..., ckpt_path='last').")
         job = slurm_job_id()
-        if job is not None and trainer.is_global_zero:
+        if job is not None and self.auto_requeue and trainer.is_global_zero:
             self._requeue(job)
         raise SystemExit(0)
 

@@ -4,10 +4,14 @@ Installed, ``lit.Trainer(strategy="ddp", devices=N)`` (or ``devices=N`` alone) t
 processes per node, launched by lit from a plain ``python train.py``, or joining the processes
 ``torchrun`` / ``srun`` started. ``strategy="ddp_spawn"`` starts them with
 ``torch.multiprocessing``; ``"ddp_find_unused_parameters_true"`` tolerates parameters without
-gradients. See ``docs/distributed.rst``.
+gradients. Lightning's cluster environments (``SLURMEnvironment``, ``TorchElasticEnvironment``,
+``LightningEnvironment``, ``KubeflowEnvironment``) choose where the processes come from:
+``Trainer(plugins=[SLURMEnvironment(auto_requeue=False)])``. See ``docs/distributed.rst``.
 """
 
-from .environment import ClusterEnvironment
+from lit_core.plugins.environments import ClusterEnvironment
+
+from .environment import KubeflowEnvironment, LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment
 from .launchers import ProcessFailedError
 from .sampler import DistributedSamplerWrapper
 from .strategy import DDPFindUnusedParametersStrategy, DDPSpawnStrategy, DDPStrategy
@@ -20,6 +24,10 @@ __all__ = [
     "DDPSpawnStrategy",
     "DDPStrategy",
     "DistributedSamplerWrapper",
+    "KubeflowEnvironment",
+    "LightningEnvironment",
     "ProcessFailedError",
+    "SLURMEnvironment",
+    "TorchElasticEnvironment",
     "__version__",
 ]

@@ -42,7 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .environment import ERROR_FILE_ENV, LAUNCHED_ENV, PARENT_PID_ENV, ClusterEnvironment, free_port
+from lit_core.plugins.environments import ClusterEnvironment
+
+from .environment import ERROR_FILE_ENV, LAUNCHED_ENV, PARENT_PID_ENV
 
 if TYPE_CHECKING:
     import lit_core as lit
@@ -67,11 +69,11 @@ def rank_variables(env: ClusterEnvironment, local_rank: int, num_devices: int, p
         LAUNCHED_ENV: "1",
         "MASTER_ADDR": env.main_address,
         "MASTER_PORT": str(port),
-        "NODE_RANK": str(env.node_rank),
-        "WORLD_SIZE": str(env.world_size),
+        "NODE_RANK": str(env.node_rank()),
+        "WORLD_SIZE": str(env.world_size()),
         "LOCAL_WORLD_SIZE": str(num_devices),
         "LOCAL_RANK": str(local_rank),
-        "RANK": str(env.node_rank * num_devices + local_rank),
+        "RANK": str(env.node_rank() * num_devices + local_rank),
     }
 
 
@@ -214,7 +216,7 @@ class ScriptLauncher:
     @staticmethod
     def _start(env: ClusterEnvironment, num_devices: int) -> _Children:
         command = script_command()
-        port = env.main_port if env.main_port is not None else free_port()
+        port = env.main_port
         os.environ.update(rank_variables(env, 0, num_devices, port))
         error_dir = tempfile.TemporaryDirectory(prefix="lit-ddp-")
         procs: dict[int, subprocess.Popen[bytes]] = {}
@@ -273,7 +275,7 @@ class SpawnLauncher:
         self.start_method = start_method
 
     def launch(self, trainer: lit.Trainer, env: ClusterEnvironment, num_devices: int, function: Callable[[], Any]) -> Any:
-        port = env.main_port if env.main_port is not None else free_port()
+        port = env.main_port
         with tempfile.TemporaryDirectory(prefix="lit-ddp-spawn-") as folder:
             out = os.path.join(folder, "rank0.pt")
             torch.multiprocessing.start_processes(

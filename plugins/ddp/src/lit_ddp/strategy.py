@@ -25,11 +25,12 @@ from torch.nn.parallel import DistributedDataParallel
 
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
+from lit_core.plugins.environments import ClusterEnvironment
 from lit_core.strategies import Strategy
 from lit_core.trainer import TrainerFn
 from lit_core.wrappers import StepForward
 
-from .environment import ClusterEnvironment, detect, free_port
+from .environment import detect, place
 from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks
 from .sampler import ShardedLoaders
 
@@ -43,6 +44,8 @@ class DDPStrategy(Strategy):
         parameters get no gradient in a step (``strategy="ddp_find_unused_parameters_true"``).
     :param process_group_backend: ``"gloo"`` / ``"nccl"``; by default nccl on CUDA, gloo elsewhere.
     :param timeout: how long a collective waits for the other processes before failing.
+    :param cluster_environment: where the processes come from (``SLURMEnvironment()``...); by default
+        detected (torchrun, SLURM, or lit's own launcher). ``Trainer(plugins=[env])`` sets it too.
     :param ddp_kwargs: any other ``DistributedDataParallel`` argument (``static_graph=True``...).
     """
 
@@ -50,12 +53,13 @@ class DDPStrategy(Strategy):
     multi_process: ClassVar[bool] = True
 
     def __init__(self, find_unused_parameters: bool = False, process_group_backend: str | None = None,
-                 timeout: timedelta = timedelta(minutes=30), **ddp_kwargs: Any) -> None:
+                 timeout: timedelta = timedelta(minutes=30), cluster_environment: ClusterEnvironment | None = None,
+                 **ddp_kwargs: Any) -> None:
         self.find_unused_parameters = find_unused_parameters
         self.process_group_backend = process_group_backend
         self.timeout = timeout
         self.ddp_kwargs = ddp_kwargs
-        self.cluster_environment: ClusterEnvironment | None = None
+        self.cluster_environment = cluster_environment
         self._sharded = ShardedLoaders()
         self._sync_switch: _GradientSyncSwitch | None = None
         install_child_hooks()
@@ -69,8 +73,11 @@ class DDPStrategy(Strategy):
     # -- processes ----------------------------------------------------------------------------
 
     def environment(self, trainer: lit.Trainer) -> ClusterEnvironment:
-        """Where this process sits in the job (read from the environment variables)."""
-        return detect(trainer.num_devices, trainer.num_nodes)
+        """Where this process sits in the job: ``cluster_environment`` if one was given (or
+        detected before in this process), else detected from the environment variables."""
+        if self.cluster_environment is None:
+            return detect(trainer.num_devices, trainer.num_nodes)
+        return place(self.cluster_environment, trainer.num_devices, trainer.num_nodes)
 
     @lit.hookimpl
     def lit_launch(self, trainer: lit.Trainer, function: Callable[[], Any]) -> Any:
@@ -79,15 +86,15 @@ class DDPStrategy(Strategy):
     @lit.hookimpl
     def lit_setup_environment(self, trainer: lit.Trainer) -> None:
         env = self.cluster_environment = self.environment(trainer)
-        trainer.global_rank, trainer.local_rank = env.global_rank, env.local_rank
-        trainer.node_rank, trainer.world_size = env.node_rank, env.world_size
+        trainer.global_rank, trainer.local_rank = env.global_rank(), env.local_rank()
+        trainer.node_rank, trainer.world_size = env.node_rank(), env.world_size()
         if dist.is_initialized():
             return
         os.environ["MASTER_ADDR"] = env.main_address
-        os.environ["MASTER_PORT"] = str(env.main_port if env.main_port is not None else free_port())
-        device = trainer.accelerator.get_device(trainer.device_ids[env.local_rank % len(trainer.device_ids)])
+        os.environ["MASTER_PORT"] = str(env.main_port)
+        device = trainer.accelerator.get_device(trainer.device_ids[env.local_rank() % len(trainer.device_ids)])
         backend = self.process_group_backend or ("nccl" if device.type == "cuda" else "gloo")
-        dist.init_process_group(backend, rank=env.global_rank, world_size=env.world_size, timeout=self.timeout)
+        dist.init_process_group(backend, rank=env.global_rank(), world_size=env.world_size(), timeout=self.timeout)
         # Kept for the next stages; torn down before the interpreter exits, not by its finalizers
         # (a gloo group left to them can abort the process: "terminate called without an active
         # exception", seen once here in `make test`, in a two-process `python train.py` job).
@@ -118,6 +125,8 @@ class DDPStrategy(Strategy):
     @lit.hookimpl
     def lit_teardown(self, trainer: lit.Trainer) -> None:
         self._remove_sync_switch(trainer)
+        if self.cluster_environment is not None:
+            self.cluster_environment.teardown()
 
     @lit.hookimpl
     def lit_exception(self, trainer: lit.Trainer) -> None:

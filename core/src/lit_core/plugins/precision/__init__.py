@@ -1,6 +1,6 @@
 """Lightning's ``lightning.pytorch.plugins.precision``: ``Precision`` here, the rest from plugins.
 
-``DoublePrecision`` (lit-core) and ``MixedPrecision`` (lit-amp) are declared in the
+``DoublePrecision`` (lit-core), ``MixedPrecision`` and ``HalfPrecision`` (lit-amp) are declared in the
 ``lit_core.plugins.precision`` entry-point group and imported when first used.
 """
 
