@@ -48,8 +48,9 @@ class MemoryHungry(lit.LightningModule):
 
 
 def gpu_trainer(**flags: Any) -> lit.Trainer:
-    return lit.Trainer(accelerator="cuda", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-                       enable_progress_bar=False, enable_model_summary=False, **flags)
+    defaults = dict(accelerator="cuda", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                    enable_progress_bar=False, enable_model_summary=False)
+    return lit.Trainer(**{**defaults, **flags})
 
 
 @pytest.mark.parametrize("mode", ["power", "binsearch"])
