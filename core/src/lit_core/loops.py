@@ -28,6 +28,7 @@ from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
 from .rank_zero import rank_zero_info
+from .seed import isolate_rng
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -583,7 +584,9 @@ class FitLoop:
         trainer.state.stage = RunningStage.SANITY_CHECKING
         if events.sanity_check_start is not None:
             events.sanity_check_start(trainer=trainer, module=self.module)
-        EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
+        # As Lightning's: the check draws no random numbers the run would see (each val iterator takes a seed).
+        with isolate_rng():
+            EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
         if events.sanity_check_end is not None:
             events.sanity_check_end(trainer=trainer, module=self.module)
         trainer.sanity_checking = False
