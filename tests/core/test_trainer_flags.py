@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import torch
+from conftest import make_loader
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, TensorDataset
 
 import lit_core as lit
@@ -314,3 +315,44 @@ def test_estimated_stepping_batches(make_trainer, boring_model):
 
     make_trainer(max_epochs=3, accumulate_grad_batches=2).fit(Probe())
     assert seen == [6]
+
+
+def test_sanity_check_leaves_the_random_state_alone(make_trainer, boring_model):
+    """As Lightning's (isolate_rng): a run draws the same random numbers with or without a sanity check."""
+    draws = []
+    for steps in (0, 2):
+        torch.manual_seed(3)
+        trainer = make_trainer(num_sanity_val_steps=steps, limit_train_batches=1)
+        model = boring_model()
+        trainer.fit(model, make_loader(), make_loader())
+        draws.append(torch.rand(1).item())
+    assert draws[0] == draws[1]
+
+
+def test_should_stop_survives_a_test_after_fit_but_not_the_next_fit(make_trainer, boring_model):
+    class StopAtOnce(boring_model):
+        def on_train_batch_end(self, outputs, batch, batch_idx):
+            self.trainer.should_stop = True
+
+    trainer = make_trainer(max_epochs=3)
+    model = StopAtOnce()
+    trainer.fit(model, make_loader())
+    trainer.test(model, make_loader())
+    assert trainer.should_stop  # Lightning resets it in fit only
+    trainer.fit(boring_model(), make_loader())
+    assert not trainer.should_stop
+
+
+def test_each_stage_starts_with_no_metrics(make_trainer, boring_model):
+    class Logs(boring_model):
+        def training_step(self, batch, batch_idx):
+            loss = self.loss(batch)
+            self.log("train_loss", loss)
+            return loss
+
+    trainer = make_trainer()
+    model = Logs()
+    trainer.fit(model, make_loader(), make_loader())
+    assert {"train_loss", "val_loss"} <= set(trainer.callback_metrics)
+    trainer.test(model, make_loader())
+    assert set(trainer.callback_metrics) == {"test_loss"}

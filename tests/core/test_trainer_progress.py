@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import make_loader
 
 import lit_core as lit
 
@@ -140,6 +141,41 @@ def test_lr_scheduler_configs_as_lightning_callbacks_read_them(make_trainer, bor
     (config,) = trainer.lr_scheduler_configs
     assert (config.interval, config.frequency, config.monitor, config.name) == ("epoch", 1, "val_loss", "plateau")
     assert config.reduce_on_plateau and config.scheduler.optimizer is trainer.optimizers[0]
+
+
+
+def test_epoch_schedulers_step_after_the_last_batch_plateau_after_epoch_end(make_trainer, boring_model):
+    """Lightning 2.6's order: a plain epoch scheduler has stepped by end-of-epoch validation and
+    on_train_epoch_end (so a checkpoint saved there holds it); a plateau one steps after
+    on_train_epoch_end (it reads what that logged); an epoch cut short by max_steps steps neither."""
+    seen = []
+
+    class Scheduled(boring_model):
+        def configure_optimizers(self):
+            opt = torch.optim.SGD(self.parameters(), lr=1.0)
+            return [opt], [
+                torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+                {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.1), "monitor": "late"},
+            ]
+
+        def lr(self):
+            return self.trainer.optimizers[0].param_groups[0]["lr"]
+
+        def on_validation_epoch_end(self):
+            seen.append(("val", self.lr()))
+
+        def on_train_epoch_end(self):
+            seen.append(("epoch_end", self.lr()))
+            self.log("late", float(self.current_epoch))  # rises: no improvement from the second epoch on
+
+    trainer = make_trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=0)
+    trainer.fit(Scheduled(), make_loader(), make_loader())
+    assert seen == [("val", 0.5), ("epoch_end", 0.5), ("val", 0.25), ("epoch_end", 0.25)]
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.025)
+
+    cut = make_trainer(max_steps=3, limit_train_batches=4)
+    cut.fit(Scheduled(), make_loader())
+    assert cut.optimizers[0].param_groups[0]["lr"] == 1.0
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -28,6 +28,7 @@ from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
 from .rank_zero import rank_zero_info
+from .seed import isolate_rng
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -583,7 +584,9 @@ class FitLoop:
         trainer.state.stage = RunningStage.SANITY_CHECKING
         if events.sanity_check_start is not None:
             events.sanity_check_start(trainer=trainer, module=self.module)
-        EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
+        # As Lightning's: the check draws no random numbers the run would see (each val iterator takes a seed).
+        with isolate_rng():
+            EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
         if events.sanity_check_end is not None:
             events.sanity_check_end(trainer=trainer, module=self.module)
         trainer.sanity_checking = False
@@ -618,6 +621,10 @@ class FitLoop:
         trainer._log_on_step = True
         # Read each epoch: a callback (GradientAccumulationScheduler) may change it in on_train_epoch_start.
         self.accumulate = trainer.accumulate_grad_batches
+        # Lightning 2.6 steps interval="epoch" schedulers that monitor nothing right after the epoch's last
+        # batch (before end-of-epoch validation, on_train_epoch_end and its checkpoints). Read each epoch:
+        # a callback (StochasticWeightAveraging) may swap them in on_train_epoch_start.
+        epoch_schedulers = [c for c in trainer.lr_scheduler_configs if c.interval == "epoch" and not c.needs_metric]
         resume, trainer._resume = trainer._resume, None
         if resume is not None:
             restore_loader_rng(self.train_loader, resume.epoch_rng)
@@ -633,6 +640,8 @@ class FitLoop:
         n_batches = self.n_batches
         batches = _batches(iterable, n_batches) if resume is None else self._resume_epoch(iterable, n_batches, resume)
         trainer._epoch_batches_done = ran = 0 if resume is None else resume.done
+        # Resumed after the last batch (saved in its on_train_batch_end): the checkpoint holds that step already.
+        stepped_schedulers = resume is not None and resume.done >= n_batches
         log_every = trainer.log_every_n_steps
         logging_on = trainer._log_metrics_hook is not None and log_every > 0
         automatic = module.automatic_optimization
@@ -647,7 +656,7 @@ class FitLoop:
         timed = trainer.max_time is not None
         to_device = trainer._to_device
         epoch_outputs: list[Any] = []
-        validated_at_end = False
+        validated_at_end = exhausted = False
         for batch_idx, batch in batches:
             ran += 1
             is_last = batch_idx + 1 >= n_batches
@@ -667,6 +676,9 @@ class FitLoop:
             trainer._total_batches_seen += 1
             if stepping:
                 trainer._batches_that_stepped += 1
+            if is_last and automatic and epoch_schedulers:
+                step_schedulers(trainer, "epoch", epoch_schedulers, trainer.current_epoch + 1)
+                stepped_schedulers = True
             outputs = self._outputs(output) if wants_outputs else None
             if batch_end is not None:
                 batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
@@ -682,6 +694,8 @@ class FitLoop:
                 break
             if trainer.should_stop and self._min_reached():
                 break
+        else:
+            exhausted = True
         if ran == 0 and trainer.current_epoch == 0:
             raise MisconfigurationException(
                 "The training dataloader yielded no batches: check the dataset (an IterableDataset that is empty, or "
@@ -689,7 +703,9 @@ class FitLoop:
             )
         if self.val_every is None and not validated_at_end and math.isinf(n_batches) and self._val_due(0, True):
             self.val_loop.run(self.val_loaders)
-        self._end_epoch(store, epoch_outputs)
+        # An epoch cut short (max_steps, should_stop, max_time) steps no epoch scheduler, as in Lightning.
+        complete = stepped_schedulers or (exhausted and ran > 0)
+        self._end_epoch(store, epoch_outputs, complete, epoch_schedulers if complete and not stepped_schedulers else [])
 
     def _resume_epoch(self, iterable: Any, limit: float, resume: Any) -> Any:
         """``_batches`` for an epoch resumed mid-way: the done batches are fetched and dropped.
@@ -708,7 +724,10 @@ class FitLoop:
         counter = itertools.count(done) if math.isinf(limit) else range(done, int(limit))
         return zip(counter, iterator)
 
-    def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any]) -> None:
+    def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any], complete: bool, late_schedulers: list[Any]) -> None:
+        """Epoch-end hooks and logging, then the schedulers still due: those monitoring a metric (after
+        on_train_epoch_end, so they can read what it logged) and, for an iterable of unknown length whose
+        last batch was not known in advance, the others."""
         trainer = self.trainer
         module = self.module
         events = trainer._events
@@ -722,8 +741,9 @@ class FitLoop:
             events.train_epoch_end(trainer=trainer, module=module)
         for_logger.update(store.end_epoch(trainer._reduce))
         trainer._send_to_loggers(for_logger, max(trainer._batches_that_stepped - 1, 0))
-        if module.automatic_optimization:
-            step_schedulers(trainer, "epoch", trainer.lr_scheduler_configs, trainer.current_epoch + 1)
+        if module.automatic_optimization and complete:
+            due = late_schedulers + [c for c in trainer.lr_scheduler_configs if c.interval == "epoch" and c.needs_metric]
+            step_schedulers(trainer, "epoch", due, trainer.current_epoch + 1)
         trainer.state.stage = None
 
     # -- one batch -----------------------------------------------------------------------------

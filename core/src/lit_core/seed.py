@@ -1,9 +1,12 @@
-"""``seed_everything``: one seed for Python, NumPy and torch, inherited by worker processes."""
+"""``seed_everything``: one seed for Python, NumPy and torch, inherited by worker processes; ``isolate_rng``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -36,3 +39,37 @@ def seed_everything(seed: int | None = None, workers: bool = False) -> int:
     torch.manual_seed(seed)
     rank_zero_info(f"Seed set to {seed}")
     return seed
+
+
+@contextlib.contextmanager
+def isolate_rng(include_cuda: bool = True) -> Iterator[None]:
+    """Put the global random state (Python, NumPy, torch, and CUDA unless ``include_cuda=False``) back on exit.
+
+    The trainer runs the sanity check inside it, as Lightning does, so a run draws the same random
+    numbers (shuffling, dropout) with or without one.
+
+    >>> import torch
+    >>> _ = torch.manual_seed(1)
+    >>> with isolate_rng():
+    ...     first = torch.rand(1)
+    >>> bool(torch.rand(1) == first)
+    True
+    """
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    try:
+        import numpy as np
+    except ImportError:
+        np = None  # type: ignore[assignment]
+    if np is not None:
+        states["numpy"] = np.random.get_state()
+    if include_cuda and torch.cuda.is_available():
+        states["torch.cuda"] = torch.cuda.get_rng_state_all()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states["torch"])
+        random.setstate(states["python"])
+        if "numpy" in states:
+            np.random.set_state(states["numpy"])
+        if "torch.cuda" in states:
+            torch.cuda.set_rng_state_all(states["torch.cuda"])

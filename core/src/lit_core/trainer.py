@@ -909,7 +909,8 @@ class Trainer:
     def _run(self, fn: TrainerFn, ckpt_path: str | None) -> Any:
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
-        self.should_stop = False
+        if fn == TrainerFn.FITTING:  # as Lightning: a test after an early-stopped fit still reads should_stop=True
+            self.should_stop = False
         self._sigint_before_shutdown: tuple[Any] | None = None  # set when Ctrl+C starts a graceful shutdown
         try:
             # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
@@ -959,6 +960,8 @@ class Trainer:
                 params = hyperparameters_to_log(module, self.datamodule)
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
+            # Each stage starts with no metrics, as Lightning's: a test's callback_metrics hold only what it logged.
+            self._train_store, self._eval_store, self._logged_metrics = MetricStore(self._reduce), MetricStore(self._reduce), {}
             self._start_time = time.monotonic()
             try:
                 with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():

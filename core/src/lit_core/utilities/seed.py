@@ -1,5 +1,5 @@
-"""Lightning's ``utilities.seed`` path for ``seed_everything``."""
+"""Lightning's ``utilities.seed`` path for ``seed_everything`` and ``isolate_rng``."""
 
-from ..seed import seed_everything
+from ..seed import isolate_rng, seed_everything
 
-__all__ = ["seed_everything"]
+__all__ = ["isolate_rng", "seed_everything"]

@@ -37,14 +37,21 @@ class MatplotlibMissing(MisconfigurationException, ImportError):
 
 
 class _RangeScheduler(torch.optim.lr_scheduler.LRScheduler):
-    """Moves every parameter group's learning rate from ``min_lr`` to ``max_lr`` in ``steps - 1`` steps."""
+    """Moves every parameter group's learning rate from ``min_lr`` to ``max_lr`` over ``steps`` steps.
+
+    The points are Lightning 2.6's, so the same program finds the same curve and suggestion: the
+    first step uses ``min_lr``, step ``i >= 1`` the fraction ``(i + 1) / steps`` of the range (its
+    second point is two fractions up; the last one is ``max_lr``).
+    """
 
     def __init__(self, optimizer: torch.optim.Optimizer, max_lr: float, steps: int, mode: str) -> None:
-        self.max_lr, self.steps, self.mode = max_lr, max(steps - 1, 1), mode
+        self.max_lr, self.steps, self.mode = max_lr, max(steps, 1), mode
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
-        r = min(self.last_epoch / self.steps, 1.0)
+        if self.last_epoch <= 0:
+            return list(self.base_lrs)
+        r = min((self.last_epoch + 1) / self.steps, 1.0)
         if self.mode == "linear":
             return [base + r * (self.max_lr - base) for base in self.base_lrs]
         return [base * (self.max_lr / base) ** r for base in self.base_lrs]
@@ -82,7 +89,9 @@ class _LRProbe(lit.Callback):
             return
         step = len(self.losses) + 1
         self.avg_loss = self.beta * self.avg_loss + (1 - self.beta) * float(loss)
-        smoothed = self.avg_loss / (1 - self.beta**step)
+        # Lightning debiases with the global step counted after this optimizer step, plus one
+        # (beta**2 at the first point): the same smoothed curve, so the same suggestion.
+        smoothed = self.avg_loss / (1 - self.beta ** (step + 1))
         if self.early_stop_threshold is not None and step > 1 and smoothed > self.early_stop_threshold * self.best_loss:
             trainer.should_stop = True
         if trainer.world_size > 1:
@@ -111,13 +120,14 @@ class LRFinder:
         self._optimal_idx: int | None = None
 
     def suggestion(self, skip_begin: int = 10, skip_end: int = 1) -> float | None:
-        """The learning rate where the loss falls fastest (its steepest negative gradient).
+        """The learning rate where the loss falls fastest (its steepest negative gradient against the rate).
 
         :param skip_begin: points skipped at the start (the loss has not moved yet).
         :param skip_end: points skipped at the end (the loss is diverging).
         :return: the learning rate, or ``None`` (logged as an error) with fewer than two finite points left.
         """
-        losses = torch.tensor(self.results["loss"], dtype=torch.float64)
+        # float32 like Lightning's, so near-ties resolve the same way.
+        losses = torch.tensor(self.results["loss"], dtype=torch.float32)
         kept = torch.arange(len(losses))[skip_begin : len(losses) - skip_end]
         kept = kept[torch.isfinite(losses[kept])]
         if len(kept) < 2:
@@ -127,7 +137,9 @@ class LRFinder:
             )
             self._optimal_idx = None
             return None
-        gradients = torch.gradient(losses[kept])[0]
+        # Lightning 2.6 takes the gradient against the learning rates themselves, not the point index.
+        lrs = torch.tensor(self.results["lr"], dtype=torch.float32)
+        gradients = torch.gradient(losses[kept], spacing=[lrs[kept]])[0]
         self._optimal_idx = int(kept[int(torch.argmin(gradients))])
         return self.results["lr"][self._optimal_idx]
 
