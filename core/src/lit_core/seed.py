@@ -6,7 +6,6 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 
@@ -55,21 +54,13 @@ def isolate_rng(include_cuda: bool = True) -> Iterator[None]:
     >>> bool(torch.rand(1) == first)
     True
     """
-    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    try:
-        import numpy as np
-    except ImportError:
-        np = None  # type: ignore[assignment]
-    if np is not None:
-        states["numpy"] = np.random.get_state()
-    if include_cuda and torch.cuda.is_available():
-        states["torch.cuda"] = torch.cuda.get_rng_state_all()
+    from .checkpoint import capture_rng, restore_rng
+
+    # The states a checkpoint saves (CUDA's only once CUDA is in use: reading it would start CUDA).
+    states = capture_rng()
+    if not include_cuda:
+        states.pop("torch.cuda", None)
     try:
         yield
     finally:
-        torch.set_rng_state(states["torch"])
-        random.setstate(states["python"])
-        if "numpy" in states:
-            np.random.set_state(states["numpy"])
-        if "torch.cuda" in states:
-            torch.cuda.set_rng_state_all(states["torch.cuda"])
+        restore_rng(states)
