@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import torch
-from conftest import make_loader
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, TensorDataset
 
 import lit_core as lit
@@ -317,7 +316,8 @@ def test_estimated_stepping_batches(make_trainer, boring_model):
     assert seen == [6]
 
 
-def test_sanity_check_leaves_the_random_state_alone(make_trainer, boring_model):
+def test_sanity_check_leaves_the_random_state_alone(make_trainer, boring_model, random_loader):
+    make_loader = random_loader
     """As Lightning's (isolate_rng): a run draws the same random numbers with or without a sanity check."""
     draws = []
     for steps in (0, 2):
@@ -329,7 +329,8 @@ def test_sanity_check_leaves_the_random_state_alone(make_trainer, boring_model):
     assert draws[0] == draws[1]
 
 
-def test_should_stop_survives_a_test_after_fit_but_not_the_next_fit(make_trainer, boring_model):
+def test_should_stop_survives_a_test_after_fit_but_not_the_next_fit(make_trainer, boring_model, random_loader):
+    make_loader = random_loader
     class StopAtOnce(boring_model):
         def on_train_batch_end(self, outputs, batch, batch_idx):
             self.trainer.should_stop = True
@@ -343,7 +344,8 @@ def test_should_stop_survives_a_test_after_fit_but_not_the_next_fit(make_trainer
     assert not trainer.should_stop
 
 
-def test_each_stage_starts_with_no_metrics(make_trainer, boring_model):
+def test_each_stage_starts_with_no_metrics(make_trainer, boring_model, random_loader):
+    make_loader = random_loader
     class Logs(boring_model):
         def training_step(self, batch, batch_idx):
             loss = self.loss(batch)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_loader
 
 import lit_core as lit
 
@@ -144,7 +143,8 @@ def test_lr_scheduler_configs_as_lightning_callbacks_read_them(make_trainer, bor
 
 
 
-def test_epoch_schedulers_step_after_the_last_batch_plateau_after_epoch_end(make_trainer, boring_model):
+def test_epoch_schedulers_step_after_the_last_batch_plateau_after_epoch_end(make_trainer, boring_model, random_loader):
+    make_loader = random_loader
     """Lightning 2.6's order: a plain epoch scheduler has stepped by end-of-epoch validation and
     on_train_epoch_end (so a checkpoint saved there holds it); a plateau one steps after
     on_train_epoch_end (it reads what that logged); an epoch cut short by max_steps steps neither."""
