@@ -76,9 +76,10 @@ def cli_main():
     model = LitRegressor(args.hidden_dim, args.learning_rate)
     trainer = Trainer.from_argparse_args(args, weights_summary=None, progress_bar_refresh_rate=0, checkpoint_callback=False)
     trainer.fit(model, datamodule=dm)
+    logged = sorted(trainer.logged_metrics)  # fit's: each stage starts with no logged metrics
     result = trainer.validate(model, datamodule=dm, verbose=False)
     print(f"RESULT epochs={trainer.current_epoch} steps={trainer.global_step} batch_size={dm.batch_size} "
-          f"hidden={model.hparams.hidden_dim} logged={sorted(trainer.logged_metrics)} val_loss={result[0]['val_loss']:.4f}")
+          f"hidden={model.hparams.hidden_dim} logged={logged} val_loss={result[0]['val_loss']:.4f}")
 
 
 if __name__ == "__main__":
