@@ -3,6 +3,7 @@ hand-computed average, BatchNorm statistics, checkpoints and exact resume, error
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import pytest
@@ -193,3 +194,33 @@ def test_weight_averaging_usable_by_name(make_trainer: Any, recording_model: Any
     assert any(isinstance(cb, WeightAveraging) for cb in trainer.callbacks)
     trainer.fit(model)
     assert_weights(model, mean(model.after_step))
+
+
+def test_swa_batch_norm_pass_without_forward_runs_training_step(make_trainer: Any, random_loader: Any) -> None:
+    """A module whose ``training_step`` calls its submodules (no ``forward``, valid in Lightning):
+    the BatchNorm pass runs ``training_step``, with ``self.log`` muted, and gives ``update_bn``'s
+    statistics for the averaged weights."""
+    import lit_core as lit
+
+    class NoForward(lit.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = nn.functional.mse_loss(self.net(batch[0]), batch[1])
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    model = NoForward()
+    loader = random_loader(n=16, batch_size=4)
+    make_trainer(max_epochs=2, callbacks=[StochasticWeightAveraging(swa_lrs=0.05, swa_epoch_start=1)]).fit(model, loader)
+    expected = deepcopy(model.net)
+    update_bn(((x,) for x, _ in loader), expected)
+    bn, reference = model.net[1], expected[1]
+    assert torch.allclose(bn.running_mean, reference.running_mean) and torch.allclose(bn.running_var, reference.running_var)
+    assert "log" not in vars(model), "the muted log is gone after the pass"

@@ -171,23 +171,35 @@ class StochasticWeightAveraging(Callback):
             self._update_batch_norm(trainer, pl_module)
 
     def _update_batch_norm(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Recompute BatchNorm statistics for the averaged weights: one forward pass over the training data.
+        """Recompute BatchNorm statistics for the averaged weights: one pass over the training data.
 
         Lightning runs this pass as one more training epoch without backward passes; lit calls the
         model's ``forward`` on each training batch's input here instead, as
         ``torch.optim.swa_utils.update_bn`` does (the first element of a tuple or list batch, else
-        the batch), so the step's ``self.log`` calls stay out of it (see docs/decisions.rst).
+        the batch). A module without ``forward`` (its ``training_step`` calls its submodules) gets
+        its ``training_step(batch, batch_idx)`` instead, with ``self.log`` muted for the pass: in
+        neither case does the pass log, step or count (see docs/decisions.rst).
         """
         self.reset_batch_norm_and_save_state(pl_module)
         was_training = pl_module.training
         pl_module.train()
         limit = trainer.num_training_batches
-        with torch.no_grad():
-            for batch_idx, batch in enumerate(trainer.train_dataloader):
-                if batch_idx >= limit:
-                    break
-                inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
-                pl_module(move_data_to_device(inputs, pl_module.device))
+        has_forward = type(pl_module).forward is not nn.Module.forward
+        muted = {} if has_forward else {name: lambda *args, **kwargs: None for name in ("log", "log_dict")}
+        pl_module.__dict__.update(muted)  # instance attributes shadow the methods for the pass only
+        try:
+            with torch.no_grad():
+                for batch_idx, batch in enumerate(trainer.train_dataloader):
+                    if batch_idx >= limit:
+                        break
+                    if has_forward:
+                        inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
+                        pl_module(move_data_to_device(inputs, pl_module.device))
+                    else:
+                        pl_module.training_step(move_data_to_device(batch, pl_module.device), batch_idx)
+        finally:
+            for name in muted:
+                del pl_module.__dict__[name]
         pl_module.train(was_training)
         self.reset_momenta()
 
