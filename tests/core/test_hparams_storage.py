@@ -146,3 +146,19 @@ def test_container_subclasses_are_stored_as_plain_containers(make_trainer, borin
     with pytest.warns(UserWarning, match="'mode' is a Mode"):  # the default rebuilds it, and __init__ warns again
         loaded = Configured.load_from_checkpoint(tmp_root / "c.ckpt")
     assert loaded.hparams.opt == {"lr": 0.1, "nested": {"beta": 0.9}} and loaded.hparams.mode is Mode.FAST
+
+
+@pytest.mark.parametrize("path", ["builtins.eval", "this.s", "lit_test_never_imported_module.Thing"])
+def test_a_checkpoint_reference_never_imports_or_returns_code(path, tmp_root):
+    """A checkpoint names import paths itself: none is imported (importing runs a module's code),
+    and only classes and Python functions come back (not ``eval``): a checkpoint cannot run code."""
+    import sys
+
+    from lit_core.hparams import decode
+
+    already = "this" in sys.modules
+    checkpoint = {"hyper_parameters": {"fn": path}, "hyper_parameters_encoding": {"fn": "import"}}
+    with pytest.raises(CheckpointError, match="load_from_checkpoint\\(path, fn=...\\)"):
+        decode(checkpoint, "hyper_parameters", {})
+    assert ("this" in sys.modules) == already
+    assert decode(checkpoint, "hyper_parameters", {"fn": print})[0] == {"fn": print}  # an override skips it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import sys
 from argparse import Namespace
@@ -202,17 +201,23 @@ def checkpoint_entries(hparams: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def resolve_import(path: str) -> Any:
-    """The object at ``"package.module.Name"`` (the module imported, the attribute path walked)."""
+    """The class or Python function at ``"package.module.Name"``, in a module that is already imported.
+
+    A checkpoint names the path, so nothing is imported here (importing runs a module's code) and
+    only classes and functions written in Python are returned (never ``eval`` or another builtin):
+    a checkpoint still cannot run code. ``ImportError`` says what to import first.
+    """
     parts = path.split(".")
     for split in range(len(parts) - 1, 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
+        obj = sys.modules.get(".".join(parts[:split]))
+        if obj is None:
             continue
         for attr in parts[split:]:
             obj = getattr(obj, attr)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)) or getattr(obj, "__module__", None) == "builtins":
+            raise ImportError(f"{path!r} is not a class or a Python function")
         return obj
-    raise ImportError(f"cannot import {path!r}")
+    raise ImportError(f"{path!r} is in a module that is not imported (a checkpoint never imports one)")
 
 
 def decode(checkpoint: dict[str, Any], key: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -240,8 +245,9 @@ def _rebuild(name: str, how: str, stored: Any) -> Any:
         from .exceptions import CheckpointError
 
         raise CheckpointError(
-            f"The hyperparameter {name!r} was saved as a reference to {path!r}, which cannot be imported here "
-            f"({exc}). Import the module that defines it, or pass the value: load_from_checkpoint(path, {name}=...)."
+            f"The hyperparameter {name!r} was saved as a reference to {path!r}, which is not available here "
+            f"({exc}). Import the module that defines it before loading, or pass the value: "
+            f"load_from_checkpoint(path, {name}=...)."
         ) from exc
     if how == IMPORT:
         return obj
