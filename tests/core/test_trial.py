@@ -84,3 +84,40 @@ def test_errors_and_dataloaders_given(make_trainer: Any, boring_model: Any, rand
 
     make_trainer(callbacks=[Check()]).fit(boring_model(), train_dataloaders=random_loader())
     assert seen == {"train": True, "val": False}
+
+
+def test_a_trial_calls_no_fit_start_or_end_and_keeps_the_predict_loop(make_trainer: Any, boring_model: Any) -> None:
+    """As Lightning's tuner: the module's on_fit_start / on_fit_end ran for the real fit and are not
+    called again by the trial's loop; state a trial's loop replaces (``predict_loop``) comes back."""
+
+    class Counting(boring_model):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def on_fit_start(self) -> None:
+            self.calls.append("fit_start")
+
+        def on_fit_end(self) -> None:
+            self.calls.append("fit_end")
+
+        def on_train_start(self) -> None:
+            self.calls.append("train_start")
+
+    model = Counting()
+    make_trainer(callbacks=[TrialAtStart()], max_epochs=1).fit(model)
+    # Callbacks' on_fit_start come before the module's (as in Lightning), so the trial runs first; its
+    # loop runs on_train_start (as Lightning's fit_loop.run() does), never the fit's own hooks.
+    assert model.calls == ["train_start", "fit_start", "train_start", "fit_end"]
+
+    class PredictTrial(lit.Callback):
+        def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
+            if not hasattr(self, "outer"):
+                self.outer = trainer.predict_loop
+                with Trial(trainer, callbacks=[]) as trial:
+                    trial.run()
+
+    writer = PredictTrial()
+    trainer = make_trainer(callbacks=[writer])
+    trainer.predict(boring_model())
+    assert trainer.predict_loop is writer.outer and len(writer.outer.predictions) == 4

@@ -48,7 +48,7 @@ _STATE = (
     "_epoch_completed", "_epoch_batches_done", "_epoch_rng", "_batch_idx", "_num_training_batches",
     "train_dataloader", "val_dataloaders", "test_dataloaders", "predict_dataloaders", "_active_eval_loaders",
     "lr_scheduler_configs", "optimizers", "_lightning_optimizers", "_train_store", "_eval_store", "_store",
-    "_log_on_step", "_logged_metrics", "_start_time", "sanity_checking", "callbacks",
+    "_log_on_step", "_logged_metrics", "_start_time", "sanity_checking", "callbacks", "_resume", "predict_loop",
 )
 
 
@@ -108,6 +108,9 @@ class Trial:
             _unregister(trainer, lg)
         _reregister_callbacks(trainer, list(self.callbacks))
         trainer._bind_hot_path()
+        # As Lightning's tuner, which runs the loop alone: the module's (and plugins') fit start and
+        # end hooks ran for the real fit and are not called again for each trial.
+        trainer._events.fit_start = trainer._events.fit_end = None
         return self
 
     def run(self) -> Any:
