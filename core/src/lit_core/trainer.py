@@ -761,12 +761,13 @@ class Trainer:
             return float("inf") if self.max_steps == -1 else self.max_steps
         batches = self._num_training_batches
         if batches is None:
-            from .data import num_batches
+            from .data import num_batches, process_dataloader
 
             loaders = self._fetch_loaders("train") if self.lightning_module is not None else []
             if loaders and self.world_size > 1:
-                # The strategy shards the data over the processes (the per-process count is what steps).
-                loaders = [self.plugin_manager.hook.lit_process_dataloader(trainer=self, dataloader=loaders[0], stage="train")]
+                # The strategy shards the data over the processes (the per-process count is what steps);
+                # a CombinedLoader's loaders each go through the strategy, as in the fit loop.
+                loaders = [process_dataloader(self, loaders[0], "train")]
             batches = num_batches(loaders[0], self.limit_train_batches, "train", "limit_train_batches") if loaders else float("inf")
         if math.isinf(batches):
             per_epoch = batches
