@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from . import namespace
 from .builtins.adapters import overrides, positional_arity
 from .checkpoint import capture_loader_rng, restore_loader_rng, restore_rng
 from .data import num_batches, process_dataloader, recording_batch_indices, without_shuffle
@@ -273,9 +274,11 @@ class PredictLoop:
         limit = trainer.limit_predict_batches
         for loader in loaders:
             num_batches(loader, limit, "predict", "limit_predict_batches")
-        # A prediction writer (Lightning's ``BasePredictionWriter``: an ``interval`` saying when it
-        # writes) needs the outputs kept for a write per epoch, and the batches' sample indices.
-        intervals = [cb.interval for cb in trainer.callbacks if hasattr(getattr(cb, "interval", None), "on_epoch")]
+        # A prediction writer (whatever ``lit_core.callbacks.BasePredictionWriter`` resolves to; its
+        # ``interval`` says when it writes) needs the outputs kept for a write per epoch, and the
+        # batches' sample indices. Asked without importing anything: no writer, no provider imported.
+        writer = namespace.imported_class("lit_core.callbacks", "BasePredictionWriter")
+        intervals = [cb.interval for cb in trainer.callbacks if writer is not None and isinstance(cb, writer)]
         record = (any(i.on_batch for i in intervals), any(i.on_epoch for i in intervals))
         keep = trainer._return_predictions or record[1]
         step = under_autocast(trainer, step_method(trainer, "predict_step"))
