@@ -29,13 +29,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import lit_core as lit
+from lit_core.plugins.environments import ClusterEnvironment
 from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 
 if TYPE_CHECKING:
     from .model_checkpoint import ModelCheckpoint
 
-#: Signals that mean "stop soon": SIGTERM everywhere, SIGUSR1 where it exists (SLURM's warning).
-SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None)) if s is not None)
 
 
 def slurm_job_id(environ: Any = os.environ) -> str | None:
@@ -52,11 +51,11 @@ class Preemption:
     Registered for the duration of ``fit`` by the first ``ModelCheckpoint`` of the trainer.
     """
 
-    def __init__(self, checkpoint: ModelCheckpoint, world_size: int = 1, environment: Any = None) -> None:
+    def __init__(self, checkpoint: ModelCheckpoint, world_size: int = 1, environment: ClusterEnvironment | None = None) -> None:
         self.checkpoint = checkpoint
-        #: Whether to ``scontrol requeue`` the job: ``auto_requeue`` of a ``SLURMEnvironment`` given, else yes.
-        self.auto_requeue = bool(getattr(environment, "auto_requeue", True))
-        requeue_signal = getattr(environment, "requeue_signal", None) or getattr(signal, "SIGUSR1", None)
+        #: Whether to ``scontrol requeue`` the job: the cluster environment's ``auto_requeue`` (yes without one).
+        self.auto_requeue = environment.auto_requeue if environment is not None else True
+        requeue_signal = environment.requeue_signal if environment is not None else getattr(signal, "SIGUSR1", None)
         #: The signals handled: SIGTERM, and the requeue signal unless requeueing is off.
         self.signals = tuple(dict.fromkeys(
             s for s in (getattr(signal, "SIGTERM", None), requeue_signal if self.auto_requeue else None) if s is not None))

@@ -5,16 +5,23 @@ strategy (lit-ddp) detects an environment from the variables its launcher left (
 SLURM, lit's own), or uses the one the user gave: ``Trainer(plugins=[SLURMEnvironment()])``
 (the Trainer sets ``trainer.strategy.cluster_environment``). Other plugins may read that
 attribute too: lit-checkpoint's preemption handling reads ``auto_requeue`` and
-``requeue_signal`` from it, where the environment has them (``SLURMEnvironment``).
+``requeue_signal`` (a scheduler that requeues jobs, SLURM's, says so there).
 """
 
 from __future__ import annotations
 
+import signal
 from abc import ABC, abstractmethod
 
 
 class ClusterEnvironment(ABC):
     """Where this process sits in the job: its ranks, the world size, the rendezvous address."""
+
+    #: Whether a stop announced by ``requeue_signal`` should save and requeue the job (SLURM's
+    #: ``scontrol requeue``); an environment without a requeueing scheduler leaves it as it is.
+    auto_requeue: bool = True
+    #: The signal that announces the stop (``SIGUSR1``, as ``#SBATCH --signal=SIGUSR1@90`` sends).
+    requeue_signal: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 
     @property
     @abstractmethod
