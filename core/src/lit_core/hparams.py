@@ -56,9 +56,6 @@ def hyperparameters_from_call(obj: object, args: tuple[Any, ...], ignore: str | 
     No ``args``: every ``__init__`` argument (read from ``frame``); names: only those; one dict /
     ``argparse.Namespace`` (or OmegaConf config): that, as it is. ``ignore`` drops names.
     """
-    from argparse import Namespace
-    from collections.abc import Mapping
-
     if len(args) == 1 and isinstance(args[0], (Mapping, Namespace)):
         params = dict(vars(args[0]) if isinstance(args[0], Namespace) else args[0])
     else:

@@ -292,7 +292,6 @@ def _truncated_bptt_steps(value: Any, flags: dict[str, Any], after: list[After])
     )
 
 
-#: The Lightning 1.x Trainer flags lit accepts (with a warning) or rejects with the fix, by name.
 def _tuning_flag(name: str) -> Callable[[Any, dict[str, Any], list[After]], None]:
     """``auto_lr_find`` / ``auto_scale_batch_size``: checked and warned about by ``lit_core.tuning``, run by ``trainer.tune()``."""
 
@@ -305,6 +304,7 @@ def _tuning_flag(name: str) -> Callable[[Any, dict[str, Any], list[After]], None
     return translate
 
 
+#: The Lightning 1.x Trainer flags lit accepts (with a warning) or rejects with the fix, by name.
 LEGACY_TRAINER_FLAGS: dict[str, Callable[[Any, dict[str, Any], list[After]], None]] = {
     "auto_lr_find": _tuning_flag("auto_lr_find"),
     "auto_scale_batch_size": _tuning_flag("auto_scale_batch_size"),

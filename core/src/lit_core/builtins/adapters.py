@@ -84,15 +84,6 @@ def overrides(obj: object, base: type, name: str) -> bool:
     return impl is not None and impl is not getattr(base, name, None)
 
 
-def given_hook(obj: object, name: str) -> bool:
-    """Whether ``obj`` overrides hook ``name`` in its class or carries it as an instance attribute.
-
-    Instance attributes are how ``LambdaCallback`` (and user code that assigns ``cb.on_fit_end = fn``)
-    gives hooks: each one given is a hook, the others cost nothing.
-    """
-    return overrides(obj, Callback, name) or callable(getattr(obj, "__dict__", {}).get(name))
-
-
 def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...], first: tuple[str, ...] = ()) -> Callable[..., Any]:
     """Compile ``def <hook>(<names>): return method(<names>)`` with a hookimpl marker.
 
@@ -117,10 +108,10 @@ def callback_plugin(callback: Callback) -> types.SimpleNamespace:
     """A plugin object carrying a trampoline for every hook ``callback`` overrides."""
     plugin = AdapterPlugin()
     for hook, (name, extra) in EVENT_HOOKS.items():
-        if given_hook(callback, name):
+        if overrides(callback, Callback, name):  # an instance attribute gives a hook too (LambdaCallback)
             setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer", "module", *extra)))
     for hook, name in TRAINER_ONLY_HOOKS.items():
-        if given_hook(callback, name):
+        if overrides(callback, Callback, name):  # an instance attribute gives a hook too (LambdaCallback)
             setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer",)))
     return plugin
 
