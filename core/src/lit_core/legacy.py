@@ -16,12 +16,11 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from .callback import Callback
 from .exceptions import MisconfigurationException
 from .progress import ProgressBar
 from .rank_zero import rank_zero_deprecation
+from .utilities.grads import grad_norm
 
 if TYPE_CHECKING:
     from .module import LightningModule
@@ -365,11 +364,6 @@ class GradNormLogger(Callback):
         # Like Lightning 1.x, only when this step's metrics are sent (the norms cost a host read each).
         if every <= 0 or (trainer._batches_that_stepped + 1) % every != 0:
             return
-        key = f"grad_{self.norm_type}_norm"
-        norms = {
-            f"{key}/{name}": p.grad.detach().norm(self.norm_type)
-            for name, p in pl_module.named_parameters() if p.grad is not None
-        }
+        norms = grad_norm(pl_module, self.norm_type)
         if norms:
-            norms[f"{key}_total"] = torch.stack(list(norms.values())).norm(self.norm_type)
             pl_module.log_dict(norms, on_step=True, on_epoch=False, prog_bar=False, logger=True)

@@ -99,8 +99,6 @@ def tune(trainer: Trainer, model: LightningModule, train_dataloaders: Any = None
             kwargs.setdefault("mode", auto_scale)
         result["scale_batch_size"] = tuner.scale_batch_size(model, **data, **kwargs)
     if auto_lr:
-        if method != "fit":
-            raise MisconfigurationException("method='fit' is an invalid configuration to run lr finder.")
         kwargs = dict(lr_find_kwargs or {})
         kwargs.setdefault("update_attr", True)
         if isinstance(auto_lr, str):
