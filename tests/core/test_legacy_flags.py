@@ -111,7 +111,7 @@ def test_resume_from_checkpoint_is_the_next_fits_ckpt_path(tmp_root, boring_mode
     second.fit(resumed)
     assert second.global_step == 8 and second.current_epoch == 2  # one epoch of 4 batches restored, one run
     # Only the next fit: a second fit does not restore again.
-    assert not hasattr(second, "_resume_from_checkpoint")
+    assert second._resume_from_checkpoint is None  # taken by the first fit only
 
 
 def test_flush_logs_every_n_steps_is_accepted_and_says_loggers_flush_themselves(tmp_root):

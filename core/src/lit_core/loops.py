@@ -424,7 +424,7 @@ class FitLoop:
         self.last_loss: torch.Tensor | None = None
         #: barebones=True drops the NaN check altogether, unless detect_anomaly=True asks for it.
         #: detect_anomaly=True (or Lightning 1.x's terminate_on_nan=True): every loss is read before its backward pass.
-        every_step = bool(trainer.detect_anomaly) or getattr(trainer, "_check_nan_every_step", False)
+        every_step = bool(trainer.detect_anomaly) or trainer._check_nan_every_step
         self.check_nan = not trainer.barebones or every_step
         self.check_nan_now = every_step
         #: Whether the 0.x-era step dict ({'loss', 'log', 'progress_bar'}) was seen (warned once per fit).

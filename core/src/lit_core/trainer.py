@@ -297,6 +297,11 @@ class Trainer:
         self.benchmark = benchmark
         self.inference_mode = inference_mode
         self.detect_anomaly = detect_anomaly
+        # Set by Lightning 1.x flags (lit_core/legacy.py): the summary's depth (weights_summary), a NaN
+        # check on every loss (terminate_on_nan), the next fit's checkpoint (resume_from_checkpoint).
+        self._summary_max_depth = 1
+        self._check_nan_every_step = False
+        self._resume_from_checkpoint: str | None = None
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
         #: Lightning 1.x's tuning flags (given through lit_core/legacy.py), read by ``trainer.tune()``.
         self.auto_lr_find: bool | str = False
@@ -836,7 +841,7 @@ class Trainer:
             datamodule, train_dataloaders = train_dataloaders, None
         self._attach(model, datamodule, TrainerFn.FITTING, train=train_dataloaders, val=val_dataloaders)
         if ckpt_path is None:  # Lightning 1.x: Trainer(resume_from_checkpoint=...) is the next fit's ckpt_path
-            ckpt_path = self.__dict__.pop("_resume_from_checkpoint", None)
+            ckpt_path, self._resume_from_checkpoint = self._resume_from_checkpoint, None
         self._run(TrainerFn.FITTING, ckpt_path)
 
     def validate(self, model: LightningModule | None = None, dataloaders: Any = None, ckpt_path: str | None = None,

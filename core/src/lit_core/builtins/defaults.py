@@ -111,7 +111,7 @@ class KernelDefaults:
         from ..utilities.model_summary import ModelSummary
 
         # Lightning 1.x's Trainer(weights_summary="full") sets the depth (lit_core/legacy.py).
-        print(ModelSummary(module, max_depth=getattr(trainer, "_summary_max_depth", 1)))
+        print(ModelSummary(module, max_depth=trainer._summary_max_depth))
         return True
 
     @hookimpl(trylast=True)
