@@ -9,6 +9,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
           <lit_setup_environment>                    # ranks, devices, process group
           prepare_data() on the ranks that download  -> <lit_barrier>
           datamodule.setup(stage), <lit_setup>       # callbacks' and module's setup(stage)
+          module.configure_model()                   # in the precision's init context, every stage
           <lit_setup_module> -> module to train      # device move, precision convert, DDP wrap
           configure_optimizers(); <lit_setup_optimizers>
           when ckpt_path is given: <lit_resolve_checkpoint_path> ("last", "best"),
@@ -19,6 +20,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
             autocast = <lit_autocast>                # asked once per loop, entered around each step
             <lit_fit_start>
             <lit_sanity_check_start>  validation loop on num_sanity_val_steps  <lit_sanity_check_end>
+                                                     # (random state put back afterwards: isolate_rng)
             <lit_train_start>
             for epoch:
                 <lit_train_epoch_start>
@@ -35,12 +37,15 @@ happens. The fit loop, with a marker at each point where a hook fires::
                     when stepping: <lit_before_zero_grad>  zero_grad  schedulers (interval="step")
                     <lit_train_batch_end>
                     every log_every_n_steps: <lit_log_metrics(metrics, step)>
+                    after the epoch's last batch: schedulers (interval="epoch", not monitoring)
                     when due: validation loop  (see below)
-                <lit_train_epoch_end>  schedulers (interval="epoch")
+                <lit_train_epoch_end>  schedulers (interval="epoch", monitoring a metric)
             <lit_train_end>
             <lit_fit_end>
           <lit_teardown>
-        on any exception: <lit_exception(trainer, module, exception)>, then re-raise
+        on any exception: <lit_exception(trainer, module, exception)>, then re-raise; Ctrl+C
+            (KeyboardInterrupt) ends in SystemExit(1) after it, as in Lightning; a hook raising
+            ExitStage (the tuner) ends the stage as finished instead, teardown included
 
     validation / test / predict loop (``validate()``, ``test()``, ``predict()`` run it alone):
         autocast = <lit_autocast>
