@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from .hparams import AttributeDict, hyperparameters_from_call
+from .hparams import AttributeDict, save_hyperparameters
 from .utilities import argparse as _argparse
 
 if TYPE_CHECKING:
@@ -78,12 +77,9 @@ class LightningDataModule:
         (``datamodule_hyper_parameters``) and, unless ``logger=False``, to the loggers with the
         module's.
         """
-        self._log_hyperparams = logger
         if frame is None:
             frame = inspect.currentframe().f_back  # type: ignore[union-attr]
-        self._hparams.update(hyperparameters_from_call(self, args, ignore, frame))
-        # A snapshot: later calls add to it, later changes to hparams do not reach it.
-        self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
+        save_hyperparameters(self, args, ignore, frame, logger)
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,

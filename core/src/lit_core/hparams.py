@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import sys
@@ -78,6 +79,22 @@ def hyperparameters_from_call(obj: object, args: tuple[Any, ...], ignore: str | 
             params = init_args
     ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
     return {k: v for k, v in params.items() if k not in ignored}
+
+
+def save_hyperparameters(obj: Any, args: tuple[Any, ...], ignore: str | list[str] | None, frame: Any, logger: bool) -> None:
+    """``save_hyperparameters`` of a module or a data module: collect (``hyperparameters_from_call``),
+    warn about values a checkpoint leaves out (at the user's call), store, and snapshot
+    ``hparams_initial`` (later calls add to it; later changes to ``hparams`` do not reach it)."""
+    from .rank_zero import rank_zero_warn
+
+    obj._log_hyperparams = logger
+    params = hyperparameters_from_call(obj, args, ignore, frame)
+    for key, value in params.items():
+        warning = omission_warning(key, value)
+        if warning is not None:
+            rank_zero_warn(warning, stacklevel=5)  # at the user's save_hyperparameters() call
+    obj._hparams.update(params)
+    obj._hparams_initial = AttributeDict(copy.deepcopy(dict(obj._hparams)))
 
 
 def hyperparameters_to_log(module: Any, datamodule: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import inspect
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,10 +11,10 @@ import torch
 from torch import nn
 
 from .apply import move_data_to_device
-from .hparams import AttributeDict, hyperparameters_from_call, omission_warning
+from .hparams import AttributeDict, save_hyperparameters
 from .model_mode import ModelModeHooks
 from .optim import LightningOptimizer
-from .rank_zero import rank_zero_deprecation, rank_zero_warn
+from .rank_zero import rank_zero_deprecation
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -139,17 +138,9 @@ class LightningModule(ModelModeHooks, nn.Module):
         or pass a dict / ``argparse.Namespace`` to save it as it is. ``ignore`` drops names
         (e.g. an ``nn.Module`` argument).
         """
-        self._log_hyperparams = logger
         if frame is None:
             frame = inspect.currentframe().f_back  # type: ignore[union-attr]
-        params = hyperparameters_from_call(self, args, ignore, frame)
-        for key, value in params.items():
-            warning = omission_warning(key, value)
-            if warning is not None:
-                rank_zero_warn(warning, stacklevel=4)  # at the user's save_hyperparameters() call
-        self._hparams.update(params)
-        # A snapshot: later calls add to it, later changes to hparams do not reach it.
-        self._hparams_initial = AttributeDict(copy.deepcopy(dict(self._hparams)))
+        save_hyperparameters(self, args, ignore, frame, logger)
 
     @property
     def hparams(self) -> AttributeDict:
