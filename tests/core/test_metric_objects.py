@@ -222,6 +222,24 @@ def test_a_name_keeps_its_metric_object(make_trainer):
         make_trainer(limit_val_batches=0).fit(Swaps(), classification_loader(0))
 
 
+def test_a_plain_value_under_a_metric_objects_name_is_an_error_not_lost(make_trainer):
+    """``self.log("acc", self.acc)`` per step and ``self.log("acc", self.acc.compute())`` at the epoch's
+    end: the second would silently vanish behind the object's compute(), so it is refused with the fix."""
+
+    class Twice(Classifier):
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            self.train_acc(self(x), y)
+            self.log("acc", self.train_acc, on_step=True, on_epoch=True)
+            return F.cross_entropy(self(x), y)
+
+        def on_train_epoch_end(self):
+            self.log("acc", self.train_acc.compute())
+
+    with pytest.raises(MisconfigurationException, match="'acc' was logged as a metric object.*'acc_computed'"):
+        make_trainer(limit_val_batches=0).fit(Twice(), classification_loader(0))
+
+
 @pytest.mark.parametrize(("reduce_fx", "expected"), [(torch.sum, 10.0), (sum, 10.0), ("MAX", 4.0), (min, 1.0), (torch.mean, 2.5)])
 def test_reduce_fx_callables_and_names(make_trainer, boring_model, reduce_fx, expected):
     class Logs(boring_model):

@@ -132,6 +132,11 @@ class MetricStore:
         metric = self.metrics.get(key)
         if metric is None:
             metric = self._new(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist)
+        elif metric.metric is not None:
+            raise MisconfigurationException(
+                f"self.log({key!r}, value): {key!r} was logged as a metric object earlier in this loop, whose epoch value "
+                f"is its compute(). Log this value under another name (e.g. {key + '_computed'!r})."
+            )
         if metric.on_step:
             # The step value is reduced now; the epoch accumulates local values, reduced once at its end.
             step_value = value if not (metric.sync_dist and self.reduce_across) else self.reduce_across(value, metric.reduce)
