@@ -158,7 +158,7 @@ def test_a_checkpoint_reference_never_imports_or_returns_code(path, tmp_root):
 
     already = "this" in sys.modules
     checkpoint = {"hyper_parameters": {"fn": path}, "hyper_parameters_encoding": {"fn": "import"}}
-    with pytest.raises(CheckpointError, match="load_from_checkpoint\\(path, fn=...\\)"):
+    with pytest.raises(CheckpointError, match=r"load_from_checkpoint\(path, fn=\.\.\.\)"):
         decode(checkpoint, "hyper_parameters", {})
     assert ("this" in sys.modules) == already
     assert decode(checkpoint, "hyper_parameters", {"fn": print})[0] == {"fn": print}  # an override skips it

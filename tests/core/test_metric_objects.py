@@ -236,7 +236,7 @@ def test_a_plain_value_under_a_metric_objects_name_is_an_error_not_lost(make_tra
         def on_train_epoch_end(self):
             self.log("acc", self.train_acc.compute())
 
-    with pytest.raises(MisconfigurationException, match="'acc' was logged as a metric object.*'acc_computed'"):
+    with pytest.raises(MisconfigurationException, match=r"'acc' was logged as a metric object.*'acc_computed'"):
         make_trainer(limit_val_batches=0).fit(Twice(), classification_loader(0))
 
 
