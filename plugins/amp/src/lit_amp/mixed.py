@@ -22,6 +22,8 @@ import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 from lit_core.plugins import Precision
 
+from .lightning_classes import class_for
+
 if TYPE_CHECKING:
     from torch.optim import Optimizer
 
@@ -44,12 +46,8 @@ class MixedPrecision(Precision):
     dtype: ClassVar[torch.dtype]
 
     def __new__(cls, precision: str | None = None, device: str | None = None, scaler: Any = None) -> MixedPrecision:
-        if cls is MixedPrecision:
-            kinds = {"16-mixed": FP16MixedPrecision, "bf16-mixed": BF16MixedPrecision}
-            if precision not in kinds:
-                raise ValueError(f"MixedPrecision(precision={precision!r}): precision must be '16-mixed' or 'bf16-mixed'.")
-            cls = kinds[precision]
-        return super().__new__(cls)
+        kinds = {"16-mixed": FP16MixedPrecision, "bf16-mixed": BF16MixedPrecision}
+        return super().__new__(class_for(cls, MixedPrecision, kinds, precision))
 
     def __init__(self, precision: str | None = None, device: str | None = None, scaler: Any = None) -> None:
         if precision is not None and precision != self.name:

@@ -10,6 +10,8 @@ import torch
 
 from lit_core.builtins.precision import TruePrecision
 
+from .lightning_classes import class_for
+
 
 class HalfPrecision(TruePrecision):
     """Lightning's ``HalfPrecision(precision="16-true" | "bf16-true")``.
@@ -20,12 +22,8 @@ class HalfPrecision(TruePrecision):
     """
 
     def __new__(cls, precision: str = "16-true") -> HalfPrecision:
-        if cls is HalfPrecision:
-            kinds = {"16-true": FP16TruePrecision, "bf16-true": BF16TruePrecision}
-            if precision not in kinds:
-                raise ValueError(f"HalfPrecision(precision={precision!r}): precision must be '16-true' or 'bf16-true'.")
-            cls = kinds[precision]
-        return super().__new__(cls)
+        kinds = {"16-true": FP16TruePrecision, "bf16-true": BF16TruePrecision}
+        return super().__new__(class_for(cls, HalfPrecision, kinds, precision))
 
     def __init__(self, precision: str | None = None) -> None:
         if precision is not None and precision != self.name:
