@@ -131,6 +131,7 @@ class DDPStrategy(Strategy):
     @lit.hookimpl
     def lit_exception(self, trainer: lit.Trainer) -> None:
         self._remove_sync_switch(trainer)
+        _exit_state["failed"] = True  # the others may never reach the exit barrier
 
     def _remove_sync_switch(self, trainer: lit.Trainer) -> None:
         if self._sync_switch is not None:
@@ -271,6 +272,27 @@ class _GradientSyncSwitch:
         self.ddp.require_backward_grad_sync = trainer.is_last_batch or (batch_idx + 1) % trainer.accumulate_grad_batches == 0
 
 
+#: Whether a stage of this process failed: then no rank is waited for at exit.
+_exit_state = {"failed": False}
+
+
 def _destroy_process_group() -> None:
-    if dist.is_available() and dist.is_initialized():
+    """At interpreter exit: wait for the other ranks (after a clean run only), then tear the group down.
+
+    A rank that destroyed its group while another still finished its last collective has aborted
+    the other at exit ("terminate called without an active exception", a gloo worker thread), about
+    one torchrun job in 16 here. After a failure the others may be stuck or gone, so nobody waits;
+    on gloo the wait is bounded (``monitored_barrier``) in case a peer died without an exception.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if not _exit_state["failed"]:
+            if dist.get_backend() == "gloo":
+                dist.monitored_barrier(timeout=timedelta(seconds=30))
+            else:
+                dist.barrier()
+    except Exception:  # a peer gone at exit: nothing left to wait for
+        pass
+    finally:
         dist.destroy_process_group()
