@@ -67,6 +67,13 @@ class SpikeDetection(lit.Callback):
         """The mean of the last ``window`` finite losses (NaN before the first)."""
         return sum(self._values) / len(self._values) if self._values else float("nan")
 
+    def on_train_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
+        # Where spikes are recorded: decided once, not per batch (the root folder is known by now).
+        path = self.exclude_batches_path if self.exclude_batches_path is not None else trainer.default_root_dir
+        if not str(path).endswith(".json"):
+            path = os.path.join(path, "skip_batches.json")
+        self.exclude_batches_path = path
+
     @torch.no_grad()
     def on_train_batch_end(self, trainer: lit.Trainer, pl_module: lit.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         if isinstance(outputs, torch.Tensor):
@@ -75,10 +82,6 @@ class SpikeDetection(lit.Callback):
             loss = outputs["loss"].detach()
         else:
             raise TypeError(f"outputs have to be of type torch.Tensor or Mapping, got {type(outputs).__qualname__}")
-        path = self.exclude_batches_path if self.exclude_batches_path is not None else trainer.default_root_dir
-        if not str(path).endswith(".json"):
-            path = os.path.join(path, "skip_batches.json")
-        self.exclude_batches_path = path
 
         value = float(loss.float().mean()) if loss.numel() != 1 else float(loss)
         is_spike = batch_idx >= self.warmup and self._is_spike(value)
