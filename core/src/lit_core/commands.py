@@ -14,34 +14,47 @@ from . import registry
 
 
 def describe_plugins() -> list[dict[str, Any]]:
-    """One row per installed plugin: kind, name, distribution, version, hooks, availability.
+    """One row per installed plugin: kind, name, distribution, version, hooks, availability, conflict.
 
     Each plugin's module is imported to list its hooks and ask whether it can run here; an
-    import failure is reported in the row rather than raised.
+    import failure is reported in the row rather than raised. A name that several distributions
+    register gets one row per distribution, each listing the others under ``conflict`` and
+    unavailable by that name (``Trainer`` refuses to pick one).
     """
     pm = registry.PluginManager()
     rows = []
     for kind in registry.GROUPS:
-        for name, entry in sorted(registry.installed(kind).items()):
-            row: dict[str, Any] = {
-                "kind": kind,
-                "name": name,
-                "distribution": entry.distribution,
-                "version": entry.version,
-                "hooks": [],
-                "available": False,
-                "reason": "",
-            }
-            try:
-                obj = entry.load()
-                reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None
-                row["hooks"] = _hooks_of(pm, obj)
-                row["available"] = reason is None
-                row["reason"] = reason or ""
-            except Exception as exc:  # a broken plugin is a row, not a crash
-                row["reason"] = f"{type(exc).__name__}: {exc}"
-            rows.append(row)
+        for _, first in sorted(registry.installed(kind).items()):
+            claimants = (first, *first.rivals)
+            for entry in claimants:
+                others = [c.distribution for c in claimants if c is not entry]
+                rows.append(_describe(pm, entry, others))
     return rows
+
+
+def _describe(pm: registry.PluginManager, entry: registry.PluginEntry, conflict: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "kind": entry.kind,
+        "name": entry.name,
+        "distribution": entry.distribution,
+        "version": entry.version,
+        "hooks": [],
+        "available": False,
+        "reason": "",
+        "conflict": conflict,
+    }
+    try:
+        obj = entry.import_object()
+        reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None
+        row["hooks"] = _hooks_of(pm, obj)
+        row["available"] = reason is None and not conflict
+        row["reason"] = reason or ""
+    except Exception as exc:  # a broken plugin is a row, not a crash
+        row["reason"] = f"{type(exc).__name__}: {exc}"
+    if conflict:
+        row["reason"] = "; ".join(filter(None, [f"conflict: {entry.name!r} is also registered by {', '.join(conflict)}",
+                                                row["reason"]]))
+    return row
 
 
 def _hooks_of(pm: registry.PluginManager, obj: Any) -> list[str]:

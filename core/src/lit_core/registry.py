@@ -7,6 +7,8 @@ name users type.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import functools
 import inspect
 import os
@@ -23,6 +25,7 @@ import pluggy
 from . import hookspecs, namespace
 from .exceptions import PluginError, UnknownPluginError
 from .markers import PROJECT, function_factory
+from .rank_zero import rank_zero_warn
 
 #: kind -> entry-point group.
 GROUPS: dict[str, str] = {
@@ -56,7 +59,11 @@ TRACE_ENV = "LIT_TRACE_HOOKS"
 
 @dataclass(frozen=True)
 class PluginEntry:
-    """One installed plugin, known from metadata only until ``load()``."""
+    """One installed plugin, known from metadata only until ``load()``.
+
+    ``rivals``: the entries of other distributions that register the same name for the same
+    kind. Such a name is ambiguous: ``load()`` refuses it rather than let one shadow the other.
+    """
 
     kind: str
     name: str
@@ -64,12 +71,31 @@ class PluginEntry:
     distribution: str
     version: str
     entry_point: metadata.EntryPoint
+    rivals: tuple[PluginEntry, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``distribution version (module:object)``, for messages."""
+        return f"{self.distribution} {self.version} ({self.value})"
 
     def load(self) -> Any:
         """Import the plugin's module and return the object the entry point names.
 
-        Raises ``PluginError`` naming the distribution, chained to the original error.
+        Raises ``PluginError`` naming every distribution when several register this name, and
+        naming the distribution, chained to the original error, when its module fails to import.
         """
+        if self.rivals:
+            labels = [entry.label for entry in (self, *self.rivals)]
+            raise PluginError(
+                f"The {self.kind} name {self.name!r} is registered by {len(labels)} distributions: "
+                f"{' and '.join(labels)}. lit does not pick one silently. Uninstall all but one "
+                f"(`pip uninstall {self.rivals[-1].distribution}`), or pass the class or an instance "
+                f"instead of the name (e.g. {self.kind}=<module>.<Class>())."
+            )
+        return self.import_object()
+
+    def import_object(self) -> Any:
+        """Import and return the object, even when the name is ambiguous (``lit plugins`` lists each)."""
         try:
             return self.entry_point.load()
         except Exception as exc:
@@ -83,28 +109,57 @@ class PluginEntry:
 
 @functools.cache
 def installed(kind: str) -> dict[str, PluginEntry]:
-    """The plugins of ``kind`` installed in this environment, by name (metadata only)."""
-    group = GROUPS[kind]
-    found: dict[str, PluginEntry] = {}
-    for ep in metadata.entry_points(group=group):
-        if ep.name in found:
-            continue
+    """The plugins of ``kind`` installed in this environment, by name (metadata only).
+
+    A name that several distributions register maps to the first one's entry, holding the
+    others as ``rivals``. One distribution found twice (the same folder twice on ``sys.path``,
+    or a copy in another) counts once: ``importlib.metadata`` keeps the first of each name.
+    """
+    by_name: dict[str, dict[str, PluginEntry]] = {}
+    for ep in metadata.entry_points(group=GROUPS[kind]):
         dist = ep.dist
-        found[ep.name] = PluginEntry(
+        distribution = dist.metadata["Name"] if dist else f"the entry point {ep.value!r}"
+        by_name.setdefault(ep.name, {}).setdefault(distribution, PluginEntry(
             kind=kind,
             name=ep.name,
             value=ep.value,
-            distribution=dist.metadata["Name"] if dist else "?",
+            distribution=distribution,
             version=dist.version if dist else "?",
             entry_point=ep,
-        )
+        ))
+    found = {}
+    for name, by_dist in by_name.items():
+        first, *others = by_dist.values()
+        found[name] = dataclasses.replace(first, rivals=tuple(others)) if others else first
     return found
 
 
 def refresh() -> None:
     """Forget what was discovered (after installing a distribution at run time, in tests)."""
     installed.cache_clear()
+    _WARNED.clear()
     namespace.refresh()
+
+
+#: Plugins ``load_for_auto`` has warned about once already (forgotten by ``refresh``).
+_WARNED: set[tuple[str, str]] = set()
+
+
+def load_for_auto(kind: str, name: str) -> Any | None:
+    """The object for ``name``, or ``None`` when it cannot be loaded: for automatic selection.
+
+    ``accelerator="auto"`` looks at every installed accelerator; one whose module fails to
+    import (or whose name two distributions register) must not break every default
+    ``Trainer``. It is skipped with one warning per process naming the distribution and the
+    error; selecting it by name still raises that error.
+    """
+    try:
+        return load(kind, name)
+    except PluginError as exc:
+        if (kind, name) not in _WARNED:
+            _WARNED.add((kind, name))
+            rank_zero_warn(f"Skipping it for {kind}='auto': {exc}", stacklevel=4)
+        return None
 
 
 def autoload_disabled() -> bool:
@@ -112,20 +167,40 @@ def autoload_disabled() -> bool:
     return os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("", "0", "false", "no")
 
 
-def install_hint(kind: str, name: str) -> str:
-    """The ``pip install`` that would provide plugin ``name`` of ``kind``."""
-    dist = FIRST_PARTY.get(kind, {}).get(name, f"lit-{name}".replace("_", "-"))
-    return f"pip install {dist}"
+_ARTICLE = {"accelerator": "an accelerator", "strategy": "a strategy", "precision": "a precision plugin",
+            "logger": "a logger", "callback": "a callback"}
+
+
+def install_hint(kind: str | None, name: str) -> str:
+    """What to do about plugin ``name`` (of ``kind``, or of any kind) that is not installed.
+
+    Never invents a distribution (``lit-<typo>`` would invite typosquatting): a name installed
+    as another kind says so; a first-party name says which distribution to install; otherwise
+    close matches among every installed name (and first-party names), with their kind.
+    """
+    elsewhere = [k for k in GROUPS if k != kind and name in installed(k)]
+    if kind and elsewhere:
+        what = " and ".join(_ARTICLE[k] for k in elsewhere)
+        return f"{name!r} is {what}, not {_ARTICLE[kind]}: pass {elsewhere[0]}={name!r}."
+    dist = next((FIRST_PARTY[k][name] for k in ([kind] if kind else GROUPS) if name in FIRST_PARTY.get(k, {})), None)
+    if dist is not None:
+        return f"{name!r} is provided by {dist}: `pip install {dist}`."
+    known: dict[str, str] = {}
+    for k in GROUPS:
+        for candidate in [*installed(k), *FIRST_PARTY.get(k, {})]:
+            label = _ARTICLE[k] if candidate in installed(k) else f"{_ARTICLE[k]} from {FIRST_PARTY[k][candidate]}"
+            known.setdefault(candidate, label)
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.75)
+    if close:
+        return "Did you mean " + " or ".join(f"{c!r} ({known[c]})" for c in close) + "?"
+    return "If it is a third-party plugin, install the distribution that provides it."
 
 
 def unknown_name_error(kind: str, name: str, extra: Iterable[str] = ()) -> UnknownPluginError:
     """The error for a name no installed plugin of ``kind`` provides."""
     names = sorted({*installed(kind), *extra})
     listing = ", ".join(repr(n) for n in names) if names else "none"
-    return UnknownPluginError(
-        f"Unknown {kind} {name!r}. Installed {kind} plugins: {listing}. "
-        f"If {name!r} is provided by a separate distribution, install it: `{install_hint(kind, name)}`."
-    )
+    return UnknownPluginError(f"Unknown {kind} {name!r}. Installed {kind} plugins: {listing}. {install_hint(kind, name)}")
 
 
 def load(kind: str, name: str) -> Any:

@@ -416,7 +416,7 @@ class Trainer:
                 raise PluginError(
                     f"Unknown plugin {item!r} in plugins=[...]. Installed: "
                     + "; ".join(f"{k}: {', '.join(sorted(registry.installed(k))) or 'none'}" for k in registry.GROUPS)
-                    + f". If {item!r} is a separate distribution, install it: `{registry.install_hint(_hint_kind(name), name)}`."
+                    + f". {registry.install_hint(None, name)}"
                 )
             if len(kinds) > 1:
                 raise PluginError(
@@ -492,8 +492,8 @@ class Trainer:
         for name in names:
             if name in self._disabled:
                 continue
-            cls = registry.load("accelerator", name)
-            if cls.unavailable_reason() is None:
+            cls = registry.load_for_auto("accelerator", name)  # a broken third-party one is skipped, with a warning
+            if cls is not None and cls.unavailable_reason() is None:
                 candidates.append((cls.priority, name == "cpu", name))
         if not candidates:
             raise MisconfigurationException(
@@ -508,10 +508,11 @@ class Trainer:
             if self.num_devices * self.num_nodes > 1:
                 value = self.accelerator.multi_device_strategy
                 if value not in registry.installed("strategy"):
-                    dist = registry.FIRST_PARTY["strategy"].get(value, f"lit-{value}")
                     raise PluginError(
-                        f"devices={self.num_devices}, num_nodes={self.num_nodes} needs a multi-process strategy, and none is "
-                        f"installed: `pip install {dist}` (then strategy='{value}' is picked automatically)."
+                        f"devices={self.num_devices}, num_nodes={self.num_nodes} needs the multi-process strategy {value!r} "
+                        f"of accelerator={self.accelerator.name!r}, and it is not installed. "
+                        + registry.install_hint("strategy", value)
+                        + f" Then strategy={value!r} is picked automatically."
                     )
             else:
                 return SingleDeviceStrategy()
@@ -1398,10 +1399,3 @@ class Trainer:
             self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"))
         elif "rng_states" in checkpoint:
             restore_rng(checkpoint["rng_states"])
-
-
-def _hint_kind(name: str) -> str:
-    for kind, names in registry.FIRST_PARTY.items():
-        if name in names:
-            return kind
-    return "callback"

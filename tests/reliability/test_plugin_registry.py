@@ -1,0 +1,213 @@
+"""Issue 14, cases 17-19: one misbehaving third-party plugin must not break the rest.
+
+Third-party distributions are real: a ``.dist-info`` folder with ``entry_points.txt`` and a
+module, on ``sys.path``, found by ``importlib.metadata`` like any ``pip install``-ed package.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import lit_core as lit
+from lit_core import registry
+from lit_core.exceptions import PluginError
+
+MakeDist = Callable[..., Path]
+
+
+@pytest.fixture
+def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
+    """``make_dist(name, modules, entry_points, version=..., site=...)``: install a distribution.
+
+    Writes the modules and ``<name>-<version>.dist-info`` into ``site`` (a new folder on
+    ``sys.path`` unless given), and forgets the discovered plugins and the imported modules after.
+    """
+    imported: list[str] = []
+
+    def make(name: str, modules: dict[str, str], entry_points: dict[str, dict[str, str]], version: str = "1.0",
+             site: Path | None = None) -> Path:
+        if site is None:
+            site = tmp_path / f"site-{name}"
+            site.mkdir()
+            monkeypatch.syspath_prepend(str(site))
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(textwrap.dedent(source))
+            imported.append(module)
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines += [f"[{group}]", *(f"{ep} = {target}" for ep, target in entries.items())]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        registry.refresh()
+        return site
+
+    yield make
+    for module in imported:
+        sys.modules.pop(module, None)
+    registry.refresh()
+
+
+BROKEN_ACCELERATOR = """
+raise ImportError("libfancy.so.2: cannot open shared object file")
+"""
+
+CALLBACK = """
+import lit_core as lit
+
+
+class Dup(lit.Callback):
+    origin = {origin!r}
+"""
+
+ACCELERATOR = """
+from lit_core.accelerators import Accelerator
+
+
+class ChannelsLast(Accelerator):
+    name = "cpu_channels_last"
+    priority = -10
+"""
+
+
+MULTI_DEVICE = """
+    multi_device_strategy = "channels_ddp"
+
+    @classmethod
+    def device_count(cls):
+        return 2
+"""
+
+
+def _plugin_warnings(record: list[warnings.WarningMessage], text: str) -> list[str]:
+    return [str(w.message) for w in record if text in str(w.message)]
+
+
+# ---------------------------------------------------------------------------------- case 17
+
+
+def test_case_17_broken_accelerator_plugin_is_skipped_by_auto_with_one_warning(make_dist, tmp_path, boring_model,
+                                                                               random_loader):
+    make_dist("lit-fancy", {"lit_fancy": BROKEN_ACCELERATOR}, {"lit.accelerators": {"fancy": "lit_fancy:Fancy"}})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        trainer = lit.Trainer(logger="csv", default_root_dir=tmp_path, max_steps=2, enable_progress_bar=False,
+                              enable_model_summary=False)
+        trainer.fit(boring_model(), random_loader())
+        again = lit.Trainer(logger="csv", default_root_dir=tmp_path)
+    assert trainer.accelerator.name == "cpu" and again.accelerator.name == "cpu"
+    assert trainer.global_step == 2
+    (message,) = _plugin_warnings(record, "lit-fancy")  # one warning, not one per Trainer
+    assert "'fancy'" in message and "libfancy.so.2: cannot open shared object file" in message
+    assert "ImportError" in message
+
+
+def test_case_17_broken_accelerator_plugin_selected_by_name_raises_its_import_error(make_dist):
+    make_dist("lit-fancy", {"lit_fancy": BROKEN_ACCELERATOR}, {"lit.accelerators": {"fancy": "lit_fancy:Fancy"}})
+    with pytest.raises(PluginError, match=r"lit-fancy 1\.0 failed to import: ImportError: libfancy\.so\.2") as info:
+        lit.Trainer(accelerator="fancy")
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+# ---------------------------------------------------------------------------------- case 18
+
+
+def _two_dups(make_dist: MakeDist) -> None:
+    make_dist("lit-dup-a", {"lit_dup_a": CALLBACK.format(origin="a")}, {"lit.callbacks": {"dup": "lit_dup_a:Dup"}})
+    make_dist("lit-dup-b", {"lit_dup_b": CALLBACK.format(origin="b")}, {"lit.callbacks": {"dup": "lit_dup_b:Dup"}},
+              version="2.0")
+
+
+def test_case_18_name_registered_by_two_distributions_is_an_error_naming_both(make_dist, tmp_path):
+    _two_dups(make_dist)
+    for flags in ({"callbacks": ["dup"]}, {"plugins": ["dup"]}):
+        with pytest.raises(PluginError) as info:
+            lit.Trainer(default_root_dir=tmp_path, **flags)
+        message = str(info.value)
+        assert "'dup'" in message and "lit-dup-a 1.0" in message and "lit-dup-b 2.0" in message, message
+    # passing the class chooses one: the way out the error offers
+    import lit_dup_b
+
+    assert any(cb.origin == "b" for cb in lit.Trainer(default_root_dir=tmp_path, callbacks=[lit_dup_b.Dup]).callbacks)
+
+
+def test_case_18_lit_plugins_shows_both_marked_as_a_conflict(make_dist):
+    _two_dups(make_dist)
+    sites = [p for p in sys.path if "site-lit-dup" in p]
+    env = {"PYTHONPATH": ":".join(sites), "PATH": ""}
+    run = [sys.executable, "-m", "lit_core.commands", "plugins"]
+    rows = json.loads(subprocess.run([*run, "--json"], capture_output=True, text=True, env=env, check=True).stdout)
+    dups = sorted((r["distribution"], r["conflict"]) for r in rows if r["kind"] == "callback" and r["name"] == "dup")
+    assert dups == [("lit-dup-a", ["lit-dup-b"]), ("lit-dup-b", ["lit-dup-a"])]
+    table = subprocess.run(run, capture_output=True, text=True, env=env, check=True).stdout
+    lines = [line for line in table.splitlines() if line.split()[:2] == ["callback", "dup"]]
+    assert len(lines) == 2 and all("conflict" in line for line in lines), table
+
+
+def test_case_18_one_distribution_seen_twice_on_sys_path_is_not_a_conflict(make_dist, tmp_path, monkeypatch):
+    site = make_dist("lit-dup-a", {"lit_dup_a": CALLBACK.format(origin="a")}, {"lit.callbacks": {"dup": "lit_dup_a:Dup"}})
+    monkeypatch.syspath_prepend(str(site))  # the same folder twice
+    other = tmp_path / "copy"
+    other.mkdir()
+    make_dist("lit-dup-a", {"lit_dup_a": CALLBACK.format(origin="a")}, {"lit.callbacks": {"dup": "lit_dup_a:Dup"}},
+              site=other)
+    monkeypatch.syspath_prepend(str(other))  # and an identical copy elsewhere
+    registry.refresh()
+    trainer = lit.Trainer(default_root_dir=tmp_path, callbacks=["dup"])
+    assert any(getattr(cb, "origin", None) == "a" for cb in trainer.callbacks)
+
+
+# ---------------------------------------------------------------------------------- case 19
+
+
+def _error(**flags) -> str:
+    with pytest.raises(PluginError) as info:
+        lit.Trainer(**flags)
+    return str(info.value)
+
+
+def test_case_19_unknown_names_get_no_invented_distribution(tmp_path):
+    for flags in ({"strategy": "compiledd"}, {"plugins": ["compiledd"]}, {"logger": "neptune"},
+                  {"callbacks": ["compiledd"]}, {"accelerator": "compiledd"}):
+        message = _error(default_root_dir=tmp_path, **flags)
+        assert "pip install" not in message, (flags, message)
+        assert "lit-compiledd" not in message and "lit-neptune" not in message, (flags, message)
+
+
+def test_case_19_a_logger_used_as_a_callback_is_named_for_what_it_is(tmp_path):
+    message = _error(default_root_dir=tmp_path, callbacks=["tensorboard"])
+    assert "'tensorboard' is a logger, not a callback" in message and "logger='tensorboard'" in message
+    assert "pip install" not in message, message
+
+
+def test_case_19_close_matches_among_installed_names_of_every_kind(make_dist, tmp_path):
+    make_dist("lit-channels", {"lit_channels": ACCELERATOR}, {"lit.accelerators": {"cpu_channels_last": "lit_channels:ChannelsLast"}})
+    message = _error(default_root_dir=tmp_path, strategy="cpu_channels_last")
+    assert "'cpu_channels_last' is an accelerator, not a strategy" in message, message
+    message = _error(default_root_dir=tmp_path, strategy="cpu_channel_last")
+    assert "'cpu_channels_last' (an accelerator)" in message, message
+    assert "'ddp' (a strategy)" in _error(default_root_dir=tmp_path, strategy="ddpp")
+    assert "'tensorboard' (a logger)" in _error(default_root_dir=tmp_path, callbacks=["tensorbord"])
+    assert "pip install" not in message
+
+
+def test_case_19_first_party_names_still_say_what_to_install(hide_distribution, tmp_path):
+    hide_distribution("lit-tensorboard")
+    message = _error(default_root_dir=tmp_path, logger="tensorboard")
+    assert "pip install lit-tensorboard" in message, message
+
+
+def test_case_19_a_third_party_multi_device_strategy_gets_no_invented_distribution(make_dist, tmp_path):
+    make_dist("lit-channels", {"lit_channels": ACCELERATOR + MULTI_DEVICE},
+              {"lit.accelerators": {"cpu_channels_last": "lit_channels:ChannelsLast"}})
+    message = _error(default_root_dir=tmp_path, accelerator="cpu_channels_last", devices=2)
+    assert "channels_ddp" in message and "pip install" not in message, message
