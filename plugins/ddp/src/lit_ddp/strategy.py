@@ -8,6 +8,7 @@ What each hook does here:
 ``lit_setup_module``       (wrapper, fit only) ``sync_batchnorm``, then ``DistributedDataParallel``
                            around the module's steps; ``no_sync`` while accumulating gradients
 ``lit_process_dataloader`` (wrapper) a ``DistributedSampler`` (``sampler``)
+``lit_train_epoch_start``  every process has as many training batches as the others (``balance``)
 ``lit_reduce`` ``lit_all_gather`` ``lit_barrier`` ``lit_broadcast``   torch.distributed collectives
 """
 
@@ -30,6 +31,7 @@ from lit_core.strategies import Strategy
 from lit_core.trainer import TrainerFn
 from lit_core.wrappers import StepForward
 
+from .balance import check_even_batches, note_timeout, timeout_of
 from .environment import detect, place
 from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks
 from .sampler import ShardedLoaders
@@ -43,7 +45,10 @@ class DDPStrategy(Strategy):
     :param find_unused_parameters: passed to ``DistributedDataParallel``: needed when some
         parameters get no gradient in a step (``strategy="ddp_find_unused_parameters_true"``).
     :param process_group_backend: ``"gloo"`` / ``"nccl"``; by default nccl on CUDA, gloo elsewhere.
-    :param timeout: how long a collective waits for the other processes before failing.
+    :param timeout: how long a collective waits for the other processes before failing: a
+        ``timedelta`` or seconds (30 minutes by default, as in torch). A stalled process makes the
+        others fail after this long; lower it to learn of a hang sooner, raise it for steps that
+        take long on one rank only (a long checkpoint save on rank zero).
     :param cluster_environment: where the processes come from (``SLURMEnvironment()``...); by default
         detected (torchrun, SLURM, or lit's own launcher). ``Trainer(plugins=[env])`` sets it too.
     :param ddp_kwargs: any other ``DistributedDataParallel`` argument (``static_graph=True``...).
@@ -53,11 +58,11 @@ class DDPStrategy(Strategy):
     multi_process: ClassVar[bool] = True
 
     def __init__(self, find_unused_parameters: bool = False, process_group_backend: str | None = None,
-                 timeout: timedelta = timedelta(minutes=30), cluster_environment: ClusterEnvironment | None = None,
+                 timeout: timedelta | float = timedelta(minutes=30), cluster_environment: ClusterEnvironment | None = None,
                  **ddp_kwargs: Any) -> None:
         self.find_unused_parameters = find_unused_parameters
         self.process_group_backend = process_group_backend
-        self.timeout = timeout
+        self.timeout = timeout_of(timeout)
         self.ddp_kwargs = ddp_kwargs
         self.cluster_environment = cluster_environment
         self._sharded = ShardedLoaders()
@@ -129,9 +134,10 @@ class DDPStrategy(Strategy):
             self.cluster_environment.teardown()
 
     @lit.hookimpl
-    def lit_exception(self, trainer: lit.Trainer) -> None:
+    def lit_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
         self._remove_sync_switch(trainer)
         _exit_state["failed"] = True  # the others may never reach the exit barrier
+        note_timeout(exception, self.timeout, trainer.global_rank)
 
     def _remove_sync_switch(self, trainer: lit.Trainer) -> None:
         if self._sync_switch is not None:
@@ -139,6 +145,11 @@ class DDPStrategy(Strategy):
             self._sync_switch = None
 
     # -- data ---------------------------------------------------------------------------------
+
+    @lit.hookimpl
+    def lit_train_epoch_start(self, trainer: lit.Trainer) -> None:
+        if trainer.world_size > 1 and dist.is_initialized():
+            check_even_batches(trainer, lambda count: self._on_comm_device(trainer, count))
 
     @lit.hookimpl(wrapper=True)
     def lit_process_dataloader(self, trainer: lit.Trainer, stage: str) -> Generator[None, Any, Any]:
