@@ -88,6 +88,13 @@ MULTI_DEVICE = """
 """
 
 
+RAISING_CHECK = """
+    @classmethod
+    def unavailable_reason(cls):
+        raise RuntimeError("driver query failed")
+"""
+
+
 def _plugin_warnings(record: list[warnings.WarningMessage], text: str) -> list[str]:
     return [str(w.message) for w in record if text in str(w.message)]
 
@@ -118,6 +125,23 @@ def test_case_17_broken_accelerator_plugin_selected_by_name_raises_its_import_er
     assert isinstance(info.value.__cause__, ImportError)
 
 
+def test_case_17_accelerator_whose_availability_check_raises_is_skipped_by_auto(make_dist, tmp_path):
+    source = ACCELERATOR.replace("priority = -10", "priority = 10") + RAISING_CHECK
+    make_dist("lit-channels", {"lit_channels": source}, {"lit.accelerators": {"cpu_channels_last": "lit_channels:ChannelsLast"}})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert lit.Trainer(default_root_dir=tmp_path).accelerator.name == "cpu"
+    (message,) = _plugin_warnings(record, "lit-channels")
+    assert "unavailable_reason() raised RuntimeError: driver query failed" in message
+
+
+def test_case_17_an_auto_selection_that_skips_lit_core_cpu_says_why(make_dist, tmp_path):
+    make_dist("lit-fakecpu", {"lit_fakecpu": BROKEN_ACCELERATOR}, {"lit.accelerators": {"cpu": "lit_fakecpu:Cpu"}})
+    with pytest.warns(UserWarning, match="'cpu' is registered by 2 distributions"), \
+            pytest.raises(PluginError, match=r"'cpu' is registered by 2 distributions: lit-core .* and lit-fakecpu 1\.0"):
+        lit.Trainer(default_root_dir=tmp_path)
+
+
 # ---------------------------------------------------------------------------------- case 18
 
 
@@ -138,6 +162,20 @@ def test_case_18_name_registered_by_two_distributions_is_an_error_naming_both(ma
     import lit_dup_b
 
     assert any(cb.origin == "b" for cb in lit.Trainer(default_root_dir=tmp_path, callbacks=[lit_dup_b.Dup]).callbacks)
+
+
+def test_case_18_accelerator_auto_skips_a_conflicting_name_with_a_warning(make_dist, tmp_path):
+    for dist in ("lit-channels-a", "lit-channels-b"):
+        module = dist.replace("-", "_")
+        make_dist(dist, {module: ACCELERATOR.replace("priority = -10", "priority = 10")},
+                  {"lit.accelerators": {"cpu_channels_last": f"{module}:ChannelsLast"}})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert lit.Trainer(default_root_dir=tmp_path).accelerator.name == "cpu", "neither is picked silently"
+    (message,) = _plugin_warnings(record, "cpu_channels_last")
+    assert "lit-channels-a 1.0" in message and "lit-channels-b 1.0" in message
+    with pytest.raises(PluginError, match=r"registered by 2 distributions: lit-channels-a 1\.0 .* and lit-channels-b 1\.0"):
+        lit.Trainer(default_root_dir=tmp_path, accelerator="cpu_channels_last")
 
 
 def test_case_18_lit_plugins_shows_both_marked_as_a_conflict(make_dist):

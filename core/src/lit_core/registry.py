@@ -85,12 +85,12 @@ class PluginEntry:
         naming the distribution, chained to the original error, when its module fails to import.
         """
         if self.rivals:
-            labels = [entry.label for entry in (self, *self.rivals)]
+            labels = sorted(entry.label for entry in (self, *self.rivals))
             raise PluginError(
                 f"The {self.kind} name {self.name!r} is registered by {len(labels)} distributions: "
-                f"{' and '.join(labels)}. lit does not pick one silently. Uninstall all but one "
-                f"(`pip uninstall {self.rivals[-1].distribution}`), or pass the class or an instance "
-                f"instead of the name (e.g. {self.kind}=<module>.<Class>())."
+                f"{' and '.join(labels)}. lit does not pick one silently. Uninstall all but one of them "
+                f"(`pip uninstall <distribution>`), or pass the class or an instance instead of the name "
+                f"(e.g. {self.kind}=<module>.<Class>())."
             )
         return self.import_object()
 
@@ -141,25 +141,31 @@ def refresh() -> None:
     namespace.refresh()
 
 
-#: Plugins ``load_for_auto`` has warned about once already (forgotten by ``refresh``).
+#: Plugins ``usable_for_auto`` has warned about once already (forgotten by ``refresh``).
 _WARNED: set[tuple[str, str]] = set()
 
 
-def load_for_auto(kind: str, name: str) -> Any | None:
-    """The object for ``name``, or ``None`` when it cannot be loaded: for automatic selection.
+def usable_for_auto(kind: str, name: str) -> Any | None:
+    """The object for ``name`` when it loads and can run here, else ``None``: for automatic selection.
 
     ``accelerator="auto"`` looks at every installed accelerator; one whose module fails to
-    import (or whose name two distributions register) must not break every default
-    ``Trainer``. It is skipped with one warning per process naming the distribution and the
-    error; selecting it by name still raises that error.
+    import, whose ``unavailable_reason()`` raises, or whose name two distributions register must
+    not break every default ``Trainer``. It is skipped with one warning per process naming the
+    distribution and the error; selecting it by name still raises that error.
     """
     try:
-        return load(kind, name)
-    except PluginError as exc:
+        obj = load(kind, name)
+        reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None
+    except Exception as exc:
         if (kind, name) not in _WARNED:
             _WARNED.add((kind, name))
-            rank_zero_warn(f"Skipping it for {kind}='auto': {exc}", stacklevel=4)
+            problem = str(exc) if isinstance(exc, PluginError) else (
+                f"The {kind} plugin {name!r} from {installed(kind)[name].label} failed to say whether it can run "
+                f"here: unavailable_reason() raised {type(exc).__name__}: {exc}. Report it to its authors."
+            )
+            rank_zero_warn(f"{problem} ({kind}='auto' skips it.)", stacklevel=4)
         return None
+    return obj if reason is None else None
 
 
 def autoload_disabled() -> bool:

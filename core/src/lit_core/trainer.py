@@ -492,9 +492,11 @@ class Trainer:
         for name in names:
             if name in self._disabled:
                 continue
-            cls = registry.load_for_auto("accelerator", name)  # a broken third-party one is skipped, with a warning
-            if cls is not None and cls.unavailable_reason() is None:
+            cls = registry.usable_for_auto("accelerator", name)  # a broken third-party one is skipped, with a warning
+            if cls is not None:
                 candidates.append((cls.priority, name == "cpu", name))
+        if not candidates and "cpu" not in self._disabled:
+            return self._resolve("accelerator", "cpu", Accelerator)  # raises what keeps lit-core's cpu from running
         if not candidates:
             raise MisconfigurationException(
                 f"No accelerator can run here: the available ones are blocked by disable_plugins={sorted(self._disabled)} "
