@@ -7,7 +7,6 @@ module, on ``sys.path``, found by ``importlib.metadata`` like any ``pip install`
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import lit_core as lit
-from lit_core import registry
+from lit_core import commands, registry
 from lit_core.exceptions import PluginError
 
 MakeDist = Callable[..., Path]
@@ -178,15 +177,14 @@ def test_case_18_accelerator_auto_skips_a_conflicting_name_with_a_warning(make_d
         lit.Trainer(default_root_dir=tmp_path, accelerator="cpu_channels_last")
 
 
-def test_case_18_lit_plugins_shows_both_marked_as_a_conflict(make_dist):
+def test_case_18_lit_plugins_shows_both_marked_as_a_conflict(make_dist, capsys):
     _two_dups(make_dist)
-    sites = [p for p in sys.path if "site-lit-dup" in p]
-    env = {"PYTHONPATH": ":".join(sites), "PATH": ""}
-    run = [sys.executable, "-m", "lit_core.commands", "plugins"]
-    rows = json.loads(subprocess.run([*run, "--json"], capture_output=True, text=True, env=env, check=True).stdout)
+    assert commands.main(["plugins", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
     dups = sorted((r["distribution"], r["conflict"]) for r in rows if r["kind"] == "callback" and r["name"] == "dup")
     assert dups == [("lit-dup-a", ["lit-dup-b"]), ("lit-dup-b", ["lit-dup-a"])]
-    table = subprocess.run(run, capture_output=True, text=True, env=env, check=True).stdout
+    assert commands.main(["plugins"]) == 0
+    table = capsys.readouterr().out
     lines = [line for line in table.splitlines() if line.split()[:2] == ["callback", "dup"]]
     assert len(lines) == 2 and all("conflict" in line for line in lines), table
 
