@@ -28,6 +28,7 @@ from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
+from .cleanup import run_exception_hooks
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError, PluginError, UnknownPluginError
 from .flag_checks import check_flags
@@ -986,9 +987,7 @@ class Trainer:
             if isinstance(exc, KeyboardInterrupt):
                 self._sigint_before_shutdown = (begin_shutdown(),)
             self.state.status = TrainerStatus.INTERRUPTED
-            hook.lit_exception(trainer=self, module=module, exception=exc)
-            if self.datamodule is not None:
-                self.datamodule.on_exception(exc)
+            run_exception_hooks(self, module, exc)  # each cleanup step runs whatever the others raise
             raise
         finally:
             self.plugin_manager.unregister(adapter)
