@@ -410,3 +410,25 @@ def test_case_04_hparams_changed_after_training_starts_never_fail_a_save(make_tr
     checkpoint = ModelCheckpoint(dirpath=tmp_root / "ckpts", every_n_train_steps=1, save_top_k=-1)
     make_trainer(callbacks=[checkpoint]).fit(ChangesHparams())
     assert len(_load_every_checkpoint(tmp_root / "ckpts", ChangesHparams)) == 4
+
+
+def test_case_03_a_failing_save_on_exception_still_restores_the_signal_handlers(make_trainer, boring_model, tmp_root: Path) -> None:
+    class FailsThenCannotSave(boring_model):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            if batch_idx == 2:
+                raise ValueError("the original failure")
+            return self.loss(batch)
+
+        def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            raise RuntimeError("cannot save either")
+
+    checkpoint = ModelCheckpoint(dirpath=tmp_root / "ckpts", save_on_exception=True)
+    trainer = make_trainer(callbacks=[checkpoint])
+    previous = signal.signal(signal.SIGTERM, _keep)
+    try:
+        with pytest.raises(ValueError, match="the original failure") as raised:
+            trainer.fit(FailsThenCannotSave())
+        assert signal.getsignal(signal.SIGTERM) is _keep
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert any("cannot save either" in note for note in raised.value.__notes__)
