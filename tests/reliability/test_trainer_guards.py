@@ -432,3 +432,14 @@ def test_case_03_a_failing_save_on_exception_still_restores_the_signal_handlers(
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert any("cannot save either" in note for note in raised.value.__notes__)
+
+
+def test_case_20_configure_callbacks_returning_one_callback_twice(make_trainer, boring_model) -> None:
+    twice = SeesException()
+
+    class Configures(boring_model):
+        def configure_callbacks(self) -> list[lit.Callback]:
+            return [twice, twice]
+
+    with pytest.raises(MisconfigurationException, match=r"configure_callbacks.*the same SeesException object twice"):
+        make_trainer().fit(Configures())

@@ -35,6 +35,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'AEIOU' else 'a'} {noun}"
+
+
 def _int_at_least(low: int, meaning: str = "", optional: bool = False) -> Callable[[str, Any], None]:
     """A rule: an int >= ``low`` (``None`` too when ``optional``); a wrong type is also a ``TypeError``."""
     allowed = f"an int >= {low}{f' ({meaning})' if meaning else ''}{', or None' if optional else ''}"
@@ -82,7 +86,7 @@ def _plugin_choice(base: type, example: str, nullable: bool = True) -> Callable[
         if isinstance(value, (str, base)) or (inspect.isclass(value) and issubclass(value, base)) or (nullable and value is None):
             return
         raise MisconfigurationTypeError(
-            f"{name}={value!r}: give a name such as {example}, a {base.__name__} subclass or an instance of one."
+            f"{name}={value!r}: give a name such as {example}, {_a(base.__name__)} subclass or an instance of one."
         )
 
     return rule
@@ -109,7 +113,7 @@ def _one_or_list(base: type, extra: str, bools: bool = False) -> Callable[[str, 
         if isinstance(value, (list, tuple)) and all(item_ok(item) for item in value):
             return
         raise MisconfigurationTypeError(
-            f"{name}={value!r}: give a name, a {base.__name__} subclass or instance, or a list of them{extra}."
+            f"{name}={value!r}: give a name, {_a(base.__name__)} subclass or instance, or a list of them{extra}."
         )
 
     return rule

@@ -44,7 +44,7 @@ from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, ra
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
 from .strategies.single_device import SingleDeviceStrategy
 from .strategies.strategy import Strategy
-from .unique_plugins import check_each_once, check_state_keys
+from .unique_plugins import check_each_once
 from .utilities import argparse as _argparse
 
 #: ``precision=`` aliases -> canonical names.
@@ -567,7 +567,7 @@ class Trainer:
             return
         replaced = {type(cb) for cb in extra}
         callbacks = [cb for cb in self.callbacks if type(cb) not in replaced] + [self._resolve("callback", cb, Callback) for cb in extra]
-        check_state_keys(callbacks)
+        check_each_once((), callbacks, ())
         for cb in self.callbacks:
             self.plugin_manager.unregister(cb)
             self.plugin_manager.unregister(name=f"lit.callback-adapter:{id(cb)}")

@@ -20,10 +20,11 @@ from .exceptions import MisconfigurationException
 def check_each_once(loggers: Iterable[Any], callbacks: Iterable[Any], plugins: Iterable[Any]) -> None:
     """Raise when one object is given twice among the loggers, callbacks and other plugins.
 
-    Loggers and callbacks come from ``logger=`` / ``callbacks=`` and ``plugins=[...]`` alike.
+    Loggers and callbacks come from ``logger=`` / ``callbacks=`` and ``plugins=[...]`` alike (callbacks
+    also from ``configure_callbacks()``). Then ``check_state_keys(callbacks)``.
     """
     seen: set[int] = set()
-    for where, objects in (("logger= / plugins=[...]", loggers), ("callbacks=[...] / plugins=[...]", callbacks),
+    for where, objects in (("logger= / plugins=[...]", loggers), ("callbacks=[...] / plugins=[...] / configure_callbacks()", callbacks),
                            ("plugins=[...]", plugins)):
         for obj in objects:
             if id(obj) in seen:
