@@ -443,3 +443,9 @@ def test_case_20_configure_callbacks_returning_one_callback_twice(make_trainer, 
 
     with pytest.raises(MisconfigurationException, match=r"configure_callbacks.*the same SeesException object twice"):
         make_trainer().fit(Configures())
+
+
+@pytest.mark.parametrize("devices", [0, "0", []])
+def test_case_10_devices_that_select_nothing(make_trainer, devices: Any) -> None:
+    with pytest.raises(MisconfigurationException, match=r"selects no device"):
+        make_trainer(devices=devices)

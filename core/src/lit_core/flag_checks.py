@@ -164,15 +164,12 @@ def _devices(name: str, value: Any) -> None:
     """``devices`` / ``gpus``: ``"auto"``, -1 (all), n > 0, a list of indices or a string of them."""
     if value is None or value == "auto":
         return
-    if _is_int(value):
-        if value == 0:  # Lightning: MisconfigurationException; below -1: its CPU parser's TypeError
-            raise MisconfigurationException(f"{name}=0 is not valid: use a positive number of devices, a list of indices, -1 or 'auto'.")
-        if value >= -1:
-            return
-    elif isinstance(value, str) and re.fullmatch(r"\s*(-1|\d+|\d+(\s*,\s*\d*)+)\s*", value):
-        if value.strip() != "0":
-            return
-    elif isinstance(value, (list, tuple)) and all(_is_int(v) and v >= 0 for v in value):
+    if (_is_int(value) and value == 0) or (isinstance(value, str) and value.strip() == "0") or (isinstance(value, (list, tuple)) and not value):
+        # Lightning: MisconfigurationException ("not a valid input"); below -1: its CPU parser's TypeError
+        raise MisconfigurationException(f"{name}={value!r} is not valid: it selects no device. Use a positive number, a list of "
+                                        "indices, -1 or 'auto'.")
+    if (_is_int(value) and value >= -1) or (isinstance(value, str) and re.fullmatch(r"\s*(-1|\d+|\d+(\s*,\s*\d*)+)\s*", value)) \
+            or (isinstance(value, (list, tuple)) and all(_is_int(v) and v >= 0 for v in value)):
         return
     raise MisconfigurationTypeError(
         f"{name}={value!r}: give the number of devices (an int > 0), -1 for all of them, a list of device indices "
