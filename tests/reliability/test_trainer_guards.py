@@ -81,8 +81,8 @@ def test_case_03_cleanup_runs_when_on_exception_raises(make_trainer, boring_mode
     assert trainer.interrupted
 
 
-def test_case_03_a_failing_teardown_still_finalizes_and_raises_the_original(make_trainer, boring_model) -> None:
-    class BrokenTeardown(lit.Callback):
+def test_case_03_every_cleanup_failure_is_reported_and_the_original_raised(make_trainer, boring_model) -> None:
+    class BrokenOnException(lit.Callback):
         def on_exception(self, trainer: lit.Trainer, pl_module: lit.LightningModule, exception: BaseException) -> None:
             raise OSError("disk gone")
 
@@ -94,7 +94,7 @@ def test_case_03_a_failing_teardown_still_finalizes_and_raises_the_original(make
                 raise KeyError("original")
             return loss
 
-    trainer = make_trainer(logger="csv", log_every_n_steps=1, callbacks=[BrokenTeardown(), BrokenTeardown()])
+    trainer = make_trainer(logger="csv", log_every_n_steps=1, callbacks=[BrokenOnException(), BrokenOnException()])
     with pytest.raises(KeyError, match="original") as raised:
         trainer.fit(Fails())
     assert sum("disk gone" in note for note in raised.value.__notes__) == 2  # each failure reported, none lost
