@@ -94,7 +94,23 @@ def save_hyperparameters(obj: Any, args: tuple[Any, ...], ignore: str | list[str
         if warning is not None:
             rank_zero_warn(warning, stacklevel=5)  # at the user's save_hyperparameters() call
     obj._hparams.update(params)
-    obj._hparams_initial = AttributeDict(copy.deepcopy(dict(obj._hparams)))
+    obj._hparams_initial = initial_copy(obj._hparams)
+
+
+def initial_copy(hparams: Mapping[str, Any]) -> AttributeDict:
+    """``hparams_initial``: a deep copy of each value, or the value itself when it cannot be copied.
+
+    Lightning deep-copies the whole dict and so fails on a module, a lock or a tensor subclass
+    without ``new_empty``; such a value is kept as it is instead (it is left out of checkpoints,
+    with the warning, like any other object).
+    """
+    copied = AttributeDict()
+    for key, value in hparams.items():
+        try:
+            copied[key] = copy.deepcopy(value)
+        except Exception:  # whatever __deepcopy__ / __reduce_ex__ raises: the value is not data anyway
+            copied[key] = value
+    return copied
 
 
 def hyperparameters_to_log(module: Any, datamodule: Any) -> dict[str, Any]:
@@ -126,8 +142,9 @@ def _same(a: Any, b: Any) -> bool:
 # Hyperparameters in checkpoints (read back with torch.load(weights_only=True))
 # ------------------------------------------------------------------------------------------
 
-#: Exactly these types load with ``torch.load(weights_only=True)`` (a subclass such as an IntEnum is pickled by class).
-_PLAIN_SCALARS = frozenset({type(None), bool, int, float, str, torch.dtype, torch.device})
+#: Exactly these types load with ``torch.load(weights_only=True)`` (a subclass such as an IntEnum or
+#: a tensor subclass is pickled by class, which such a load refuses).
+_PLAIN_SCALARS = frozenset({type(None), bool, int, float, str, torch.dtype, torch.device, torch.Tensor, nn.Parameter})
 
 #: How a value that is not plain data is stored (``<key>_encoding`` in the checkpoint).
 IMPORT, NAMESPACE, DATACLASS, OMITTED = "import", "namespace", "dataclass:", "omitted"
@@ -135,19 +152,23 @@ IMPORT, NAMESPACE, DATACLASS, OMITTED = "import", "namespace", "dataclass:", "om
 _NOT_PLAIN = object()
 
 
-def plain_copy(value: Any) -> Any:
+def plain_copy(value: Any, _inside: tuple[int, ...] = ()) -> Any:
     """``value`` as data ``torch.load(weights_only=True)`` reads back (``_NOT_PLAIN`` when it cannot be).
 
     Numbers, strings, tensors; any mapping becomes a ``dict`` and any list or tuple a ``list`` /
-    ``tuple`` of such values (an ``AttributeDict``, a named tuple or a config mapping too).
+    ``tuple`` of such values (an ``AttributeDict``, a named tuple or a config mapping too). A
+    structure that contains itself is not plain data (a save would recurse forever).
     """
-    if type(value) in _PLAIN_SCALARS or isinstance(value, torch.Tensor):
+    if type(value) in _PLAIN_SCALARS:
         return value
+    if id(value) in _inside:
+        return _NOT_PLAIN
+    inside = (*_inside, id(value))
     if isinstance(value, Mapping):
-        items = [(plain_copy(k), plain_copy(v)) for k, v in value.items()]
+        items = [(plain_copy(k, inside), plain_copy(v, inside)) for k, v in value.items()]
         return _NOT_PLAIN if any(k is _NOT_PLAIN or v is _NOT_PLAIN for k, v in items) else dict(items)
     if isinstance(value, (list, tuple)):
-        items = [plain_copy(item) for item in value]
+        items = [plain_copy(item, inside) for item in value]
         if any(item is _NOT_PLAIN for item in items):
             return _NOT_PLAIN
         return items if isinstance(value, list) else tuple(items)
@@ -190,10 +211,23 @@ def omission_warning(key: str, value: Any) -> str | None:
         return (f"Attribute {key!r} is an instance of `nn.Module` and is already saved during checkpointing. It is "
                 f"recommended to ignore them using `self.save_hyperparameters(ignore=[{key!r}])`.")
     if encode(key, value)[1] == OMITTED:
-        return (f"Hyperparameter {key!r} is a {type(value).__name__}, which a checkpoint cannot store as plain data: it "
+        return (f"Hyperparameter {key!r} is {_what_is_not_plain(value)}, which a checkpoint cannot store as plain data: it "
                 f"is left out of checkpoints (pass it again to load_from_checkpoint(path, {key}=...)). It is recommended "
                 f"to ignore it using `self.save_hyperparameters(ignore=[{key!r}])`.")
     return None
+
+
+def _what_is_not_plain(value: Any, _inside: tuple[int, ...] = ()) -> str:
+    """``"a dict whose ['cfg'] is a Lock"``: the first part of ``value`` that is not plain data."""
+    if isinstance(value, (Mapping, list, tuple)) and type(value) not in _PLAIN_SCALARS:
+        if id(value) in _inside:
+            return f"a {type(value).__name__} that contains itself"
+        parts = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for index, item in parts:
+            if plain_copy(item) is _NOT_PLAIN:
+                inner = _what_is_not_plain(item, (*_inside, id(value)))
+                return f"a {type(value).__name__} whose [{index!r}] is {inner}"
+    return f"a {type(value).__name__}"
 
 
 def checkpoint_entries(hparams: dict[str, Any], key: str) -> dict[str, Any]:

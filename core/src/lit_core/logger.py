@@ -217,12 +217,14 @@ def next_version(root_dir: str) -> int:
     return max(versions) + 1 if versions else 0
 
 
-def plain_data(value: Any) -> Any:
-    """``value`` as YAML / JSON-safe data: plain values as they are, containers converted, anything else its ``repr``."""
+def plain_data(value: Any, _inside: tuple[int, ...] = ()) -> Any:
+    """``value`` as YAML / JSON-safe data: plain values as they are, containers converted, anything
+    else (a container that holds itself too) its ``repr``."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (list, tuple)):
-        return [plain_data(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, dict)) and id(value) not in _inside:
+        inside = (*_inside, id(value))
+        if isinstance(value, dict):
+            return {str(k): plain_data(v, inside) for k, v in value.items()}
+        return [plain_data(v, inside) for v in value]
     return repr(value)

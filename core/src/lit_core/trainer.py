@@ -8,11 +8,9 @@ import inspect
 import math
 import numbers
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
@@ -28,9 +26,10 @@ from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
+from .cleanup import run_exception_hooks
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError, PluginError, UnknownPluginError
-from .flag_checks import check_flags
+from .flag_checks import check_strategy_devices, check_trainer_flags, parse_max_time
 from .hparams import checkpoint_entries, hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
 from .logger import Logger
@@ -45,6 +44,7 @@ from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, ra
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
 from .strategies.single_device import SingleDeviceStrategy
 from .strategies.strategy import Strategy
+from .unique_plugins import check_each_once
 from .utilities import argparse as _argparse
 
 #: ``precision=`` aliases -> canonical names.
@@ -129,22 +129,6 @@ class _Result:
         self.value = value
 
 
-def parse_max_time(max_time: Any) -> float | None:
-    """``max_time`` as seconds: ``"DD:HH:MM:SS"``, a ``timedelta``, a dict of timedelta args."""
-    if max_time is None:
-        return None
-    if isinstance(max_time, timedelta):
-        return max_time.total_seconds()
-    if isinstance(max_time, dict):
-        return timedelta(**max_time).total_seconds()
-    if isinstance(max_time, str) and re.fullmatch(r"\d+:\d+:\d+:\d+", max_time):
-        days, hours, minutes, seconds = map(int, max_time.split(":"))
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
-    raise MisconfigurationException(
-        f"max_time={max_time!r}: use 'DD:HH:MM:SS', a datetime.timedelta, or a dict like {{'hours': 2}}."
-    )
-
-
 class Trainer:
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
 
@@ -205,6 +189,7 @@ class Trainer:
 
             init_with_legacy_flags(self, legacy_kwargs, locals())
             return
+        check_trainer_flags(locals())  # every flag, before any plugin is loaded
         self.state = TrainerState()
         self.default_root_dir = os.path.expanduser(os.fspath(default_root_dir)) if default_root_dir is not None else os.getcwd()
         self.barebones = barebones
@@ -218,8 +203,6 @@ class Trainer:
         chosen = self._sort_plugins(plugins, accelerator=accelerator, strategy=strategy, precision=precision)
         self._check_barebones(barebones, enable_checkpointing, enable_progress_bar, enable_model_summary)
         self.fast_dev_run = int(fast_dev_run)
-        if self.fast_dev_run < 0:
-            raise MisconfigurationException(f"fast_dev_run={fast_dev_run!r} must be a bool or a positive int.")
 
         # ---- devices, accelerator, strategy, precision --------------------------------------
         self.accelerator: Accelerator = self._choose_accelerator(chosen["accelerator"])
@@ -227,6 +210,7 @@ class Trainer:
         self.num_devices = len(self.device_ids)
         self.num_nodes = int(num_nodes)
         self.strategy: Strategy = self._choose_strategy(chosen["strategy"])
+        check_strategy_devices(self.strategy, self.num_devices, self.num_nodes)
         self.strategy.trainer = self
         self._give_cluster_environment(chosen["environment"])
         self.precision_plugin: Precision = self._choose_precision(chosen["precision"])
@@ -246,6 +230,7 @@ class Trainer:
         self.callbacks: list[Callback] = self._choose_callbacks(callbacks, chosen["callback"], enable_progress_bar, enable_checkpointing, quiet)
         self.enable_model_summary = enable_model_summary is not False and not barebones
 
+        check_each_once(self.loggers, self.callbacks, chosen["other"])  # before pluggy sees a duplicate
         for plugin, name in ((self.accelerator, "accelerator"), (self.strategy, "strategy"), (self.precision_plugin, "precision")):
             self.plugin_manager.register(plugin, f"lit.{name}:{plugin.name}")
         for lg in self.loggers:
@@ -259,12 +244,7 @@ class Trainer:
         self.plugin_manager.hook.lit_init_start(trainer=self)
 
         # ---- loop flags ---------------------------------------------------------------------
-        check_flags(num_nodes=num_nodes, max_epochs=max_epochs, max_steps=max_steps, check_val_every_n_epoch=check_val_every_n_epoch,
-                    val_check_interval=val_check_interval, reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
-                    gradient_clip_val=gradient_clip_val,
-                    limits={"limit_train_batches": limit_train_batches, "limit_val_batches": limit_val_batches,
-                            "limit_test_batches": limit_test_batches, "limit_predict_batches": limit_predict_batches,
-                            "overfit_batches": overfit_batches, "val_check_interval": val_check_interval})
+        max_steps = -1 if max_steps is None else max_steps  # Lightning 1.x's default for "no limit"
         if self.fast_dev_run:
             n = self.fast_dev_run
             limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n
@@ -286,11 +266,7 @@ class Trainer:
         self.check_val_every_n_epoch = check_val_every_n_epoch
         self.num_sanity_val_steps = 2 if num_sanity_val_steps is None else num_sanity_val_steps
         self.log_every_n_steps = 50 if log_every_n_steps is None else log_every_n_steps
-        if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
-            raise MisconfigurationException(f"accumulate_grad_batches={accumulate_grad_batches!r} must be an int >= 1.")
         self.accumulate_grad_batches = accumulate_grad_batches
-        if gradient_clip_algorithm not in (None, "norm", "value"):
-            raise MisconfigurationException(f"gradient_clip_algorithm={gradient_clip_algorithm!r}: use 'norm' or 'value'.")
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm or "norm"
         self.deterministic = deterministic
@@ -593,12 +569,12 @@ class Trainer:
         if not extra:
             return
         replaced = {type(cb) for cb in extra}
+        callbacks = [cb for cb in self.callbacks if type(cb) not in replaced] + [self._resolve("callback", cb, Callback) for cb in extra]
+        check_each_once((), callbacks, ())
         for cb in self.callbacks:
             self.plugin_manager.unregister(cb)
             self.plugin_manager.unregister(name=f"lit.callback-adapter:{id(cb)}")
-        self.callbacks = [cb for cb in self.callbacks if type(cb) not in replaced] + [
-            self._resolve("callback", cb, Callback) for cb in extra
-        ]
+        self.callbacks = callbacks
         self._register_callbacks(self.callbacks)
         self.plugin_manager.check_pending()
 
@@ -989,9 +965,7 @@ class Trainer:
             if isinstance(exc, KeyboardInterrupt):
                 self._sigint_before_shutdown = (begin_shutdown(),)
             self.state.status = TrainerStatus.INTERRUPTED
-            hook.lit_exception(trainer=self, module=module, exception=exc)
-            if self.datamodule is not None:
-                self.datamodule.on_exception(exc)
+            run_exception_hooks(self, module, exc)  # each cleanup step runs whatever the others raise
             raise
         finally:
             self.plugin_manager.unregister(adapter)

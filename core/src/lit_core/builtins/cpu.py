@@ -25,10 +25,18 @@ class CPUAccelerator(Accelerator):
         if devices in ("auto", None):
             return [0]
         number = int(devices) if isinstance(devices, str) and devices.strip().lstrip("-").isdigit() else devices
+        if number == -1:
+            # "Every device" on the CPU would be os.cpu_count() processes, each re-running the script:
+            # Lightning's _parse_cpu_cores refuses it with TypeError, and so does lit.
+            raise MisconfigurationTypeError(
+                f"devices={devices!r} means every device, which on the CPU would start os.cpu_count() = "
+                f"{self.device_count()} training processes. Give the number of processes: devices=1 (or 'auto') "
+                "for one, devices=N for N processes (with a multi-process strategy such as 'ddp')."
+            )
         if isinstance(number, str) or (isinstance(number, int) and number < -1):
             # Lightning's _parse_cpu_cores raises TypeError here (devices=0 stays a MisconfigurationException).
             raise MisconfigurationTypeError(
-                f"devices={devices!r} with the CPU accelerator: give the number of processes (an int > 0), -1 or 'auto'."
+                f"devices={devices!r} with the CPU accelerator: give the number of processes (an int > 0) or 'auto'."
             )
         return super().parse_devices(number)
 

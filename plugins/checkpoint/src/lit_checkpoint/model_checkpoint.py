@@ -256,17 +256,19 @@ class ModelCheckpoint(Checkpoint):
         self._stop_preemption(trainer)
 
     def on_exception(self, trainer: lit.Trainer, pl_module: lit.LightningModule, exception: BaseException) -> None:
-        """Save the state training stopped in (``save_on_exception``); put the signal handlers back."""
-        if self.save_on_exception and self._saves_on_exception(trainer):
-            candidates = self._monitor_candidates(trainer)
-            removals: list[str] = []
-            filepath = self._free_filepath(trainer, candidates, keep=None)
-            self._save(trainer, filepath)
-            if self.save_last:
-                self._save_last(trainer, candidates, removals, link=self.save_last == "link")
-            self._remove(trainer, removals)
-            rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
-        self._stop_preemption(trainer)
+        """Save the state training stopped in (``save_on_exception``); put the signal handlers back, even when that save fails."""
+        try:
+            if self.save_on_exception and self._saves_on_exception(trainer):
+                candidates = self._monitor_candidates(trainer)
+                removals: list[str] = []
+                filepath = self._free_filepath(trainer, candidates, keep=None)
+                self._save(trainer, filepath)
+                if self.save_last:
+                    self._save_last(trainer, candidates, removals, link=self.save_last == "link")
+                self._remove(trainer, removals)
+                rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
+        finally:
+            self._stop_preemption(trainer)
 
     def _saves_on_exception(self, trainer: lit.Trainer) -> bool:
         return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
