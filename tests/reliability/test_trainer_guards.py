@@ -214,7 +214,7 @@ BAD_FLAGS: dict[str, tuple[Any, type[BaseException], str]] = {
     "num_sanity_val_steps": (-2, MisconfigurationException, "num_sanity_val_steps=-2 must be an int >= -1"),
     "log_every_n_steps": (-1, MisconfigurationException, "log_every_n_steps=-1 must be an int >= 0"),
     "enable_checkpointing": ("yes", TypeError, "enable_checkpointing='yes' must be True, False or None"),
-    "enable_progress_bar": (1, TypeError, "enable_progress_bar=1 must be True, False or None"),
+    "enable_progress_bar": (2, TypeError, "enable_progress_bar=2 must be True, False or None"),
     "enable_model_summary": ("no", TypeError, "enable_model_summary='no' must be True, False or None"),
     "accumulate_grad_batches": (0, MisconfigurationException, "accumulate_grad_batches=0 must be an int >= 1"),
     "gradient_clip_val": (-1.0, MisconfigurationException, "gradient_clip_val=-1.0"),
@@ -223,7 +223,7 @@ BAD_FLAGS: dict[str, tuple[Any, type[BaseException], str]] = {
     "benchmark": ("fast", TypeError, "benchmark='fast' must be True, False or None"),
     "inference_mode": (None, TypeError, "inference_mode=None must be True or False"),
     "use_distributed_sampler": ("no", TypeError, "use_distributed_sampler='no' must be True or False"),
-    "detect_anomaly": (1, TypeError, "detect_anomaly=1 must be True or False"),
+    "detect_anomaly": (2, TypeError, "detect_anomaly=2 must be True or False"),
     "barebones": ("true", TypeError, "barebones='true' must be True or False"),
     "sync_batchnorm": (None, TypeError, "sync_batchnorm=None must be True or False"),
     "reload_dataloaders_every_n_epochs": (-1, MisconfigurationException, "reload_dataloaders_every_n_epochs=-1"),
@@ -287,6 +287,7 @@ GOOD_FLAGS: list[dict[str, Any]] = [
     {"logger": True}, {"logger": "csv"}, {"callbacks": []}, {"plugins": None}, {"disable_plugins": ["tqdm"]},
     {"limit_train_batches": 0.5, "limit_val_batches": 0, "overfit_batches": 0.0}, {"prepare_data_per_node": False},
     {"max_epochs": torch.tensor(3).item()}, {"accumulate_grad_batches": 2},
+    {"enable_model_summary": 0, "benchmark": 1, "detect_anomaly": 0},  # 0/1 as configs write bools
 ]
 
 

@@ -59,7 +59,8 @@ def _flag(optional: bool) -> Callable[[str, Any], None]:
     allowed = "True, False or None" if optional else "True or False"
 
     def rule(name: str, value: Any) -> None:
-        if not (isinstance(value, bool) or (optional and value is None)):
+        # 0 and 1 pass: Lightning does not check these flags, and configs written for it use them.
+        if not (isinstance(value, bool) or (_is_int(value) and value in (0, 1)) or (optional and value is None)):
             raise MisconfigurationTypeError(f"{name}={value!r} must be {allowed}.")
 
     return rule

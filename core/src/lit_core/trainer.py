@@ -542,7 +542,7 @@ class Trainer:
 
     @staticmethod
     def _check_barebones(barebones: bool, *flags: bool | None) -> None:
-        if barebones and any(flag is True for flag in flags):
+        if barebones and any(flag is not None and bool(flag) for flag in flags):
             raise MisconfigurationException(
                 "Trainer(barebones=True) turns off checkpointing, the progress bar and the model summary: "
                 "drop enable_checkpointing / enable_progress_bar / enable_model_summary=True, or barebones=True."
