@@ -427,6 +427,8 @@ class FitLoop:
         every_step = bool(trainer.detect_anomaly) or trainer._check_nan_every_step
         self.check_nan = not trainer.barebones or every_step
         self.check_nan_now = every_step
+        # Every checkpoint written from here on is refused while the latest loss is not finite.
+        trainer._loss_check = self.check_loss_before_save
         #: Whether the 0.x-era step dict ({'loss', 'log', 'progress_bar'}) was seen (warned once per fit).
         self.legacy_step_dict = False
 
@@ -832,10 +834,23 @@ class FitLoop:
         if self.check_nan and loss is not None and not torch.isfinite(loss.detach().cpu()).all():
             self._nan_error(deferred=True)
 
-    def _nan_error(self, deferred: bool) -> None:
+    def check_loss_before_save(self, path: str) -> None:
+        """Refuse to write a checkpoint of a state whose latest loss is NaN or infinite.
+
+        Called by ``trainer.save_checkpoint`` (every checkpoint callback, preemption and user save
+        goes through it): one host read per save, nothing per step.
+        """
+        loss = self.last_loss
+        if loss is not None and not torch.isfinite(loss.detach().cpu()).all():
+            self._nan_error(deferred=True, saving=path)
+
+    def _nan_error(self, deferred: bool, saving: str | None = None) -> None:
         trainer = self.trainer
         where = f"at epoch {trainer.current_epoch}, global step {trainer.global_step}"
-        if deferred:
+        if saving is not None:
+            where = (f"(found before saving {saving!r} {where}: that checkpoint was not written, so the checkpoints "
+                     "on disk are from steps whose loss was finite)")
+        elif deferred:
             every = trainer.log_every_n_steps if trainer._log_metrics_hook is not None else 0
             when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every > 0 else ""
             where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"

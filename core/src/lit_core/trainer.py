@@ -346,6 +346,8 @@ class Trainer:
         #: Training batches finished in the current epoch, and what decided its order (for mid-epoch resume).
         self._epoch_batches_done = 0
         self._epoch_rng: dict[str, torch.Tensor] | None = None
+        #: Set by the fit loop: ``_loss_check(path)`` raises when the latest loss is not finite (checked before each save).
+        self._loss_check: Callable[[str], None] | None = None
         #: Set by ``_restore`` for a mid-epoch checkpoint; the fit loop consumes it.
         self._resume: _MidEpoch | None = None
         self._model_given = True
@@ -604,7 +606,7 @@ class Trainer:
     # ----------------------------------------------------------------------------------------
 
     #: What ``_bind_hot_path`` rebuilds at every stage: compiled callers, which do not pickle.
-    _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call")
+    _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call", "_loss_check")
 
     def __getstate__(self) -> dict[str, Any]:
         """The Trainer without its plugin manager: the registered plugins, in order, instead.
@@ -625,7 +627,7 @@ class Trainer:
         registered = state.pop("_registered")
         self.__dict__.update(state)
         self._events, self._services, self._log_metrics_hook = SimpleNamespace(), SimpleNamespace(), None
-        self._to_device = self._batch_to_device
+        self._to_device, self._loss_check = self._batch_to_device, None
         self.plugin_manager = registry.PluginManager()
         for name, plugin in registered:
             if name is None:
@@ -1327,6 +1329,8 @@ class Trainer:
         """Write a checkpoint of the current state to ``filepath`` (atomically, rank zero)."""
         if self.lightning_module is None:
             raise MisconfigurationException("trainer.save_checkpoint() needs a model: call it during or after fit().")
+        if self._loss_check is not None:
+            self._loss_check(os.fspath(filepath))
         checkpoint = self._checkpoint_dict(weights_only)
         if self.is_global_zero:
             self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))

@@ -27,7 +27,7 @@ import torch
 import lit_core as lit
 from lit_core.callbacks import Checkpoint
 from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_info
+from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 
 from . import io
 from .async_save import AsyncCheckpointIO
@@ -258,15 +258,21 @@ class ModelCheckpoint(Checkpoint):
     def on_exception(self, trainer: lit.Trainer, pl_module: lit.LightningModule, exception: BaseException) -> None:
         """Save the state training stopped in (``save_on_exception``); put the signal handlers back."""
         if self.save_on_exception and self._saves_on_exception(trainer):
-            candidates = self._monitor_candidates(trainer)
-            removals: list[str] = []
-            filepath = self._free_filepath(trainer, candidates, keep=None)
-            self._save(trainer, filepath)
-            if self.save_last:
-                self._save_last(trainer, candidates, removals, link=self.save_last == "link")
-            self._remove(trainer, removals)
-            rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
+            try:
+                self._save_on_exception(trainer, exception)
+            except FloatingPointError as refused:  # trainer.save_checkpoint writes no state whose latest loss is NaN
+                rank_zero_warn(f"{type(exception).__name__} raised: checkpoint not saved on exception ({refused})")
         self._stop_preemption(trainer)
+
+    def _save_on_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
+        candidates = self._monitor_candidates(trainer)
+        removals: list[str] = []
+        filepath = self._free_filepath(trainer, candidates, keep=None)
+        self._save(trainer, filepath)
+        if self.save_last:
+            self._save_last(trainer, candidates, removals, link=self.save_last == "link")
+        self._remove(trainer, removals)
+        rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
 
     def _saves_on_exception(self, trainer: lit.Trainer) -> bool:
         return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
