@@ -28,7 +28,7 @@ from .metrics import MetricStore, to_float
 from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
-from .rank_zero import rank_zero_info
+from .rank_zero import rank_zero_info, rank_zero_warn
 from .seed import isolate_rng
 
 if TYPE_CHECKING:
@@ -721,13 +721,33 @@ class FitLoop:
         """
         iterator = iter(iterable)
         done = resume.done
-        for _ in range(done):
+        for fetched in range(done):
             if next(iterator, _END) is _END:
                 break
+        else:
+            fetched = done
+        self._warn_if_shrunk(done, fetched, limit, resume.total)
         if resume.rng_states is not None:
             restore_rng(resume.rng_states)
         counter = itertools.count(done) if math.isinf(limit) else range(done, int(limit))
         return zip(counter, iterator)
+
+    def _warn_if_shrunk(self, done: int, fetched: int, limit: float, total: float | None) -> None:
+        """Say so when the epoch being resumed has no batches left because the data shrank since the save."""
+        unfinished = total is None or done < total  # older checkpoints do not record the epoch's length
+        if not unfinished:
+            return
+        epoch = self.trainer.current_epoch
+        if not math.isinf(limit) and (done > limit or (done == limit and total is not None)):
+            now = f"now has {int(limit)} batches"
+        elif fetched < done:
+            now = f"ran out after {fetched} batches"
+        else:
+            return
+        had = f" (it had {int(total)} batches at the save)" if total is not None and not math.isinf(total) else ""
+        rank_zero_warn(f"Mid-epoch checkpoint resumed at batch {done} of epoch {epoch} but the train dataloader {now}: "
+                       f"the rest of epoch {epoch} is skipped{had}. Resume on the data the checkpoint was saved with "
+                       "to train on every batch of that epoch.")
 
     def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any], complete: bool, late_schedulers: list[Any]) -> None:
         """Epoch-end hooks and logging, then the schedulers still due: those monitoring a metric (after

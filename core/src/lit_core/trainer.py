@@ -112,12 +112,15 @@ class TrainerState:
 class _MidEpoch:
     """Where a mid-epoch checkpoint left its epoch: batches done, the epoch's order, the random state."""
 
-    __slots__ = ("done", "epoch_rng", "rng_states")
+    __slots__ = ("done", "epoch_rng", "rng_states", "total")
 
-    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None) -> None:
+    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None,
+                 total: float | None = None) -> None:
         self.done = done
         self.epoch_rng = epoch_rng
         self.rng_states = rng_states
+        #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
+        self.total = total
 
 
 class _Result:
@@ -1298,6 +1301,7 @@ class Trainer:
                 "epoch_completed": self._epoch_completed,
                 # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
                 "epoch_batches_done": self._epoch_batches_done,
+                "epoch_batches_total": self._num_training_batches,
                 "total_batches_seen": self._total_batches_seen,
                 "epoch_rng": self._epoch_rng,
             },
@@ -1399,7 +1403,7 @@ class Trainer:
         if not loops.get("epoch_completed") and done and loops.get("epoch_rng") is not None:
             # Saved mid-epoch: the fit loop replays the epoch's order, skips the done batches, then puts
             # the random state back as it was at the save (see FitLoop._resume_epoch).
-            self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"))
+            self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"), loops.get("epoch_batches_total"))
         elif "rng_states" in checkpoint:
             restore_rng(checkpoint["rng_states"])
 
