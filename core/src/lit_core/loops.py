@@ -720,12 +720,9 @@ class FitLoop:
         where they were. Then the random state is put back as it was when the checkpoint was saved.
         """
         iterator = iter(iterable)
-        done = resume.done
-        for fetched in range(done):
-            if next(iterator, _END) is _END:
-                break
-        else:
-            fetched = done
+        done, fetched = resume.done, 0
+        while fetched < done and next(iterator, _END) is not _END:
+            fetched += 1
         self._warn_if_shrunk(done, fetched, limit, resume.total)
         if resume.rng_states is not None:
             restore_rng(resume.rng_states)

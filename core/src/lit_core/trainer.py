@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, namespace, registry, tuning
+from . import hookspecs, lineage, namespace, registry, tuning
 from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
@@ -1294,6 +1294,8 @@ class Trainer:
             "epoch": self.current_epoch,
             "global_step": self.global_step,
             "lit_version": __version__,
+            # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
+            "lineage": lineage.record(module),
             "state_dict": module.state_dict(),
             **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
@@ -1358,7 +1360,7 @@ class Trainer:
         if path is not None:
             return path
         why = ("no checkpoint callback is active (pip install lit-checkpoint, and keep enable_checkpointing on)"
-               if not self.checkpoint_callbacks else "the checkpoint callback has not written one yet")
+               if not self.checkpoint_callbacks else "the checkpoint callback has not written one of this run yet")
         if ckpt_path == "last":
             rank_zero_warn(f"ckpt_path='last': no last checkpoint found ({why}); trainer.{fn.value}() starts from the "
                            "module's current weights.")

@@ -34,6 +34,7 @@ from .async_save import AsyncCheckpointIO
 from .checkpoint_io import active_checkpoint_io
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
+from .resume_last import newest_of_this_run
 
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
 
@@ -344,14 +345,15 @@ class ModelCheckpoint(Checkpoint):
     @lit.hookimpl
     def lit_resolve_checkpoint_path(self, trainer: lit.Trainer, name: str) -> str | None:
         """``"best"``: this callback's best checkpoint; ``"last"``: the newest ``last`` checkpoint of
-        every ``ModelCheckpoint`` on ``trainer``, searched in their folders.
+        this run's lineage among those of every ``ModelCheckpoint`` on ``trainer``, searched in their
+        folders (see ``lit_checkpoint.resume_last``: never another experiment's).
         """
         if name == "best":
             path = self.best_model_path
             return path if path and io.exists(path) else None
         if name == "last":
             found = [path for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint) for path in cb._last_checkpoints(trainer)]
-            return max(found, key=lambda p: (io.modified(p), self._version_of(p))) if found else None
+            return newest_of_this_run(trainer, list(dict.fromkeys(found)), self._version_of)
         return None
 
     # ----------------------------------------------------------------------------------------
