@@ -83,6 +83,19 @@ def test_case_05_trainer_save_checkpoint_refuses_a_nan_state(make_trainer, nan_f
     assert not (tmp_root / "manual.ckpt").exists()
 
 
+def test_case_05_saves_after_an_lr_search_check_the_runs_own_loss(make_trainer, nan_from_step_3, tmp_root):
+    from lit_callbacks import LearningRateFinder
+
+    # The search trains 2 steps on trial (finite losses) inside fit, then the run's loss turns NaN at step 3.
+    finder = LearningRateFinder(num_training_steps=2, update_attr=False)
+    checkpoint = ModelCheckpoint(dirpath=tmp_root / "ckpts", every_n_train_steps=1, save_last=True, filename="{step}")
+    with pytest.raises(FloatingPointError, match="not written"):
+        make_trainer(max_epochs=1, limit_val_batches=0, callbacks=[finder, checkpoint]).fit(nan_from_step_3())
+    assert len(finder.optimal_lr.results["loss"]) == 2
+    assert _all_finite(tmp_root / "ckpts" / "last.ckpt")
+    assert torch.load(tmp_root / "ckpts" / "last.ckpt", weights_only=True)["global_step"] == 2
+
+
 # ------------------------------------------------------------------------------------------
 # Case 7: ckpt_path="last" and other experiments in the same root
 # ------------------------------------------------------------------------------------------
