@@ -178,6 +178,26 @@ def test_case_07_a_restarted_run_resumes_its_own_last_from_an_earlier_version(tm
     assert model.first_step == 4 and trainer.global_step == 8
 
 
+def test_case_07_a_restart_resumes_though_a_tuner_changed_the_saved_hparams(tmp_root, experiment, random_loader):
+    from lit_callbacks import LearningRateFinder
+
+    def run(max_epochs: int, **fit: Any) -> tuple[lit.Trainer, lit.LightningModule]:
+        model = experiment(lr=0.1)  # what the script builds, each time it starts
+        finder = LearningRateFinder(num_training_steps=20, early_stop_threshold=None)  # sets hparams.lr in fit
+        trainer = _csv_trainer(tmp_root, max_epochs=max_epochs, callbacks=[finder, ModelCheckpoint(save_last=True)])
+        trainer.fit(model, train_dataloaders=random_loader(n=64), **fit)  # 32 batches
+        return trainer, model
+
+    run(1)
+    saved = torch.load(tmp_root / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["hyper_parameters"]["lr"] != 0.1  # the tuned rate, not what the script builds
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "ModelCheckpoint: the checkpoint was written with dirpath")
+        warnings.filterwarnings("error", ".*not resumed")
+        trainer, model = run(2, ckpt_path="last")  # the same script started again
+    assert model.first_step == 32 and trainer.global_step == 64
+
+
 def test_case_07_a_requeued_slurm_job_resumes_its_own_checkpoint_not_a_twins(tmp_root, experiment, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "101")
     _csv_trainer(tmp_root).fit(experiment())  # job 101: version_0

@@ -1,7 +1,7 @@
 """Which run a checkpoint belongs to: recorded at every save, compared before ``ckpt_path="last"`` resumes.
 
-Every checkpoint holds its module's hyperparameters (``hyper_parameters``); lit adds a
-``lineage`` entry: the import path of the module's class and the job that wrote it
+Every checkpoint gets a ``lineage`` entry, taken when the stage started: the import path of
+the module's class, its hyperparameters at that moment, and the job that wrote it
 (``slurm:<SLURM_JOB_ID>``, or ``torchelastic:<TORCHELASTIC_RUN_ID>``; ``None`` elsewhere). A SLURM
 requeue keeps its job id and torchrun's restarts keep their run id, so a restarted job can
 tell its own checkpoints from those of a twin run (same class, same hyperparameters) that
@@ -9,7 +9,7 @@ shares the folder.
 
 ``differences`` says how a checkpoint's experiment differs from the module about to train: the
 checkpoint plugin's ``ckpt_path="last"`` resumes no checkpoint with a difference (see
-``docs/checkpointing.rst``, "Which checkpoint ckpt_path='last' resumes").
+``docs/checkpointing.rst``, "Resume lineage").
 
 >>> import torch
 >>> class Net(torch.nn.Module):
@@ -56,8 +56,13 @@ def class_path(module: Any) -> str:
 
 
 def record(module: Any) -> dict[str, Any]:
-    """The ``lineage`` entry of a checkpoint of ``module`` saved now."""
-    return {"module": class_path(module), "job": job_id()}
+    """The ``lineage`` entry for checkpoints of ``module``: taken when a stage starts, before it restores.
+
+    ``hparams`` are the hyperparameters as the run started: a tuner inside ``fit``
+    (``LearningRateFinder`` setting ``hparams.lr``) changes the saved ``hyper_parameters`` but
+    not what the restarted script builds, so restarts are compared with these.
+    """
+    return {"module": class_path(module), "job": job_id(), "hparams": _stored_hparams(module)}
 
 
 def saved_job(checkpoint: Mapping[str, Any]) -> str | None:
@@ -77,8 +82,9 @@ def differences(checkpoint: Mapping[str, Any], module: Any) -> list[str]:
     saved_class = lineage.get("module") if isinstance(lineage, Mapping) else None
     if saved_class is not None and saved_class != class_path(module):
         found.append(f"module class: {saved_class} in the checkpoint, {class_path(module)} now")
-    saved = checkpoint.get("hyper_parameters") or {}
-    current = checkpoint_entries(getattr(module, "hparams", {}) or {}, "hyper_parameters")["hyper_parameters"]
+    saved_start = lineage.get("hparams") if isinstance(lineage, Mapping) else None
+    saved = saved_start if saved_start is not None else checkpoint.get("hyper_parameters") or {}
+    current = _stored_hparams(module)
     for name in sorted(set(saved) | set(current), key=str):
         if name not in current:
             found.append(f"hyperparameter {name}: {_short(saved[name])} in the checkpoint, absent now")
@@ -89,6 +95,11 @@ def differences(checkpoint: Mapping[str, Any], module: Any) -> list[str]:
     if len(found) > _SHOWN:
         found[_SHOWN:] = [f"and {len(found) - _SHOWN} more"]
     return found
+
+
+def _stored_hparams(module: Any) -> dict[str, Any]:
+    """``module.hparams`` as a checkpoint stores them (plain data; what cannot be stored is left out)."""
+    return checkpoint_entries(getattr(module, "hparams", {}) or {}, "hyper_parameters")["hyper_parameters"]
 
 
 def _same(a: Any, b: Any) -> bool:

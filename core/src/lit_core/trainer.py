@@ -349,6 +349,8 @@ class Trainer:
         #: Training batches finished in the current epoch, and what decided its order (for mid-epoch resume).
         self._epoch_batches_done = 0
         self._epoch_rng: dict[str, torch.Tensor] | None = None
+        #: What each checkpoint records of its run (``lit_core.lineage``), taken when a stage starts.
+        self._lineage: dict[str, Any] | None = None
         #: Set by the fit loop: ``_loss_check(path)`` raises when the latest loss is not finite (checked before each save).
         self._loss_check: Callable[[str], None] | None = None
         #: Set by ``_restore`` for a mid-epoch checkpoint; the fit loop consumes it.
@@ -962,6 +964,7 @@ class Trainer:
             if ckpt_path is None and self._ckpt_path_set:
                 ckpt_path = self._ckpt_path
             self._ckpt_path_set = False
+            self._lineage = lineage.record(module)  # the experiment as it starts (before a tuner changes its hparams)
             ckpt_path = self._ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
@@ -1295,7 +1298,7 @@ class Trainer:
             "global_step": self.global_step,
             "lit_version": __version__,
             # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
-            "lineage": lineage.record(module),
+            "lineage": self._lineage if self._lineage is not None else lineage.record(module),
             "state_dict": module.state_dict(),
             **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
