@@ -610,7 +610,7 @@ class Trainer:
     # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
     # ----------------------------------------------------------------------------------------
 
-    #: What ``_bind_hot_path`` rebuilds at every stage: compiled callers, which do not pickle.
+    #: What every stage rebuilds (``_bind_hot_path``'s compiled callers, the fit loop's NaN check), which do not pickle.
     _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call", "_loss_check")
 
     def __getstate__(self) -> dict[str, Any]:
