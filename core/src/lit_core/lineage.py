@@ -65,6 +65,18 @@ def record(module: Any) -> dict[str, Any]:
     return {"module": class_path(module), "job": job_id(), "hparams": _stored_hparams(module)}
 
 
+def entry(started: dict[str, Any] | None, module: Any) -> dict[str, Any]:
+    """The ``lineage`` entry of a checkpoint of ``module`` saved now, from the stage's ``record``.
+
+    The starting hyperparameters are kept only when they differ from those the checkpoint
+    stores (a tuner changed them): otherwise ``hyper_parameters`` says the same.
+    """
+    lineage = dict(started) if started is not None else record(module)
+    if _same(lineage["hparams"], _stored_hparams(module)):
+        del lineage["hparams"]
+    return lineage
+
+
 def saved_job(checkpoint: Mapping[str, Any]) -> str | None:
     """The job that wrote ``checkpoint`` (``None``: unknown, or outside a job)."""
     lineage = checkpoint.get("lineage")

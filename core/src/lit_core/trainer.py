@@ -1298,7 +1298,7 @@ class Trainer:
             "global_step": self.global_step,
             "lit_version": __version__,
             # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
-            "lineage": self._lineage if self._lineage is not None else lineage.record(module),
+            "lineage": lineage.entry(self._lineage, module),
             "state_dict": module.state_dict(),
             **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
