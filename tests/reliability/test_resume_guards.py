@@ -124,6 +124,10 @@ def experiment(boring_model: type[lit.LightningModule]) -> type[lit.LightningMod
     return Experiment
 
 
+#: The Trainer's warning when ``"last"`` resolves to nothing: training starts from scratch.
+FRESH = "ckpt_path='last': no last checkpoint found"
+
+
 def _csv_trainer(root: Path, **flags: Any) -> lit.Trainer:
     """A trainer logging to ``root/lightning_logs/version_N`` with the default checkpoint folder."""
     flags = {"max_epochs": 1, "limit_val_batches": 0, "default_root_dir": root, "logger": "csv",
@@ -139,7 +143,7 @@ def test_case_07_last_never_resumes_another_experiments_checkpoint(tmp_root, exp
     # Experiment B, another learning rate, in the same root: it must not take A's weights and lr.
     model = experiment(lr=0.5)
     trainer = _csv_trainer(tmp_root, max_epochs=2)
-    with pytest.warns(UserWarning, match=r"(?s)not resumed.*lr.*0\.1.*0\.5"):
+    with pytest.warns(UserWarning, match=r"(?s)not resumed.*lr.*0\.1.*0\.5"), pytest.warns(UserWarning, match=FRESH):
         trainer.fit(model, ckpt_path="last")
     assert model.first_step == 0, "resumed another experiment's state"
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.5
@@ -150,7 +154,7 @@ def test_case_07_last_of_a_differently_shaped_model_is_not_loaded(tmp_root, expe
     _csv_trainer(tmp_root).fit(experiment(features=4))
     model = experiment(features=6)  # a Linear(6, 1): loading the other checkpoint would fail
     trainer = _csv_trainer(tmp_root)
-    with pytest.warns(UserWarning, match=r"(?s)not resumed.*features.*4.*6"):
+    with pytest.warns(UserWarning, match=r"(?s)not resumed.*features.*4.*6"), pytest.warns(UserWarning, match=FRESH):
         trainer.fit(model, ckpt_path="last")
     assert model.first_step == 0 and trainer.global_step == 4
 
@@ -163,7 +167,8 @@ def test_case_07_another_module_class_in_the_same_folder_is_not_resumed(make_tra
     make_trainer(limit_val_batches=0, callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)]).fit(experiment())
     model = Other()
     trainer = make_trainer(limit_val_batches=0, callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)])
-    with pytest.warns(UserWarning, match=r"(?s)not resumed.*Experiment.*Other"):
+    with pytest.warns(UserWarning, match=r"(?s)not resumed.*Experiment.*Other"), pytest.warns(UserWarning, match=FRESH), \
+            pytest.warns(UserWarning, match="not empty"):
         trainer.fit(model, ckpt_path="last")
     assert model.first_step == 0
 
