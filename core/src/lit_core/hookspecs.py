@@ -797,8 +797,9 @@ def lit_resolve_checkpoint_path(trainer: Trainer, name: str) -> str | None:
 
     Called by ``fit`` / ``validate`` / ``test`` / ``predict`` before anything is loaded.
     Checkpointing callbacks implement it: ``"best"`` is their best model so far, ``"last"``
-    their newest ``last`` checkpoint (searched in their folder, so a new process finds the one a
-    killed run wrote).
+    their newest ``last`` checkpoint of this run's lineage (searched in their folder, so a new
+    process finds the one a killed run wrote; never one another experiment wrote, see
+    ``lit_core.lineage``).
 
     :param trainer: the trainer.
     :param name: the ``ckpt_path`` string given.

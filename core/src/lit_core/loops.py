@@ -28,7 +28,7 @@ from .metrics import MetricStore, to_float
 from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
-from .rank_zero import rank_zero_info
+from .rank_zero import rank_zero_info, rank_zero_warn
 from .seed import isolate_rng
 
 if TYPE_CHECKING:
@@ -427,6 +427,8 @@ class FitLoop:
         every_step = bool(trainer.detect_anomaly) or trainer._check_nan_every_step
         self.check_nan = not trainer.barebones or every_step
         self.check_nan_now = every_step
+        # Every checkpoint written from here on is refused while the latest loss is not finite.
+        trainer._loss_check = self.check_loss_before_save
         #: Whether the 0.x-era step dict ({'loss', 'log', 'progress_bar'}) was seen (warned once per fit).
         self.legacy_step_dict = False
 
@@ -718,14 +720,31 @@ class FitLoop:
         where they were. Then the random state is put back as it was when the checkpoint was saved.
         """
         iterator = iter(iterable)
-        done = resume.done
-        for _ in range(done):
-            if next(iterator, _END) is _END:
-                break
+        done, fetched = resume.done, 0
+        while fetched < done and next(iterator, _END) is not _END:
+            fetched += 1
+        self._warn_if_shrunk(done, fetched, limit, resume.total)
         if resume.rng_states is not None:
             restore_rng(resume.rng_states)
         counter = itertools.count(done) if math.isinf(limit) else range(done, int(limit))
         return zip(counter, iterator)
+
+    def _warn_if_shrunk(self, done: int, fetched: int, limit: float, total: float | None) -> None:
+        """Say so when the epoch being resumed has no batches left because the data shrank since the save."""
+        unfinished = total is None or done < total  # older checkpoints do not record the epoch's length
+        if not unfinished:
+            return
+        epoch = self.trainer.current_epoch
+        if not math.isinf(limit) and (done > limit or (done == limit and total is not None)):
+            now = f"now has {int(limit)} batches"
+        elif fetched < done:
+            now = f"ran out after {fetched} batches"
+        else:
+            return
+        had = f" (it had {int(total)} batches at the save)" if total is not None and not math.isinf(total) else ""
+        rank_zero_warn(f"Mid-epoch checkpoint resumed at batch {done} of epoch {epoch} but the train dataloader {now}: "
+                       f"the rest of epoch {epoch} is skipped{had}. Resume on the data the checkpoint was saved with "
+                       "to train on every batch of that epoch.")
 
     def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any], complete: bool, late_schedulers: list[Any]) -> None:
         """Epoch-end hooks and logging, then the schedulers still due: those monitoring a metric (after
@@ -832,10 +851,23 @@ class FitLoop:
         if self.check_nan and loss is not None and not torch.isfinite(loss.detach().cpu()).all():
             self._nan_error(deferred=True)
 
-    def _nan_error(self, deferred: bool) -> None:
+    def check_loss_before_save(self, path: str) -> None:
+        """Refuse to write a checkpoint of a state whose latest loss is NaN or infinite.
+
+        Called by ``trainer.save_checkpoint`` (every checkpoint callback, preemption and user save
+        goes through it): one host read per save, nothing per step.
+        """
+        loss = self.last_loss
+        if loss is not None and not torch.isfinite(loss.detach().cpu()).all():
+            self._nan_error(deferred=True, saving=path)
+
+    def _nan_error(self, deferred: bool, saving: str | None = None) -> None:
         trainer = self.trainer
         where = f"at epoch {trainer.current_epoch}, global step {trainer.global_step}"
-        if deferred:
+        if saving is not None:
+            where = (f"(found before saving {saving!r} {where}: that checkpoint was not written, so the checkpoints "
+                     "on disk are from steps whose loss was finite)")
+        elif deferred:
             every = trainer.log_every_n_steps if trainer._log_metrics_hook is not None else 0
             when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every > 0 else ""
             where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, namespace, registry, tuning
+from . import hookspecs, lineage, namespace, registry, tuning
 from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
@@ -112,12 +112,15 @@ class TrainerState:
 class _MidEpoch:
     """Where a mid-epoch checkpoint left its epoch: batches done, the epoch's order, the random state."""
 
-    __slots__ = ("done", "epoch_rng", "rng_states")
+    __slots__ = ("done", "epoch_rng", "rng_states", "total")
 
-    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None) -> None:
+    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None,
+                 total: float | None = None) -> None:
         self.done = done
         self.epoch_rng = epoch_rng
         self.rng_states = rng_states
+        #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
+        self.total = total
 
 
 class _Result:
@@ -322,6 +325,10 @@ class Trainer:
         #: Training batches finished in the current epoch, and what decided its order (for mid-epoch resume).
         self._epoch_batches_done = 0
         self._epoch_rng: dict[str, torch.Tensor] | None = None
+        #: What each checkpoint records of its run (``lit_core.lineage``), taken when a stage starts.
+        self._lineage: dict[str, Any] | None = None
+        #: Set by the fit loop: ``_loss_check(path)`` raises when the latest loss is not finite (checked before each save).
+        self._loss_check: Callable[[str], None] | None = None
         #: Set by ``_restore`` for a mid-epoch checkpoint; the fit loop consumes it.
         self._resume: _MidEpoch | None = None
         self._model_given = True
@@ -582,8 +589,8 @@ class Trainer:
     # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
     # ----------------------------------------------------------------------------------------
 
-    #: What ``_bind_hot_path`` rebuilds at every stage: compiled callers, which do not pickle.
-    _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call")
+    #: What every stage rebuilds (``_bind_hot_path``'s compiled callers, the fit loop's NaN check), which do not pickle.
+    _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call", "_loss_check")
 
     def __getstate__(self) -> dict[str, Any]:
         """The Trainer without its plugin manager: the registered plugins, in order, instead.
@@ -604,7 +611,7 @@ class Trainer:
         registered = state.pop("_registered")
         self.__dict__.update(state)
         self._events, self._services, self._log_metrics_hook = SimpleNamespace(), SimpleNamespace(), None
-        self._to_device = self._batch_to_device
+        self._to_device, self._loss_check = self._batch_to_device, None
         self.plugin_manager = registry.PluginManager()
         for name, plugin in registered:
             if name is None:
@@ -936,6 +943,7 @@ class Trainer:
             if ckpt_path is None and self._ckpt_path_set:
                 ckpt_path = self._ckpt_path
             self._ckpt_path_set = False
+            self._lineage = lineage.record(module)  # the experiment as it starts (before a tuner changes its hparams)
             ckpt_path = self._ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
             if ckpt_path is not None:
                 self._restore(ckpt_path, fn)
@@ -1266,6 +1274,8 @@ class Trainer:
             "epoch": self.current_epoch,
             "global_step": self.global_step,
             "lit_version": __version__,
+            # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
+            "lineage": lineage.entry(self._lineage, module),
             "state_dict": module.state_dict(),
             **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
@@ -1273,6 +1283,7 @@ class Trainer:
                 "epoch_completed": self._epoch_completed,
                 # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
                 "epoch_batches_done": self._epoch_batches_done,
+                "epoch_batches_total": self._num_training_batches,
                 "total_batches_seen": self._total_batches_seen,
                 "epoch_rng": self._epoch_rng,
             },
@@ -1304,6 +1315,8 @@ class Trainer:
         """Write a checkpoint of the current state to ``filepath`` (atomically, rank zero)."""
         if self.lightning_module is None:
             raise MisconfigurationException("trainer.save_checkpoint() needs a model: call it during or after fit().")
+        if self._loss_check is not None:
+            self._loss_check(os.fspath(filepath))
         checkpoint = self._checkpoint_dict(weights_only)
         if self.is_global_zero:
             self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))
@@ -1327,7 +1340,7 @@ class Trainer:
         if path is not None:
             return path
         why = ("no checkpoint callback is active (pip install lit-checkpoint, and keep enable_checkpointing on)"
-               if not self.checkpoint_callbacks else "the checkpoint callback has not written one yet")
+               if not self.checkpoint_callbacks else "the checkpoint callback has not written one of this run yet")
         if ckpt_path == "last":
             rank_zero_warn(f"ckpt_path='last': no last checkpoint found ({why}); trainer.{fn.value}() starts from the "
                            "module's current weights.")
@@ -1372,6 +1385,6 @@ class Trainer:
         if not loops.get("epoch_completed") and done and loops.get("epoch_rng") is not None:
             # Saved mid-epoch: the fit loop replays the epoch's order, skips the done batches, then puts
             # the random state back as it was at the save (see FitLoop._resume_epoch).
-            self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"))
+            self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"), loops.get("epoch_batches_total"))
         elif "rng_states" in checkpoint:
             restore_rng(checkpoint["rng_states"])

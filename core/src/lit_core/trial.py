@@ -49,6 +49,7 @@ _STATE = (
     "train_dataloader", "val_dataloaders", "test_dataloaders", "predict_dataloaders", "_active_eval_loaders",
     "lr_scheduler_configs", "optimizers", "_lightning_optimizers", "_train_store", "_eval_store", "_store",
     "_log_on_step", "_logged_metrics", "_start_time", "sanity_checking", "callbacks", "_resume", "predict_loop",
+    "_loss_check",  # a trial's fit loop sets its own; the run's saves check the run's loss
 )
 
 

@@ -27,13 +27,14 @@ import torch
 import lit_core as lit
 from lit_core.callbacks import Checkpoint
 from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_info
+from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 
 from . import io
 from .async_save import AsyncCheckpointIO
 from .checkpoint_io import active_checkpoint_io
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
+from .resume_last import newest_of_this_run
 
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
 
@@ -259,16 +260,22 @@ class ModelCheckpoint(Checkpoint):
         """Save the state training stopped in (``save_on_exception``); put the signal handlers back, even when that save fails."""
         try:
             if self.save_on_exception and self._saves_on_exception(trainer):
-                candidates = self._monitor_candidates(trainer)
-                removals: list[str] = []
-                filepath = self._free_filepath(trainer, candidates, keep=None)
-                self._save(trainer, filepath)
-                if self.save_last:
-                    self._save_last(trainer, candidates, removals, link=self.save_last == "link")
-                self._remove(trainer, removals)
-                rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
+                try:
+                    self._save_on_exception(trainer, exception)
+                except FloatingPointError as refused:  # trainer.save_checkpoint writes no state whose latest loss is NaN
+                    rank_zero_warn(f"{type(exception).__name__} raised: checkpoint not saved on exception ({refused})")
         finally:
             self._stop_preemption(trainer)
+
+    def _save_on_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
+        candidates = self._monitor_candidates(trainer)
+        removals: list[str] = []
+        filepath = self._free_filepath(trainer, candidates, keep=None)
+        self._save(trainer, filepath)
+        if self.save_last:
+            self._save_last(trainer, candidates, removals, link=self.save_last == "link")
+        self._remove(trainer, removals)
+        rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
 
     def _saves_on_exception(self, trainer: lit.Trainer) -> bool:
         return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
@@ -340,14 +347,15 @@ class ModelCheckpoint(Checkpoint):
     @lit.hookimpl
     def lit_resolve_checkpoint_path(self, trainer: lit.Trainer, name: str) -> str | None:
         """``"best"``: this callback's best checkpoint; ``"last"``: the newest ``last`` checkpoint of
-        every ``ModelCheckpoint`` on ``trainer``, searched in their folders.
+        this run's lineage among those of every ``ModelCheckpoint`` on ``trainer``, searched in their
+        folders (see ``lit_checkpoint.resume_last``: never another experiment's).
         """
         if name == "best":
             path = self.best_model_path
             return path if path and io.exists(path) else None
         if name == "last":
             found = [path for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint) for path in cb._last_checkpoints(trainer)]
-            return max(found, key=lambda p: (io.modified(p), self._version_of(p))) if found else None
+            return newest_of_this_run(trainer, list(dict.fromkeys(found)), self._version_of)
         return None
 
     # ----------------------------------------------------------------------------------------
