@@ -19,6 +19,8 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -35,6 +37,9 @@ from .checkpoint_io import active_checkpoint_io
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
 
+#: ModelCheckpoint's state a failed save puts back (with a copy of ``best_k_models``).
+_ROLLED_BACK = ("best_model_path", "best_model_score", "kth_best_model_path", "kth_value", "current_score",
+                "last_model_path", "_last_global_step_saved", "_last_checkpoint_saved")
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
 
 
@@ -281,13 +286,12 @@ class ModelCheckpoint(Checkpoint):
     def _remove_stale_temporaries(self) -> None:
         """Delete the hidden temporary files a killed run left half-written in the folder.
 
-        A write goes to ``.<name>.<random>.tmp`` and is renamed when complete; a process killed
-        in between leaves the temporary file (never a torn ``.ckpt``).
+        A write goes to ``.<name>.pid<pid>-<host>-<random>.tmp`` and is renamed when complete; a
+        process killed in between leaves the temporary file (never a torn ``.ckpt``). A temporary
+        file whose writer is still alive (another run writing to this folder) is kept.
         """
         assert self.dirpath is not None
-        for name in io.listdir(self.dirpath):
-            if name.startswith(".") and name.endswith(".tmp") and self.FILE_EXTENSION in name:
-                io.remove(io.join(self.dirpath, name))
+        io.remove_stale_temporaries(self.dirpath, self.FILE_EXTENSION)
 
     def on_train_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Start the clock of ``train_time_interval``; note the step training starts from."""
@@ -363,7 +367,10 @@ class ModelCheckpoint(Checkpoint):
             self.dirpath = trainer.strategy.broadcast(self._resolve_dirpath(trainer))
         FsspecCheckpointIO.ensure_registered(trainer)
         removals: list[str] = []
-        self._save_last(trainer, self._monitor_candidates(trainer), removals, link=False)
+        with self._rolled_back_on_failure():
+            self._save_last(trainer, self._monitor_candidates(trainer), removals, link=False)
+            # "Saved" must mean on disk: with background writes, wait for this one (raises if it failed).
+            _wait_for_writes(trainer)
         self._remove(trainer, removals)
         return self.last_model_path
 
@@ -449,6 +456,27 @@ class ModelCheckpoint(Checkpoint):
 
     def _save_point(self, trainer: lit.Trainer, topk: bool) -> None:
         """Save what is due now: a top-k checkpoint (``topk``) and ``last``, then delete what they displaced."""
+        with self._rolled_back_on_failure():
+            self._save_point_now(trainer, topk)
+
+    @contextmanager
+    def _rolled_back_on_failure(self) -> Iterator[None]:
+        """A save that fails (a full disk) leaves this callback's state as it was before it.
+
+        The state is updated before writing (it is part of the checkpoint written); without this,
+        ``best_model_path`` / ``last_model_path`` / ``best_k_models`` would name files never written.
+        Nothing displaced is deleted before every write succeeded, so the old paths still exist.
+        """
+        state = {name: getattr(self, name) for name in _ROLLED_BACK}
+        state["best_k_models"] = dict(self.best_k_models)
+        try:
+            yield
+        except BaseException:
+            for name, value in state.items():
+                setattr(self, name, value)
+            raise
+
+    def _save_point_now(self, trainer: lit.Trainer, topk: bool) -> None:
         candidates = self._monitor_candidates(trainer)
         removals: list[str] = []
         if topk and self.save_top_k != 0:
@@ -645,6 +673,13 @@ def _batch_trigger(callback: ModelCheckpoint) -> Any:
         callback._on_train_batch_end(trainer)
 
     return lit_train_batch_end
+
+
+def _wait_for_writes(trainer: lit.Trainer) -> None:
+    """Return once the checkpoints written so far are on disk (raise the error of one that failed)."""
+    for _, plugin in trainer.plugin_manager.list_name_plugin():
+        if isinstance(plugin, AsyncCheckpointIO):
+            plugin.wait()
 
 
 def _after_writes(trainer: lit.Trainer, action: Any) -> None:
