@@ -7,6 +7,7 @@ kernel itself, nothing faked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -38,10 +39,8 @@ def fill() -> Callable[..., None]:
     def fill(folder: Path, leave: int = 0) -> None:
         stat = os.statvfs(folder)
         size = max(stat.f_bavail * stat.f_frsize - leave, 0)
-        with open(folder / "filler", "wb") as f:
-            try:
-                f.write(b"\0" * size)
-            except OSError:
-                pass  # full a little earlier than statvfs said: full all the same
+        # Full a little earlier than statvfs said (an OSError, on write or on close): full all the same.
+        with contextlib.suppress(OSError), open(folder / "filler", "wb", buffering=0) as f:
+            f.write(b"\0" * size)
 
     return fill
