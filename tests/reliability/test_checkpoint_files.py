@@ -312,6 +312,30 @@ def test_case_14_disk_full_during_a_save_names_the_folder_and_keeps_callback_sta
     assert not [n for n in os.listdir(small_disk) if n.endswith(".tmp")], "no temporary file is left behind"
 
 
+def test_case_14_disk_full_during_a_background_save_leaves_no_path_to_a_missing_file(small_disk, fill, tmp_path, scripted_like):
+    from lit_checkpoint import ModelCheckpoint
+
+    callback = ModelCheckpoint(dirpath=small_disk, monitor="val_loss", save_top_k=2, save_last=True, async_save=True)
+
+    class FillsTheDisk(lit.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 2:
+                from lit_checkpoint.model_checkpoint import _wait_for_writes
+
+                _wait_for_writes(trainer)  # the epoch-1 files are written before the disk fills
+                fill(small_disk)
+
+    trainer = quiet(tmp_path, [callback, FillsTheDisk()], max_epochs=4)
+    with pytest.raises(CheckpointError, match=rf"no space left on {small_disk}"):
+        trainer.fit(scripted_like([3.0, 2.0, 1.0, 0.5]))
+    named = [callback.best_model_path, callback.last_model_path, callback.kth_best_model_path, *callback.best_k_models]
+    missing = [path for path in named if path and not os.path.exists(path)]
+    assert not missing, f"callback state names files that do not exist: {missing}"
+    assert callback.best_model_path == str(small_disk / "epoch=1-step=8.ckpt")
+    assert callback.last_model_path in ("", str(small_disk / "last.ckpt"))
+    assert (small_disk / "epoch=0-step=4.ckpt").exists(), "a checkpoint is deleted only once its replacement is written"
+
+
 @pytest.fixture
 def scripted_like(boring_model):
     """``scripted_like(scores)``: the boring model, whose validation logs ``val_loss = scores[epoch]``."""

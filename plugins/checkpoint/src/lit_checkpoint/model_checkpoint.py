@@ -20,7 +20,7 @@ import re
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -271,7 +271,30 @@ class ModelCheckpoint(Checkpoint):
                 self._save_last(trainer, candidates, removals, link=self.save_last == "link")
             self._remove(trainer, removals)
             rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
+        self._forget_unwritten(trainer)
         self._stop_preemption(trainer)
+
+    def _forget_unwritten(self, trainer: lit.Trainer) -> None:
+        """After a failure, drop from this callback's state the checkpoints that never reached the disk.
+
+        A background write (``async_save``) that failed, e.g. on a full disk, is only known once the
+        state naming its file was updated; a synchronous one is rolled back where it fails.
+        """
+        if not trainer.is_global_zero:
+            return
+        with suppress(Exception):  # the run's own exception is the one reported
+            _wait_for_writes(trainer)
+        for path in [p for p in self.best_k_models if not io.exists(p)]:
+            del self.best_k_models[path]
+        _, best_of, worst_of = _MODES[self.mode]
+        if self.kth_best_model_path and self.kth_best_model_path not in self.best_k_models:
+            self.kth_best_model_path = worst_of(self.best_k_models, key=self.best_k_models.__getitem__, default="")
+            self.kth_value = self.best_k_models.get(self.kth_best_model_path, self.kth_value)
+        if self.best_model_path and not io.exists(self.best_model_path):
+            self.best_model_path = best_of(self.best_k_models, key=self.best_k_models.__getitem__, default="")
+            self.best_model_score = self.best_k_models.get(self.best_model_path)
+        if self.last_model_path and not io.exists(self.last_model_path):
+            self.last_model_path = ""
 
     def _saves_on_exception(self, trainer: lit.Trainer) -> bool:
         return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
