@@ -14,7 +14,9 @@ milliseconds for a 100 MB model). Here ``trainer.save_checkpoint`` returns almos
 Copies and writes run on two threads, so a save's copy never waits for an earlier write;
 writes happen in order, and at most ``max_pending`` copies wait to be written.
 ``lit_teardown`` and ``lit_exception`` wait for the last write, so ``fit`` returns (or fails)
-only when every checkpoint is on disk; a failed background write is raised there.
+only when every checkpoint is on disk; a failed background write is raised there, and the
+deletions and links queued after it (``after_writes``) are skipped, so a checkpoint is never
+deleted for a replacement that was not written.
 
 Code that changes parameters outside the optimizer step (between a save and the next step)
 must call ``wait_for_snapshot()`` first.
