@@ -35,9 +35,9 @@ def saved_checkpoint(root: Path, boring_model, name: str = "real.ckpt") -> Path:
     return root / name
 
 
-def run_script(source: str, *args: str) -> subprocess.Popen:
+def run_script(source: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(source), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
 # ------------------------------------------------------------------------------------------
@@ -77,8 +77,8 @@ PREEMPTED = '''
 '''
 
 
-def _preempt(folder: Path) -> tuple[int, str, str]:
-    process = run_script(PREEMPTED, str(folder))
+def _preempt(folder: Path, prelude: str = "", env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    process = run_script(prelude + textwrap.dedent(PREEMPTED), str(folder), env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -91,8 +91,9 @@ def _preempt(folder: Path) -> tuple[int, str, str]:
 
 
 @pytest.mark.slow
-def test_case_01_failed_async_preemption_save_exits_nonzero_without_saying_saved(small_disk):
-    code, out, err = _preempt(small_disk)  # the 1 MiB disk cannot hold the ~2 MB checkpoint
+def test_case_01_failed_async_preemption_save_exits_nonzero_without_saying_saved(full_disk, full_disk_prelude):
+    small_disk = full_disk.folder  # tmpfs: 1 MiB cannot hold the ~2 MB checkpoint; fsync: fails with ENOSPC
+    code, out, err = _preempt(small_disk, full_disk_prelude, full_disk.env)
     assert code != 0, f"a preemption save that failed exited {code}:\n{out}\n{err}"
     assert "received: saved" not in out + err, f"'saved' printed for a failed save:\n{out}\n{err}"
     assert f"no space left on {small_disk}" in err, err
@@ -290,15 +291,17 @@ def test_case_14_map_location_cuda_without_cuda_says_so(tmp_path, boring_model):
         assert "truncated" not in str(info.value)
 
 
-def test_case_14_disk_full_during_a_save_names_the_folder_and_keeps_callback_state_true(small_disk, fill, tmp_path, scripted_like):
+def test_case_14_disk_full_during_a_save_names_the_folder_and_keeps_callback_state_true(full_disk, tmp_path, scripted_like):
     from lit_checkpoint import ModelCheckpoint
+
+    small_disk = full_disk.folder
 
     callback = ModelCheckpoint(dirpath=small_disk, monitor="val_loss", save_top_k=2, save_last=True)
 
     class FillsTheDisk(lit.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
             if trainer.current_epoch == 2:
-                fill(small_disk)
+                full_disk.fill()
 
     trainer = quiet(tmp_path, [callback, FillsTheDisk()], max_epochs=4)
     with pytest.raises(CheckpointError, match=rf"no space left on {small_disk}") as info:
@@ -312,8 +315,10 @@ def test_case_14_disk_full_during_a_save_names_the_folder_and_keeps_callback_sta
     assert not [n for n in os.listdir(small_disk) if n.endswith(".tmp")], "no temporary file is left behind"
 
 
-def test_case_14_disk_full_during_a_background_save_leaves_no_path_to_a_missing_file(small_disk, fill, tmp_path, scripted_like):
+def test_case_14_disk_full_during_a_background_save_leaves_no_path_to_a_missing_file(full_disk, tmp_path, scripted_like):
     from lit_checkpoint import ModelCheckpoint
+
+    small_disk = full_disk.folder
 
     callback = ModelCheckpoint(dirpath=small_disk, monitor="val_loss", save_top_k=2, save_last=True, async_save=True)
 
@@ -323,7 +328,7 @@ def test_case_14_disk_full_during_a_background_save_leaves_no_path_to_a_missing_
                 from lit_checkpoint.model_checkpoint import _wait_for_writes
 
                 _wait_for_writes(trainer)  # the epoch-1 files are written before the disk fills
-                fill(small_disk)
+                full_disk.fill()
 
     trainer = quiet(tmp_path, [callback, FillsTheDisk()], max_epochs=4)
     with pytest.raises(CheckpointError, match=rf"no space left on {small_disk}"):
