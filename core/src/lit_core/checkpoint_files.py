@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import io
-import mmap
 import os
 import pickle
 import re
@@ -216,42 +215,51 @@ def _alive(pid: int) -> bool:
 # ------------------------------------------------------------------------------------------
 
 
-def verify(data: bytes | mmap.mmap, name: str) -> None:
+def verify(data: bytes, name: str) -> None:
     """Check the bytes of a checkpoint before ``torch.load`` reads them; raise ``CheckpointError`` if bad.
 
-    :param data: the whole file (``bytes`` or an ``mmap``).
+    :param data: the whole file.
     :param name: the file, for messages.
     """
-    with memoryview(data) as view:
-        size = view.nbytes
-        if size >= _EOCD_SIZE + _TRAILER_SIZE:
-            eocd_at = size - _TRAILER_SIZE - _EOCD_SIZE
-            has_record = view[eocd_at : eocd_at + 4] == _EOCD
-            has_marker = view[size - _TRAILER_SIZE : size - 8] == _MARKER
-            if has_record or has_marker:  # lit wrote it: one flipped bit cannot erase both
-                _verify_checksum(view, name, has_record and has_marker)
-                return
-        head = bytes(view[:16])
-        legacy = head.startswith(_LEGACY_MAGIC) or bytes(view[257:262]) == b"ustar"  # torch's pre-zip formats
-        description = _describe(view)
+    _verify(io.BytesIO(data), len(data), name)
+
+
+def verify_file(path: str) -> None:
+    """``verify`` the file at ``path``, read in 1 MiB pieces (faster than a memory map: no page faults)."""
+    with open(path, "rb", buffering=0) as f:
+        _verify(f, os.fstat(f.fileno()).st_size, path)
+
+
+def _verify(f: BinaryIO, size: int, name: str) -> None:
+    if size >= _EOCD_SIZE + _TRAILER_SIZE:
+        tail = _read_at(f, size - _EOCD_SIZE - _TRAILER_SIZE, _EOCD_SIZE + _TRAILER_SIZE)
+        has_record = tail.startswith(_EOCD)
+        has_marker = tail[_EOCD_SIZE : _EOCD_SIZE + len(_MARKER)] == _MARKER
+        if has_record or has_marker:  # lit wrote it: one flipped bit cannot erase both
+            _verify_checksum(f, size, tail, name, has_record and has_marker)
+            return
+    head = _read_at(f, 0, 262)
     if head.startswith(_ZIP_MAGIC):
-        _verify_records(data, name)
-    elif not legacy:
+        _verify_records(f, name)
+    elif not (head.startswith(_LEGACY_MAGIC) or head[257:262] == b"ustar"):  # torch's pre-zip formats
         raise CheckpointError(
-            f"{name!r} is not a checkpoint: {description}. A checkpoint is a file written by torch.save "
+            f"{name!r} is not a checkpoint: {_describe(head)}. A checkpoint is a file written by torch.save "
             "(trainer.save_checkpoint, ModelCheckpoint). Check the path."
         )
 
 
-def _verify_checksum(view: memoryview, name: str, intact: bool) -> None:
-    size = view.nbytes
-    body = size - _TRAILER_SIZE
+def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
+    f.seek(offset)
+    return f.read(n)
+
+
+def _verify_checksum(f: BinaryIO, size: int, tail: bytes, name: str, intact: bool) -> None:
     try:
-        expected = int(bytes(view[size - 8 :]), 16) if intact else None
+        expected = int(tail[-8:], 16) if intact else None
     except ValueError:
         expected = None
-    length_ok = bytes(view[body - 2 : body]) == struct.pack("<H", _TRAILER_SIZE)
-    if expected is None or not length_ok or zlib.crc32(view[:body]) != expected:
+    length_ok = tail[_EOCD_SIZE - 2 : _EOCD_SIZE] == struct.pack("<H", _TRAILER_SIZE)
+    if expected is None or not length_ok or _crc32(f, size - _TRAILER_SIZE) != expected:
         raise CheckpointError(
             f"Checkpoint {name!r} is corrupt: its content does not match the checksum lit wrote with it (bits "
             "changed on the disk, in memory or in a copy). Nothing was loaded. Use another checkpoint (an earlier "
@@ -259,10 +267,25 @@ def _verify_checksum(view: memoryview, name: str, intact: bool) -> None:
         )
 
 
-def _verify_records(data: bytes | mmap.mmap, name: str) -> None:
+def _crc32(f: BinaryIO, length: int) -> int:
+    """The CRC32 of the first ``length`` bytes of ``f``; a 1 MiB buffer stays in the CPU's cache."""
+    buffer = bytearray(min(length, 2**20) or 1)
+    view = memoryview(buffer)
+    crc, left = 0, length
+    f.seek(0)
+    while left > 0:
+        n = f.readinto(view[: min(left, len(buffer))])
+        if not n:
+            break
+        crc = zlib.crc32(view[:n], crc)
+        left -= n
+    return crc
+
+
+def _verify_records(f: BinaryIO, name: str) -> None:
     """A zip checkpoint without lit's checksum (Lightning's, older lit's): check each record's CRC32."""
     try:
-        with zipfile.ZipFile(_Seekable(data) if isinstance(data, mmap.mmap) else io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(f) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
         raise CheckpointError(
@@ -277,36 +300,16 @@ def _verify_records(data: bytes | mmap.mmap, name: str) -> None:
         )
 
 
-class _Seekable:
-    """An ``mmap`` as the file object ``zipfile`` wants (3.11's mmap has no ``seekable``)."""
-
-    def __init__(self, data: mmap.mmap) -> None:
-        self.data = data
-        self.read, self.seek, self.tell = data.read, data.seek, data.tell
-
-    def seekable(self) -> bool:
-        return True
-
-
-def _describe(view: memoryview) -> str:
-    head = bytes(view[:64])
+def _describe(head: bytes) -> str:
     if not head:
         return "the file is empty"
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return f"it starts with the bytes {head[:8].hex(' ')}, which no torch.save output starts with"
+        text = head[:64].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < 56:  # not just a character cut at the end of the piece read
+            return f"it starts with the bytes {head[:8].hex(' ')}, which no torch.save output starts with"
+        text = head[: exc.start].decode("utf-8")
     return f"it is text, starting {text[:40]!r}"
-
-
-def verify_file(path: str) -> None:
-    """``verify`` the file at ``path`` (memory-mapped: read once, nothing copied)."""
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            verify(b"", path)
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            verify(data, path)
 
 
 def cuda_requested(map_location: Any) -> bool:
