@@ -208,6 +208,31 @@ def test_case_09_every_bit_flipped_checkpoint_is_reported_corrupt(tmp_path, bori
     assert detected == 200, f"{len(silent)} of 200 bit-flipped checkpoints loaded silently (trials {silent[:10]})"
 
 
+def test_case_09_a_flip_in_any_part_of_the_archive_is_detected(tmp_path, boring_model):
+    import zipfile
+
+    original = saved_checkpoint(tmp_path, boring_model).read_bytes()
+    with zipfile.ZipFile(tmp_path / "real.ckpt") as archive:
+        infos = archive.infolist()
+    directory = min(len(original) - 1, max(i.header_offset for i in infos) + 64)
+    offsets = {len(original) - k for k in range(1, 64)}  # the checksum comment and the end record
+    offsets |= set(range(directory, len(original), 7))  # the central directory
+    for info in infos:  # each record's local header, its padding, and its data
+        offsets |= {info.header_offset + k for k in (0, 8, 14, 22, 26, 30)}
+        data_start = info.header_offset + 30 + len(info.filename) + 4
+        offsets |= {data_start, data_start + 2, info.header_offset + 60}
+        offsets |= {o for o in range(data_start, data_start + info.compress_size, max(info.compress_size // 3, 1))}
+    offsets = sorted(o for o in offsets if 0 <= o < len(original))
+    assert len(offsets) > 150
+    flipped = tmp_path / "flipped.ckpt"
+    for offset in offsets:
+        data = bytearray(original)
+        data[offset] ^= 0x04
+        flipped.write_bytes(data)
+        with pytest.raises(CheckpointError, match="corrupt"):
+            load(flipped)
+
+
 def test_case_09_a_corrupt_checkpoint_stops_a_resume(tmp_path, boring_model):
     path = saved_checkpoint(tmp_path, boring_model)
     data = bytearray(path.read_bytes())
