@@ -50,6 +50,11 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
     try:
         checkpoint = torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc) and "Unsupported global" not in str(exc):  # a damaged pickle (unverified file)
+            raise CheckpointError(
+                f"Could not read checkpoint {name!r}: it is corrupt or is not a torch checkpoint (the unpickler "
+                f"stopped: {_unpickling_reason(exc)}). Use another checkpoint, or copy the file again."
+            ) from exc
         raise UnsafeCheckpointError(
             f"Refused to load {name!r}: it contains a pickled object that would run code when loaded "
             f"({_unpickling_reason(exc)}). lit loads checkpoints with torch.load(weights_only=True), which only "
