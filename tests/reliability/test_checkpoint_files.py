@@ -350,9 +350,9 @@ def test_case_14_disk_full_during_a_background_save_leaves_no_path_to_a_missing_
     class FillsTheDisk(lit.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
             if trainer.current_epoch == 2:
-                from lit_checkpoint.model_checkpoint import _wait_for_writes
+                from lit_checkpoint.failed_saves import wait_for_writes
 
-                _wait_for_writes(trainer)  # the epoch-1 files are written before the disk fills
+                wait_for_writes(trainer)  # the epoch-1 files are written before the disk fills
                 full_disk.fill()
 
     trainer = quiet(tmp_path, [callback, FillsTheDisk()], max_epochs=4)

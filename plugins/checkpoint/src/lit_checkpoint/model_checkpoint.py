@@ -19,8 +19,6 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -34,12 +32,10 @@ from lit_core.rank_zero import rank_zero_info
 from . import io
 from .async_save import AsyncCheckpointIO
 from .checkpoint_io import active_checkpoint_io
+from .failed_saves import forget_unwritten, rolled_back_on_failure, wait_for_writes
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
 
-#: ModelCheckpoint's state a failed save puts back (with a copy of ``best_k_models``).
-_ROLLED_BACK = ("best_model_path", "best_model_score", "kth_best_model_path", "kth_value", "current_score",
-                "last_model_path", "_last_global_step_saved", "_last_checkpoint_saved")
 _MODES = {"min": (torch.lt, min, max), "max": (torch.gt, max, min)}
 
 
@@ -271,30 +267,8 @@ class ModelCheckpoint(Checkpoint):
                 self._save_last(trainer, candidates, removals, link=self.save_last == "link")
             self._remove(trainer, removals)
             rank_zero_info(f"{type(exception).__name__} raised ({exception}): saved a checkpoint to {filepath}")
-        self._forget_unwritten(trainer)
+        forget_unwritten(self, trainer, _MODES)  # a failed background write left its path in the state
         self._stop_preemption(trainer)
-
-    def _forget_unwritten(self, trainer: lit.Trainer) -> None:
-        """After a failure, drop from this callback's state the checkpoints that never reached the disk.
-
-        A background write (``async_save``) that failed, e.g. on a full disk, is only known once the
-        state naming its file was updated; a synchronous one is rolled back where it fails.
-        """
-        if not trainer.is_global_zero:
-            return
-        with suppress(Exception):  # the run's own exception is the one reported
-            _wait_for_writes(trainer)
-        for path in [p for p in self.best_k_models if not io.exists(p)]:
-            del self.best_k_models[path]
-        _, best_of, worst_of = _MODES[self.mode]
-        if self.kth_best_model_path and self.kth_best_model_path not in self.best_k_models:
-            self.kth_best_model_path = worst_of(self.best_k_models, key=self.best_k_models.__getitem__, default="")
-            self.kth_value = self.best_k_models.get(self.kth_best_model_path, self.kth_value)
-        if self.best_model_path and not io.exists(self.best_model_path):
-            self.best_model_path = best_of(self.best_k_models, key=self.best_k_models.__getitem__, default="")
-            self.best_model_score = self.best_k_models.get(self.best_model_path)
-        if self.last_model_path and not io.exists(self.last_model_path):
-            self.last_model_path = ""
 
     def _saves_on_exception(self, trainer: lit.Trainer) -> bool:
         return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
@@ -390,10 +364,10 @@ class ModelCheckpoint(Checkpoint):
             self.dirpath = trainer.strategy.broadcast(self._resolve_dirpath(trainer))
         FsspecCheckpointIO.ensure_registered(trainer)
         removals: list[str] = []
-        with self._rolled_back_on_failure():
+        with rolled_back_on_failure(self):
             self._save_last(trainer, self._monitor_candidates(trainer), removals, link=False)
             # "Saved" must mean on disk: with background writes, wait for this one (raises if it failed).
-            _wait_for_writes(trainer)
+            wait_for_writes(trainer)
         self._remove(trainer, removals)
         return self.last_model_path
 
@@ -479,25 +453,8 @@ class ModelCheckpoint(Checkpoint):
 
     def _save_point(self, trainer: lit.Trainer, topk: bool) -> None:
         """Save what is due now: a top-k checkpoint (``topk``) and ``last``, then delete what they displaced."""
-        with self._rolled_back_on_failure():
+        with rolled_back_on_failure(self):  # a failed write leaves no path to a missing file
             self._save_point_now(trainer, topk)
-
-    @contextmanager
-    def _rolled_back_on_failure(self) -> Iterator[None]:
-        """A save that fails (a full disk) leaves this callback's state as it was before it.
-
-        The state is updated before writing (it is part of the checkpoint written); without this,
-        ``best_model_path`` / ``last_model_path`` / ``best_k_models`` would name files never written.
-        Nothing displaced is deleted before every write succeeded, so the old paths still exist.
-        """
-        state = {name: getattr(self, name) for name in _ROLLED_BACK}
-        state["best_k_models"] = dict(self.best_k_models)
-        try:
-            yield
-        except BaseException:
-            for name, value in state.items():
-                setattr(self, name, value)
-            raise
 
     def _save_point_now(self, trainer: lit.Trainer, topk: bool) -> None:
         candidates = self._monitor_candidates(trainer)
@@ -696,13 +653,6 @@ def _batch_trigger(callback: ModelCheckpoint) -> Any:
         callback._on_train_batch_end(trainer)
 
     return lit_train_batch_end
-
-
-def _wait_for_writes(trainer: lit.Trainer) -> None:
-    """Return once the checkpoints written so far are on disk (raise the error of one that failed)."""
-    for _, plugin in trainer.plugin_manager.list_name_plugin():
-        if isinstance(plugin, AsyncCheckpointIO):
-            plugin.wait()
 
 
 def _after_writes(trainer: lit.Trainer, action: Any) -> None:
