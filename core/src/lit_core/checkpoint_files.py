@@ -108,7 +108,10 @@ def _no_space_cause(exc: BaseException | None) -> OSError | None:
 
 def no_space(path: str, cause: OSError) -> CheckpointError:
     """The error for a save that found the disk (or the quota) full."""
-    folder = os.path.dirname(os.path.abspath(path)) if path else "the checkpoint folder"
+    if not path:
+        folder = "the checkpoint folder"
+    else:
+        folder = path.rstrip("/").rsplit("/", 1)[0] if "://" in path else os.path.dirname(os.path.abspath(path))
     return CheckpointError(
         f"Could not save checkpoint {path!r}: no space left on {folder} ({os.strerror(cause.errno)}). Nothing was "
         "replaced: the previous checkpoints are intact. Free some space, or save elsewhere (ModelCheckpoint(dirpath=...), "
