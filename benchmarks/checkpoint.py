@@ -8,6 +8,13 @@ Two measurements on a model of ``--mb`` megabytes (one square ``Linear``, SGD):
   durability costs by itself). Interleaved rounds; medians and the median of per-round ratios.
   Goal: lit ≤ 1.1× the bare ``torch.save``; also judged against ``torch.save`` + ``fsync``, the
   same durability as lit's write.
+* **load time**: what verifying a checkpoint on load costs (issue 14, case 9): lit's
+  ``lit_core.checkpoint.load`` (verify, then ``torch.load(weights_only=True)``) against the bare
+  ``torch.load(weights_only=True)`` of the same file, for a file lit wrote (each zip record's
+  CRC32 and lit's checksum of the other bytes are checked) and for one ``torch.save`` wrote (as
+  Lightning does: each record's CRC32), and the verification alone. Interleaved rounds, warm page
+  cache; no goal, figures. (Writing lit's checksum reads back only the archive's headers: the
+  save-time rows above include it.)
 * **stall per save while training**: ``fit`` with a callback saving every ``--every`` steps, once
   with the default (synchronous) writer and once with ``AsyncCheckpointIO`` (background thread).
   The stall of a save is the time the training thread spends in ``save_checkpoint`` plus the
@@ -126,6 +133,47 @@ def save_times(mb: float, rounds: int, root: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# Load time: what verification costs
+# ------------------------------------------------------------------------------------------
+
+
+def load_times(rounds: int, root: str) -> None:
+    from lit_core.checkpoint import load
+    from lit_core.checkpoint_files import verify_file
+
+    lit_path, bare_path = os.path.join(root, "lit.ckpt"), os.path.join(root, "bare.ckpt")  # written by save_times
+    runs = {
+        "torch.load": lambda: torch.load(lit_path, weights_only=True),
+        "lit load": lambda: load(lit_path),
+        "verify alone": lambda: verify_file(lit_path),
+        "torch.load, torch.save file": lambda: torch.load(bare_path, weights_only=True),
+        "lit load, torch.save file": lambda: load(bare_path),
+        "verify alone, torch.save file": lambda: verify_file(bare_path),
+    }
+    reference = {name: "torch.load, torch.save file" if "torch.save file" in name else "torch.load" for name in runs}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for name in runs:  # warm the page cache and torch's first-call costs
+        runs[name]()
+    for r in range(rounds):
+        names = list(runs)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    print(f"\n== load time: verification on load, {size_mb(lit_path):.1f} MB checkpoint, {rounds} interleaved rounds ==")
+    print("(lit's file: each zip record's CRC32 and lit's checksum of the rest; torch.save's file, as Lightning "
+          "writes it: each zip record's CRC32)")
+    print(f"{'reader':<32}{'median ms':>11}{'min ms':>9}{'max ms':>9}{'ratio to torch.load':>22}")
+    for name, values in times.items():
+        ratio = statistics.median(a / b for a, b in zip(values, times[reference[name]]))
+        print(f"{name:<32}{statistics.median(values) * 1e3:>11.1f}{min(values) * 1e3:>9.1f}{max(values) * 1e3:>9.1f}"
+              f"{ratio:>22.3f}")
+    extra = statistics.median(times["lit load"]) - statistics.median(times["torch.load"])
+    print(f"verification cost, lit checkpoint: {extra * 1e3:+.1f} ms per load "
+          f"({extra * 1e3 / size_mb(lit_path) * 100:+.1f} ms per 100 MB)")
+
+
+# ------------------------------------------------------------------------------------------
 # Stalls while training
 # ------------------------------------------------------------------------------------------
 
@@ -202,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lit-ckpt-bench-", dir=args.dir) as root:
         print(f"writing into {root}")
         save_times(args.mb, args.rounds, root)
+        load_times(args.rounds, root)
         stalls(args.mb, args.steps, args.every, root)
     if args.quick:
         print("(--quick: a smoke test; the figures above are too noisy to judge the goals)")

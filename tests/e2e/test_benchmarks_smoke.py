@@ -73,6 +73,9 @@ def test_checkpoint_quick(tmp_path: Path) -> None:
     out = run_quick("checkpoint.py", tmp_path)
     for writer in ("lit save_checkpoint", "torch.save", "torch.save + fsync"):
         assert re.search(rf"^{re.escape(writer)} +\d+\.\d+ +\d+\.\d+", out, re.M), f"no {writer!r} row:\n{out}"
+    for reader in ("torch.load", "lit load", "verify alone", "lit load, torch.save file"):
+        assert re.search(rf"^{re.escape(reader)} +\d+\.\d+ +\d+\.\d+", out, re.M), f"no {reader!r} row:\n{out}"
+    assert re.search(r"^verification cost, lit checkpoint: [+-]\d+\.\d ms per load", out, re.M)
     for writer in ("synchronous", "AsyncCheckpointIO"):
         assert re.search(rf"^{writer} +\d+ +\d+\.\d+ +[\d. ]+", out, re.M), f"no {writer!r} stall row:\n{out}"
     for label in ("lit save time / bare torch.save", "lit save time / torch.save + fsync (the same durability)",

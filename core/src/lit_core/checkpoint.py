@@ -14,26 +14,47 @@ this module holds what every checkpoint needs whoever writes it:
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import random
+import struct
 import sys
 import zipfile
 from typing import Any
 
 import torch
 
+from .checkpoint_files import cuda_requested, verify, verify_file
 from .exceptions import CheckpointError, UnsafeCheckpointError
 
 
 def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, Any]:
-    """Read a checkpoint dict with ``torch.load(weights_only=True)``; explain what went wrong."""
+    """Read a checkpoint dict with ``torch.load(weights_only=True)``; explain what went wrong.
+
+    The file is verified first (``checkpoint_files.verify``): a corrupt file, or one that is no
+    checkpoint at all, is reported as such and never reaches the unpickler.
+    """
     name = path if isinstance(path, (str, os.PathLike)) else getattr(path, "name", repr(path))
     if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint {os.fspath(path)!r} does not exist (or is not a file): check ckpt_path.")
+    if cuda_requested(map_location) and not torch.cuda.is_available():
+        raise _no_cuda(name, map_location)
+    if isinstance(path, (str, os.PathLike)):
+        verify_file(os.fspath(path))
+        source = path
+    else:  # a stream (fsspec): read once, verify, load from memory
+        data = path.read()
+        verify(data, str(name))
+        source = io.BytesIO(data)
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc) and "Unsupported global" not in str(exc):  # a damaged pickle (unverified file)
+            raise CheckpointError(
+                f"Could not read checkpoint {name!r}: it is corrupt or is not a torch checkpoint (the unpickler "
+                f"stopped: {_unpickling_reason(exc)}). Use another checkpoint, or copy the file again."
+            ) from exc
         raise UnsafeCheckpointError(
             f"Refused to load {name!r}: it contains a pickled object that would run code when loaded "
             f"({_unpickling_reason(exc)}). lit loads checkpoints with torch.load(weights_only=True), which only "
@@ -44,10 +65,18 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
     except (PermissionError, IsADirectoryError):
         raise
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        if "torch.cuda.is_available() is False" in str(exc):  # a map_location function that chose CUDA
+            raise _no_cuda(name, map_location) from exc
         raise CheckpointError(
             f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint "
             f"({_first_line(exc)}). A partly written file comes from a copy that was interrupted: lit's own writes "
             "are atomic, so take the previous checkpoint (e.g. ckpt_path='last') or copy the file again."
+        ) from exc
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, struct.error) as exc:
+        # torch's reader on a file that is a zip archive but not one torch.save wrote.
+        raise CheckpointError(
+            f"{name!r} is not a checkpoint torch can read ({type(exc).__name__}: {_first_line(exc)}): it is a zip "
+            "archive, but not one written by torch.save. Check the path."
         ) from exc
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
@@ -56,6 +85,13 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
             "state_dict, use model.load_state_dict(torch.load(path, weights_only=True))."
         )
     return checkpoint
+
+
+def _no_cuda(name: Any, map_location: Any) -> CheckpointError:
+    return CheckpointError(
+        f"Cannot load {name!r} with map_location={map_location!r}: this machine has no CUDA device "
+        "(torch.cuda.is_available() is False). Load it with map_location='cpu' (the checkpoint itself is fine)."
+    )
 
 
 def _unpickling_reason(exc: BaseException) -> str:
@@ -90,6 +126,44 @@ def load_state_dict(module: torch.nn.Module, state_dict: dict[str, Any], strict:
             f"{source} does not fit {type(module).__name__}: {exc}. Rebuild the model with the hyperparameters it was "
             "saved with (Model.load_from_checkpoint does)."
         ) from exc
+
+
+def optimizer_types(optimizers: list[torch.optim.Optimizer]) -> list[str]:
+    """What ``restore_optimizers`` compares: each optimizer's class name (saved as ``"optimizer_types"``)."""
+    return [type(opt).__name__ for opt in optimizers]
+
+
+def restore_optimizers(optimizers: list[torch.optim.Optimizer], checkpoint: dict[str, Any], source: str) -> None:
+    """Load ``checkpoint["optimizer_states"]`` into ``optimizers``; a state of another kind of optimizer is an error.
+
+    torch's ``load_state_dict`` takes any optimizer's state: Adam's state loaded into SGD fails
+    only in the first ``step()``, with ``KeyError: 'momentum'``. Here, after loading, every
+    hyperparameter the configured optimizer has (its ``defaults``; version upgrades are filled
+    in by ``load_state_dict``) must be in each loaded parameter group; otherwise the optimizer is
+    put back as it was and the error names both optimizers.
+    """
+    states = checkpoint.get("optimizer_states", [])
+    saved_types = checkpoint.get("optimizer_types")
+    for i, (opt, state) in enumerate(zip(optimizers, states)):
+        before = opt.state_dict()
+        saved = saved_types[i] if isinstance(saved_types, list) and i < len(saved_types) else None
+        try:
+            opt.load_state_dict(state)
+            missing = sorted({key for group in opt.param_groups for key in opt.defaults if key not in group})
+        except (KeyError, ValueError, TypeError) as exc:
+            missing, error = [], exc
+        else:
+            error = None
+        if missing or error is not None:
+            opt.load_state_dict(before)
+            configured = type(opt).__name__
+            what = f"saved {saved}" if saved else "the saved state is of another optimizer"
+            detail = f"it lacks {configured}'s hyperparameters {missing}" if missing else f"{type(error).__name__}: {error}"
+            raise CheckpointError(
+                f"{source}: optimizer mismatch: {what}, configured {configured} (optimizer {i}; {detail}). Return the "
+                f"optimizer the checkpoint was trained with from configure_optimizers, or load only the weights "
+                "(Model.load_from_checkpoint) and start a new fit."
+            ) from error
 
 
 def _keys(keys: list[str], limit: int = 10) -> str:

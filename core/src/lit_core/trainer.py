@@ -25,7 +25,7 @@ from .builtins.adapters import callback_plugin, module_plugin, overrides, positi
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
-from .checkpoint import capture_rng, from_lightning, load_state_dict, restore_rng
+from .checkpoint import capture_rng, from_lightning, load_state_dict, optimizer_types, restore_optimizers, restore_rng
 from .cleanup import run_exception_hooks
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError, PluginError, UnknownPluginError
@@ -1293,6 +1293,7 @@ class Trainer:
         if not weights_only:
             checkpoint["rng_states"] = capture_rng()
             checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
+            checkpoint["optimizer_types"] = optimizer_types(self.optimizers)  # lit's: names a mismatch on resume
             checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in self.lr_scheduler_configs]
             checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_dict()}
             if self.datamodule is not None:
@@ -1364,8 +1365,7 @@ class Trainer:
                 f"training. Load the weights with {type(module).__name__}.load_from_checkpoint(path) and call fit() "
                 "without ckpt_path, or resume from a full checkpoint."
             )
-        for opt, state in zip(self.optimizers, checkpoint.get("optimizer_states", [])):
-            opt.load_state_dict(state)
+        restore_optimizers(self.optimizers, checkpoint, f"Checkpoint {ckpt_path!r}")
         for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
             config.scheduler.load_state_dict(state)
         for cb in self.callbacks:

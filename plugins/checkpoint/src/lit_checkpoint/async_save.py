@@ -14,7 +14,9 @@ milliseconds for a 100 MB model). Here ``trainer.save_checkpoint`` returns almos
 Copies and writes run on two threads, so a save's copy never waits for an earlier write;
 writes happen in order, and at most ``max_pending`` copies wait to be written.
 ``lit_teardown`` and ``lit_exception`` wait for the last write, so ``fit`` returns (or fails)
-only when every checkpoint is on disk; a failed background write is raised there.
+only when every checkpoint is on disk; a failed background write is raised there, and the
+deletions and links queued after it (``after_writes``) are skipped, so a checkpoint is never
+deleted for a replacement that was not written.
 
 Code that changes parameters outside the optimizer step (between a save and the next step)
 must call ``wait_for_snapshot()`` first.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +76,8 @@ class AsyncCheckpointIO(CheckpointIO):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lit-checkpoint-write")
         self._snapshot: Future[dict[str, Any]] | None = None
         self._writes: list[Future[str]] = []
+        #: The error of a background write that failed since the last ``wait`` (set on the writer thread).
+        self._failed: BaseException | None = None
         #: Seconds the training thread spent on each save: in ``save_checkpoint``, plus the wait of the
         #: next optimizer step for the copy (kept for benchmarks and logs).
         self.stalls: list[float] = []
@@ -99,7 +104,8 @@ class AsyncCheckpointIO(CheckpointIO):
         else:
             write = trainer.plugin_manager.subset_hook_caller("lit_save_checkpoint", remove_plugins=[self])
         snapshot = self._snapshot = self._copier.submit(_clone, checkpoint)
-        self._writes.append(self._writer.submit(lambda: write(trainer=trainer, checkpoint=snapshot.result(), path=path)))
+        self._writes.append(self._writer.submit(
+            self._noting_failure, lambda: write(trainer=trainer, checkpoint=snapshot.result(), path=path)))
         self._stall_open = time.perf_counter() - start
         return path
 
@@ -116,7 +122,8 @@ class AsyncCheckpointIO(CheckpointIO):
         """Copy ``checkpoint`` now, write it in the background with the wrapped IO."""
         target = self._target()
         snapshot = _clone(checkpoint)
-        self._writes.append(self._writer.submit(lambda: target.save_checkpoint(snapshot, path, storage_options)))
+        self._writes.append(self._writer.submit(
+            self._noting_failure, lambda: target.save_checkpoint(snapshot, path, storage_options)))
 
     def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
         """Wait for the pending writes, then read with the wrapped IO."""
@@ -143,9 +150,18 @@ class AsyncCheckpointIO(CheckpointIO):
         """Run ``action()`` on the writer thread once every save submitted so far is on disk.
 
         Deleting a checkpoint that a new one replaces, or linking to a new one, must wait for the
-        new file; queued here it does, without making the training thread wait.
+        new file; queued here it does, without making the training thread wait. It is skipped when a
+        write before it failed: the checkpoint it would delete may be the only good one left.
         """
-        self._writes.append(self._writer.submit(action))
+        self._writes.append(self._writer.submit(lambda: None if self._failed is not None else action()))
+
+    def _noting_failure(self, write: Any) -> None:
+        """Run ``write`` on the writer thread; remember that it failed (``after_writes`` actions are then skipped)."""
+        try:
+            write()
+        except BaseException as exc:
+            self._failed = exc
+            raise
 
     # -- waiting --------------------------------------------------------------------------------
 
@@ -160,8 +176,12 @@ class AsyncCheckpointIO(CheckpointIO):
         self.wait_for_snapshot()
         self._close_stall(0.0)
         writes, self._writes = self._writes, []
-        for write in writes:
-            write.result()
+        try:
+            for write in writes:
+                write.result()
+        finally:
+            futures.wait(writes)
+            self._failed = None  # reported to whoever waits: later saves start afresh
 
     def _close_stall(self, waited: float) -> None:
         if self._stall_open is not None:

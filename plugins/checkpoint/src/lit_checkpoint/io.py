@@ -15,14 +15,12 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 import lit_core as lit
+from lit_core import checkpoint_files
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -167,23 +165,34 @@ def is_writable(path: str) -> bool:
 
 
 def _temporary_name(path: str) -> str:
-    """A hidden name beside ``path`` for a write that is renamed over it once complete."""
-    name = path.rstrip("/").rsplit("/", 1)[-1] if protocol(path) else os.path.basename(path)
-    return join(parent(path), f".{name}.{uuid.uuid4().hex}.tmp")
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make a rename in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """A hidden name beside ``path`` for a write that is renamed over it once complete (owner pid and host in it)."""
+    return checkpoint_files.temporary_path(path)
 
 
 def _replace_local(tmp: str, target: str) -> None:
     os.replace(tmp, target)
-    _fsync_folder(os.path.dirname(os.path.abspath(target)))
+    checkpoint_files.fsync_folder(os.path.dirname(os.path.abspath(target)))
+
+
+def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
+    """Delete the temporary files (``.<name><extension>.*.tmp``) that killed writers left in ``folder``.
+
+    Only those whose writer is gone (``lit_core.checkpoint_files.is_stale``): the temporary
+    file of another run still writing to this folder is left alone. Returns the names deleted.
+    """
+    removed = []
+    for name in listdir(folder):
+        if not (name.startswith(".") and name.endswith(".tmp") and extension in name):
+            continue
+        path = join(folder, name)
+        try:
+            written = modified(path)
+        except FileNotFoundError:
+            continue  # renamed into place meanwhile
+        if checkpoint_files.is_stale(name, written):
+            remove(path)
+            removed.append(name)
+    return removed
 
 
 def copy(source: str, target: str) -> None:
@@ -238,25 +247,18 @@ def link_or_copy(target: str, link: str) -> bool:
 
 
 def save_local(checkpoint: dict[str, Any], path: str) -> None:
-    """Write ``checkpoint`` to local ``path``: a temporary file beside it, fsync, rename, fsync of the folder."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = _temporary_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        _replace_local(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+    """Write ``checkpoint`` to local ``path``: a temporary file beside it, fsync, rename, fsync of the folder.
+
+    The file carries lit's checksum and gets the mode a plain write would (see
+    ``lit_core.checkpoint_files.atomic_save``).
+    """
+    checkpoint_files.atomic_save(checkpoint, path)
 
 
 def save(checkpoint: dict[str, Any], url: str) -> None:
-    """Write ``checkpoint`` to URL ``url``: serialized in memory, written under a temporary name, moved."""
+    """Write ``checkpoint`` to URL ``url``: serialized in memory (with lit's checksum), written under a temporary name, moved."""
     buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
+    checkpoint_files.write(checkpoint, buffer, url)
     fs, inner = filesystem(url)
     _, inner_tmp = filesystem(_temporary_name(url))
     makedirs(parent(url))

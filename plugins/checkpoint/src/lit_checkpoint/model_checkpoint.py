@@ -32,6 +32,7 @@ from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 from . import io
 from .async_save import AsyncCheckpointIO
 from .checkpoint_io import active_checkpoint_io
+from .failed_saves import forget_unwritten, rolled_back_on_failure, wait_for_writes
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
 from .resume_last import newest_of_this_run
@@ -265,7 +266,10 @@ class ModelCheckpoint(Checkpoint):
                 except FloatingPointError as refused:  # trainer.save_checkpoint writes no state whose latest loss is NaN
                     rank_zero_warn(f"{type(exception).__name__} raised: checkpoint not saved on exception ({refused})")
         finally:
-            self._stop_preemption(trainer)
+            try:
+                forget_unwritten(self, trainer, _MODES)  # a failed background write left its path in the state
+            finally:
+                self._stop_preemption(trainer)
 
     def _save_on_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
         candidates = self._monitor_candidates(trainer)
@@ -290,13 +294,12 @@ class ModelCheckpoint(Checkpoint):
     def _remove_stale_temporaries(self) -> None:
         """Delete the hidden temporary files a killed run left half-written in the folder.
 
-        A write goes to ``.<name>.<random>.tmp`` and is renamed when complete; a process killed
-        in between leaves the temporary file (never a torn ``.ckpt``).
+        A write goes to ``.<name>.pid<pid>-<host>-<random>.tmp`` and is renamed when complete; a
+        process killed in between leaves the temporary file (never a torn ``.ckpt``). A temporary
+        file whose writer is still alive (another run writing to this folder) is kept.
         """
         assert self.dirpath is not None
-        for name in io.listdir(self.dirpath):
-            if name.startswith(".") and name.endswith(".tmp") and self.FILE_EXTENSION in name:
-                io.remove(io.join(self.dirpath, name))
+        io.remove_stale_temporaries(self.dirpath, self.FILE_EXTENSION)
 
     def on_train_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Start the clock of ``train_time_interval``; note the step training starts from."""
@@ -373,7 +376,10 @@ class ModelCheckpoint(Checkpoint):
             self.dirpath = trainer.strategy.broadcast(self._resolve_dirpath(trainer))
         FsspecCheckpointIO.ensure_registered(trainer)
         removals: list[str] = []
-        self._save_last(trainer, self._monitor_candidates(trainer), removals, link=False)
+        with rolled_back_on_failure(self):
+            self._save_last(trainer, self._monitor_candidates(trainer), removals, link=False)
+            # "Saved" must mean on disk: with background writes, wait for this one (raises if it failed).
+            wait_for_writes(trainer)
         self._remove(trainer, removals)
         return self.last_model_path
 
@@ -459,6 +465,10 @@ class ModelCheckpoint(Checkpoint):
 
     def _save_point(self, trainer: lit.Trainer, topk: bool) -> None:
         """Save what is due now: a top-k checkpoint (``topk``) and ``last``, then delete what they displaced."""
+        with rolled_back_on_failure(self):  # a failed write leaves no path to a missing file
+            self._save_point_now(trainer, topk)
+
+    def _save_point_now(self, trainer: lit.Trainer, topk: bool) -> None:
         candidates = self._monitor_candidates(trainer)
         removals: list[str] = []
         if topk and self.save_top_k != 0:
