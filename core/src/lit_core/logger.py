@@ -78,7 +78,7 @@ class Logger:
         """Flush what is buffered."""
 
     def finalize(self, status: str) -> None:
-        """Close the run; ``status`` is ``"success"``, ``"failed"`` or ``"interrupted"``."""
+        """Close the run; ``status`` is ``"success"``, ``"failed"`` or ``"interrupted"`` (a clean stop: preemption)."""
         self.save()
 
     def attach(self, trainer: Trainer) -> None:
@@ -103,10 +103,22 @@ class Logger:
             self.finalize("success")
 
     @hookimpl(wrapper=True)
-    def lit_exception(self, trainer: Trainer) -> Generator[None, None, None]:
+    def lit_exception(self, trainer: Trainer, exception: BaseException) -> Generator[None, None, None]:
         yield
         if trainer.is_global_zero:
-            self.finalize("failed")  # Lightning 2.6 passes "failed" for Ctrl+C too
+            self.finalize(exit_status(exception))
+
+
+def exit_status(exception: BaseException) -> str:
+    """The ``finalize`` status for a stage that ended with ``exception``.
+
+    ``"interrupted"`` for a clean stop (``SystemExit`` with status 0, as raised after a
+    preemption signal saved the run to resume it), ``"failed"`` for everything else (Lightning
+    2.6 passes ``"failed"`` for Ctrl+C too).
+    """
+    if isinstance(exception, SystemExit) and exception.code in (0, None):
+        return "interrupted"
+    return "failed"
 
 
 class DummyExperiment:
