@@ -423,3 +423,33 @@ def test_case_15_preemption_is_recorded_as_killed(tmp_path, make_trainer, boring
         trainer.fit(Preempted())
     assert exit_info.value.code == 0, "a clean preemption"
     assert MlflowClient(logger.tracking_uri).get_run(logger.run_id).info.status == "KILLED"
+
+
+def test_case_15_flush_timeout_is_validated():
+    pytest.importorskip("lit_mlflow")
+    from lit_core.exceptions import MisconfigurationException
+    from lit_mlflow import MLFlowLogger
+
+    with pytest.raises(MisconfigurationException, match=r"flush_timeout=-1.*seconds"):
+        MLFlowLogger(flush_timeout=-1)
+
+
+def test_case_15_metrics_the_store_refuses_are_kept_in_the_file(tmp_path, monkeypatch):
+    pytest.importorskip("lit_mlflow")
+    from mlflow import MlflowClient
+
+    from lit_mlflow import MLFlowLogger
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    logger = MLFlowLogger(tracking_uri=f"file:{tmp_path / 'mlruns'}", save_dir=tmp_path)
+    logger.log_hyperparams({"lr": 0.1})
+    logger.log_metrics({"loss": 1.0}, step=0)
+    logger.log_hyperparams({"lr": 0.2})  # MLflow refuses to change a param: not an outage, not retried
+    logger.log_metrics({"loss": 0.5}, step=1)
+    with pytest.warns(RuntimeWarning, match=r"refused 1 metrics/params.*mlflow-unsent-"):
+        logger.finalize("success")
+    client = MlflowClient(logger.tracking_uri)
+    assert [m.step for m in client.get_metric_history(logger.run_id, "loss")] == [0, 1], "the rest was sent"
+    assert client.get_run(logger.run_id).data.params == {"lr": "0.1"}
+    (kept,) = tmp_path.glob("mlflow-unsent-*.jsonl")
+    assert [json.loads(line) for line in kept.read_text().splitlines()] == [{"run_id": logger.run_id, "param": "lr", "value": "0.2"}]

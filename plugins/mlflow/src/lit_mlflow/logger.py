@@ -261,10 +261,12 @@ class MLFlowLogger(lit.Logger):
         """
         if self._client is None:  # never connected: there is no run to close
             return
-        sender = self._sender
+        sender, self._sender = self._sender, None  # a later stage starts a new thread
         if sender is not None and not sender.closed and not sender.flush(self._flush_timeout):
             self._give_up(sender, RUN_STATUS.get(status, "FINISHED"))
             return
+        if sender is not None:
+            sender.close()  # nothing left: ends the thread
         if sender is not None and sender.written:
             warnings.warn(f"MLFlowLogger: the tracking store refused {sender.written} metrics/params of run {self._run_id} "
                           f"({sender.last_error}); they are in {sender.fallback_path}.", RuntimeWarning, stacklevel=2)
@@ -280,9 +282,8 @@ class MLFlowLogger(lit.Logger):
 
     def _give_up(self, sender: Sender, final_status: str) -> None:
         """The store did not answer within ``flush_timeout``: keep the rest in the file, say where."""
-        self._sender = None
         since = time.monotonic() - sender.failing_since if sender.failing_since is not None else self._flush_timeout
-        sender.abandon()
+        sender.close()
         closed = True
         try:
             with _bounded_requests():  # one quick try, no retries: the store was just found unreachable

@@ -3,7 +3,8 @@
 Training never waits for the network: ``MLFlowLogger.log_metrics`` only appends to a queue that
 one thread sends with ``log_batch``. While the store cannot be reached (a tracking server that
 died or restarts), the thread keeps what it could not send and tries again, less and less often
-(every 1 s, then 2, 4... up to 30 s): a server that comes back receives everything, in order. The
+(every 1 s, then 2, 4... up to 30 s): a server that comes back receives everything, in order. What
+a store that answers refuses (a param changing value) is written to the file, not retried. The
 logger waits for the queue to drain only when it must (``finalize``, ``save``, after the
 hyperparameters), and at most ``flush_timeout`` seconds; what could not be sent by then is
 written to a local file, one JSON object a line, that :func:`send_unsent` sends later.
@@ -31,19 +32,6 @@ _METRICS_PER_BATCH = 1000
 _PARAMS_PER_BATCH = 100
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` may go away by itself (no connection, a timeout, a 5xx or 429 answer)."""
-    from mlflow.exceptions import MlflowException
-
-    if isinstance(error, MlflowException):
-        try:
-            status = error.get_http_status_code()
-        except Exception:
-            return True
-        return status >= 500 or status == 429
-    return True  # requests' connection errors and timeouts, OSError
-
-
 class Sender:
     """One thread sending ``Metric`` / ``Param`` entities of one run with ``client.log_batch``."""
 
@@ -66,7 +54,7 @@ class Sender:
 
     @property
     def closed(self) -> bool:
-        """Whether the sender was abandoned (a new one is needed to send more)."""
+        """Whether the sender was closed (a new one is needed to send more)."""
         return self._stop.is_set()
 
     def put(self, entities: Iterable[Any]) -> None:
@@ -83,8 +71,8 @@ class Sender:
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._inflight, timeout=timeout)
 
-    def abandon(self) -> int:
-        """Stop sending; write what was not confirmed sent to the fallback file. Returns how many entities."""
+    def close(self) -> int:
+        """Stop the thread; write what was not confirmed sent (if anything) to the fallback file. Returns how many entities."""
         with self._cond:
             self._stop.set()
             self._wake.set()
@@ -115,18 +103,24 @@ class Sender:
                         params += 1
                 self._inflight = batch
             try:
-                self._client.log_batch(self.run_id, metrics=[e for e in batch if isinstance(e, Metric)],
-                                       params=[e for e in batch if not isinstance(e, Metric)])
+                self._send(batch)
             except Exception as e:
                 self.last_error = f"{type(e).__name__}: {e}"
+                if not self._stop.is_set() and self._reachable():
+                    # The store answers: it refuses something in this batch (a param changing value,
+                    # say). Send the entities one by one; keep the refused ones in the file, do not retry.
+                    refused = [entity for entity in batch if not self._sent_alone(entity)]
+                    with self._cond:
+                        if self._stop.is_set():
+                            return
+                        self._write(refused)
+                        self._inflight = []
+                        self._cond.notify_all()
+                    continue
                 with self._cond:
                     if self._stop.is_set():
                         return
                     self._inflight = []
-                    if not is_transient(e):  # the store refuses these: keep them, do not retry
-                        self._write(batch)
-                        self._cond.notify_all()
-                        continue
                     self._pending.extendleft(reversed(batch))  # sent first when the store is back
                     if self.failing_since is None:
                         self.failing_since = time.monotonic()
@@ -140,6 +134,28 @@ class Sender:
                 self._inflight = []
                 self.failing_since, delay = None, RETRY_FIRST_S
                 self._cond.notify_all()
+
+    def _send(self, batch: list[Any]) -> None:
+        from mlflow.entities import Metric
+
+        self._client.log_batch(self.run_id, metrics=[e for e in batch if isinstance(e, Metric)],
+                               params=[e for e in batch if not isinstance(e, Metric)])
+
+    def _sent_alone(self, entity: Any) -> bool:
+        try:
+            self._send([entity])
+        except Exception as e:
+            self.last_error = f"{type(e).__name__}: {e}"
+            return False
+        return True
+
+    def _reachable(self) -> bool:
+        """Whether the store answers (a cheap read of the run)."""
+        try:
+            self._client.get_run(self.run_id)
+        except Exception:
+            return False
+        return True
 
     def _write(self, entities: list[Any]) -> None:
         """Append ``entities`` to the fallback file (the caller holds the lock)."""
@@ -164,7 +180,7 @@ def _flush_at_exit(ref: weakref.ref[Sender]) -> None:
     if sender is None or sender.closed:
         return
     if not sender.flush(RETRY_MAX_S):
-        count = sender.abandon()
+        count = sender.close()
         print(f"MLFlowLogger: {count} metrics/params of run {sender.run_id} could not be sent ({sender.last_error}); "
               f"they are in {sender.fallback_path}: send them with lit_mlflow.send_unsent({sender.fallback_path!r}).")
 
