@@ -237,10 +237,11 @@ def claim_version(root_dir: str) -> int:
     Runs started at the same moment in one root each get a folder of their own: ``os.mkdir``
     fails for all but one of the processes that try the same number, and the others try the
     next. On ranks other than global rank zero (read from the launcher's environment before the
-    Trainer knows it) nothing is created: those processes write no logs, and rank zero, started
-    first by lit's launchers, has already claimed the run's folder, the highest one there.
+    Trainer knows it: ``RANK``, ``LOCAL_RANK``, ``SLURM_PROCID``..., and ``NODE_RANK`` for the
+    processes of other nodes) nothing is created: those processes write no logs, and rank zero,
+    started first by lit's launchers, has already claimed the run's folder, the highest one there.
     """
-    if rank_zero_only.rank != 0:  # type: ignore[attr-defined]
+    if rank_zero_only.rank != 0 or os.environ.get("NODE_RANK", "0") not in ("", "0"):  # type: ignore[attr-defined]
         return max(next_version(root_dir) - 1, 0)
     os.makedirs(root_dir, exist_ok=True)
     version = next_version(root_dir)
