@@ -263,13 +263,18 @@ class MLFlowLogger(lit.Logger):
             return
         sender, self._sender = self._sender, None  # a later stage starts a new thread
         if sender is not None and not sender.closed and not sender.flush(self._flush_timeout):
-            self._give_up(sender, RUN_STATUS.get(status, "FINISHED"))
+            self._give_up(sender, status)
             return
         if sender is not None:
             sender.close()  # nothing left: ends the thread
-        if sender is not None and sender.written:
-            warnings.warn(f"MLFlowLogger: the tracking store refused {sender.written} metrics/params of run {self._run_id} "
-                          f"({sender.last_error}); they are in {sender.fallback_path}.", RuntimeWarning, stacklevel=2)
+            if sender.written:
+                warnings.warn(f"MLFlowLogger: {sender.written} metrics/params of run {self._run_id} were not sent (refused by the "
+                              f"store, or more than an outage let the logger keep in memory; {sender.last_error}): they are in "
+                              f"{sender.fallback_path}.", RuntimeWarning, stacklevel=2)
+        self._close_run(status)
+
+    def _close_run(self, status: str) -> None:
+        """Upload the checkpoints and mark the run ended, once what was logged was sent."""
         try:
             if self._log_model:
                 self._upload_checkpoints()
@@ -280,13 +285,18 @@ class MLFlowLogger(lit.Logger):
             # Closing after a failure: the training error that got us here is the one to see.
             warnings.warn(f"MLFlowLogger could not close run {self._run_id} as {RUN_STATUS.get(status, status)}: {e}", RuntimeWarning, stacklevel=2)
 
-    def _give_up(self, sender: Sender, final_status: str) -> None:
+    def _give_up(self, sender: Sender, status: str) -> None:
         """The store did not answer within ``flush_timeout``: keep the rest in the file, say where."""
         since = time.monotonic() - sender.failing_since if sender.failing_since is not None else self._flush_timeout
-        sender.close()
+        final_status = RUN_STATUS.get(status, "FINISHED")
+        with _bounded_requests():  # one quick try, no retries: the store was just found unreachable
+            unsent = sender.close(last_try=True)
+        if not unsent:  # the store was back, and the thread still waiting between MLflow's retries
+            self._close_run(status)
+            return
         closed = True
         try:
-            with _bounded_requests():  # one quick try, no retries: the store was just found unreachable
+            with _bounded_requests():
                 self._client.set_terminated(self._run_id, final_status)  # type: ignore[union-attr]
         except Exception:
             closed = False

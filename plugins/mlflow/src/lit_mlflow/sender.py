@@ -71,37 +71,57 @@ class Sender:
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._inflight, timeout=timeout)
 
-    def close(self) -> int:
-        """Stop the thread; write what was not confirmed sent (if anything) to the fallback file. Returns how many entities."""
+    def close(self, last_try: bool = False) -> int:
+        """Stop the thread; what was not confirmed sent goes to the fallback file. Returns how many entities went there.
+
+        :param last_try: first send it once more from the calling thread (whose requests the caller
+            bounds), in case the store is back while the thread still waits between MLflow's retries.
+        """
         with self._cond:
             self._stop.set()
             self._wake.set()
             rest = [*self._inflight, *self._pending]  # the request in flight may still arrive: a few may repeat
             self._inflight, self._pending = [], collections.deque()
-            self._write(rest)
             self._cond.notify_all()
+        if last_try:
+            while rest:
+                batch = self._take(rest)
+                try:
+                    self._send(batch)
+                except Exception as e:
+                    self.last_error = f"{type(e).__name__}: {e}"
+                    rest[:0] = batch
+                    break
+        with self._cond:
+            self._write(rest)
         return len(rest)
+
+    @staticmethod
+    def _take(entities: list[Any] | collections.deque[Any]) -> list[Any]:
+        """Remove and return the first batch ``log_batch`` accepts (1000 metrics, 100 params at most)."""
+        from mlflow.entities import Metric
+
+        batch: list[Any] = []
+        metrics = params = 0
+        while entities and metrics < _METRICS_PER_BATCH and params < _PARAMS_PER_BATCH:
+            entity = entities.pop(0) if isinstance(entities, list) else entities.popleft()
+            batch.append(entity)
+            if isinstance(entity, Metric):
+                metrics += 1
+            else:
+                params += 1
+        return batch
 
     # -- the thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        from mlflow.entities import Metric
-
         delay = RETRY_FIRST_S
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._pending or self._stop.is_set())
                 if self._stop.is_set():
                     return
-                batch, metrics, params = [], 0, 0
-                while self._pending and metrics < _METRICS_PER_BATCH and params < _PARAMS_PER_BATCH:
-                    entity = self._pending.popleft()
-                    batch.append(entity)
-                    if isinstance(entity, Metric):
-                        metrics += 1
-                    else:
-                        params += 1
-                self._inflight = batch
+                batch = self._inflight = self._take(self._pending)
             try:
                 self._send(batch)
             except Exception as e:
