@@ -209,9 +209,8 @@ class MLFlowLogger(lit.Logger):
 
     # -- logging ----------------------------------------------------------------------------
 
-    @property
-    def sender(self) -> Sender:
-        """The thread that sends metrics and params to the store (started with the run)."""
+    def _sending(self) -> Sender:
+        """The thread that sends metrics and params to the store, started on first use (on global rank zero)."""
         if self._sender is None or self._sender.closed:
             client = self.experiment
             path = os.path.join(os.path.abspath(self._save_dir), f"mlflow-unsent-{self._run_id}.jsonl")
@@ -223,7 +222,7 @@ class MLFlowLogger(lit.Logger):
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
-        self.sender.put([Metric(key=self._metric_name(k), value=float(v), timestamp=timestamp, step=step or 0) for k, v in metrics.items()])
+        self._sending().put([Metric(key=self._metric_name(k), value=float(v), timestamp=timestamp, step=step or 0) for k, v in metrics.items()])
 
     def _metric_name(self, name: str) -> str:
         name = f"{self._prefix}-{name}" if self._prefix else name
@@ -245,7 +244,7 @@ class MLFlowLogger(lit.Logger):
                               f"characters: {key!r} ({len(text)} characters) is not logged.", RuntimeWarning, stacklevel=2)
                 continue
             kept.append(Param(key=key, value=text))
-        self.sender.put(kept)
+        self._sending().put(kept)
         self.save()  # once per run: recorded when this returns (within flush_timeout)
 
     def save(self) -> None:
