@@ -843,9 +843,10 @@ def lit_log_hyperparams(trainer: Trainer, params: dict[str, Any]) -> None:
 def lit_exception(trainer: Trainer, module: LightningModule, exception: BaseException) -> None:
     """Called when any exception escapes a stage, before it is re-raised.
 
-    Loggers finalize with status ``"failed"`` here. Each implementation is called even when
-    another raises; such a failure becomes a note on ``exception``, which is re-raised. After a
-    ``KeyboardInterrupt`` the stage raises ``SystemExit(1)`` instead (Lightning 2.6's graceful shutdown).
+    Loggers finalize with status ``"failed"`` here (``"interrupted"`` for a clean
+    ``SystemExit(0)``, the exit after a preemption signal). Each implementation is called even
+    when another raises; such a failure becomes a note on ``exception``, which is re-raised. After
+    a ``KeyboardInterrupt`` the stage raises ``SystemExit(1)`` instead (Lightning 2.6's graceful shutdown).
 
     :param trainer: the trainer.
     :param module: the user's ``LightningModule``.

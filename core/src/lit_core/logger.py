@@ -13,6 +13,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from .markers import hookimpl
+from .rank_zero import rank_zero_only
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -77,7 +78,7 @@ class Logger:
         """Flush what is buffered."""
 
     def finalize(self, status: str) -> None:
-        """Close the run; ``status`` is ``"success"``, ``"failed"`` or ``"interrupted"``."""
+        """Close the run; ``status`` is ``"success"``, ``"failed"`` or ``"interrupted"`` (a clean stop: preemption)."""
         self.save()
 
     def attach(self, trainer: Trainer) -> None:
@@ -102,10 +103,22 @@ class Logger:
             self.finalize("success")
 
     @hookimpl(wrapper=True)
-    def lit_exception(self, trainer: Trainer) -> Generator[None, None, None]:
+    def lit_exception(self, trainer: Trainer, exception: BaseException) -> Generator[None, None, None]:
         yield
         if trainer.is_global_zero:
-            self.finalize("failed")  # Lightning 2.6 passes "failed" for Ctrl+C too
+            self.finalize(exit_status(exception))
+
+
+def exit_status(exception: BaseException) -> str:
+    """The ``finalize`` status for a stage that ended with ``exception``.
+
+    ``"interrupted"`` for a clean stop (``SystemExit`` with status 0, as raised after a
+    preemption signal saved the run to resume it), ``"failed"`` for everything else (Lightning
+    2.6 passes ``"failed"`` for Ctrl+C too).
+    """
+    if isinstance(exception, SystemExit) and exception.code in (0, None):
+        return "interrupted"
+    return "failed"
 
 
 class DummyExperiment:
@@ -176,7 +189,8 @@ class FolderLogger(Logger):
     :param save_dir: the root folder.
     :param name: the experiment folder under ``save_dir`` (``None`` or ``""``: none).
     :param version: an int (``version_N``) or a folder name; by default the next free number,
-        fixed when the logger joins a Trainer so loggers created together share one folder.
+        fixed when the logger joins a Trainer so loggers created together share one folder. The
+        folder is created then (claimed), so runs started at the same moment never share one.
     """
 
     def __init__(self, save_dir: str | os.PathLike = ".", name: str | None = "lightning_logs",
@@ -184,6 +198,7 @@ class FolderLogger(Logger):
         self._save_dir = os.path.expanduser(os.fspath(save_dir))  # "~/logs" as Lightning accepts it
         self._name = name or ""
         self._version = version
+        self._claimed = False  # whether this logger created its version folder (chose the number)
 
     @property
     def name(self) -> str:
@@ -195,13 +210,47 @@ class FolderLogger(Logger):
 
     @property
     def version(self) -> int | str:
+        """The version; chosen once, when first asked, by claiming the next free ``version_N`` folder."""
         if self._version is None:
-            self._version = next_version(self.root_dir or ".")
+            self._version, self._claimed = claim_version(self.root_dir or "."), True
         return self._version
 
     def attach(self, trainer: Trainer) -> None:
-        """Fix the version when the logger joins a Trainer, so ``trainer.log_dir`` cannot move later."""
+        """Fix the version when the logger joins a Trainer, so ``trainer.log_dir`` cannot move later.
+
+        A logger of the same Trainer that already claimed a version in the same root shares it
+        (``logger=["tensorboard", "csv"]`` writes one ``version_N`` folder).
+        """
+        if self._version is None:
+            for other in trainer.loggers:
+                if other is self:
+                    break
+                if isinstance(other, FolderLogger) and other._claimed and other.root_dir == self.root_dir:
+                    self._version = other._version
+                    break
         self.version  # noqa: B018
+
+
+def claim_version(root_dir: str) -> int:
+    """The next free version of ``root_dir``, claimed by creating its ``version_N`` folder.
+
+    Runs started at the same moment in one root each get a folder of their own: ``os.mkdir``
+    fails for all but one of the processes that try the same number, and the others try the
+    next. On ranks other than global rank zero (read from the launcher's environment before the
+    Trainer knows it: ``RANK``, ``LOCAL_RANK``, ``SLURM_PROCID``..., and ``NODE_RANK`` for the
+    processes of other nodes) nothing is created: those processes write no logs, and rank zero,
+    started first by lit's launchers, has already claimed the run's folder, the highest one there.
+    """
+    if rank_zero_only.rank != 0 or os.environ.get("NODE_RANK", "0") not in ("", "0"):  # type: ignore[attr-defined]
+        return max(next_version(root_dir) - 1, 0)
+    os.makedirs(root_dir, exist_ok=True)
+    version = next_version(root_dir)
+    while True:
+        try:
+            os.mkdir(os.path.join(root_dir, f"version_{version}"))
+            return version
+        except FileExistsError:  # another run took it between our listing and now
+            version = max(version + 1, next_version(root_dir))
 
 
 def next_version(root_dir: str) -> int:

@@ -6,7 +6,8 @@ when a logger is built.
 """
 
 from .logger import MLFlowLogger
+from .sender import send_unsent
 
 __version__ = "0.1.0"
 
-__all__ = ["MLFlowLogger", "__version__"]
+__all__ = ["MLFlowLogger", "__version__", "send_unsent"]

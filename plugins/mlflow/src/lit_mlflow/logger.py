@@ -3,7 +3,9 @@
 The backend is ``mlflow.MlflowClient`` (from ``mlflow-skinny``), imported when a logger is built,
 never when ``lit_mlflow`` is imported. The run is created (or, with ``run_id``, reopened) at the
 first use, which the logger forces in ``lit_setup`` on global rank zero: a tracking server that
-cannot be reached fails there, within seconds, before any training step has run.
+cannot be reached fails there, within seconds, before any training step has run. Metrics and
+params are then sent from a background thread (``sender.py``): a server that goes away during
+training never stalls it; what it missed is sent when it returns, or saved to a file.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 
+from .sender import Sender
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -27,13 +31,13 @@ RUN_STATUS = {"success": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"
 
 #: The first contact with a server: no retries, and this many seconds before a request gives up.
 #: Later requests use MLflow's own policy (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, 7 retries with
-#: backoff, about 4 minutes), which rides out a server that restarts during training.
+#: backoff, about 4 minutes) from the sender's thread, which then retries on its own.
 FIRST_CONTACT_RETRIES = 0
 FIRST_CONTACT_TIMEOUT_S = 10
+#: How long the logger waits, at most, for what it queued to reach the store (``flush_timeout``).
+FLUSH_TIMEOUT_S = 30.0
 
-# MLflow's per-request limits (``mlflow.utils.validation``), stable since MLflow 1.x.
-_PARAMS_PER_BATCH = 100
-_METRICS_PER_BATCH = 1000
+# MLflow's limits on names (``mlflow.utils.validation``), stable since MLflow 1.x.
 _MAX_KEY_LENGTH = 250
 _INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_/. -]+")
 _INSTALL_HINT = "pip install lit-mlflow (it installs the mlflow-skinny client)"
@@ -70,6 +74,10 @@ class MLFlowLogger(lit.Logger):
     :param prefix: prepended to every metric name, joined with ``-``.
     :param artifact_location: where a new experiment keeps its artifacts (an existing one keeps its own).
     :param run_id: continue this run instead of creating one (its experiment is used).
+    :param flush_timeout: the most seconds the logger waits for the tracking store, at the end of
+        each stage and after logging the hyperparameters; metrics are sent from a background
+        thread, so training steps never wait. What could not be sent in that time is written to
+        ``<save_dir>/mlflow-unsent-<run id>.jsonl``, named in a warning (:func:`send_unsent`).
     """
 
     def __init__(
@@ -83,9 +91,14 @@ class MLFlowLogger(lit.Logger):
         prefix: str = "",
         artifact_location: str | None = None,
         run_id: str | None = None,
+        flush_timeout: float = FLUSH_TIMEOUT_S,
     ) -> None:
         if log_model not in (True, False, "all"):
             raise MisconfigurationException(f"MLFlowLogger(log_model={log_model!r}): expected False, True or 'all'.")
+        if not isinstance(flush_timeout, (int, float)) or isinstance(flush_timeout, bool) or flush_timeout < 0:
+            raise MisconfigurationException(f"MLFlowLogger(flush_timeout={flush_timeout!r}): expected a number of seconds, 0 or more.")
+        self._flush_timeout = float(flush_timeout)
+        self._sender: Sender | None = None
         self._save_dir = os.path.expanduser(os.fspath(save_dir))
         self._experiment_name = experiment_name
         self._run_name = run_name
@@ -196,13 +209,20 @@ class MLFlowLogger(lit.Logger):
 
     # -- logging ----------------------------------------------------------------------------
 
+    def _sending(self) -> Sender:
+        """The thread that sends metrics and params to the store, started on first use (on global rank zero)."""
+        if self._sender is None or self._sender.closed:
+            client = self.experiment
+            path = os.path.join(os.path.abspath(self._save_dir), f"mlflow-unsent-{self._run_id}.jsonl")
+            self._sender = Sender(client, self._run_id, path)
+        return self._sender
+
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Queue ``metrics`` for the sender's thread: never waits for the network."""
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
-        entries = [Metric(key=self._metric_name(k), value=float(v), timestamp=timestamp, step=step or 0) for k, v in metrics.items()]
-        for start in range(0, len(entries), _METRICS_PER_BATCH):
-            self.experiment.log_batch(self._run_id, metrics=entries[start : start + _METRICS_PER_BATCH])
+        self._sending().put([Metric(key=self._metric_name(k), value=float(v), timestamp=timestamp, step=step or 0) for k, v in metrics.items()])
 
     def _metric_name(self, name: str) -> str:
         name = f"{self._prefix}-{name}" if self._prefix else name
@@ -224,13 +244,36 @@ class MLFlowLogger(lit.Logger):
                               f"characters: {key!r} ({len(text)} characters) is not logged.", RuntimeWarning, stacklevel=2)
                 continue
             kept.append(Param(key=key, value=text))
-        for start in range(0, len(kept), _PARAMS_PER_BATCH):
-            self.experiment.log_batch(self._run_id, params=kept[start : start + _PARAMS_PER_BATCH])
+        self._sending().put(kept)
+        self.save()  # once per run: recorded when this returns (within flush_timeout)
+
+    def save(self) -> None:
+        """Wait until what was logged reached the store, at most ``flush_timeout`` seconds."""
+        if self._sender is not None and not self._sender.closed:
+            self._sender.flush(self._flush_timeout)
 
     def finalize(self, status: str) -> None:
-        """Upload the checkpoints (``log_model``) and mark the run FINISHED, FAILED or KILLED."""
+        """Send what is queued, upload the checkpoints (``log_model``), mark the run FINISHED, FAILED or KILLED.
+
+        Waits at most ``flush_timeout`` seconds for the store; when it cannot be reached, what was
+        not sent goes to the fallback file, named in a warning, and training is not failed.
+        """
         if self._client is None:  # never connected: there is no run to close
             return
+        sender, self._sender = self._sender, None  # a later stage starts a new thread
+        if sender is not None and not sender.closed and not sender.flush(self._flush_timeout):
+            self._give_up(sender, status)
+            return
+        if sender is not None:
+            sender.close()  # nothing left: ends the thread
+            if sender.written:
+                warnings.warn(f"MLFlowLogger: {sender.written} metrics/params of run {self._run_id} were not sent (refused by the "
+                              f"store, or more than an outage let the logger keep in memory; {sender.last_error}): they are in "
+                              f"{sender.fallback_path}.", RuntimeWarning, stacklevel=2)
+        self._close_run(status)
+
+    def _close_run(self, status: str) -> None:
+        """Upload the checkpoints and mark the run ended, once what was logged was sent."""
         try:
             if self._log_model:
                 self._upload_checkpoints()
@@ -240,6 +283,35 @@ class MLFlowLogger(lit.Logger):
                 raise
             # Closing after a failure: the training error that got us here is the one to see.
             warnings.warn(f"MLFlowLogger could not close run {self._run_id} as {RUN_STATUS.get(status, status)}: {e}", RuntimeWarning, stacklevel=2)
+
+    def _give_up(self, sender: Sender, status: str) -> None:
+        """The store did not answer within ``flush_timeout``: keep the rest in the file, say where."""
+        since = time.monotonic() - sender.failing_since if sender.failing_since is not None else self._flush_timeout
+        final_status = RUN_STATUS.get(status, "FINISHED")
+        with _bounded_requests():  # one quick try, no retries: the store was just found unreachable
+            unsent = sender.close(last_try=True)
+        if not unsent:  # the store was back, and the thread still waiting between MLflow's retries
+            self._close_run(status)
+            return
+        closed = True
+        try:
+            with _bounded_requests():
+                self._client.set_terminated(self._run_id, final_status)  # type: ignore[union-attr]
+        except Exception:
+            closed = False
+        warnings.warn(
+            f"MLFlowLogger could not reach {self._tracking_uri} for {since:.0f} s ({sender.last_error}): "
+            f"{sender.written} metrics/params of run {self._run_id} were not sent and are in {sender.fallback_path}. "
+            f"Send them when the store is back: lit_mlflow.send_unsent({sender.fallback_path!r}, tracking_uri={self._tracking_uri!r})."
+            + ("" if closed else f" The run is still marked RUNNING (it ended {final_status}).")
+            + (" Checkpoints were not uploaded." if self._log_model else ""),
+            RuntimeWarning, stacklevel=3)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The sender's thread belongs to this process: copies start their own.
+        state = self.__dict__.copy()
+        state["_sender"] = None
+        return state
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -263,7 +335,13 @@ class MLFlowLogger(lit.Logger):
             self._upload_checkpoints()
 
     def _upload_checkpoints(self) -> None:
-        """Upload the local checkpoint files of the trainer's ``ModelCheckpoint`` callbacks that are new or changed."""
+        """Upload the local checkpoint files of the trainer's ``ModelCheckpoint`` callbacks that are new or changed.
+
+        Not while the store is unreachable (training would wait for MLflow's retries): they are
+        uploaded at the next chance.
+        """
+        if self._sender is not None and self._sender.failing_since is not None:
+            return
         for path in checkpoint_files(self._trainer.callbacks if self._trainer is not None else []):
             stat = os.stat(path)
             if self._uploaded.get(path) == (stat.st_mtime, stat.st_size):

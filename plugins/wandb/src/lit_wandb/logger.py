@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 from lit_core.logger import plain_data as _yaml_safe
+from lit_core.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
     import torch
@@ -140,13 +141,18 @@ class WandbLogger(lit.Logger):
         self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
 
     def finalize(self, status: str) -> None:
-        """Upload the checkpoints (``log_model``, successful runs only) and finish the run."""
+        """Upload the checkpoints (``log_model``, successful runs only) and finish the run.
+
+        Returns once wandb's service has written and closed the run's files, so an offline run's
+        ``.wandb`` file holds everything logged when ``fit()`` returns.
+        """
         if self._experiment is None:
             return
         if status == "success" and self._log_model:
             self._log_checkpoints()
         self._experiment.finish(exit_code=0 if status == "success" else 1)
         self._experiment = None
+        wait_for_closed_runs()
 
     @lit.hookimpl(trylast=True)
     def lit_train_epoch_end(self, trainer: lit.Trainer) -> None:
@@ -196,6 +202,40 @@ class WandbLogger(lit.Logger):
         state = self.__dict__.copy()
         state["_experiment"] = None
         return state
+
+
+#: How long ``finalize`` waits for wandb's service to close a finished run (its files complete).
+CLOSE_TIMEOUT_S = 60.0
+
+
+def wait_for_closed_runs(timeout: float = CLOSE_TIMEOUT_S) -> None:
+    """Return once wandb's service has closed every run this process finished (their files written).
+
+    ``run.finish()`` returns when the service has acknowledged the run's exit record, then asks
+    the service to close the run without waiting for an answer (``inform_finish``); only closing
+    it writes out the run's ``.wandb`` file, so a reader right after ``finish()`` could find it
+    empty (the 5-10 % of offline runs of issue 14, case 6). The service handles the requests of a
+    connection one after the other, closing a run before it reads the next request: any request
+    that gets an answer on the same connection, sent after ``finish()``, proves the run is
+    closed. The one sent is a status query for a sync operation that does not exist, which the
+    service answers at once, doing nothing.
+    """
+    import wandb
+
+    try:
+        from wandb.sdk import wandb_setup
+
+        service = wandb_setup.singleton().assert_service()
+        service._asyncer.run(lambda: service.sync_status("")).wait_or(timeout=timeout)
+    except Exception as e:  # another wandb version, or a service that died: say so, do not fail the run
+        global _close_warned
+        if not _close_warned:
+            _close_warned = True
+            rank_zero_warn(f"WandbLogger could not confirm that wandb {wandb.__version__}'s service wrote the finished "
+                           f"run's files ({type(e).__name__}: {e}); a reader started at once may find them incomplete.")
+
+
+_close_warned = False
 
 
 class _Nothing:
