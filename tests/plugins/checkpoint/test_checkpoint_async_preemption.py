@@ -97,6 +97,9 @@ def test_sigterm_in_process_saves_last_and_exits_zero(tmp_root, boring_model):
     previous = signal.getsignal(signal.SIGTERM)
 
     class SignalledAtStep3(boring_model):
+        def on_train_start(self):
+            self.first_step = self.trainer.global_step
+
         def training_step(self, batch, batch_idx):
             if self.trainer.global_step == 3 and batch_idx == 3:
                 os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-step; the step still finishes
@@ -110,9 +113,11 @@ def test_sigterm_in_process_saves_last_and_exits_zero(tmp_root, boring_model):
     assert saved["global_step"] == 4 and saved["loops"]["epoch_batches_done"] == 4
     assert signal.getsignal(signal.SIGTERM) == previous, "the handler is removed when the run ends"
 
+    # The restarted script builds the same module (ckpt_path="last" resumes no other experiment's checkpoint).
     resumed = trainer_for(tmp_root, [ModelCheckpoint(dirpath=tmp_root / "ckpt")], max_epochs=3)
-    resumed.fit(boring_model(), ckpt_path="last")
-    assert resumed.global_step == 12
+    model = SignalledAtStep3()
+    resumed.fit(model, ckpt_path="last")
+    assert model.first_step == 4 and resumed.global_step == 12
 
 
 def test_preemption_waits_for_the_end_of_an_accumulation(tmp_root, boring_model):
