@@ -5,6 +5,8 @@ Only the shape of the report is checked: timings on a shared machine are not ass
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -96,3 +98,76 @@ def test_ddp_quick(tmp_path: Path) -> None:
         assert re.search(rf"^{loop} +\d+\.\d$", out, re.M), f"no {loop!r} row:\n{out}"
     assert re.search(r"^strategy='ddp' cost in lit: [+-]\d+\.\d µs/step; beyond torch's own: [+-]\d+\.\d µs/step$", out, re.M)
     assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
+
+
+def load_kernel_size():
+    """``benchmarks/kernel_size.py`` as a module (it is a script, not part of any package)."""
+    spec = importlib.util.spec_from_file_location("kernel_size", BENCHMARKS / "kernel_size.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_kernel_size_json(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "kernel_size.py"), "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert set(figures) >= {"lines", "private_trainer_access", "plugin_name_literals", "import_cycles", "duplicates"}
+    lines = figures["lines"]
+    files = lines["files"]
+    assert files["trainer.py"]["code"] > 0 and files["hookspecs.py"]["docstring"] > 0
+    for name, counts in files.items():
+        assert counts["code"] + counts["docstring"] + counts["comment"] + counts["blank"] == counts["total"], name
+    assert lines["core"]["total"] == sum(c["total"] for c in files.values())
+    assert lines["largest_file"]["total"] == max(c["total"] for c in files.values())
+    assert 0 < lines["kernel"]["code"] < lines["core"]["code"]
+    assert lines["core_without_user_api"]["code"] == lines["core"]["code"] - lines["user_api"]["code"]
+    assert lines["missing_listed_files"] == [], "KERNEL / USER_API in kernel_size.py name files that do not exist"
+    private = figures["private_trainer_access"]
+    assert private["total"] == sum(private["per_file"].values()) >= 0
+    assert not any(f.endswith("lit_core/trainer.py") for f in private["per_file"])
+    literals = figures["plugin_name_literals"]
+    assert {"tqdm", "tensorboard", "ddp", "lit-checkpoint"} <= set(literals["names_checked"])
+    assert "csv" not in literals["names_checked"], "lit-core's own logger is not a plugin name"
+    assert all(site["name"] in literals["names_checked"] for site in literals["sites"])
+    assert literals["total"] == literals["plugin_names"] + literals["distribution_names"] == len(literals["sites"])
+    cycles = figures["import_cycles"]
+    assert cycles["modules"] == len(files)
+    runtime, every = cycles["runtime"]["modules_in_cycles"], cycles["all"]["modules_in_cycles"]
+    assert 0 <= runtime <= every and cycles["runtime"]["cycles"] >= 0
+    duplicates = figures["duplicates"]
+    assert duplicates["available"] is False or duplicates["pairs"] >= duplicates["pairs_not_boilerplate"] >= 0
+
+
+def test_kernel_size_goals(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "kernel_size.py"), "--goals"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    for label in ("kernel a plugin author must read (code lines)", "private trainer._ accesses outside trainer.py",
+                  "runtime import cycles in lit_core"):
+        assert re.search(rf"^GOAL {re.escape(label)}: \d+ <= \d+ -> (PASS|FAIL)$", out.stdout, re.M), out.stdout
+    assert re.search(r"^largest file: \S+\.py \(\d+ lines", out.stdout, re.M)
+    assert re.search(r"^(duplicates: not available|== duplicates: \d+ pairs)", out.stdout, re.M)
+
+
+def test_kernel_size_import_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runtime import, one under ``if TYPE_CHECKING:`` and one inside a function are told apart."""
+    kernel_size = load_kernel_size()
+    package = tmp_path / "lit_core"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("import lit_core.b\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n\ndef f():\n    from .a import x\n"
+    )
+    (package / "c.py").write_text("from .d import y\n")
+    (package / "d.py").write_text("try:\n    from .c import z\nexcept ImportError:\n    pass\n")
+    monkeypatch.setattr(kernel_size, "CORE", package)
+    cycles = kernel_size.measure_cycles()
+    assert cycles["runtime"]["components"] == [["lit_core.c", "lit_core.d"]]
+    assert cycles["with_type_checking"]["components"] == cycles["with_deferred"]["components"] == [
+        ["lit_core.a", "lit_core.b"], ["lit_core.c", "lit_core.d"]]
+    assert kernel_size.strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"d"}, "e": {"a"}}) == [["a", "b", "c"], ["d"]]
