@@ -126,7 +126,8 @@ def test_kernel_size_json(tmp_path: Path) -> None:
     assert lines["core_without_user_api"]["code"] == lines["core"]["code"] - lines["user_api"]["code"]
     assert lines["missing_listed_files"] == [], "KERNEL / USER_API in kernel_size.py name files that do not exist"
     private = figures["private_trainer_access"]
-    assert private["total"] == sum(private["per_file"].values()) >= 0
+    assert private["total"] == sum(private["per_file"].values()) == len(private["sites"])
+    assert all(site["field"].startswith("_") and site["field"] in private["fields"] for site in private["sites"])
     assert not any(f.endswith("lit_core/trainer.py") for f in private["per_file"])
     literals = figures["plugin_name_literals"]
     assert {"tqdm", "tensorboard", "ddp", "lit-checkpoint"} <= set(literals["names_checked"])
@@ -168,6 +169,7 @@ def test_kernel_size_import_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(kernel_size, "CORE", package)
     cycles = kernel_size.measure_cycles()
     assert cycles["runtime"]["components"] == [["lit_core.c", "lit_core.d"]]
+    assert cycles["runtime"]["shortest"] == [["lit_core.c", "lit_core.d", "lit_core.c"]]
     assert cycles["with_type_checking"]["components"] == cycles["with_deferred"]["components"] == [
         ["lit_core.a", "lit_core.b"], ["lit_core.c", "lit_core.d"]]
     assert kernel_size.strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"d"}, "e": {"a"}}) == [["a", "b", "c"], ["d"]]
