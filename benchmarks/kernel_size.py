@@ -484,14 +484,14 @@ def measure() -> dict:
 
 
 def row(label: str, c: dict[str, int]) -> str:
-    return f"{label:<40} {c['code']:>6} {c['docstring']:>6} {c['comment']:>6} {c['blank']:>6} {c['total']:>6}"
+    return f"{label:<46} {c['code']:>6} {c['docstring']:>6} {c['comment']:>6} {c['blank']:>6} {c['total']:>6}"
 
 
 def report(figures: dict, goals: bool) -> None:
     lines = figures["lines"]
     print(f"tree: {figures['root']}")
     print("\n== lit-core lines (core/src/lit_core)")
-    header = f"{'file':<40} {'code':>6} {'doc':>6} {'comm.':>6} {'blank':>6} {'total':>6}"
+    header = f"{'file':<46} {'code':>6} {'doc':>6} {'comm.':>6} {'blank':>6} {'total':>6}"
     print(header)
     for name, c in sorted(lines["files"].items(), key=lambda item: -item[1]["total"]):
         print(row(name, c))
