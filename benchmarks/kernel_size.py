@@ -106,6 +106,7 @@ PRIVATE_TRAINER = re.compile(r"trainer\.(_[a-z]\w*)")
 
 
 def rel(path: Path) -> str:
+    """``path`` relative to the repository root, with ``/``."""
     return path.relative_to(ROOT).as_posix()
 
 
@@ -121,6 +122,7 @@ def docstring_lines(tree: ast.AST) -> set[int]:
 
 
 def tokens(source: str) -> list[tokenize.TokenInfo]:
+    """Every token of ``source``, comments included."""
     return list(tokenize.generate_tokens(io.StringIO(source).readline))
 
 
@@ -162,6 +164,7 @@ def code_only(source: str) -> list[str]:
 
 
 def core_files() -> list[Path]:
+    """lit-core's modules, sorted."""
     return sorted(CORE.rglob("*.py"))
 
 
@@ -173,6 +176,7 @@ def source_files() -> Iterator[Path]:
 
 
 def sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """The line counts of several files added up."""
     out = {"code": 0, "docstring": 0, "comment": 0, "blank": 0, "total": 0}
     for c in counts:
         for k in out:
@@ -181,6 +185,7 @@ def sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
 
 
 def measure_lines() -> dict:
+    """Lines per file, per group, and the largest file."""
     per_file = {f.relative_to(CORE).as_posix(): count_lines(f.read_text()) for f in core_files()}
     missing = [name for name in (*KERNEL, *USER_API) if name not in per_file]
     kernel = sum_counts(per_file[n] for n in KERNEL if n in per_file)
@@ -203,6 +208,7 @@ def measure_lines() -> dict:
 
 
 def measure_private_access() -> dict:
+    """``trainer._x`` accesses outside ``trainer.py``: each site, per file, and the fields reached."""
     sites: list[dict] = []
     for path in source_files():
         if path == CORE / "trainer.py":
@@ -262,6 +268,7 @@ def first_party_names() -> set[str]:
 
 
 def measure_plugin_names() -> dict:
+    """String constants in lit-core's code that equal a first-party plugin's name."""
     names = first_party_names()
     distributions = {n for n in names if n.startswith(("lit-", "lit_"))}
     sites: list[dict] = []
@@ -297,6 +304,7 @@ def measure_plugin_names() -> dict:
 
 
 def module_name(path: Path) -> str:
+    """``core/src/lit_core/a/b.py`` -> ``lit_core.a.b`` (a package: its ``__init__``)."""
     parts = list(path.relative_to(CORE.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -353,6 +361,7 @@ def import_edges(path: Path, modules: set[str]) -> Iterator[tuple[str, str]]:
 
 
 def is_type_checking(test: ast.expr) -> bool:
+    """Whether an ``if`` tests ``TYPE_CHECKING`` (or ``typing.TYPE_CHECKING``)."""
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
     )
@@ -422,6 +431,7 @@ def shortest_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str
 
 
 def measure_cycles() -> dict:
+    """The import graph of lit_core, its cycles for each kind of edge counted."""
     files = {module_name(f): f for f in core_files()}
     modules = set(files)
     edges: dict[str, dict[str, set[str]]] = {k: {m: set() for m in modules} for k in ("runtime", "type_checking", "deferred")}
@@ -473,6 +483,7 @@ def measure_duplicates() -> dict:
 
 
 def measure() -> dict:
+    """Every figure, as one JSON-ready dict."""
     return {
         "root": str(ROOT),
         "lines": measure_lines(),
@@ -484,10 +495,12 @@ def measure() -> dict:
 
 
 def row(label: str, c: dict[str, int]) -> str:
+    """One line of the lines table."""
     return f"{label:<46} {c['code']:>6} {c['docstring']:>6} {c['comment']:>6} {c['blank']:>6} {c['total']:>6}"
 
 
 def report(figures: dict, goals: bool) -> None:
+    """The figures as text; with ``goals``, a GOAL line for each goal."""
     lines = figures["lines"]
     print(f"tree: {figures['root']}")
     print("\n== lit-core lines (core/src/lit_core)")
@@ -555,6 +568,7 @@ def report(figures: dict, goals: bool) -> None:
 
 
 def goal(label: str, value: int, limit: int) -> None:
+    """A verdict line in the form the other benchmarks print."""
     print(f"GOAL {label}: {value} <= {limit} -> {'PASS' if value <= limit else 'FAIL'}")
 
 
