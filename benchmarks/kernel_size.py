@@ -525,7 +525,7 @@ def report(figures: dict, goals: bool) -> None:
     print(f"\n== private trainer._ accesses outside trainer.py: {private['total']}, of {len(private['fields'])} fields")
     for name, n in sorted(private["per_file"].items(), key=lambda item: -item[1]):
         found = private["fields_per_file"][name]
-        print(f"{n:>5}  {name} ({len(found)} fields: {', '.join(found)})")
+        print(f"{n:>5}  {name} ({len(found)} field{'s' * (len(found) != 1)}: {', '.join(found)})")
 
     literals = figures["plugin_name_literals"]
     print(
