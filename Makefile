@@ -46,6 +46,7 @@ bench: bootstrap
 	$(PY) benchmarks/loop_cost.py
 	$(PY) benchmarks/checkpoint.py
 	$(PY) benchmarks/ddp.py
+	$(PY) benchmarks/kernel_size.py --goals
 
 bootstrap: $(STAMP)
 
