@@ -4,7 +4,7 @@ The one place in lit-core that names first-party plugins (``tests/core/test_no_p
 enforces it). What a ``Trainer`` *uses* is decided by installed metadata alone: entry points,
 and the roles distributions declare (``lit_core.roles``). When a name, a Lightning class or a
 role is asked for and nothing installed provides it, this table says which first-party
-distribution would (``tests/core/test_first_party_table.py`` checks it against their
+distribution would (``tests/core/test_no_plugin_names.py`` checks it against their
 ``pyproject.toml`` files). It never invents a distribution for a name it does not list.
 """
 

@@ -59,9 +59,10 @@ ROLES: dict[str, Role] = {
 }
 
 
-def of_distribution(distribution: str) -> list[str]:
-    """``role=name`` for each role ``distribution`` declares (for ``lit plugins``)."""
-    return sorted(f"{c.role}={c.name}" for c in registry.role_claims() if c.distribution == distribution and c.role in ROLES)
+def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
+    """The roles ``distribution`` declares for its ``kind`` plugin ``name`` (for ``lit plugins``)."""
+    return sorted(c.role for c in registry.role_claims()
+                  if c.name == name and c.distribution == distribution and c.role in ROLES and ROLES[c.role].kind == kind)
 
 
 def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
