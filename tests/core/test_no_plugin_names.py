@@ -9,7 +9,6 @@ first-party names for install hints. That table must match the first-party distr
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -100,10 +99,15 @@ def test_the_check_finds_a_plugin_name(tmp_path):
     assert plugin_name_literals(tmp_path, plugin_names()) == [("kernel.py", 6, "tqdm")]
 
 
+def _toml(path: Path) -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the name scan above needs none
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
 def _pyprojects() -> dict[str, dict[str, tuple[str, ...]]]:
     found = {}
     for path in [*REPO.glob("plugins/*/pyproject.toml"), *REPO.glob("contrib/*/pyproject.toml")]:
-        project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+        project = _toml(path)["project"]
         groups = project.get("entry-points", {})
         found[project["name"]] = {group: tuple(entries) for group, entries in groups.items()}
     return found
@@ -123,6 +127,6 @@ def test_each_first_party_role_is_declared_by_its_distribution_for_an_installed_
     declared = _pyprojects()
     fillers = [dist for dist, groups in declared.items() if role in groups.get(registry.ROLES_GROUP, ())]
     assert len(fillers) == 1, (role, fillers)
-    entries = tomllib.loads((REPO / "plugins" / fillers[0].removeprefix("lit-") / "pyproject.toml").read_text())
+    entries = _toml(REPO / "plugins" / fillers[0].removeprefix("lit-") / "pyproject.toml")
     named = entries["project"]["entry-points"][registry.ROLES_GROUP][role]
     assert named in entries["project"]["entry-points"][registry.GROUPS[roles.ROLES[role].kind]]
