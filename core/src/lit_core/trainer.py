@@ -64,8 +64,10 @@ def _names_a_strategy(accelerator: Any) -> bool:
         return False
     if accelerator in SEED_MULTI_DEVICE or accelerator in registry.installed("strategy"):
         return True
+    # A first-party strategy that is not installed: translated all the same, so that the error names its distribution.
     return first_party.provider(registry.GROUPS["strategy"], accelerator) is not None and \
         first_party.provider(registry.GROUPS["accelerator"], accelerator) is None
+
 
 #: The event hooks (called only when someone implements them).
 EVENT_HOOKS = tuple(
@@ -374,15 +376,16 @@ class Trainer:
         """
         if gpus is not None:
             target = roles.fill("gpus_accelerator")
-            rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator={target or '...'!r}, devices={gpus!r}).")
+            shown = repr(target) if target else "..."  # none declared: the error below says what to install
+            rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator={shown}, devices={gpus!r}).")
             if gpus not in (0, "0", []) and (accelerator in ("auto", None) or _names_a_strategy(accelerator)):
                 accelerator = roles.require("gpus_accelerator", f"Trainer(gpus={gpus!r})")
             if gpus not in (0, "0", []):
                 devices = gpus
         if tpu_cores is not None:
             target = roles.fill("tpu_cores_accelerator")
-            rank_zero_deprecation(
-                f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator={target or '...'!r}, devices={tpu_cores!r}).")
+            shown = repr(target) if target else "..."
+            rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator={shown}, devices={tpu_cores!r}).")
             accelerator, devices = roles.require("tpu_cores_accelerator", f"Trainer(tpu_cores={tpu_cores!r})"), tpu_cores
         if _names_a_strategy(accelerator):
             rank_zero_deprecation(
