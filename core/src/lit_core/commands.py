@@ -10,11 +10,14 @@ import json
 import sys
 from typing import Any
 
-from . import registry
+from . import registry, roles
 
 
 def describe_plugins() -> list[dict[str, Any]]:
-    """One row per installed plugin: kind, name, distribution, version, hooks, availability, conflict.
+    """One row per installed plugin: kind, name, distribution, version, roles, hooks, availability, conflict.
+
+    ``roles``: the default roles its distribution declares for it (``lit_core.roles``), e.g.
+    ``default_logger``; which claim wins when several do is in ``docs/plugins.rst``.
 
     Each plugin's module is imported to list its hooks and ask whether it can run here; an
     import failure is reported in the row rather than raised. A name that several distributions
@@ -38,6 +41,7 @@ def _describe(pm: registry.PluginManager, entry: registry.PluginEntry, conflict:
         "name": entry.name,
         "distribution": entry.distribution,
         "version": entry.version,
+        "roles": roles.of_plugin(entry.kind, entry.name, entry.distribution),
         "hooks": [],
         "available": False,
         "reason": "",
@@ -62,10 +66,10 @@ def _hooks_of(pm: registry.PluginManager, obj: Any) -> list[str]:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    headers = ["kind", "name", "distribution", "version", "available", "hooks"]
+    headers = ["kind", "name", "distribution", "version", "roles", "available", "hooks"]
     cells = [
-        [r["kind"], r["name"], r["distribution"], r["version"], "yes" if r["available"] else f"no: {r['reason']}",
-         ", ".join(h.removeprefix("lit_") for h in r["hooks"]) or "-"]
+        [r["kind"], r["name"], r["distribution"], r["version"], ",".join(r["roles"]) or "-",
+         "yes" if r["available"] else f"no: {r['reason']}", ", ".join(h.removeprefix("lit_") for h in r["hooks"]) or "-"]
         for r in rows
     ]
     widths = [max(len(str(c[i])) for c in [headers, *cells]) for i in range(len(headers) - 1)]
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lit`` command."""
     parser = argparse.ArgumentParser(prog="lit", description="lit: Lightning-style training on a plugin kernel.")
     sub = parser.add_subparsers(dest="command", required=True)
-    plugins = sub.add_parser("plugins", help="list installed plugins: kind, name, distribution, version, hooks, availability")
+    plugins = sub.add_parser("plugins", help="list installed plugins: kind, name, distribution, version, default roles, availability, hooks")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.command == "plugins":

@@ -3,8 +3,9 @@
 This is a hint table, not a registry: what ``from lit_core.callbacks import X`` resolves to is
 decided by the installed distributions' entry points (``lit_core.namespace``). When nothing
 installed provides a Lightning name, these tables say what to do instead: which first-party
-distribution to install, which open issue brings the name, or that lit lacks it on purpose
-(the reasons are in ``docs/decisions.rst``, one section per name family).
+distribution to install (``lit_core.first_party``, the one table of first-party names), which
+open issue brings the name, or that lit lacks it on purpose (the reasons are in
+``docs/decisions.rst``, one section per name family).
 
 Keys are entry-point groups (a namespace's own name, or ``lit_core.plugins.precision`` /
 ``.io`` / ``.environments`` for the plugin kinds).
@@ -15,31 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import metadata
 
-_CALLBACKS = (
-    "BackboneFinetuning", "BaseFinetuning", "BasePredictionWriter", "BatchSizeFinder", "DeviceStatsMonitor",
-    "EarlyStopping", "EMAWeightAveraging", "GradientAccumulationScheduler", "LambdaCallback",
-    "LearningRateFinder", "LearningRateMonitor", "ModelPruning", "ModelSummary", "OnExceptionCheckpoint",
-    "SpikeDetection", "StochasticWeightAveraging", "ThroughputMonitor", "Timer", "WeightAveraging",
-)
-
-#: group -> Lightning name -> the first-party distribution that provides it.
-FIRST_PARTY: dict[str, dict[str, str]] = {
-    "lit_core.callbacks": {
-        **dict.fromkeys(_CALLBACKS, "lit-callbacks"),
-        "ModelCheckpoint": "lit-checkpoint",
-        "TQDMProgressBar": "lit-tqdm",
-        "RichProgressBar": "lit-rich",
-        "RichModelSummary": "lit-rich",
-    },
-    "lit_core.loggers": {"TensorBoardLogger": "lit-tensorboard", "WandbLogger": "lit-wandb", "MLFlowLogger": "lit-mlflow"},
-    "lit_core.strategies": {"DDPStrategy": "lit-ddp", "DDPSpawnStrategy": "lit-ddp", "XLAStrategy": "lit-xla"},
-    "lit_core.accelerators": {"CUDAAccelerator": "lit-cuda", "XLAAccelerator": "lit-xla"},
-    "lit_core.plugins.io": dict.fromkeys(("AsyncCheckpointIO", "CheckpointIO", "TorchCheckpointIO"), "lit-checkpoint"),
-    "lit_core.plugins.precision": dict.fromkeys(("MixedPrecision", "HalfPrecision"), "lit-amp"),
-    "lit_core.plugins.environments": dict.fromkeys(
-        ("LightningEnvironment", "SLURMEnvironment", "TorchElasticEnvironment", "KubeflowEnvironment"), "lit-ddp"),
-    "lit_core.tuner": {"Tuner": "lit-callbacks", "_LRFinder": "lit-callbacks"},
-}
+from . import first_party
 
 #: group -> Lightning name -> the open issue that brings it.
 PLANNED: dict[str, dict[str, int]] = {
@@ -73,7 +50,7 @@ ABSENT: dict[str, frozenset[str]] = {
 def missing_message(module: str, groups: Iterable[str], name: str) -> str | None:
     """Why ``name`` cannot be imported from ``module`` (reading ``groups``), or ``None`` if no table knows it."""
     for group in groups:
-        dist = FIRST_PARTY.get(group, {}).get(name)
+        dist = first_party.provider(group, name)
         if dist is not None:
             if _installed(dist):
                 return (f"{name} is in {dist}, which is installed but does not declare {name} in the {group!r} "

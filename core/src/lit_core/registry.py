@@ -22,7 +22,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs, namespace
+from . import first_party, hookspecs, namespace
 from .exceptions import PluginError, UnknownPluginError
 from .markers import PROJECT, function_factory
 from .rank_zero import rank_zero_warn
@@ -36,22 +36,8 @@ GROUPS: dict[str, str] = {
     "callback": "lit.callbacks",
 }
 
-#: Names that first-party distributions provide, for the "pip install ..." hint.
-FIRST_PARTY: dict[str, dict[str, str]] = {
-    "accelerator": {"cuda": "lit-cuda", "gpu": "lit-cuda", "xla": "lit-xla", "tpu": "lit-xla"},
-    "strategy": {
-        "ddp": "lit-ddp",
-        "ddp_spawn": "lit-ddp",
-        "ddp_find_unused_parameters_true": "lit-ddp",
-        "xla": "lit-xla",
-        "xla_spmd": "lit-xla",
-    },
-    "precision": {
-        name: "lit-amp" for name in ("16-mixed", "bf16-mixed", "16-true", "bf16-true")
-    },
-    "logger": {"tensorboard": "lit-tensorboard", "wandb": "lit-wandb", "mlflow": "lit-mlflow"},
-    "callback": {"tqdm": "lit-tqdm", "rich": "lit-rich", "checkpoint": "lit-checkpoint"},
-}
+#: The group where distributions declare the roles they fill by default (``lit_core.roles``).
+ROLES_GROUP = "lit.roles"
 
 DISABLE_AUTOLOAD_ENV = "LIT_DISABLE_PLUGIN_AUTOLOAD"
 TRACE_ENV = "LIT_TRACE_HOOKS"
@@ -134,9 +120,29 @@ def installed(kind: str) -> dict[str, PluginEntry]:
     return found
 
 
+@dataclass(frozen=True)
+class RoleClaim:
+    """A distribution's declaration (``lit.roles`` entry ``role = "name"``) that its plugin ``name`` fills ``role``."""
+
+    role: str
+    name: str
+    distribution: str
+
+
+@functools.cache
+def role_claims() -> tuple[RoleClaim, ...]:
+    """Every role claim of the installed distributions (metadata only; ``lit_core.roles`` decides)."""
+    found: dict[tuple[str, str, str], RoleClaim] = {}
+    for ep in metadata.entry_points(group=ROLES_GROUP):
+        distribution = ep.dist.metadata["Name"] if ep.dist else f"the entry point {ep.value!r}"
+        found.setdefault((ep.name, ep.value, distribution), RoleClaim(ep.name, ep.value, distribution))
+    return tuple(found.values())
+
+
 def refresh() -> None:
     """Forget what was discovered (after installing a distribution at run time, in tests)."""
     installed.cache_clear()
+    role_claims.cache_clear()
     _WARNED.clear()
     namespace.refresh()
 
@@ -188,14 +194,15 @@ def install_hint(kind: str | None, name: str) -> str:
     if kind and elsewhere:
         what = " and ".join(_ARTICLE[k] for k in elsewhere)
         return f"{name!r} is {what}, not {_ARTICLE[kind]}: pass {elsewhere[0]}={name!r}."
-    dist = next((FIRST_PARTY[k][name] for k in ([kind] if kind else GROUPS) if name in FIRST_PARTY.get(k, {})), None)
+    dist = next(filter(None, (first_party.provider(GROUPS[k], name) for k in ([kind] if kind else GROUPS))), None)
     if dist is not None:
         return f"{name!r} is provided by {dist}: `pip install {dist}`."
     known: dict[str, str] = {}
     for k in GROUPS:
-        for candidate in [*installed(k), *FIRST_PARTY.get(k, {})]:
-            label = _ARTICLE[k] if candidate in installed(k) else f"{_ARTICLE[k]} from {FIRST_PARTY[k][candidate]}"
-            known.setdefault(candidate, label)
+        for candidate in installed(k):
+            known.setdefault(candidate, _ARTICLE[k])
+        for candidate, provider in first_party.names(GROUPS[k]):
+            known.setdefault(candidate, f"{_ARTICLE[k]} from {provider}")
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.75)
     if close:
         return "Did you mean " + " or ".join(f"{c!r} ({known[c]})" for c in close) + "?"

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, lineage, namespace, registry, tuning
+from . import first_party, hookspecs, lineage, namespace, registry, roles, tuning
 from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
@@ -53,8 +53,21 @@ PRECISION_ALIASES: dict[Any, str] = {
     16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed",
 }
 
-#: Seed-era ``accelerator=`` values that name a strategy.
-STRATEGY_ACCELERATORS = {"ddp", "ddp_spawn", "ddp_cpu", "dp", "ddp2"}
+#: Lightning 1.x ``accelerator=`` values for multi-process modes lit has no strategy of that name for:
+#: they select the ``multi_device_strategy`` role (``lit_core.roles``).
+SEED_MULTI_DEVICE = frozenset({"ddp_cpu", "dp", "ddp2"})
+
+
+def _names_a_strategy(accelerator: Any) -> bool:
+    """Lightning 1.x's ``accelerator=<strategy>``: a strategy name (installed or first-party) that no accelerator has."""
+    if not isinstance(accelerator, str) or accelerator in registry.installed("accelerator"):
+        return False
+    if accelerator in SEED_MULTI_DEVICE or accelerator in registry.installed("strategy"):
+        return True
+    # A first-party strategy that is not installed: translated all the same, so that the error names its distribution.
+    return first_party.provider(registry.GROUPS["strategy"], accelerator) is not None and \
+        first_party.provider(registry.GROUPS["accelerator"], accelerator) is None
+
 
 #: The event hooks (called only when someone implements them).
 EVENT_HOOKS = tuple(
@@ -356,20 +369,32 @@ class Trainer:
 
     @staticmethod
     def _translate_seed_flags(accelerator: Any, strategy: Any, devices: Any, gpus: Any, tpu_cores: Any) -> tuple[Any, Any, Any]:
+        """Lightning 1.x's ``gpus=``, ``tpu_cores=`` and ``accelerator=<strategy>`` as today's flags.
+
+        ``gpus=`` / ``tpu_cores=`` select the accelerator an installed distribution declares for the
+        ``gpus_accelerator`` / ``tpu_cores_accelerator`` role (``lit_core.roles``).
+        """
         if gpus is not None:
-            rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator='cuda', devices={gpus!r}).")
+            target = roles.fill("gpus_accelerator")
+            shown = repr(target) if target else "..."  # none declared: the error below says what to install
+            rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator={shown}, devices={gpus!r}).")
+            if gpus not in (0, "0", []) and (accelerator in ("auto", None) or _names_a_strategy(accelerator)):
+                accelerator = roles.require("gpus_accelerator", f"Trainer(gpus={gpus!r})")
             if gpus not in (0, "0", []):
-                accelerator, devices = ("cuda" if accelerator in ("auto", None) or accelerator in STRATEGY_ACCELERATORS else accelerator), gpus
+                devices = gpus
         if tpu_cores is not None:
-            rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator='xla', devices={tpu_cores!r}).")
-            accelerator, devices = "xla", tpu_cores
-        if isinstance(accelerator, str) and accelerator in STRATEGY_ACCELERATORS:
+            target = roles.fill("tpu_cores_accelerator")
+            shown = repr(target) if target else "..."
+            rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator={shown}, devices={tpu_cores!r}).")
+            accelerator, devices = roles.require("tpu_cores_accelerator", f"Trainer(tpu_cores={tpu_cores!r})"), tpu_cores
+        if _names_a_strategy(accelerator):
             rank_zero_deprecation(
                 f"Trainer(accelerator={accelerator!r}) is deprecated: use Trainer(strategy={accelerator!r}) "
                 "and accelerator= for the device kind."
             )
-            strategy = "ddp_spawn" if accelerator == "ddp_spawn" else "ddp"
-            accelerator = "cuda" if gpus not in (None, 0, "0", []) else "auto"
+            multi = accelerator in SEED_MULTI_DEVICE
+            strategy = roles.require("multi_device_strategy", f"Trainer(accelerator={accelerator!r})") if multi else accelerator
+            accelerator = "auto"  # with gpus= the accelerator was chosen above
         return accelerator, strategy, devices
 
     def _sort_plugins(self, plugins: Any, **flags: Any) -> dict[str, Any]:
@@ -463,10 +488,10 @@ class Trainer:
             try:
                 return self._resolve("accelerator", value, Accelerator)
             except PluginError as exc:
-                if isinstance(value, str) and value in ("gpu", "cuda", "tpu", "xla") and value not in registry.installed("accelerator"):
-                    dist = registry.FIRST_PARTY["accelerator"][value]
+                dist = first_party.provider(registry.GROUPS["accelerator"], value) if isinstance(value, str) else None
+                if dist is not None and value not in registry.installed("accelerator"):
                     raise PluginError(
-                        f"accelerator={value!r} (or gpus= / tpu_cores=) needs the {dist} plugin, which is not installed: "
+                        f"accelerator={value!r} needs the {dist} plugin, which is not installed: "
                         f"`pip install {dist}`. Installed accelerators: {', '.join(sorted(registry.installed('accelerator')))}."
                     ) from exc
                 raise
@@ -491,7 +516,8 @@ class Trainer:
     def _choose_strategy(self, value: Any) -> Strategy:
         if value in ("auto", None):
             if self.num_devices * self.num_nodes > 1:
-                value = self.accelerator.multi_device_strategy
+                value = self.accelerator.multi_device_strategy or roles.require(
+                    "multi_device_strategy", f"devices={self.num_devices}, num_nodes={self.num_nodes}", self._disabled)
                 if value not in registry.installed("strategy"):
                     raise PluginError(
                         f"devices={self.num_devices}, num_nodes={self.num_nodes} needs the multi-process strategy {value!r} "
@@ -507,8 +533,9 @@ class Trainer:
         if isinstance(value, (str, int)):
             name = PRECISION_ALIASES.get(value, value)
             if not isinstance(name, str) or name not in registry.installed("precision"):
-                known = sorted({*registry.installed("precision"), *registry.FIRST_PARTY["precision"]})
-                hint = registry.FIRST_PARTY["precision"].get(name)
+                group = registry.GROUPS["precision"]
+                known = sorted({*registry.installed("precision"), *(n for n, _ in first_party.names(group))})
+                hint = first_party.provider(group, name) if isinstance(name, str) else None
                 raise UnknownPluginError(
                     f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases 16, 32, 64, "
                     f"'bf16')." + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
@@ -522,29 +549,25 @@ class Trainer:
         if value is None or value is True:
             if extra:
                 return list(extra)
-            candidates = ["csv"] if registry.autoload_disabled() else ["tensorboard", "csv"]
-            for name in candidates:
-                if name in registry.installed("logger") and name not in self._disabled:
-                    return [self._load_named("logger", name)]
-            return []
+            name = roles.fill("default_logger", self._disabled)  # lit-core's csv unless a distribution claims the role
+            return [] if name is None else [self._load_named("logger", name)]
         values = value if isinstance(value, (list, tuple)) else [value]
         return [self._resolve("logger", v, Logger) for v in values] + list(extra)
 
     def _choose_callbacks(self, value: Any, extra: list[Callback], progress_bar: bool | None, checkpointing: bool | None, quiet: bool) -> list[Callback]:
         given = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
         callbacks = [self._resolve("callback", cb, Callback) for cb in given] + list(extra)
-        defaults = []
-        if progress_bar is not False and not self.barebones:
-            defaults.append("tqdm")
-        if checkpointing is not False and not quiet:
-            defaults.append("checkpoint")
         present = {getattr(cb, "name", None) for cb in callbacks} | {type(cb).__name__ for cb in callbacks}
-        if any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
-            present.add("tqdm")  # the user chose a bar (rich, their own): the default one stays out
-        if not registry.autoload_disabled():
-            for name in defaults:
-                if name in registry.installed("callback") and name not in self._disabled and name not in present:
-                    callbacks.append(self._load_named("callback", name))
+        wanted = []
+        # A bar the user chose (by name, class or instance) keeps the default one out.
+        if progress_bar is not False and not self.barebones and not any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
+            wanted.append("default_progress_bar")
+        if checkpointing is not False and not quiet:
+            wanted.append("default_checkpointing")
+        for role in wanted:
+            name = roles.fill(role, self._disabled)
+            if name is not None and name not in present:
+                callbacks.append(self._load_named("callback", name))
         return callbacks
 
     @staticmethod

@@ -15,8 +15,9 @@ class Accelerator(_Plugin):
     #: ``accelerator="auto"`` picks the available accelerator with the highest priority.
     priority: ClassVar[int] = 0
 
-    #: The strategy ``strategy="auto"`` picks for several devices (or nodes).
-    multi_device_strategy: ClassVar[str] = "ddp"
+    #: The strategy ``strategy="auto"`` picks for several devices (or nodes). ``None``: the one an
+    #: installed distribution declares for the ``multi_device_strategy`` role (``lit_core.roles``).
+    multi_device_strategy: ClassVar[str | None] = None
 
     #: Whether ``DataLoader(pin_memory=True)`` speeds up copies to this device. Dataloaders can
     #: follow it: ``DataLoader(ds, pin_memory=self.trainer.accelerator.pin_memory)``.

@@ -1,0 +1,121 @@
+"""Default roles: which installed plugin fills a gap the user left open.
+
+The kernel knows no plugin by name. A distribution declares, in its own metadata, the roles
+it fills by default: an entry in the ``lit.roles`` group whose name is the role and whose value
+is one of its plugin names in the role's kind (never imported as a module)::
+
+    [project.entry-points."lit.roles"]
+    default_logger = "tensorboard"
+
+Precedence, when a ``Trainer`` asks for a role (``docs/plugins.rst``, "Default roles"):
+
+1. An explicit flag always wins (``logger=``, ``callbacks=``, ``strategy=``, ``accelerator=``),
+   and so does a plugin of the role's kind given in ``plugins=[...]``.
+2. A claim is skipped when its plugin is not installed (no entry of that name in the kind's
+   group), when ``disable_plugins`` names it, and, with ``LIT_DISABLE_PLUGIN_AUTOLOAD=1``,
+   when it comes from a distribution other than lit-core.
+3. Claims of other distributions come before lit-core's own: lit-core's are the fallbacks
+   (its ``csv`` logger), declared exactly like a third party's.
+4. Among several other distributions the order is by distribution name, then plugin name, and
+   lit warns once that it picked one (there are no priority numbers to escalate: the user
+   settles it with the flag or ``disable_plugins``).
+
+Reading roles reads metadata only; nothing is imported until the chosen plugin is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import first_party, registry
+from .exceptions import PluginError
+from .rank_zero import rank_zero_warn
+
+#: The entry-point group where distributions declare roles.
+GROUP = registry.ROLES_GROUP
+
+#: lit-core's own distribution name: its claims are the fallbacks.
+CORE = "lit-core"
+
+
+@dataclass(frozen=True)
+class Role:
+    """A gap the ``Trainer`` fills with an installed plugin of ``kind`` when the user names none."""
+
+    kind: str
+    what: str
+
+
+#: role -> what it is. The role names are the entry names a distribution uses in ``lit.roles``.
+ROLES: dict[str, Role] = {
+    "default_logger": Role("logger", "the logger of Trainer(logger=None or True)"),
+    "default_progress_bar": Role("callback", "the progress bar added unless enable_progress_bar=False"),
+    "default_checkpointing": Role("callback", "the checkpoint callback added unless enable_checkpointing=False"),
+    "multi_device_strategy": Role(
+        "strategy", "strategy='auto' with several devices or nodes, for an accelerator whose multi_device_strategy is None"),
+    "gpus_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(gpus=N)"),
+    "tpu_cores_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(tpu_cores=N)"),
+}
+
+
+def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
+    """The roles ``distribution`` declares for its ``kind`` plugin ``name`` (for ``lit plugins``)."""
+    return sorted(c.role for c in registry.role_claims()
+                  if c.name == name and c.distribution == distribution and c.role in ROLES and ROLES[c.role].kind == kind)
+
+
+def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
+    """The usable claims on ``role``, best first (rules 2 to 4 of the module docstring)."""
+    kind = ROLES[role].kind
+    installed = registry.installed(kind)
+    core_only = registry.autoload_disabled()
+    blocked = set(disabled)
+    usable = [
+        c for c in registry.role_claims()
+        if c.role == role and c.name in installed and c.name not in blocked and not (core_only and c.distribution != CORE)
+    ]
+    return sorted(usable, key=lambda c: (c.distribution == CORE, c.distribution, c.name))
+
+
+#: Roles ``fill`` has warned about once per process already.
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def fill(role: str, disabled: Iterable[str] = ()) -> str | None:
+    """The plugin name that fills ``role``, or ``None`` when no installed distribution claims it."""
+    usable = claims(role, disabled)
+    if not usable:
+        return None
+    others = sorted({c.distribution for c in usable if c.distribution != CORE})
+    if len(others) > 1 and (role, tuple(others)) not in _WARNED:
+        _WARNED.add((role, tuple(others)))
+        chosen = usable[0]
+        listing = ", ".join(f"{c.name!r} ({c.distribution})" for c in usable if c.distribution != CORE)
+        rank_zero_warn(
+            f"Several distributions declare the {role} role: {listing}. lit uses {chosen.name!r} from "
+            f"{chosen.distribution} (the first by distribution name). Choose with the {ROLES[role].kind} flag or "
+            f"plugins=[...], or leave one out with disable_plugins=[...].",
+            stacklevel=4,
+        )
+    return usable[0].name
+
+
+def require(role: str, needed_by: str, disabled: Iterable[str] = ()) -> str:
+    """``fill(role)``, or a ``PluginError`` saying that ``needed_by`` (a flag) needs it and how to get it."""
+    name = fill(role, disabled)
+    if name is not None:
+        return name
+    kind = ROLES[role].kind
+    installed = ", ".join(sorted(registry.installed(kind))) or "none"
+    blocked = sorted(c.name for c in claims(role) if c.name in set(disabled))
+    dist = first_party.provider(GROUP, role)
+    if blocked:
+        fix = (f"needs the {kind} declared for the {role!r} role, and disable_plugins blocks it "
+               f"({', '.join(map(repr, blocked))}): remove it from disable_plugins")
+    elif dist is not None:
+        fix = f"needs the {dist} plugin, which is not installed: `pip install {dist}`"
+    else:
+        fix = (f"needs a {kind} that an installed distribution declares for the {role!r} role, and none does: "
+               "install one (docs/plugins.rst, 'Default roles')")
+    raise PluginError(f"{needed_by} {fix}, or pass {kind}= explicitly. Installed {kind} plugins: {installed}.")

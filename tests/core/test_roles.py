@@ -1,0 +1,223 @@
+"""Default roles (``lit.roles`` entry points): a distribution becomes a default by declaring it.
+
+Third-party distributions here are real: a ``.dist-info`` folder with ``entry_points.txt`` and
+a module on ``sys.path``, found by ``importlib.metadata`` like any installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import lit_core as lit
+from lit_core import commands, registry, roles
+from lit_core.exceptions import PluginError
+
+MakeDist = Callable[..., Path]
+
+PLUGINS = """
+import torch
+import lit_core as lit
+from lit_core.accelerators import Accelerator
+from lit_core.strategies import Strategy
+
+ROWS = []
+
+
+class RowsLogger(lit.Logger):
+    def __init__(self, save_dir="."):
+        self.rows = ROWS
+
+    @property
+    def name(self):
+        return "rows"
+
+    def log_metrics(self, metrics, step=None):
+        self.rows.append((step, dict(metrics)))
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+
+class Bar(lit.Callback):
+    is_progress_bar = True
+    name = "plainbar"
+
+
+class Saver(lit.Callback):
+    name = "saver"
+
+
+class Pretend(Accelerator):
+    name = "pretend"
+    priority = -5
+
+    @classmethod
+    def device_count(cls):
+        return 4
+
+    def get_device(self, index):
+        return torch.device("cpu")
+
+
+class Spread(Strategy):
+    # a multi-device strategy: only chosen here, never run
+    name = "spread"
+"""
+
+
+@pytest.fixture
+def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
+    """``make_dist(name, entry_points, module=...)``: install a distribution with ``PLUGINS`` as its module."""
+    imported: list[str] = []
+
+    def make(name: str, entry_points: dict[str, dict[str, str]], module: str = "lit_rolesdemo") -> Path:
+        site = tmp_path / f"site-{name}"
+        site.mkdir()
+        monkeypatch.syspath_prepend(str(site))
+        (site / f"{module}.py").write_text(textwrap.dedent(PLUGINS))
+        imported.append(module)
+        info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines += [f"[{group}]", *(f"{ep} = {target}" for ep, target in entries.items())]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        registry.refresh()
+        return site
+
+    yield make
+    for module in imported:
+        sys.modules.pop(module, None)
+    monkeypatch.undo()  # sys.path, and hide_distribution's registry.installed, before the caches are cleared
+    registry.refresh()
+
+
+def rows_logger_dist(make_dist: MakeDist, name: str = "lit-rows", module: str = "lit_rolesdemo") -> None:
+    make_dist(name, {"lit.loggers": {"rows": f"{module}:RowsLogger"}, "lit.roles": {"default_logger": "rows"}}, module=module)
+
+
+def test_first_party_defaults_come_from_the_roles_they_declare(tmp_path):
+    trainer = lit.Trainer(default_root_dir=tmp_path, accelerator="cpu")
+    assert roles.fill("default_logger") == "tensorboard"
+    assert type(trainer.logger).__name__ == "TensorBoardLogger"
+    assert trainer.progress_bar_callback.name == roles.fill("default_progress_bar") == "tqdm"
+    assert type(trainer.checkpoint_callback).__name__ == "ModelCheckpoint"
+
+
+def test_a_third_party_default_logger_is_used_and_logs_real_training(make_dist, tmp_path, boring_model, random_loader):
+    rows_logger_dist(make_dist)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        trainer = lit.Trainer(default_root_dir=tmp_path, accelerator="cpu", max_steps=3, log_every_n_steps=1,
+                              enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+    (message,) = [str(w.message) for w in record if "default_logger" in str(w.message)]
+    # lit-rows and lit-tensorboard both claim it: the first by distribution name wins, and lit says so
+    assert "'rows' (lit-rows)" in message and "'tensorboard' (lit-tensorboard)" in message and "disable_plugins" in message
+    assert type(trainer.logger).__name__ == "RowsLogger"
+
+    class Logged(boring_model):
+        def training_step(self, batch, batch_idx):
+            loss = self.loss(batch)
+            self.log("train_loss", loss)
+            return loss
+
+    trainer.fit(Logged(), random_loader())
+    assert [step for step, metrics in trainer.logger.rows if "train_loss" in metrics] == [0, 1, 2]
+
+
+def test_precedence_flags_disable_plugins_and_lit_core_fallback(make_dist, tmp_path, hide_distribution):
+    rows_logger_dist(make_dist)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert type(lit.Trainer(default_root_dir=tmp_path, logger="csv").logger).__name__ == "CSVLogger", "a flag wins"
+        chosen = lit.Trainer(default_root_dir=tmp_path, disable_plugins=["rows"]).logger
+    assert type(chosen).__name__ == "TensorBoardLogger", "disable_plugins removes a claim"
+    hide_distribution("lit-tensorboard")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one claimant besides lit-core: nothing to warn about
+        assert type(lit.Trainer(default_root_dir=tmp_path).logger).__name__ == "RowsLogger", "beats lit-core's csv"
+    assert type(lit.Trainer(default_root_dir=tmp_path, disable_plugins=["rows"]).logger).__name__ == "CSVLogger"
+    assert lit.Trainer(default_root_dir=tmp_path, disable_plugins=["rows", "csv"]).logger is None
+
+
+def test_autoload_off_uses_only_lit_core_claims(make_dist, tmp_path, monkeypatch):
+    rows_logger_dist(make_dist)
+    monkeypatch.setenv("LIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    trainer = lit.Trainer(default_root_dir=tmp_path)
+    assert type(trainer.logger).__name__ == "CSVLogger" and not trainer.callbacks
+
+
+def test_a_third_party_progress_bar_and_checkpointing(make_dist, tmp_path, hide_distribution):
+    make_dist("lit-plainbar", {"lit.callbacks": {"plainbar": "lit_rolesdemo:Bar", "saver": "lit_rolesdemo:Saver"},
+                               "lit.roles": {"default_progress_bar": "plainbar", "default_checkpointing": "saver"}})
+    hide_distribution("lit-tqdm")
+    hide_distribution("lit-checkpoint")
+    trainer = lit.Trainer(default_root_dir=tmp_path, logger=False)
+    assert [cb.name for cb in trainer.callbacks] == ["plainbar", "saver"]
+    assert trainer.progress_bar_callback is trainer.callbacks[0]
+    quiet = lit.Trainer(default_root_dir=tmp_path, logger=False, enable_progress_bar=False, enable_checkpointing=False)
+    assert quiet.callbacks == []
+    assert [cb.name for cb in lit.Trainer(default_root_dir=tmp_path, logger=False, callbacks=["saver"]).callbacks] == \
+        ["saver", "plainbar"], "a callback given by name is not added twice"
+
+
+def test_multi_device_strategy_role_fills_strategy_auto_for_several_devices(make_dist, tmp_path, hide_distribution):
+    make_dist("lit-pretend", {"lit.accelerators": {"pretend": "lit_rolesdemo:Pretend"},
+                              "lit.strategies": {"spread": "lit_rolesdemo:Spread"},
+                              "lit.roles": {"multi_device_strategy": "spread"}})
+    hide_distribution("lit-ddp")
+    trainer = lit.Trainer(default_root_dir=tmp_path, logger=False, accelerator="pretend", devices=2)
+    assert type(trainer.strategy).__name__ == "Spread"
+    with pytest.raises(PluginError, match=r"devices=2, num_nodes=1 needs the strategy declared for the "
+                                          r"'multi_device_strategy' role, and disable_plugins blocks it \('spread'\)"):
+        lit.Trainer(default_root_dir=tmp_path, logger=False, accelerator="pretend", devices=2, disable_plugins=["spread"])
+
+
+def test_without_a_multi_device_strategy_the_error_names_lit_ddp(hide_distribution, tmp_path):
+    hide_distribution("lit-ddp")
+    with pytest.raises(PluginError, match=r"devices=2, num_nodes=1 needs the lit-ddp plugin, which is not installed: "
+                                          r"`pip install lit-ddp`, or pass strategy= explicitly"):
+        lit.Trainer(default_root_dir=tmp_path, accelerator="cpu", devices=2)
+
+
+def test_gpus_flag_uses_the_accelerator_declared_for_it(make_dist, tmp_path, hide_distribution):
+    make_dist("lit-pretend", {"lit.accelerators": {"pretend": "lit_rolesdemo:Pretend"},
+                              "lit.roles": {"gpus_accelerator": "pretend"}})
+    hide_distribution("lit-cuda")
+    with pytest.warns(DeprecationWarning, match=r"gpus=1\) is deprecated: use Trainer\(accelerator='pretend', devices=1\)"):
+        trainer = lit.Trainer(default_root_dir=tmp_path, logger=False, gpus=1)
+    assert trainer.accelerator.name == "pretend" and trainer.num_devices == 1
+
+
+def test_seed_accelerator_dp_means_the_multi_device_strategy(tmp_path):
+    with pytest.warns(DeprecationWarning, match=r"accelerator='dp'\) is deprecated"):
+        trainer = lit.Trainer(default_root_dir=tmp_path, logger=False, accelerator="dp")
+    assert trainer.accelerator.name != "dp"
+    with pytest.warns(DeprecationWarning, match=r"accelerator='ddp_spawn'\) is deprecated"):
+        assert lit.Trainer(default_root_dir=tmp_path, logger=False, accelerator="ddp_spawn", devices=1).strategy.name == "ddp_spawn"
+
+
+def test_a_claim_on_an_unknown_role_or_a_missing_plugin_is_ignored(make_dist, tmp_path):
+    make_dist("lit-odd", {"lit.roles": {"default_profiler": "simple", "default_logger": "not_installed"}})
+    assert roles.fill("default_logger") == "tensorboard"
+    assert type(lit.Trainer(default_root_dir=tmp_path).logger).__name__ == "TensorBoardLogger"
+
+
+def test_lit_plugins_lists_the_declared_roles(make_dist, capsys):
+    rows_logger_dist(make_dist)
+    assert commands.main(["plugins", "--json"]) == 0
+    listed = {(r["distribution"], r["name"]): r["roles"] for r in json.loads(capsys.readouterr().out)}
+    assert listed["lit-rows", "rows"] == ["default_logger"]
+    assert listed["lit-core", "csv"] == ["default_logger"]
+    assert listed["lit-core", "cpu"] == []
+    assert commands.main(["plugins"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["logger", "rows"])
+    assert line.split()[4] == "default_logger"
