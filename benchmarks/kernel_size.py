@@ -80,6 +80,7 @@ KERNEL: tuple[str, ...] = (
     "optim.py",
     "model_mode.py",
     "trial.py",
+    "roles.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.
@@ -251,6 +252,12 @@ def read_project(pyproject: Path) -> tuple[str, dict[str, list[str]]]:
     return (name.group(1) if name else ""), groups
 
 
+#: The entry-point group whose entry names are roles (``default_logger``...), not plugin names.
+ROLES_GROUP = "lit.roles"
+#: The one table of first-party names the issue allows in the kernel (install hints); counted apart.
+HINT_TABLE = "core/src/lit_core/first_party.py"
+
+
 def first_party_names() -> set[str]:
     """Every name a first-party plugin distribution registers or is known by."""
     names: set[str] = set()
@@ -261,7 +268,8 @@ def first_party_names() -> set[str]:
         if short not in NOT_A_PLUGIN_NAME:
             names.add(short)
         for group, entries in entry_points.items():
-            if group.startswith("lit."):
+            # lit.roles' entry names are the kernel's own role names (its values are plugin names counted above).
+            if group.startswith("lit.") and group != ROLES_GROUP:
                 names.update(entries)
     names.discard("")
     return names
@@ -273,6 +281,7 @@ def measure_plugin_names() -> dict:
     distributions = {n for n in names if n.startswith(("lit-", "lit_"))}
     sites: list[dict] = []
     excluded: list[dict] = []
+    hint_table = 0
     for path in core_files():
         source = path.read_text()
         docs = docstring_lines(ast.parse(source))
@@ -290,6 +299,8 @@ def measure_plugin_names() -> dict:
             why = next((why for pattern, why in NOT_A_PLUGIN_REFERENCE if re.search(pattern, lines[tok.start[0] - 1])), None)
             if why:
                 excluded.append({**site, "why": why})
+            elif rel(path) == HINT_TABLE:
+                hint_table += 1
             else:
                 site["kind"] = "distribution" if value in distributions else "plugin name"
                 sites.append(site)
@@ -297,6 +308,7 @@ def measure_plugin_names() -> dict:
         "total": len(sites),
         "plugin_names": sum(site["kind"] == "plugin name" for site in sites),
         "distribution_names": sum(site["kind"] == "distribution" for site in sites),
+        "in_the_install_hint_table": hint_table,
         "names_checked": sorted(names),
         "sites": sites,
         "excluded": excluded,
@@ -530,7 +542,8 @@ def report(figures: dict, goals: bool) -> None:
     literals = figures["plugin_name_literals"]
     print(
         f"\n== plugin-name literals in core/src code: {literals['total']} "
-        f"({literals['plugin_names']} plugin names, {literals['distribution_names']} distribution names)"
+        f"({literals['plugin_names']} plugin names, {literals['distribution_names']} distribution names); "
+        f"{literals['in_the_install_hint_table']} more in the install-hint table {HINT_TABLE}"
     )
     for site in literals["sites"]:
         print(f"  {site['file']}:{site['line']}: {site['name']!r} ({site['kind']})")
