@@ -11,6 +11,9 @@ What it keeps: with a ``monitor``, the ``save_top_k`` best checkpoints by the mo
 one, the latest (``save_top_k=1``) or all (``-1``). With ``save_last``, also ``last.ckpt``.
 A checkpoint that drops out of the top ``k`` is deleted only once everything this save point
 writes is in place.
+
+Every file, once on disk, is announced with the ``lit_checkpoint_saved`` event, every deletion with
+``lit_checkpoint_removed`` (global rank zero): loggers upload checkpoints on them (``log_model``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from lit_core.exceptions import MisconfigurationException
 from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 
 from . import io
-from .async_save import AsyncCheckpointIO
+from .async_save import AsyncCheckpointIO, async_checkpoint_io
 from .checkpoint_io import active_checkpoint_io
 from .failed_saves import forget_unwritten, rolled_back_on_failure, wait_for_writes
 from .io import FsspecCheckpointIO
@@ -275,7 +278,7 @@ class ModelCheckpoint(Checkpoint):
         candidates = self._monitor_candidates(trainer)
         removals: list[str] = []
         filepath = self._free_filepath(trainer, candidates, keep=None)
-        self._save(trainer, filepath)
+        self._save(trainer, filepath, "exception")
         if self.save_last:
             self._save_last(trainer, candidates, removals, link=self.save_last == "link")
         self._remove(trainer, removals)
@@ -539,7 +542,7 @@ class ModelCheckpoint(Checkpoint):
         if self.verbose:
             self._say(trainer, candidates, f"{self.monitor!r} reached {current.item():0.5f} (best "
                                            f"{self.best_model_score.item():0.5f}), saving model to {filepath!r} as top {k}")
-        self._save(trainer, filepath)
+        self._save(trainer, filepath, "top_k")
         if displaced and self._removable(displaced, filepath):
             removals.append(displaced)
 
@@ -550,7 +553,7 @@ class ModelCheckpoint(Checkpoint):
         previous, self.best_model_path = self.best_model_path, filepath
         if self.verbose:
             self._say(trainer, candidates, f"saving model to {filepath!r}")
-        self._save(trainer, filepath)
+        self._save(trainer, filepath, "top_k")
         if keep_one and previous and self._removable(previous, filepath):
             removals.append(previous)
 
@@ -562,17 +565,31 @@ class ModelCheckpoint(Checkpoint):
                 and active_checkpoint_io(trainer) is None):  # a user's CheckpointIO may store no file to link to
             # A checkpoint of this very step exists: point at it instead of writing the same bytes again.
             if trainer.is_global_zero:
-                _after_writes(trainer, lambda: io.link_or_copy(newest, filepath))
+                saved = self._saved_event(trainer, filepath, "last")
+                _after_writes(trainer, lambda: (io.link_or_copy(newest, filepath), saved()))
             trainer.strategy.barrier("ModelCheckpoint.save_last")
         else:
-            self._save(trainer, filepath)
+            self._save(trainer, filepath, "last")
         if previous and self._removable(previous, filepath):
             removals.append(previous)
 
-    def _save(self, trainer: lit.Trainer, filepath: str) -> None:
+    def _save(self, trainer: lit.Trainer, filepath: str, kind: str) -> None:
         trainer.save_checkpoint(filepath, weights_only=self.save_weights_only)
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
+        if trainer.is_global_zero:  # the process that wrote the file announces it, once it is on disk
+            _after_writes(trainer, self._saved_event(trainer, filepath, kind))
+
+    def _saved_event(self, trainer: lit.Trainer, filepath: str, kind: str) -> Any:
+        """A call of ``lit_checkpoint_saved`` for ``filepath``, its arguments taken now (the state may change before it runs)."""
+        event = {
+            "trainer": trainer, "path": filepath, "kind": kind, "score": self.best_k_models.get(filepath),
+            "monitor": self.monitor, "is_best": filepath == self.best_model_path, "source": self.state_key,
+            "settings": {"monitor": self.monitor, "mode": self.mode, "save_last": self.save_last,
+                         "save_top_k": self.save_top_k, "dirpath": self.dirpath},
+        }
+        hook = trainer.plugin_manager.hook.lit_checkpoint_saved
+        return lambda: hook(**event)
 
     def _free_filepath(self, trainer: lit.Trainer, candidates: dict[str, Any], keep: str | None, template: str | None = None) -> str:
         """The templated path; with the version counter, ``-vN`` added while another file has that name.
@@ -601,7 +618,14 @@ class ModelCheckpoint(Checkpoint):
             doomed = list(paths)
             checkpoint_io = active_checkpoint_io(trainer)  # a user's CheckpointIO removes what it wrote
             remove = checkpoint_io.remove_checkpoint if checkpoint_io is not None else io.remove
-            _after_writes(trainer, lambda: [remove(path) for path in doomed])
+            removed, source = trainer.plugin_manager.hook.lit_checkpoint_removed, self.state_key
+
+            def remove_all() -> None:
+                for path in doomed:
+                    remove(path)
+                    removed(trainer=trainer, path=path, source=source)
+
+            _after_writes(trainer, remove_all)
         if paths:
             trainer.strategy.barrier("ModelCheckpoint.remove")
 
@@ -674,8 +698,8 @@ def _after_writes(trainer: lit.Trainer, action: Any) -> None:
     ``AsyncCheckpointIO`` the action is queued behind the background writes (the training thread
     does not wait); otherwise writes are already complete and it runs now.
     """
-    for _, plugin in trainer.plugin_manager.list_name_plugin():
-        if isinstance(plugin, AsyncCheckpointIO):
-            plugin.after_writes(action)
-            return
-    action()
+    writer = async_checkpoint_io(trainer)
+    if writer is not None:
+        writer.after_writes(action)
+    else:
+        action()
