@@ -833,7 +833,8 @@ def lit_checkpoint_saved(
 
     Called by checkpointing callbacks (lit-checkpoint's ``ModelCheckpoint``) once the file is
     durably written: right after a synchronous save, or when ``AsyncCheckpointIO``'s background
-    write finished (then on the writer thread). Loggers upload checkpoints on it (``log_model``).
+    write finished (then on the writer thread); after a resume, also for the files its restored
+    state names, when training starts. Loggers upload checkpoints on it (``log_model``).
 
     :param trainer: the trainer.
     :param path: the file (a local path or an fsspec URL).

@@ -116,3 +116,21 @@ def test_lit_checkpoint_io(make_trainer, boring_model):
     assert isinstance(writer, AsyncCheckpointIO) and AsyncCheckpointIO.ensure_registered(trainer) is writer
     assert active_checkpoint_io(trainer) is user_io, "the async writer writes through the user's IO"
     assert os.path.isfile(checkpoint.best_model_path)
+
+
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")
+def test_lit_checkpoint_saved_after_a_resume_announces_the_restored_files(make_trainer, scripted_model, tmp_root):
+    def run(epochs, **fit_kwargs):
+        checkpoint = ModelCheckpoint(dirpath=tmp_root / "ckpt", monitor="val_loss", save_top_k=1, save_last=True, filename="{epoch}")
+        listener = Listener()
+        make_trainer(callbacks=[checkpoint], plugins=[listener], enable_checkpointing=True,
+                     max_epochs=epochs).fit(scripted_model([3.0, 1.0, 2.0]), **fit_kwargs)
+        return [(event[1], event[2], event[3], event[5]) if event[0] == "saved" else event[:2] for event in listener.events]
+
+    run(2)
+    # The resumed process announces the best file and last.ckpt of the earlier one (loggers upload
+    # them, as Lightning's read them off the callback), then what it saves itself.
+    assert run(3, ckpt_path=str(tmp_root / "ckpt" / "last.ckpt")) == [
+        ("epoch=1.ckpt", "top_k", 1.0, True), ("last.ckpt", "last", None, False),
+        ("last.ckpt", "last", None, False),  # epoch 2 (2.0) is not in the top 1
+    ]

@@ -151,6 +151,7 @@ class ModelCheckpoint(Checkpoint):
         #: Write checkpoints in a background thread (``AsyncCheckpointIO``): saving stalls training ~1 ms.
         self.async_save = async_save
         self._preemption: Preemption | None = None
+        self._restored = False
 
         self.best_k_models: dict[str, torch.Tensor] = {}
         self.kth_best_model_path = ""
@@ -217,6 +218,7 @@ class ModelCheckpoint(Checkpoint):
             self.kth_best_model_path = state_dict.get("kth_best_model_path", self.kth_best_model_path)
             self.kth_value = state_dict.get("kth_value", self.kth_value)
             self.last_model_path = state_dict.get("last_model_path", self.last_model_path)
+            self._restored = True  # announce its files when training starts (lit_train_start)
         else:
             warnings.warn(
                 f"ModelCheckpoint: the checkpoint was written with dirpath={saved_dirpath!r}, this run uses "
@@ -349,6 +351,22 @@ class ModelCheckpoint(Checkpoint):
     # ----------------------------------------------------------------------------------------
     # lit hooks
     # ----------------------------------------------------------------------------------------
+
+    @lit.hookimpl
+    def lit_train_start(self, trainer: lit.Trainer) -> None:
+        """After a resume, announce the restored files that still exist (``lit_checkpoint_saved``).
+
+        An earlier process wrote them; loggers with ``log_model`` upload them as Lightning's do
+        (Lightning's loggers read the restored ``best_k_models`` off the callback).
+        """
+        restored, self._restored = self._restored, False
+        if not restored or not trainer.is_global_zero:
+            return
+        for path in dict.fromkeys([*self.best_k_models, self.best_model_path]):
+            if path and io.exists(path):
+                self._saved_event(trainer, path, "top_k")()
+        if self.last_model_path and io.exists(self.last_model_path):
+            self._saved_event(trainer, self.last_model_path, "last")()
 
     @lit.hookimpl
     def lit_resolve_checkpoint_path(self, trainer: lit.Trainer, name: str) -> str | None:
