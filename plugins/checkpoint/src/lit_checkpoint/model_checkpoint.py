@@ -35,6 +35,7 @@ from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 from . import io
 from .async_save import AsyncCheckpointIO, async_checkpoint_io
 from .checkpoint_io import active_checkpoint_io
+from .events import announce_restored, saved_event
 from .failed_saves import forget_unwritten, rolled_back_on_failure, wait_for_writes
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
@@ -354,19 +355,10 @@ class ModelCheckpoint(Checkpoint):
 
     @lit.hookimpl
     def lit_train_start(self, trainer: lit.Trainer) -> None:
-        """After a resume, announce the restored files that still exist (``lit_checkpoint_saved``).
-
-        An earlier process wrote them; loggers with ``log_model`` upload them as Lightning's do
-        (Lightning's loggers read the restored ``best_k_models`` off the callback).
-        """
+        """After a resume, announce the restored files that still exist (see ``events.announce_restored``)."""
         restored, self._restored = self._restored, False
-        if not restored or not trainer.is_global_zero:
-            return
-        for path in dict.fromkeys([*self.best_k_models, self.best_model_path]):
-            if path and io.exists(path):
-                self._saved_event(trainer, path, "top_k")()
-        if self.last_model_path and io.exists(self.last_model_path):
-            self._saved_event(trainer, self.last_model_path, "last")()
+        if restored and trainer.is_global_zero:
+            announce_restored(self, trainer)
 
     @lit.hookimpl
     def lit_resolve_checkpoint_path(self, trainer: lit.Trainer, name: str) -> str | None:
@@ -583,7 +575,7 @@ class ModelCheckpoint(Checkpoint):
                 and active_checkpoint_io(trainer) is None):  # a user's CheckpointIO may store no file to link to
             # A checkpoint of this very step exists: point at it instead of writing the same bytes again.
             if trainer.is_global_zero:
-                saved = self._saved_event(trainer, filepath, "last")
+                saved = saved_event(self, trainer, filepath, "last")
                 _after_writes(trainer, lambda: (io.link_or_copy(newest, filepath), saved()))
             trainer.strategy.barrier("ModelCheckpoint.save_last")
         else:
@@ -596,18 +588,7 @@ class ModelCheckpoint(Checkpoint):
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
         if trainer.is_global_zero:  # the process that wrote the file announces it, once it is on disk
-            _after_writes(trainer, self._saved_event(trainer, filepath, kind))
-
-    def _saved_event(self, trainer: lit.Trainer, filepath: str, kind: str) -> Any:
-        """A call of ``lit_checkpoint_saved`` for ``filepath``, its arguments taken now (the state may change before it runs)."""
-        event = {
-            "trainer": trainer, "path": filepath, "kind": kind, "score": self.best_k_models.get(filepath),
-            "monitor": self.monitor, "is_best": filepath == self.best_model_path, "source": self.state_key,
-            "settings": {"monitor": self.monitor, "mode": self.mode, "save_last": self.save_last,
-                         "save_top_k": self.save_top_k, "dirpath": self.dirpath},
-        }
-        hook = trainer.plugin_manager.hook.lit_checkpoint_saved
-        return lambda: hook(**event)
+            _after_writes(trainer, saved_event(self, trainer, filepath, kind))
 
     def _free_filepath(self, trainer: lit.Trainer, candidates: dict[str, Any], keep: str | None, template: str | None = None) -> str:
         """The templated path; with the version counter, ``-vN`` added while another file has that name.
