@@ -65,6 +65,8 @@ happens. The fit loop, with a marker at each point where a hook fires::
 
     at any point, on request:
         trainer.save_checkpoint(path): <lit_save_checkpoint_state> then <lit_save_checkpoint>
+        checkpointing callbacks: <lit_checkpoint_io> (the IO in use), <lit_checkpoint_saved> once a
+            file is on disk, <lit_checkpoint_removed> after deleting one
         trainer.strategy.reduce / all_gather / barrier / broadcast: <lit_reduce> <lit_all_gather>
             <lit_barrier> <lit_broadcast>
 
@@ -805,6 +807,58 @@ def lit_resolve_checkpoint_path(trainer: Trainer, name: str) -> str | None:
     :param name: the ``ckpt_path`` string given.
     :return: the path of an existing checkpoint, or ``None`` when this plugin has none. Stops at
         the first non-``None`` result.
+    """
+
+
+@hookspec(firstresult=True)
+def lit_checkpoint_io(trainer: Trainer) -> Any:
+    """The checkpoint IO service: the object that writes, reads and removes this trainer's checkpoints.
+
+    Lightning's ``trainer.strategy.checkpoint_io``, found without scanning the plugin manager.
+    A plugin that stores checkpoints as one object (lit-checkpoint's ``CheckpointIO`` and
+    ``AsyncCheckpointIO``) answers with itself, in the order its ``lit_save_checkpoint`` runs, so
+    the answer is the object that writes the next checkpoint. No default: ``None`` means the
+    kernel's hook chain writes (atomic local files).
+
+    :param trainer: the trainer.
+    :return: the checkpoint IO object in use. Stops at the first non-``None`` result.
+    """
+
+
+@hookspec
+def lit_checkpoint_saved(
+    trainer: Trainer, path: str, kind: str, score: Any, monitor: str | None, is_best: bool, source: str, settings: dict[str, Any]
+) -> None:
+    """A checkpoint file is complete at ``path`` (written, linked or copied; on global rank zero only).
+
+    Called by checkpointing callbacks (lit-checkpoint's ``ModelCheckpoint``) once the file is
+    durably written: right after a synchronous save, or when ``AsyncCheckpointIO``'s background
+    write finished (then on the writer thread); after a resume, also for the files its restored
+    state names, when training starts. Loggers upload checkpoints on it (``log_model``).
+
+    :param trainer: the trainer.
+    :param path: the file (a local path or an fsspec URL).
+    :param kind: why it was saved: ``"top_k"`` (ranked by the monitor, or the newest without one),
+        ``"last"`` (``save_last``) or ``"exception"`` (``save_on_exception``).
+    :param score: the monitored value that ranked it (a tensor), ``None`` when it is not ranked.
+    :param monitor: the monitored metric's name, ``None`` without one.
+    :param is_best: whether ``path`` is now the callback's ``best_model_path``.
+    :param source: the saving callback's ``state_key``: tells several checkpointing callbacks apart.
+    :param settings: the saving callback's settings as plain values (``monitor``, ``mode``,
+        ``save_last``, ``save_top_k``, ``dirpath``), for loggers to record with the file.
+    """
+
+
+@hookspec
+def lit_checkpoint_removed(trainer: Trainer, path: str, source: str) -> None:
+    """A checkpoint file announced by ``lit_checkpoint_saved`` was deleted (on global rank zero only).
+
+    Called when a file drops out of the top ``k`` or a new ``last`` checkpoint replaces it, after
+    the deletion (with ``AsyncCheckpointIO``, on the writer thread). Loggers stop offering it.
+
+    :param trainer: the trainer.
+    :param path: the deleted file.
+    :param source: the deleting callback's ``state_key`` (as in ``lit_checkpoint_saved``).
     """
 
 

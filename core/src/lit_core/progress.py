@@ -4,8 +4,8 @@ A bar subclasses it, sets ``self._refresh_rate`` and draws in whichever hooks it
 gives Lightning's public surface (``refresh_rate``, ``is_enabled``, ``enable()`` / ``disable()``,
 ``get_metrics``), marks the callback as a progress bar (the kernel then adds no default one, and
 ``trainer.progress_bar_callback`` finds it), and the two computations every bar needs: how many
-batches a loop will run, and the results table of ``validate()`` / ``test()`` (printed
-through ``print_results``, which the kernel's ``lit_print_results`` default calls).
+batches a loop will run, and the results table of ``validate()`` / ``test()`` (an enabled bar
+answers the ``lit_print_results`` service hook through ``print_results``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .callback import Callback
+from .markers import hookimpl
 from .rank_zero import rank_zero_deprecation
 
 if TYPE_CHECKING:
@@ -108,10 +109,19 @@ class ProgressBar(Callback):
         self._enabled = False
 
     def print_results(self, stage: str, results: list[dict[str, float]]) -> None:
-        """Show the results of ``validate()`` / ``test()``; the kernel's ``lit_print_results``
-        default calls it on the enabled bar. Bars override it to print without breaking their
-        display; this one prints ``format_results`` on standard output."""
+        """Show the results of ``validate()`` / ``test()``; the bar's ``lit_print_results`` calls
+        it while the bar is enabled. Bars override it to print without breaking their display;
+        this one prints ``format_results`` on standard output."""
         print(self.format_results(stage, results))
+
+    # trylast: a printer in plugins=[...] is asked first (callbacks register after plugins);
+    # the kernel's table (a wrapper around every implementation) comes when none answered.
+    @hookimpl(trylast=True)
+    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> bool | None:
+        if not self.is_enabled:
+            return None  # a disabled bar leaves the table to the kernel's default
+        self.print_results(stage, results)
+        return True
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule | None) -> dict[str, Any]:
         """What the bar shows: the ``prog_bar=True`` metrics and ``v_num`` (the first logger's version).

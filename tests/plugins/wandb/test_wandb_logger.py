@@ -78,6 +78,18 @@ def test_log_model(wandb_trainer, logging_model, offline_run, tmp_root, log_mode
     assert best_artifact["metadata"]["ModelCheckpoint"]["monitor"] == "val_loss"
 
 
+def test_log_model_all_with_background_writes(wandb_trainer, logging_model, offline_run, tmp_root):
+    """With ``async_save``, each checkpoint is uploaded once its background write finished (the event
+    comes from the writer thread); a file deleted from the top k stays uploaded."""
+    checkpoint = ModelCheckpoint(dirpath=tmp_root / "ckpt", monitor="val_loss", save_top_k=1, filename="{epoch}", async_save=True)
+    logger = WandbLogger(save_dir=tmp_root, offline=True, log_model="all")
+    trainer = wandb_trainer(logger=logger, callbacks=[checkpoint], enable_checkpointing=True, max_epochs=3)
+    trainer.fit(logging_model())
+    names = [a["metadata"]["original_filename"] for a in offline_run(tmp_root).artifacts]
+    assert "epoch=0.ckpt" in names and os.path.basename(checkpoint.best_model_path) in names
+    assert len(names) == len(set(names)) == len(logger._logged_checkpoints), "each file once"
+
+
 def test_a_failing_run_is_finished_as_failed(wandb_trainer, logging_model, offline_run, tmp_root):
     statuses = []
 

@@ -7,7 +7,7 @@ it cannot be disabled.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -113,13 +113,11 @@ class KernelDefaults:
         print(ModelSummary(module, max_depth=trainer._summary_max_depth))
         return True
 
-    @hookimpl(trylast=True)
-    def lit_print_results(self, trainer: Trainer, stage: str, results: list[dict[str, float]]) -> bool:
-        # Through the active bar, so it can keep its display intact; any plugin answering first
-        # (a user's plugins=[...] printer) replaces both.
-        bar = trainer.progress_bar_callback
-        if isinstance(bar, ProgressBar) and bar.is_enabled:
-            bar.print_results(stage, results)
-        else:
+    @hookimpl(wrapper=True)
+    def lit_print_results(self, stage: str, results: list[dict[str, float]]) -> Generator[None, Any, Any]:
+        # A wrapper, so every implementation is asked first: a printer in plugins=[...], then an
+        # enabled progress bar (ProgressBar's trylast implementation); the table when none answered.
+        shown = yield
+        if shown is None:
             print(ProgressBar.format_results(stage, results))
         return True

@@ -213,10 +213,18 @@ class AsyncCheckpointIO(CheckpointIO):
     @classmethod
     def ensure_registered(cls, trainer: lit.Trainer) -> AsyncCheckpointIO:
         """The ``AsyncCheckpointIO`` registered on ``trainer`` (one is registered if there is none)."""
-        manager = trainer.plugin_manager
-        for _, plugin in manager.list_name_plugin():
-            if isinstance(plugin, cls):
-                return plugin
+        found = async_checkpoint_io(trainer)
+        if found is not None:
+            return found
         plugin = cls()
-        manager.register(plugin, "lit_checkpoint.async")
+        trainer.plugin_manager.register(plugin, "lit_checkpoint.async")
         return plugin
+
+
+def async_checkpoint_io(trainer: lit.Trainer) -> AsyncCheckpointIO | None:
+    """The ``AsyncCheckpointIO`` writing ``trainer``'s checkpoints, or ``None`` when they are written synchronously.
+
+    Asked through the ``lit_checkpoint_io`` service hook, which every ``CheckpointIO`` answers.
+    """
+    service = trainer.plugin_manager.hook.lit_checkpoint_io(trainer=trainer)
+    return service if isinstance(service, AsyncCheckpointIO) else None

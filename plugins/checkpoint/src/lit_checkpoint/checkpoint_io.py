@@ -6,7 +6,9 @@ them. A ``CheckpointIO`` is a lit hook plugin too: its ``lit_save_checkpoint`` a
 ``lit_load_checkpoint`` run first (``tryfirst``) and call ``save_checkpoint`` / ``load_checkpoint``,
 so every ``trainer.save_checkpoint``, every ``ModelCheckpoint`` save and every ``ckpt_path=``
 load goes through it; ``ModelCheckpoint`` removes the checkpoints it displaces (top-k) with
-``remove_checkpoint`` (``active_checkpoint_io`` finds the one in use).
+``remove_checkpoint``. Each answers lit's ``lit_checkpoint_io`` service hook with itself, in the
+order its ``lit_save_checkpoint`` runs: ``checkpoint_io_service(trainer)`` is the one that writes
+the next checkpoint, found without scanning the plugin manager.
 
 Without one, lit's hook chain does the same work (lit-core's atomic local writer, lit-checkpoint's
 fsspec plugin for URLs); ``TorchCheckpointIO`` gives that behaviour as a Lightning-shaped object.
@@ -57,6 +59,10 @@ class CheckpointIO(ABC):
     def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
         return self.load_checkpoint(path, map_location=map_location)
 
+    @lit.hookimpl(tryfirst=True)
+    def lit_checkpoint_io(self) -> CheckpointIO:
+        return self
+
     @lit.hookimpl
     def lit_teardown(self) -> None:
         self.teardown()
@@ -92,6 +98,11 @@ class TorchCheckpointIO(CheckpointIO):
         io.remove(str(path))
 
 
+def checkpoint_io_service(trainer: lit.Trainer) -> CheckpointIO | None:
+    """The ``CheckpointIO`` that writes ``trainer``'s next checkpoint (``lit_checkpoint_io``), or ``None`` (lit's hook chain)."""
+    return trainer.plugin_manager.hook.lit_checkpoint_io(trainer=trainer)
+
+
 def active_checkpoint_io(trainer: lit.Trainer) -> CheckpointIO | None:
     """The ``CheckpointIO`` the trainer's checkpoints are written with, or ``None`` (lit's hook chain).
 
@@ -99,12 +110,9 @@ def active_checkpoint_io(trainer: lit.Trainer) -> CheckpointIO | None:
     """
     from .async_save import AsyncCheckpointIO
 
-    # get_hookimpls lists the implementations in reverse call order.
-    for impl in reversed(trainer.plugin_manager.hook.lit_save_checkpoint.get_hookimpls()):
-        plugin = impl.plugin
-        if isinstance(plugin, AsyncCheckpointIO):
-            if plugin.checkpoint_io is not None:
-                return plugin.checkpoint_io
-        elif isinstance(plugin, CheckpointIO):
-            return plugin
-    return None
+    service = checkpoint_io_service(trainer)
+    if isinstance(service, AsyncCheckpointIO):
+        if service.checkpoint_io is not None:
+            return service.checkpoint_io
+        return trainer.plugin_manager.subset_hook_caller("lit_checkpoint_io", remove_plugins=[service])(trainer=trainer)
+    return service

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import lit_core as lit
 
 from . import io
-from .async_save import AsyncCheckpointIO
+from .async_save import async_checkpoint_io
 
 if TYPE_CHECKING:
     from .model_checkpoint import ModelCheckpoint
@@ -45,9 +45,9 @@ def rolled_back_on_failure(callback: ModelCheckpoint) -> Iterator[None]:
 
 def wait_for_writes(trainer: lit.Trainer) -> None:
     """Return once the checkpoints written so far are on disk (raise the error of one that failed)."""
-    for _, plugin in trainer.plugin_manager.list_name_plugin():
-        if isinstance(plugin, AsyncCheckpointIO):
-            plugin.wait()
+    writer = async_checkpoint_io(trainer)
+    if writer is not None:
+        writer.wait()
 
 
 def forget_unwritten(callback: ModelCheckpoint, trainer: lit.Trainer, modes: dict) -> None:

@@ -282,6 +282,10 @@ def load(url: str, map_location: Any) -> dict[str, Any]:
         return load_checkpoint(f, map_location)
 
 
+#: The plugin name ``FsspecCheckpointIO.ensure_registered`` registers it under, once per trainer.
+FSSPEC_PLUGIN_NAME = "lit_checkpoint.io"
+
+
 class FsspecCheckpointIO:
     """Saves and loads checkpoints at fsspec URLs (``trainer.save_checkpoint("s3://...")``).
 
@@ -315,7 +319,6 @@ class FsspecCheckpointIO:
     @classmethod
     def ensure_registered(cls, trainer: lit.Trainer) -> None:
         """Register one ``FsspecCheckpointIO`` on ``trainer`` unless one is there already."""
-        manager = trainer.plugin_manager
-        # list_name_plugin, not get_plugins: the latter builds a set, and lit's adapter plugins are unhashable.
-        if not any(isinstance(plugin, cls) for _, plugin in manager.list_name_plugin()):
-            manager.register(cls(), "lit_checkpoint.io")
+        # Found by the name it is registered under, not by scanning the plugins for the type.
+        if not trainer.plugin_manager.has_plugin(FSSPEC_PLUGIN_NAME):
+            trainer.plugin_manager.register(cls(), FSSPEC_PLUGIN_NAME)

@@ -11,6 +11,9 @@ What it keeps: with a ``monitor``, the ``save_top_k`` best checkpoints by the mo
 one, the latest (``save_top_k=1``) or all (``-1``). With ``save_last``, also ``last.ckpt``.
 A checkpoint that drops out of the top ``k`` is deleted only once everything this save point
 writes is in place.
+
+Every file, once on disk, is announced with the ``lit_checkpoint_saved`` event, every deletion with
+``lit_checkpoint_removed`` (global rank zero): loggers upload checkpoints on them (``log_model``).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from lit_core.exceptions import MisconfigurationException
 from lit_core.rank_zero import rank_zero_info, rank_zero_warn
 
 from . import io
-from .async_save import AsyncCheckpointIO
+from .async_save import AsyncCheckpointIO, async_checkpoint_io
 from .checkpoint_io import active_checkpoint_io
+from .events import announce_restored, saved_event
 from .failed_saves import forget_unwritten, rolled_back_on_failure, wait_for_writes
 from .io import FsspecCheckpointIO
 from .preemption import Preemption
@@ -148,6 +152,7 @@ class ModelCheckpoint(Checkpoint):
         #: Write checkpoints in a background thread (``AsyncCheckpointIO``): saving stalls training ~1 ms.
         self.async_save = async_save
         self._preemption: Preemption | None = None
+        self._restored = False
 
         self.best_k_models: dict[str, torch.Tensor] = {}
         self.kth_best_model_path = ""
@@ -214,6 +219,7 @@ class ModelCheckpoint(Checkpoint):
             self.kth_best_model_path = state_dict.get("kth_best_model_path", self.kth_best_model_path)
             self.kth_value = state_dict.get("kth_value", self.kth_value)
             self.last_model_path = state_dict.get("last_model_path", self.last_model_path)
+            self._restored = True  # announce its files when training starts (lit_train_start)
         else:
             warnings.warn(
                 f"ModelCheckpoint: the checkpoint was written with dirpath={saved_dirpath!r}, this run uses "
@@ -275,7 +281,7 @@ class ModelCheckpoint(Checkpoint):
         candidates = self._monitor_candidates(trainer)
         removals: list[str] = []
         filepath = self._free_filepath(trainer, candidates, keep=None)
-        self._save(trainer, filepath)
+        self._save(trainer, filepath, "exception")
         if self.save_last:
             self._save_last(trainer, candidates, removals, link=self.save_last == "link")
         self._remove(trainer, removals)
@@ -346,6 +352,13 @@ class ModelCheckpoint(Checkpoint):
     # ----------------------------------------------------------------------------------------
     # lit hooks
     # ----------------------------------------------------------------------------------------
+
+    @lit.hookimpl
+    def lit_train_start(self, trainer: lit.Trainer) -> None:
+        """After a resume, announce the restored files that still exist (see ``events.announce_restored``)."""
+        restored, self._restored = self._restored, False
+        if restored and trainer.is_global_zero:
+            announce_restored(self, trainer)
 
     @lit.hookimpl
     def lit_resolve_checkpoint_path(self, trainer: lit.Trainer, name: str) -> str | None:
@@ -539,7 +552,7 @@ class ModelCheckpoint(Checkpoint):
         if self.verbose:
             self._say(trainer, candidates, f"{self.monitor!r} reached {current.item():0.5f} (best "
                                            f"{self.best_model_score.item():0.5f}), saving model to {filepath!r} as top {k}")
-        self._save(trainer, filepath)
+        self._save(trainer, filepath, "top_k")
         if displaced and self._removable(displaced, filepath):
             removals.append(displaced)
 
@@ -550,7 +563,7 @@ class ModelCheckpoint(Checkpoint):
         previous, self.best_model_path = self.best_model_path, filepath
         if self.verbose:
             self._say(trainer, candidates, f"saving model to {filepath!r}")
-        self._save(trainer, filepath)
+        self._save(trainer, filepath, "top_k")
         if keep_one and previous and self._removable(previous, filepath):
             removals.append(previous)
 
@@ -562,17 +575,20 @@ class ModelCheckpoint(Checkpoint):
                 and active_checkpoint_io(trainer) is None):  # a user's CheckpointIO may store no file to link to
             # A checkpoint of this very step exists: point at it instead of writing the same bytes again.
             if trainer.is_global_zero:
-                _after_writes(trainer, lambda: io.link_or_copy(newest, filepath))
+                saved = saved_event(self, trainer, filepath, "last")
+                _after_writes(trainer, lambda: (io.link_or_copy(newest, filepath), saved()))
             trainer.strategy.barrier("ModelCheckpoint.save_last")
         else:
-            self._save(trainer, filepath)
+            self._save(trainer, filepath, "last")
         if previous and self._removable(previous, filepath):
             removals.append(previous)
 
-    def _save(self, trainer: lit.Trainer, filepath: str) -> None:
+    def _save(self, trainer: lit.Trainer, filepath: str, kind: str) -> None:
         trainer.save_checkpoint(filepath, weights_only=self.save_weights_only)
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
+        if trainer.is_global_zero:  # the process that wrote the file announces it, once it is on disk
+            _after_writes(trainer, saved_event(self, trainer, filepath, kind))
 
     def _free_filepath(self, trainer: lit.Trainer, candidates: dict[str, Any], keep: str | None, template: str | None = None) -> str:
         """The templated path; with the version counter, ``-vN`` added while another file has that name.
@@ -601,7 +617,14 @@ class ModelCheckpoint(Checkpoint):
             doomed = list(paths)
             checkpoint_io = active_checkpoint_io(trainer)  # a user's CheckpointIO removes what it wrote
             remove = checkpoint_io.remove_checkpoint if checkpoint_io is not None else io.remove
-            _after_writes(trainer, lambda: [remove(path) for path in doomed])
+            removed, source = trainer.plugin_manager.hook.lit_checkpoint_removed, self.state_key
+
+            def remove_all() -> None:
+                for path in doomed:
+                    remove(path)
+                    removed(trainer=trainer, path=path, source=source)
+
+            _after_writes(trainer, remove_all)
         if paths:
             trainer.strategy.barrier("ModelCheckpoint.remove")
 
@@ -674,8 +697,8 @@ def _after_writes(trainer: lit.Trainer, action: Any) -> None:
     ``AsyncCheckpointIO`` the action is queued behind the background writes (the training thread
     does not wait); otherwise writes are already complete and it runs now.
     """
-    for _, plugin in trainer.plugin_manager.list_name_plugin():
-        if isinstance(plugin, AsyncCheckpointIO):
-            plugin.after_writes(action)
-            return
-    action()
+    writer = async_checkpoint_io(trainer)
+    if writer is not None:
+        writer.after_writes(action)
+    else:
+        action()

@@ -9,11 +9,11 @@ gradients. Lightning's cluster environments (``SLURMEnvironment``, ``TorchElasti
 ``Trainer(plugins=[SLURMEnvironment(auto_requeue=False)])``. See ``docs/distributed.rst``.
 """
 
+from lit_core.distributed import DistributedSamplerWrapper
 from lit_core.plugins.environments import ClusterEnvironment
 
 from .environment import KubeflowEnvironment, LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment
 from .launchers import ProcessFailedError
-from .sampler import DistributedSamplerWrapper
 from .strategy import DDPFindUnusedParametersStrategy, DDPSpawnStrategy, DDPStrategy
 
 __version__ = "0.1.0"

@@ -35,16 +35,18 @@ import tempfile
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lit_core.distributed import result_payload, take_back
 from lit_core.plugins.environments import ClusterEnvironment
 
 from .environment import ERROR_FILE_ENV, LAUNCHED_ENV, PARENT_PID_ENV
+
+__all__ = ["ProcessFailedError", "ScriptLauncher", "SpawnLauncher", "result_payload", "take_back"]  # the last two: lit_core.distributed
 
 if TYPE_CHECKING:
     import lit_core as lit
@@ -309,38 +311,3 @@ def _own_copy(module: torch.nn.Module | None) -> None:
     with torch.no_grad():
         for tensor in (*module.parameters(), *module.buffers()):
             tensor.data = tensor.data.clone()
-
-
-def result_payload(trainer: lit.Trainer, result: Any) -> dict[str, Any]:
-    """What the launching process takes back from global rank zero of processes it started
-    (``ddp_spawn`` here, ``torch_xla.launch`` in lit-xla): the stage's result, the weights, the
-    callbacks' states and the progress counters, every tensor on the CPU (device tensors do
-    not cross processes). ``take_back`` applies it."""
-    from lit_core.apply import move_data_to_cpu
-
-    module = trainer.lightning_module
-    return {
-        "result": move_data_to_cpu(result),
-        "state_dict": move_data_to_cpu(module.state_dict()) if module is not None else None,
-        "callbacks": move_data_to_cpu({cb.state_key: cb.state_dict() for cb in trainer.callbacks}),
-        "current_epoch": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "status": trainer.state.status,
-    }
-
-
-def take_back(trainer: lit.Trainer, payload: dict[str, Any]) -> None:
-    """Apply ``result_payload``'s record to the launching process's Trainer."""
-    module = trainer.lightning_module
-    if module is not None and payload["state_dict"] is not None:
-        module.load_state_dict(payload["state_dict"])
-    for cb in trainer.callbacks:
-        state = payload["callbacks"].get(cb.state_key)
-        if state:
-            # The same run's state, not a resume: warnings about resuming elsewhere do not apply.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cb.load_state_dict(state)
-    trainer.current_epoch = payload["current_epoch"]
-    trainer.global_step = payload["global_step"]
-    trainer.state.status = payload["status"]

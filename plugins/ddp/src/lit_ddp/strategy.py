@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 import lit_core as lit
+from lit_core.distributed import ShardedLoaders
 from lit_core.exceptions import MisconfigurationException
 from lit_core.plugins.environments import ClusterEnvironment
 from lit_core.strategies import Strategy
@@ -34,7 +35,6 @@ from lit_core.wrappers import StepForward
 from .balance import check_even_batches, note_timeout, timeout_of
 from .environment import detect, place
 from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks
-from .sampler import ShardedLoaders
 
 _OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
 

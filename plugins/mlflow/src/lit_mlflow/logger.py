@@ -68,9 +68,9 @@ class MLFlowLogger(lit.Logger):
     :param tags: tags set on a new run.
     :param save_dir: the local root (the Trainer's ``default_root_dir`` when built by name);
         the default folder store lives in ``<save_dir>/mlruns``.
-    :param log_model: ``False``: no checkpoints; ``True``: the checkpoints of every
-        ``ModelCheckpoint`` are uploaded as artifacts (``checkpoints/<file>``) when the run ends;
-        ``"all"``: also after each training epoch and validation, as they are written.
+    :param log_model: ``False``: no checkpoints; ``True``: the checkpoints announced by
+        ``lit_checkpoint_saved`` (every ``ModelCheckpoint``'s) and not deleted since are uploaded as
+        artifacts (``checkpoints/<file>``) when the run ends; ``"all"``: also each one as it is written.
     :param prefix: prepended to every metric name, joined with ``-``.
     :param artifact_location: where a new experiment keeps its artifacts (an existing one keeps its own).
     :param run_id: continue this run instead of creating one (its experiment is used).
@@ -110,7 +110,8 @@ class MLFlowLogger(lit.Logger):
         self._run_id = run_id
         self._experiment_id: str | None = None
         self._client: MlflowClient | None = None
-        self._trainer: lit.Trainer | None = None
+        # The checkpoint files announced by lit_checkpoint_saved and not removed since, in the order saved.
+        self._checkpoints: dict[str, None] = {}
         self._uploaded: dict[str, tuple[float, int]] = {}
 
     # -- identity ---------------------------------------------------------------------------
@@ -315,52 +316,40 @@ class MLFlowLogger(lit.Logger):
 
     # -- checkpoints ------------------------------------------------------------------------
 
-    def attach(self, trainer: lit.Trainer) -> None:
-        self._trainer = trainer
-
     @lit.hookimpl
     def lit_setup(self, trainer: lit.Trainer) -> None:
         # Open the run before training: an unreachable server fails here, not at the first metric.
         if trainer.is_global_zero:
             self._open_run_id()
 
-    @lit.hookimpl(trylast=True)
-    def lit_train_epoch_end(self, trainer: lit.Trainer) -> None:
-        if self._log_model == "all" and trainer.is_global_zero:
+    @lit.hookimpl
+    def lit_checkpoint_saved(self, trainer: lit.Trainer, path: str) -> None:
+        """Note the file (``log_model``); with ``log_model="all"``, upload what is new or changed now."""
+        if not self._log_model or not trainer.is_global_zero:
+            return
+        self._checkpoints.pop(path, None)  # a rewritten file (last.ckpt) moves to the end
+        self._checkpoints[path] = None
+        if self._log_model == "all":
             self._upload_checkpoints()
 
-    @lit.hookimpl(trylast=True)
-    def lit_validation_end(self, trainer: lit.Trainer) -> None:
-        if self._log_model == "all" and trainer.is_global_zero and not trainer.sanity_checking:
-            self._upload_checkpoints()
+    @lit.hookimpl
+    def lit_checkpoint_removed(self, path: str) -> None:
+        self._checkpoints.pop(path, None)
 
     def _upload_checkpoints(self) -> None:
-        """Upload the local checkpoint files of the trainer's ``ModelCheckpoint`` callbacks that are new or changed.
+        """Upload the announced local checkpoint files (not deleted since) that are new or changed.
 
         Not while the store is unreachable (training would wait for MLflow's retries): they are
         uploaded at the next chance.
         """
         if self._sender is not None and self._sender.failing_since is not None:
             return
-        for path in checkpoint_files(self._trainer.callbacks if self._trainer is not None else []):
+        for path in [p for p in list(self._checkpoints) if os.path.isfile(p)]:
             stat = os.stat(path)
             if self._uploaded.get(path) == (stat.st_mtime, stat.st_size):
                 continue
             self.experiment.log_artifact(self._run_id, path, artifact_path="checkpoints")
             self._uploaded[path] = (stat.st_mtime, stat.st_size)
-
-
-def checkpoint_files(callbacks: list[Any]) -> list[str]:
-    """The local files named by callbacks that keep checkpoints (``best_k_models``, ``best_model_path``, ``last_model_path``).
-
-    Found by those attributes rather than by type, so lit-mlflow does not depend on lit-checkpoint.
-    """
-    paths: list[str] = []
-    for cb in callbacks:
-        if not hasattr(cb, "best_k_models") or not hasattr(cb, "dirpath"):
-            continue
-        paths += [*cb.best_k_models, getattr(cb, "best_model_path", "") or "", getattr(cb, "last_model_path", "") or ""]
-    return [p for p in dict.fromkeys(paths) if p and os.path.isfile(p)]
 
 
 def flatten(params: Mapping[str, Any], parent: str = "") -> dict[str, Any]:

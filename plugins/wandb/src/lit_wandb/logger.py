@@ -12,7 +12,7 @@ import os
 import secrets
 import string
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
@@ -36,8 +36,9 @@ class WandbLogger(lit.Logger):
     :param id: the run id; a new one by default.
     :param anonymous: log anonymously (``wandb.init(anonymous="allow")``).
     :param project: the project; ``$WANDB_PROJECT`` or ``"lightning_logs"`` by default.
-    :param log_model: upload ``ModelCheckpoint``'s checkpoints as ``model`` artifacts: ``True`` at the
-        end of a successful run, ``"all"`` as they are saved, ``False`` never.
+    :param log_model: upload the checkpoints announced by ``lit_checkpoint_saved`` (``ModelCheckpoint``'s)
+        as ``model`` artifacts: ``True`` at the end of a successful run (those not deleted since),
+        ``"all"`` as they are saved, ``False`` never.
     :param prefix: prepended to every metric name.
     :param checkpoint_name: the artifact's name; ``model-<run id>`` by default.
     :param kwargs: passed to ``wandb.init`` (``entity``, ``tags``, ``group``, ``resume``, ``settings``...).
@@ -79,7 +80,10 @@ class WandbLogger(lit.Logger):
             **kwargs,
         }
         self._experiment: Any = None
-        self._trainer: lit.Trainer | None = None
+        # The checkpoint files announced by lit_checkpoint_saved and not removed since, in the order saved.
+        self._checkpoints: dict[str, _Checkpoint] = {}
+        #: The best file of each checkpointing callback (``source``), as last announced.
+        self._best: dict[str, str] = {}
         self._logged_checkpoints: dict[str, float] = {}
 
     @property
@@ -121,10 +125,6 @@ class WandbLogger(lit.Logger):
         self._experiment = run
         return run
 
-    def attach(self, trainer: lit.Trainer) -> None:
-        """Keep the Trainer: its checkpoint callbacks are where ``log_model`` finds checkpoints."""
-        self._trainer = trainer
-
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         # wandb's own step must only grow; the Trainer's step goes in a column of its own.
         row = {f"{self._prefix}{k}": v for k, v in metrics.items()}
@@ -154,46 +154,44 @@ class WandbLogger(lit.Logger):
         self._experiment = None
         wait_for_closed_runs()
 
-    @lit.hookimpl(trylast=True)
-    def lit_train_epoch_end(self, trainer: lit.Trainer) -> None:
-        if self._log_model == "all" and trainer.is_global_zero:
+    @lit.hookimpl
+    def lit_checkpoint_saved(self, trainer: lit.Trainer, path: str, score: Any, is_best: bool, source: str,
+                             settings: dict[str, Any]) -> None:
+        """Note the file (``log_model``); with ``log_model="all"``, upload what is new now."""
+        if not self._log_model or not trainer.is_global_zero:
+            return
+        self._checkpoints.pop(path, None)  # a rewritten file (last.ckpt) moves to the end
+        self._checkpoints[path] = _Checkpoint(score, source, settings)
+        if is_best:
+            self._best[source] = path
+        if self._log_model == "all":
             self._log_checkpoints()
 
-    @lit.hookimpl(trylast=True)
-    def lit_validation_end(self, trainer: lit.Trainer) -> None:
-        if self._log_model == "all" and trainer.is_global_zero and not trainer.sanity_checking:
-            self._log_checkpoints()
+    @lit.hookimpl
+    def lit_checkpoint_removed(self, path: str) -> None:
+        self._checkpoints.pop(path, None)
 
     def _log_checkpoints(self) -> None:
-        """Upload the checkpoint files of the Trainer's checkpoint callbacks not uploaded yet (oldest first).
+        """Upload the announced checkpoint files not uploaded yet (oldest first).
 
-        Any callback with ``best_k_models``, ``best_model_path`` and ``last_model_path`` counts (lit-checkpoint's
-        ``ModelCheckpoint`` and look-alikes), so lit-wandb does not depend on lit-checkpoint. Files not on
-        the local disk (fsspec URLs) or not written yet (asynchronous saving) are skipped.
+        Files not on the local disk (fsspec URLs) are skipped; one rewritten since its upload
+        (``last.ckpt``) is uploaded again.
         """
         import wandb
 
-        found: dict[str, tuple[float, Any, Any]] = {}
-        for callback in self._trainer.callbacks if self._trainer is not None else []:
-            if not all(hasattr(callback, a) for a in ("best_k_models", "best_model_path", "last_model_path")):
-                continue
-            scores = dict(callback.best_k_models)
-            for path in {callback.last_model_path, callback.best_model_path, *scores}:
-                if path and os.path.isfile(path):
-                    found[path] = (os.path.getmtime(path), scores.get(path), callback)
+        found = {path: (os.path.getmtime(path), saved) for path, saved in list(self._checkpoints.items()) if os.path.isfile(path)}
         run = self.experiment
-        for path, (mtime, score, callback) in sorted(found.items(), key=lambda item: item[1][0]):
+        for path, (mtime, saved) in sorted(found.items(), key=lambda item: item[1][0]):
             if self._logged_checkpoints.get(path) == mtime:
                 continue
             metadata = {
-                "score": score.item() if hasattr(score, "item") else score,
+                "score": saved.score.item() if hasattr(saved.score, "item") else saved.score,
                 "original_filename": os.path.basename(path),
-                "ModelCheckpoint": {k: getattr(callback, k) for k in ("monitor", "mode", "save_last", "save_top_k", "dirpath")
-                                    if isinstance(getattr(callback, k, None), (str, int, float, bool))},
+                "ModelCheckpoint": {k: v for k, v in saved.settings.items() if isinstance(v, (str, int, float, bool))},
             }
             artifact = wandb.Artifact(name=self._checkpoint_name or f"model-{run.id}", type="model", metadata=metadata)
             artifact.add_file(path, name="model.ckpt")
-            aliases = ["latest", "best"] if path == callback.best_model_path else ["latest"]
+            aliases = ["latest", "best"] if self._best.get(saved.source) == path else ["latest"]
             run.log_artifact(artifact, aliases=aliases)
             self._logged_checkpoints[path] = mtime
 
@@ -236,6 +234,14 @@ def wait_for_closed_runs(timeout: float = CLOSE_TIMEOUT_S) -> None:
 
 
 _close_warned = False
+
+
+class _Checkpoint(NamedTuple):
+    """What ``lit_checkpoint_saved`` said about a file: its score, the callback that saved it, its settings."""
+
+    score: Any
+    source: str
+    settings: dict[str, Any]
 
 
 class _Nothing:

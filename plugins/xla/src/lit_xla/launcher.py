@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_ddp.launchers import result_payload, take_back
+from lit_core.distributed import result_payload, take_back
 
 #: key -> (trainer, function, payload file), for the forked processes to find.
 _STAGES: dict[int, tuple[lit.Trainer, Callable[[], Any], str]] = {}

@@ -2,7 +2,7 @@
 
 ``XLAStrategy`` (``strategy="xla"``): one process per device, started by ``torch_xla.launch``
 (``launcher``); gradients all-reduced before each optimizer step; each process reads its
-share of the data (lit-ddp's sampler); ``sync_dist`` and ``trainer.strategy.*`` collectives go
+share of the data (``lit_core.distributed``); ``sync_dist`` and ``trainer.strategy.*`` collectives go
 through torch_xla's collectives.
 
 ``XLASPMDStrategy`` (``strategy="xla_spmd"``): one process; every batch is split along its first
@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 import torch
 
 import lit_core as lit
+from lit_core.distributed import ShardedLoaders
 from lit_core.exceptions import MisconfigurationException
 from lit_core.strategies import Strategy
-from lit_ddp.sampler import ShardedLoaders
 
 from . import runtime
 
