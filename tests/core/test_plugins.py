@@ -420,3 +420,18 @@ def test_callback_of_hookimpls_only_with_a_module_of_no_hooks(tmp_path):
                           enable_progress_bar=False, enable_model_summary=False, callbacks=[Watcher()])
     trainer.fit(Bare(), data)
     assert seen == [2]
+
+
+def test_every_installed_plugin_answers_unavailable_reason_on_its_class():
+    """``lit plugins`` and ``accelerator="auto"`` ask the class, before any instance exists."""
+    from lit_core import registry
+
+    for kind in registry.GROUPS:
+        for name in registry.installed(kind):
+            try:
+                cls = registry.load(kind, name)
+            except Exception:  # a conflict or a broken third-party entry: tests/reliability covers those
+                continue
+            check = getattr(cls, "unavailable_reason", None) if isinstance(cls, type) else None
+            reason = check() if check is not None else None
+            assert reason is None or isinstance(reason, str), (kind, name, reason)

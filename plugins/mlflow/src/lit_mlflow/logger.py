@@ -158,8 +158,12 @@ class MLFlowLogger(lit.Logger):
         self._open_run_id()
         return self._experiment_id
 
-    def unavailable_reason(self) -> str | None:
-        """Why the logger cannot run here (the MLflow client is missing), or ``None``."""
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why the logger cannot run here (the MLflow client is missing), or ``None``.
+
+        A classmethod, as on every plugin: ``lit plugins`` asks the class before any instance exists.
+        """
         try:
             import_mlflow()
         except ImportError as e:
