@@ -362,7 +362,7 @@ class GradNormLogger(Callback):
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
         every = trainer.log_every_n_steps
         # Like Lightning 1.x, only when this step's metrics are sent (the norms cost a host read each).
-        if every <= 0 or (trainer._batches_that_stepped + 1) % every != 0:
+        if every <= 0 or (trainer.state.batches_that_stepped + 1) % every != 0:
             return
         norms = grad_norm(pl_module, self.norm_type)
         if norms:
