@@ -152,7 +152,7 @@ def _terminate_on_nan(value: Any, flags: dict[str, Any], after: list[After]) -> 
     )
     if value:
         def every_step(trainer: Trainer) -> None:
-            trainer._check_nan_every_step = True  # the fit loop reads every loss, without anomaly mode
+            trainer.terminate_on_nan = True  # the fit loop reads every loss, without anomaly mode
 
         after.append(every_step)
 

@@ -115,6 +115,21 @@ class LoopState:
     #: The service hooks called per step (``batch_to_device``, ``scale_loss``, ``backward``, ``optimizer_step``,
     #: ``clip_gradients``), each its caller or ``None``.
     services: Any = field(default_factory=SimpleNamespace, repr=False)
+    #: Moves a batch to the device: the full transfer (module hooks, ``lit_batch_to_device``), or the kernel
+    #: default's move alone when nothing else takes part. ``(batch, dataloader_idx) -> batch``.
+    to_device: Callable[[Any, int], Any] | None = field(default=None, repr=False)
+    #: The ``lit_log_metrics`` caller; ``None`` when no logger takes metrics (then nothing is sent).
+    log_metrics: Callable[..., None] | None = field(default=None, repr=False)
+    #: Calls the module's ``backward`` in its signature: ``(loss, optimizer, optimizer_idx, args, kwargs)``.
+    backward_call: Callable[..., None] | None = field(default=None, repr=False)
+    #: Only the kernel's defaults take part in backward / the optimizer step / zero_grad (no plugin, hook or
+    #: module override): the loops do what those defaults do without dispatching to them.
+    plain_backward: bool = False
+    plain_optimizer_step: bool = False
+    #: The module overrides ``optimizer_zero_grad``.
+    zero_grad_overridden: bool = False
+    #: What ``configure_optimizers`` returned, normalised (``lit_core.optim.OptimizerSetup``), during a fit.
+    optimizer_setup: Any = field(default=None, repr=False)
     #: Set by the fit loop: raises when the latest loss is not finite (``trainer.save_checkpoint`` calls it).
     loss_check: Callable[[str], None] | None = field(default=None, repr=False)
     #: Where a mid-epoch checkpoint left its epoch; the fit loop consumes it when the epoch starts.
@@ -125,3 +140,4 @@ class LoopState:
     def per_stage_reset(self) -> None:
         """Forget what each stage rebuilds and what does not pickle (the hook callers, the loss check)."""
         self.events, self.services, self.loss_check = SimpleNamespace(), SimpleNamespace(), None
+        self.to_device = self.log_metrics = self.backward_call = None

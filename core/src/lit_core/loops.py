@@ -185,7 +185,7 @@ class EvaluationLoop:
                     outputs: list[Any] = []
                     iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
                     for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, self.kind, flag))):
-                        batch = trainer._to_device(batch, dl_idx)
+                        batch = trainer.state.to_device(batch, dl_idx)
                         state.batch, state.batch_size = batch, None
                         if batch_start is not None:
                             batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
@@ -322,7 +322,7 @@ class PredictLoop:
                         self.current_batch_indices = recorder.seen[batch_idx] if record_batch else []
                         if record_epoch:
                             epoch_indices.append(recorder.seen[batch_idx])
-                    batch = trainer._to_device(batch, dl_idx)
+                    batch = trainer.state.to_device(batch, dl_idx)
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     output = step(*(batch, batch_idx, dl_idx)[:n_args])
@@ -404,7 +404,7 @@ class _Closure:
         if loop.accumulate > 1:
             loss = loss / loop.accumulate
         if loop.plain_backward:
-            loop.trainer._backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
+            loop.backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
         else:
             loop.trainer._backward(loss, self.optimizer, self.optimizer_idx)
         if self.stepping and loop.pre_step_work:
@@ -426,7 +426,7 @@ class FitLoop:
         self.last_loss: torch.Tensor | None = None
         #: barebones=True drops the NaN check altogether, unless detect_anomaly=True asks for it.
         #: detect_anomaly=True (or Lightning 1.x's terminate_on_nan=True): every loss is read before its backward pass.
-        every_step = bool(trainer.detect_anomaly) or trainer._check_nan_every_step
+        every_step = bool(trainer.detect_anomaly) or trainer.terminate_on_nan
         self.check_nan = not trainer.barebones or every_step
         self.check_nan_now = every_step
         # Every checkpoint written from here on is refused while the latest loss is not finite.
@@ -505,9 +505,10 @@ class FitLoop:
         self.clipping_takes_idx = "optimizer_idx" in inspect.signature(module.configure_gradient_clipping).parameters
         #: Whether anything happens between backward and the optimizer step (hook, clipping).
         self.pre_step_work = bool(trainer.state.events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
-        self.plain_zero_grad = trainer.state.events.before_zero_grad is None and not trainer._module_zero_grad_overridden
-        self.plain_backward = trainer._plain_backward
-        self.plain_optimizer_step = trainer._plain_optimizer_step
+        self.plain_zero_grad = trainer.state.events.before_zero_grad is None and not trainer.state.zero_grad_overridden
+        self.plain_backward = trainer.state.plain_backward
+        self.backward_call = trainer.state.backward_call
+        self.plain_optimizer_step = trainer.state.plain_optimizer_step
         self.several_optimizers = len(trainer.optimizers) > 1
         self.closures = [_Closure(self, opt, idx) for idx, opt in enumerate(trainer.optimizers)]
         self.all_optimizers = range(len(trainer.optimizers))
@@ -518,7 +519,7 @@ class FitLoop:
         ]
         #: One optimizer, stepped and zeroed by torch alone, no per-step scheduler: ``_automatic_single``.
         self.single_plain = (
-            len(self.closures) == 1 and not trainer._optimizer_setup.frequencies and self.plain_optimizer_step
+            len(self.closures) == 1 and not trainer.state.optimizer_setup.frequencies and self.plain_optimizer_step
             and self.plain_zero_grad and not self.step_schedulers[0]
         )
         #: ``_automatic_single`` runs the closure, then ``step()``, for torch's optimizers that would
@@ -651,7 +652,7 @@ class FitLoop:
         # Resumed after the last batch (saved in its on_train_batch_end): the checkpoint holds that step already.
         stepped_schedulers = resume is not None and resume.done >= n_batches
         log_every = trainer.log_every_n_steps
-        logging_on = trainer._log_metrics_hook is not None and log_every > 0
+        logging_on = trainer.state.log_metrics is not None and log_every > 0
         automatic = module.automatic_optimization
         train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
@@ -662,7 +663,7 @@ class FitLoop:
         may_validate = bool(self.val_loaders)
         max_steps = trainer.max_steps if trainer.max_steps != -1 else math.inf
         timed = trainer.max_time is not None
-        to_device = trainer._to_device
+        to_device = trainer.state.to_device
         epoch_outputs: list[Any] = []
         validated_at_end = exhausted = False
         for batch_idx, batch in batches:
@@ -872,7 +873,7 @@ class FitLoop:
             where = (f"(found before saving {saving!r} {where}: that checkpoint was not written, so the checkpoints "
                      "on disk are from steps whose loss was finite)")
         elif deferred:
-            every = trainer.log_every_n_steps if trainer._log_metrics_hook is not None else 0
+            every = trainer.log_every_n_steps if trainer.state.log_metrics is not None else 0
             when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every > 0 else ""
             where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"
         raise FloatingPointError(
@@ -921,7 +922,7 @@ class FitLoop:
         optimizers = trainer.optimizers
         several = self.several_optimizers
         optimizer_step = trainer.state.services.optimizer_step
-        setup = trainer._optimizer_setup
+        setup = trainer.state.optimizer_setup
         indices = active_optimizers(setup, trainer.state.total_batches_seen) if setup.frequencies else self.all_optimizers
         output = None
         for opt_idx in indices:

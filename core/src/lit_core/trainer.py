@@ -38,7 +38,7 @@ from .loop_state import LoopState, MidEpoch
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
-from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
+from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.environments.cluster_environment import ClusterEnvironment
 from .plugins.precision.precision import Precision
 from .progress_view import FitLoopView
@@ -271,7 +271,8 @@ class Trainer:
         # Set by Lightning 1.x flags (lit_core/legacy.py): the summary's depth (weights_summary), a NaN
         # check on every loss (terminate_on_nan), the next fit's checkpoint (resume_from_checkpoint).
         self._summary_max_depth = 1
-        self._check_nan_every_step = False
+        #: Lightning 1.x's ``terminate_on_nan``: the fit loop reads every loss, without anomaly mode.
+        self.terminate_on_nan = False
         self._resume_from_checkpoint: str | None = None
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
         #: Lightning 1.x's tuning flags (given through lit_core/legacy.py), read by ``trainer.tune()``.
@@ -285,7 +286,6 @@ class Trainer:
         self.optimizers: list[Optimizer] = []
         self._lightning_optimizers: list[LightningOptimizer] = []
         self.lr_scheduler_configs: list[LRSchedulerConfig] = []
-        self._optimizer_setup: OptimizerSetup | None = None
         self.sanity_checking = False
         self._dataloader_args: dict[str, Any] = {}
         self.train_dataloader: Any = None
@@ -296,8 +296,6 @@ class Trainer:
         self.state.train_metrics = MetricStore(self._reduce)
         self.state.eval_metrics = MetricStore(self._reduce)
         self._logged_metrics: dict[str, Any] = {}
-        self._log_metrics_hook: Any = None
-        self._to_device: Callable[[Any, int], Any] = self._batch_to_device
         #: What each checkpoint records of its run (``lit_core.lineage``), taken when a stage starts.
         self._lineage: dict[str, Any] | None = None
         self._model_given = True
@@ -555,16 +553,14 @@ class Trainer:
     # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
     # ----------------------------------------------------------------------------------------
 
-    #: What every stage rebuilds (``_bind_hot_path``'s compiled callers, the fit loop's NaN check), which do not pickle.
-    _PER_STAGE = ("_log_metrics_hook", "_to_device", "_backward_call")
-
     def __getstate__(self) -> dict[str, Any]:
         """The Trainer without its plugin manager: the registered plugins, in order, instead.
 
         Callback adapters (compiled trampolines) are recorded as their callback and rebuilt; the
         module's adapter is registered by each stage anyway.
         """
-        state = {k: v for k, v in self.__dict__.items() if k not in self._PER_STAGE and k != "plugin_manager"}
+        state = {k: v for k, v in self.__dict__.items() if k != "plugin_manager"}
+        # What every stage rebuilds (_bind_hot_path's compiled callers, the fit loop's NaN check) does not pickle.
         state["state"] = copy.copy(self.state)
         state["state"].per_stage_reset()
         adapters = {f"lit.callback-adapter:{id(cb)}": cb for cb in self.callbacks}
@@ -578,7 +574,6 @@ class Trainer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         registered = state.pop("_registered")
         self.__dict__.update(state)
-        self._log_metrics_hook, self._to_device = None, self._batch_to_device
         self.plugin_manager = registry.PluginManager()
         for name, plugin in registered:
             if name is None:
@@ -992,7 +987,7 @@ class Trainer:
         """
         pm = self.plugin_manager
         self.state.events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
-        self._log_metrics_hook = pm.fast_caller("lit_log_metrics")
+        self.state.log_metrics = pm.fast_caller("lit_log_metrics")
         #: The service hooks called per step.
         self.state.services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
             "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
@@ -1008,23 +1003,23 @@ class Trainer:
         def kernel_only(service: Any) -> bool:
             return getattr(service, "__self__", None) is self._kernel_defaults
 
-        self._plain_backward = (kernel_only(services.backward) and services.scale_loss is None
+        self.state.plain_backward = (kernel_only(services.backward) and services.scale_loss is None
                                 and events.before_backward is None and events.after_backward is None)
-        self._plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
-        self._module_zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
+        self.state.plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
+        self.state.zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
         self._module_transfer_hooks = (
             module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
             module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None,
         )
-        self._backward_call = self._make_backward_call(module)
+        self.state.backward_call = self._make_backward_call(module)
         device = self.device
         #: What the loops call per batch: the full transfer, or the kernel default's move alone.
-        self._to_device: Callable[[Any, int], Any] = self._batch_to_device
+        self.state.to_device = self._batch_to_device
         if kernel_only(services.batch_to_device) and self._module_transfer_hooks == (None, None):
             if device.type == "cpu":
-                self._to_device = lambda batch, dataloader_idx: move_data_to_cpu(batch)
+                self.state.to_device = lambda batch, dataloader_idx: move_data_to_cpu(batch)
             else:
-                self._to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
+                self.state.to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
 
     def _torch_settings(self) -> tuple[Any, ...]:
         saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -1069,7 +1064,7 @@ class Trainer:
         module = self.lightning_module
         setup = parse_optimizers(module.configure_optimizers())
         setup.optimizers = self.plugin_manager.hook.lit_setup_optimizers(trainer=self, optimizers=setup.optimizers)
-        self._optimizer_setup = setup
+        self.state.optimizer_setup = setup
         self.optimizers = setup.optimizers
         self._lightning_optimizers = [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(setup.optimizers)]
         self.lr_scheduler_configs = setup.schedulers
@@ -1162,10 +1157,10 @@ class Trainer:
         if not metrics:
             return
         self._logged_metrics.update(metrics)
-        if self.is_global_zero and self._log_metrics_hook is not None:
+        if self.is_global_zero and self.state.log_metrics is not None:
             values = to_float(metrics)
             values["epoch"] = self.current_epoch
-            self._log_metrics_hook(trainer=self, metrics=values, step=step)
+            self.state.log_metrics(trainer=self, metrics=values, step=step)
 
     def _backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
         events = self.state.events
@@ -1246,7 +1241,7 @@ class Trainer:
         module = self.lightning_module
         if self.state.events.before_zero_grad is not None:
             self.state.events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)
-        if self._module_zero_grad_overridden:
+        if self.state.zero_grad_overridden:
             module.optimizer_zero_grad(self.current_epoch, batch_idx, optimizer)
         else:
             optimizer.zero_grad(set_to_none=set_to_none)
