@@ -119,7 +119,7 @@ class EvaluationLoop:
         trainer = self.trainer
         if self.kind == "val" and not overrides(trainer.lightning_module, LightningModule, "validation_step"):
             return []
-        loaders = trainer._fetch_loaders(self.kind)
+        loaders = trainer.fetch_dataloaders(self.kind)
         if trainer.overfit_batches and self.kind == "val":
             loaders = [without_shuffle(loader) for loader in loaders]
         return loaders
@@ -198,7 +198,7 @@ class EvaluationLoop:
                             outputs.append(output)
                         if store.fresh and not self.sanity_check:
                             # self.log(..., on_step=True) in an evaluation step: one row per batch, as in Lightning.
-                            trainer._send_to_loggers(store.step_values_for_logger(), eval_steps)
+                            trainer.send_to_loggers(store.step_values_for_logger(), eval_steps)
                         eval_steps += 1
                     all_outputs.append(outputs)
                 trainer.state.dataloader_idx = None
@@ -208,7 +208,7 @@ class EvaluationLoop:
                     epoch_end(trainer=trainer, module=module)
                 for_logger = store.end_epoch(trainer.strategy.reduce)
                 if not self.sanity_check:
-                    trainer._send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0) if trainer.state.fn == TrainerFn.FITTING else trainer.state.batches_that_stepped)
+                    trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0) if trainer.state.fn == TrainerFn.FITTING else trainer.state.batches_that_stepped)
                 if end is not None:
                     end(trainer=trainer, module=module)
         finally:
@@ -265,7 +265,7 @@ class PredictLoop:
 
         trainer = self.trainer
         module = trainer.lightning_module
-        loaders = trainer._fetch_loaders("predict")
+        loaders = trainer.fetch_dataloaders("predict")
         if not loaders:
             raise MisconfigurationException(
                 "trainer.predict() found no data: pass dataloaders=, a datamodule with predict_dataloader(), or define "
@@ -406,7 +406,7 @@ class _Closure:
         if loop.plain_backward:
             loop.backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
         else:
-            loop.trainer._backward(loss, self.optimizer, self.optimizer_idx)
+            loop.trainer.backward(loss, self.optimizer, self.optimizer_idx)
         if self.stepping and loop.pre_step_work:
             loop.before_optimizer_step(self.optimizer, self.optimizer_idx)
         return loss
@@ -438,7 +438,7 @@ class FitLoop:
 
     def _load_train(self) -> None:
         trainer = self.trainer
-        loaders = trainer._fetch_loaders("train")
+        loaders = trainer.fetch_dataloaders("train")
         if not loaders:
             raise MisconfigurationException(
                 "trainer.fit() found no training data: pass train_dataloaders=, a datamodule with train_dataloader(), "
@@ -696,7 +696,7 @@ class FitLoop:
                 epoch_outputs.append(outputs)
             if stepping and logging_on and state.batches_that_stepped % log_every == 0:
                 self._check_loss_deferred()  # the values are fetched now anyway (a device sync off the CPU)
-                trainer._send_to_loggers(store.step_values_for_logger(), state.batches_that_stepped - 1)
+                trainer.send_to_loggers(store.step_values_for_logger(), state.batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
                 validated_at_end = is_last
@@ -767,7 +767,7 @@ class FitLoop:
         if events.train_epoch_end is not None:
             events.train_epoch_end(trainer=trainer, module=module)
         for_logger.update(store.end_epoch(trainer.strategy.reduce))
-        trainer._send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0))
+        trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0))
         if module.automatic_optimization and complete:
             due = late_schedulers + [c for c in trainer.lr_scheduler_configs if c.interval == "epoch" and c.needs_metric]
             step_schedulers(trainer, "epoch", due, trainer.current_epoch + 1)
@@ -847,8 +847,8 @@ class FitLoop:
         log, bar = output.get("log") or {}, output.get("progress_bar") or {}
         for name in {**log, **bar}:
             value = log[name] if name in log else bar[name]
-            self.trainer._log(name, value, prog_bar=name in bar, logger=name in log, on_step=True, on_epoch=False,
-                              reduce_fx="mean", enable_graph=False, sync_dist=False, add_dataloader_idx=False, batch_size=None)
+            self.module.log(name, value, prog_bar=name in bar, logger=name in log, on_step=True, on_epoch=False,
+                            reduce_fx="mean", add_dataloader_idx=False)
 
     def _check_loss_deferred(self) -> None:
         loss = self.last_loss
@@ -942,7 +942,7 @@ class FitLoop:
                 if self.plain_zero_grad:
                     optimizer.zero_grad()
                 else:
-                    trainer._zero_grad(optimizer, batch_idx)
+                    trainer.zero_grad(optimizer, batch_idx)
                 self.state.global_step += 1
                 configs = self.step_schedulers[opt_idx]
                 if configs:

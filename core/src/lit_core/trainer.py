@@ -753,7 +753,7 @@ class Trainer:
         if batches is None:
             from .data import num_batches, process_dataloader
 
-            loaders = self._fetch_loaders("train") if self.lightning_module is not None else []
+            loaders = self.fetch_dataloaders("train") if self.lightning_module is not None else []
             if loaders and self.world_size > 1:
                 # The strategy shards the data over the processes (the per-process count is what steps);
                 # a CombinedLoader's loaders each go through the strategy, as in the fit loop.
@@ -1073,7 +1073,7 @@ class Trainer:
     # Dataloaders
     # ----------------------------------------------------------------------------------------
 
-    def _fetch_loaders(self, kind: str) -> list[Any]:
+    def fetch_dataloaders(self, kind: str) -> list[Any]:
         """The dataloaders of ``kind`` ("train", "val", "test", "predict"): argument, datamodule, module."""
         from .data import LOADER_METHODS, as_loader_list
 
@@ -1153,7 +1153,8 @@ class Trainer:
     def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
         return self.plugin_manager.hook.lit_reduce(trainer=self, tensor=tensor, op=op)
 
-    def _send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
+    def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
+        """Record ``metrics`` in ``logged_metrics`` and, on rank zero, send them to the loggers at ``step``."""
         if not metrics:
             return
         self._logged_metrics.update(metrics)
@@ -1162,7 +1163,9 @@ class Trainer:
             values["epoch"] = self.current_epoch
             self.state.log_metrics(trainer=self, metrics=values, step=step)
 
-    def _backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
+    def backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
+        """Back-propagate ``loss`` through the plugins and hooks: ``lit_scale_loss``, ``lit_before_backward``,
+        ``lit_backward``, ``lit_after_backward`` (what the loops and ``manual_backward`` call)."""
         events = self.state.events
         module = self.lightning_module
         if self.state.services.scale_loss is not None:
@@ -1237,7 +1240,8 @@ class Trainer:
             return ("*", *names)
         return names if set(names) <= cls.OPTIMIZER_STEP_ARGS else None
 
-    def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
+    def zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
+        """Zero ``optimizer``'s gradients: ``lit_before_zero_grad``, then the module's ``optimizer_zero_grad`` if overridden."""
         module = self.lightning_module
         if self.state.events.before_zero_grad is not None:
             self.state.events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)

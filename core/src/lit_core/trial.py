@@ -195,7 +195,7 @@ def reload_dataloaders(trainer: Trainer) -> None:
     if fn == "fit":
         return
     kind = {"validate": "val", "test": "test", "predict": "predict"}[fn]
-    loaders = trainer._fetch_loaders(kind)
+    loaders = trainer.fetch_dataloaders(kind)
     if kind == "predict":
         trainer.predict_dataloaders = loaders
         return
