@@ -8,6 +8,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import torch
+from torch.nn import functional as F
+
 import lit_core as lit
 from lit_core.loop_state import LoopState
 
@@ -107,9 +110,23 @@ def test_lightning_properties_write_through_to_the_state(make_trainer) -> None:
     assert trainer.state.fn is None and trainer.state.stage is None  # Lightning's TrainerState fields are kept
 
 
-def test_a_pickled_trainer_keeps_the_position_and_drops_the_stage_bindings(make_trainer, boring_model, random_loader) -> None:
+class Picklable(lit.LightningModule):
+    """Module-level, so a Trainer holding it pickles (a fixture's class does not)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        return F.mse_loss(self.layer(batch[0]), batch[0][:, :1])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_a_pickled_trainer_keeps_the_position_and_drops_the_stage_bindings(make_trainer, random_loader) -> None:
     trainer = make_trainer(limit_val_batches=0)
-    trainer.fit(boring_model(), random_loader(n=6, batch_size=2))
+    trainer.fit(Picklable(), random_loader(n=6, batch_size=2))
     assert trainer.state.to_device is not None and vars(trainer.state.events)
     restored = pickle.loads(pickle.dumps(trainer))
     assert (restored.state.global_step, restored.state.current_epoch, restored.state.batches_that_stepped) == (3, 1, 3)

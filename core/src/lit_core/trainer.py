@@ -1103,7 +1103,8 @@ class Trainer:
 
     def _log(self, name: str, value: Any, prog_bar: bool, logger: bool, on_step: bool | None, on_epoch: bool | None,
              reduce_fx: Any, enable_graph: bool, sync_dist: bool, add_dataloader_idx: bool, batch_size: int | None) -> None:
-        store = self.state.metrics
+        state = self.state
+        store = state.metrics
         if store is None:
             raise MisconfigurationException(
                 f"self.log({name!r}, ...) was called outside the loops (e.g. in __init__ or configure_optimizers): "
@@ -1111,8 +1112,8 @@ class Trainer:
             )
         if self.barebones:
             raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
-        if self.state.dataloader_idx is not None and add_dataloader_idx and len(self.state.eval_loaders) > 1:
-            name = f"{name}/dataloader_idx_{self.state.dataloader_idx}"
+        if state.dataloader_idx is not None and add_dataloader_idx and len(state.eval_loaders) > 1:
+            name = f"{name}/dataloader_idx_{state.dataloader_idx}"
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise MisconfigurationException(
@@ -1127,8 +1128,8 @@ class Trainer:
             value = torch.tensor(float(value))  # numpy scalars too (the ABC, slower, is tried last)
         elif is_metric_object(value):
             # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
-            store.log_metric_object(name, value, prog_bar, logger, self.state.log_on_step if on_step is None else on_step,
-                                    (not self.state.log_on_step) if on_epoch is None else on_epoch)
+            store.log_metric_object(name, value, prog_bar, logger, state.log_on_step if on_step is None else on_step,
+                                    (not state.log_on_step) if on_epoch is None else on_epoch)
             return
         else:
             raise MisconfigurationException(
@@ -1137,18 +1138,19 @@ class Trainer:
             )
         store.log(
             name, value, prog_bar, logger,
-            self.state.log_on_step if on_step is None else on_step,
-            (not self.state.log_on_step) if on_epoch is None else on_epoch,
+            state.log_on_step if on_step is None else on_step,
+            (not state.log_on_step) if on_epoch is None else on_epoch,
             reduce_fx, sync_dist,
             batch_size if batch_size is not None else self._batch_size,
         )
 
     def _batch_size(self) -> int:
-        if self.state.batch_size is None:
+        state = self.state
+        if state.batch_size is None:
             from .apply import extract_batch_size
 
-            self.state.batch_size = extract_batch_size(self.state.batch)
-        return self.state.batch_size
+            state.batch_size = extract_batch_size(state.batch)
+        return state.batch_size
 
     def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
         return self.plugin_manager.hook.lit_reduce(trainer=self, tensor=tensor, op=op)
