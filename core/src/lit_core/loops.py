@@ -185,7 +185,7 @@ class EvaluationLoop:
                     outputs: list[Any] = []
                     iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
                     for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, self.kind, flag))):
-                        batch = trainer.state.to_device(batch, dl_idx)
+                        batch = state.to_device(batch, dl_idx)
                         state.batch, state.batch_size = batch, None
                         if batch_start is not None:
                             batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
