@@ -921,9 +921,10 @@ class FitLoop:
         module = self.module
         optimizers = trainer.optimizers
         several = self.several_optimizers
-        optimizer_step = trainer.state.services.optimizer_step
-        setup = trainer.state.optimizer_setup
-        indices = active_optimizers(setup, trainer.state.total_batches_seen) if setup.frequencies else self.all_optimizers
+        state = self.state
+        optimizer_step = state.services.optimizer_step
+        setup = state.optimizer_setup
+        indices = active_optimizers(setup, state.total_batches_seen) if setup.frequencies else self.all_optimizers
         output = None
         for opt_idx in indices:
             optimizer = optimizers[opt_idx]
@@ -943,7 +944,7 @@ class FitLoop:
                     optimizer.zero_grad()
                 else:
                     trainer.zero_grad(optimizer, batch_idx)
-                self.state.global_step += 1
+                state.global_step += 1
                 configs = self.step_schedulers[opt_idx]
                 if configs:
                     step_schedulers(trainer, "step", configs, batch_idx + 1)  # Lightning counts batches of the epoch
