@@ -188,7 +188,7 @@ def test_log_in_start_hooks_records_epoch_values(make_trainer, boring_model):
 
     trainer = make_trainer(limit_val_batches=0)
     trainer.fit(StartLogs())
-    metrics = trainer._train_store.metrics
+    metrics = trainer.state.train_metrics.metrics
     assert [(metrics[k].on_step, metrics[k].on_epoch) for k in ("at_train_start", "at_epoch_start")] == [(False, True)] * 2
 
 

@@ -152,7 +152,7 @@ def _terminate_on_nan(value: Any, flags: dict[str, Any], after: list[After]) -> 
     )
     if value:
         def every_step(trainer: Trainer) -> None:
-            trainer._check_nan_every_step = True  # the fit loop reads every loss, without anomaly mode
+            trainer.terminate_on_nan = True  # the fit loop reads every loss, without anomaly mode
 
         after.append(every_step)
 
@@ -362,7 +362,7 @@ class GradNormLogger(Callback):
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
         every = trainer.log_every_n_steps
         # Like Lightning 1.x, only when this step's metrics are sent (the norms cost a host read each).
-        if every <= 0 or (trainer._batches_that_stepped + 1) % every != 0:
+        if every <= 0 or (trainer.state.batches_that_stepped + 1) % every != 0:
             return
         norms = grad_norm(pl_module, self.norm_type)
         if norms:

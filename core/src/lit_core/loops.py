@@ -1,6 +1,6 @@
 """The loops: lit-core's implementation of ``lit_run_stage`` (fit, validate, test, predict).
 
-Hot-path rules: event hooks are looked up once per stage in ``trainer._events`` and skipped
+Hot-path rules: event hooks are looked up once per stage in ``trainer.state.events`` and skipped
 when nobody implements them; user methods are bound once; nothing converts a tensor to a
 Python number per step: the NaN check reads the latest loss when metrics go to the loggers and
 at each epoch's end (every step only with ``detect_anomaly=True``).
@@ -119,7 +119,7 @@ class EvaluationLoop:
         trainer = self.trainer
         if self.kind == "val" and not overrides(trainer.lightning_module, LightningModule, "validation_step"):
             return []
-        loaders = trainer._fetch_loaders(self.kind)
+        loaders = trainer.fetch_dataloaders(self.kind)
         if trainer.overfit_batches and self.kind == "val":
             loaders = [without_shuffle(loader) for loader in loaders]
         return loaders
@@ -130,7 +130,7 @@ class EvaluationLoop:
         trainer = self.trainer
         module = trainer.lightning_module
         hook = trainer.plugin_manager.hook
-        events = trainer._events
+        events = trainer.state.events
         if loaders is None:
             loaders = self.loaders()
             if not loaders:
@@ -152,12 +152,12 @@ class EvaluationLoop:
         previous_stage = trainer.state.stage
         if not self.sanity_check:
             trainer.state.stage = RunningStage.VALIDATING if self.stage == "validate" else RunningStage.TESTING
-        store = MetricStore(trainer._reduce)
-        outer_store, outer_on_step = trainer._store, trainer._log_on_step
-        trainer._store, trainer._log_on_step = store, False
+        store = MetricStore(trainer.strategy.reduce)
+        outer_store, outer_on_step = trainer.state.metrics, trainer.state.log_on_step
+        trainer.state.metrics, trainer.state.log_on_step = store, False
         if not self.sanity_check:
-            trainer._eval_store = store
-        trainer._active_eval_loaders = loaders
+            trainer.state.eval_metrics = store
+        trainer.state.eval_loaders = loaders
         start, end = getattr(events, f"{self.prefix}_start"), getattr(events, f"{self.prefix}_end")
         epoch_start, epoch_end = getattr(events, f"{self.prefix}_epoch_start"), getattr(events, f"{self.prefix}_epoch_end")
         batch_start, batch_end = getattr(events, f"{self.prefix}_batch_start"), getattr(events, f"{self.prefix}_batch_end")
@@ -176,16 +176,17 @@ class EvaluationLoop:
                 if start is not None:
                     start(trainer=trainer, module=module)
                     # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
-                    loaders = trainer._active_eval_loaders
+                    loaders = trainer.state.eval_loaders
                 if epoch_start is not None:
                     epoch_start(trainer=trainer, module=module)
+                state = trainer.state
                 for dl_idx, loader in enumerate(loaders):
-                    trainer._dataloader_idx = dl_idx
+                    state.dataloader_idx = dl_idx
                     outputs: list[Any] = []
                     iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
                     for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, self.kind, flag))):
-                        batch = trainer._to_device(batch, dl_idx)
-                        trainer._current_batch, trainer._current_batch_size = batch, None
+                        batch = state.to_device(batch, dl_idx)
+                        state.batch, state.batch_size = batch, None
                         if batch_start is not None:
                             batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                         output = step(*(batch, batch_idx, dl_idx)[:n_args])
@@ -197,22 +198,22 @@ class EvaluationLoop:
                             outputs.append(output)
                         if store.fresh and not self.sanity_check:
                             # self.log(..., on_step=True) in an evaluation step: one row per batch, as in Lightning.
-                            trainer._send_to_loggers(store.step_values_for_logger(), eval_steps)
+                            trainer.send_to_loggers(store.step_values_for_logger(), eval_steps)
                         eval_steps += 1
                     all_outputs.append(outputs)
-                trainer._dataloader_idx = None
+                trainer.state.dataloader_idx = None
                 if epoch_end_method is not None:
                     epoch_end_method(all_outputs[0] if len(all_outputs) == 1 else all_outputs)
                 if epoch_end is not None:
                     epoch_end(trainer=trainer, module=module)
-                for_logger = store.end_epoch(trainer._reduce)
+                for_logger = store.end_epoch(trainer.strategy.reduce)
                 if not self.sanity_check:
-                    trainer._send_to_loggers(for_logger, max(trainer._batches_that_stepped - 1, 0) if trainer.state.fn == TrainerFn.FITTING else trainer._batches_that_stepped)
+                    trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0) if trainer.state.fn == TrainerFn.FITTING else trainer.state.batches_that_stepped)
                 if end is not None:
                     end(trainer=trainer, module=module)
         finally:
-            trainer._dataloader_idx = None
-            trainer._store, trainer._log_on_step = outer_store, outer_on_step
+            trainer.state.dataloader_idx = None
+            trainer.state.metrics, trainer.state.log_on_step = outer_store, outer_on_step
             trainer.state.stage = previous_stage
             train_hook = f"on_{'test' if self.stage == 'test' else 'validation'}_model_train"
             if overrides(module, LightningModule, train_hook):
@@ -220,7 +221,7 @@ class EvaluationLoop:
             else:
                 mode.restore(module)  # every submodule back in its own mode, as Lightning 2.6
         results = self._results(store, len(loaders))
-        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and trainer._verbose and any(results):
+        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and trainer.state.verbose and any(results):
             hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
         return results
 
@@ -264,7 +265,7 @@ class PredictLoop:
 
         trainer = self.trainer
         module = trainer.lightning_module
-        loaders = trainer._fetch_loaders("predict")
+        loaders = trainer.fetch_dataloaders("predict")
         if not loaders:
             raise MisconfigurationException(
                 "trainer.predict() found no data: pass dataloaders=, a datamodule with predict_dataloader(), or define "
@@ -280,7 +281,7 @@ class PredictLoop:
         writer = namespace.imported_class("lit_core.callbacks", "BasePredictionWriter")
         intervals = [cb.interval for cb in trainer.callbacks if writer is not None and isinstance(cb, writer)]
         record = (any(i.on_batch for i in intervals), any(i.on_epoch for i in intervals))
-        keep = trainer._return_predictions or record[1]
+        keep = trainer.state.return_predictions or record[1]
         step = under_autocast(trainer, step_method(trainer, "predict_step"))
         n_args = eval_step_arg_count(module, "predict_step", len(loaders), "predict")
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
@@ -298,7 +299,7 @@ class PredictLoop:
         trainer = self.trainer
         module = trainer.lightning_module
         hook = trainer.plugin_manager.hook
-        events = trainer._events
+        events = trainer.state.events
         predictions = self._predictions
         record_batch, record_epoch = record
         with grad_context():
@@ -321,7 +322,7 @@ class PredictLoop:
                         self.current_batch_indices = recorder.seen[batch_idx] if record_batch else []
                         if record_epoch:
                             epoch_indices.append(recorder.seen[batch_idx])
-                    batch = trainer._to_device(batch, dl_idx)
+                    batch = trainer.state.to_device(batch, dl_idx)
                     if events.predict_batch_start is not None:
                         events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
                     output = step(*(batch, batch_idx, dl_idx)[:n_args])
@@ -333,7 +334,7 @@ class PredictLoop:
                 events.predict_epoch_end(trainer=trainer, module=module)
             if events.predict_end is not None:
                 events.predict_end(trainer=trainer, module=module)
-        return self.predictions if trainer._return_predictions else None
+        return self.predictions if trainer.state.return_predictions else None
 
 
 def calls_closure_once_first(optimizer: Any) -> bool:
@@ -403,9 +404,9 @@ class _Closure:
         if loop.accumulate > 1:
             loss = loss / loop.accumulate
         if loop.plain_backward:
-            loop.trainer._backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
+            loop.backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
         else:
-            loop.trainer._backward(loss, self.optimizer, self.optimizer_idx)
+            loop.trainer.backward(loss, self.optimizer, self.optimizer_idx)
         if self.stepping and loop.pre_step_work:
             loop.before_optimizer_step(self.optimizer, self.optimizer_idx)
         return loss
@@ -416,6 +417,7 @@ class FitLoop:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        self.state = trainer.state
         self.module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
         #: The latest loss, read for NaN when metrics go to the loggers (every ``log_every_n_steps``
@@ -424,11 +426,11 @@ class FitLoop:
         self.last_loss: torch.Tensor | None = None
         #: barebones=True drops the NaN check altogether, unless detect_anomaly=True asks for it.
         #: detect_anomaly=True (or Lightning 1.x's terminate_on_nan=True): every loss is read before its backward pass.
-        every_step = bool(trainer.detect_anomaly) or trainer._check_nan_every_step
+        every_step = bool(trainer.detect_anomaly) or trainer.terminate_on_nan
         self.check_nan = not trainer.barebones or every_step
         self.check_nan_now = every_step
         # Every checkpoint written from here on is refused while the latest loss is not finite.
-        trainer._loss_check = self.check_loss_before_save
+        trainer.state.loss_check = self.check_loss_before_save
         #: Whether the 0.x-era step dict ({'loss', 'log', 'progress_bar'}) was seen (warned once per fit).
         self.legacy_step_dict = False
 
@@ -436,7 +438,7 @@ class FitLoop:
 
     def _load_train(self) -> None:
         trainer = self.trainer
-        loaders = trainer._fetch_loaders("train")
+        loaders = trainer.fetch_dataloaders("train")
         if not loaders:
             raise MisconfigurationException(
                 "trainer.fit() found no training data: pass train_dataloaders=, a datamodule with train_dataloader(), "
@@ -450,7 +452,7 @@ class FitLoop:
     def _count_batches(self, loader: Any) -> None:
         trainer = self.trainer
         self.n_batches = num_batches(loader, trainer.limit_train_batches, "train", "limit_train_batches")
-        trainer._num_training_batches = self.n_batches
+        trainer.state.epoch_batches_total = self.n_batches
         self._set_val_check_batch()
 
     def _load_val(self) -> None:
@@ -485,7 +487,7 @@ class FitLoop:
     def run(self) -> None:
         trainer = self.trainer
         module = self.module
-        events = trainer._events
+        events = trainer.state.events
         self.step_arity = _step_arity(module.training_step)
         self.training_step = under_autocast(trainer, step_method(trainer, "training_step"))
         # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
@@ -502,10 +504,11 @@ class FitLoop:
         # Lightning 1.x: configure_gradient_clipping(self, optimizer, optimizer_idx, gradient_clip_val, ...).
         self.clipping_takes_idx = "optimizer_idx" in inspect.signature(module.configure_gradient_clipping).parameters
         #: Whether anything happens between backward and the optimizer step (hook, clipping).
-        self.pre_step_work = bool(trainer._events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
-        self.plain_zero_grad = trainer._events.before_zero_grad is None and not trainer._module_zero_grad_overridden
-        self.plain_backward = trainer._plain_backward
-        self.plain_optimizer_step = trainer._plain_optimizer_step
+        self.pre_step_work = bool(trainer.state.events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
+        self.plain_zero_grad = trainer.state.events.before_zero_grad is None and not trainer.state.zero_grad_overridden
+        self.plain_backward = trainer.state.plain_backward
+        self.backward_call = trainer.state.backward_call
+        self.plain_optimizer_step = trainer.state.plain_optimizer_step
         self.several_optimizers = len(trainer.optimizers) > 1
         self.closures = [_Closure(self, opt, idx) for idx, opt in enumerate(trainer.optimizers)]
         self.all_optimizers = range(len(trainer.optimizers))
@@ -516,7 +519,7 @@ class FitLoop:
         ]
         #: One optimizer, stepped and zeroed by torch alone, no per-step scheduler: ``_automatic_single``.
         self.single_plain = (
-            len(self.closures) == 1 and not trainer._optimizer_setup.frequencies and self.plain_optimizer_step
+            len(self.closures) == 1 and not trainer.state.optimizer_setup.frequencies and self.plain_optimizer_step
             and self.plain_zero_grad and not self.step_schedulers[0]
         )
         #: ``_automatic_single`` runs the closure, then ``step()``, for torch's optimizers that would
@@ -528,7 +531,7 @@ class FitLoop:
                 "optimization, step the optimizers every N batches yourself in training_step."
             )
         # self.log in the fit / train / epoch start hooks records per-epoch values, as in Lightning.
-        trainer._store, trainer._log_on_step = trainer._train_store, False
+        trainer.state.metrics, trainer.state.log_on_step = trainer.state.train_metrics, False
         if events.fit_start is not None:
             events.fit_start(trainer=trainer, module=module)
         # After on_fit_start, as in Lightning: a hook there may change what the dataloaders are
@@ -548,10 +551,10 @@ class FitLoop:
                 self._load_train()
                 self._load_val()
             self._run_epoch()
-            trainer.current_epoch += 1
-            trainer._epoch_completed = False
-            trainer._epoch_batches_done = 0
-        trainer._store = None
+            self.state.current_epoch += 1
+            self.state.epoch_completed = False
+            self.state.epoch_batches_done = 0
+        trainer.state.metrics = None
         if events.train_end is not None:
             events.train_end(trainer=trainer, module=module)
         if events.fit_end is not None:
@@ -576,7 +579,7 @@ class FitLoop:
 
     def _out_of_time(self) -> bool:
         trainer = self.trainer
-        return trainer.max_time is not None and time.monotonic() - trainer._start_time >= trainer.max_time
+        return trainer.max_time is not None and time.monotonic() - trainer.state.start_time >= trainer.max_time
 
     def _sanity_check(self) -> None:
         trainer = self.trainer
@@ -584,7 +587,7 @@ class FitLoop:
             return
         from .trainer import RunningStage
 
-        events = trainer._events
+        events = trainer.state.events
         trainer.sanity_checking = True
         trainer.state.stage = RunningStage.SANITY_CHECKING
         if events.sanity_check_start is not None:
@@ -606,35 +609,36 @@ class FitLoop:
             return False
         if self.val_every is None:
             return is_last
-        count = batch_idx + 1 if every_n is not None else trainer._total_batches_seen
+        count = batch_idx + 1 if every_n is not None else trainer.state.total_batches_seen
         return count % self.val_every == 0
 
     def _run_epoch(self) -> None:
         from .trainer import RunningStage
 
         trainer = self.trainer
+        state = self.state
         module = self.module
-        events = trainer._events
-        trainer.state.stage = RunningStage.TRAINING
+        events = state.events
+        state.stage = RunningStage.TRAINING
         # No module.train() (Lightning 2.6): submodules the user put in eval mode stay there.
         torch.set_grad_enabled(True)
-        store = trainer._train_store
-        trainer._store, trainer._log_on_step = store, False
-        trainer._epoch_completed = False
+        store = state.train_metrics
+        state.metrics, state.log_on_step = store, False
+        state.epoch_completed = False
         if events.train_epoch_start is not None:
             events.train_epoch_start(trainer=trainer, module=module)
-        trainer._log_on_step = True
+        state.log_on_step = True
         # Read each epoch: a callback (GradientAccumulationScheduler) may change it in on_train_epoch_start.
         self.accumulate = trainer.accumulate_grad_batches
         # Lightning 2.6 steps interval="epoch" schedulers that monitor nothing right after the epoch's last
         # batch (before end-of-epoch validation, on_train_epoch_end and its checkpoints). Read each epoch:
         # a callback (StochasticWeightAveraging) may swap them in on_train_epoch_start.
         epoch_schedulers = [c for c in trainer.lr_scheduler_configs if c.interval == "epoch" and not c.needs_metric]
-        resume, trainer._resume = trainer._resume, None
+        resume, state.resume = state.resume, None
         if resume is not None:
             restore_loader_rng(self.train_loader, resume.epoch_rng)
         # What decides this epoch's order, for a checkpoint saved in the middle of it.
-        trainer._epoch_rng = capture_loader_rng(self.train_loader)
+        state.epoch_rng = capture_loader_rng(self.train_loader)
         iterable = process_dataloader(trainer, self.train_loader, "train")
         # A strategy may have inserted a sampler (a shard of the data): count and seed what is iterated.
         sampler = getattr(iterable, "sampler", None)
@@ -644,11 +648,11 @@ class FitLoop:
             self._count_batches(iterable)
         n_batches = self.n_batches
         batches = _batches(iterable, n_batches) if resume is None else self._resume_epoch(iterable, n_batches, resume)
-        trainer._epoch_batches_done = ran = 0 if resume is None else resume.done
+        state.epoch_batches_done = ran = 0 if resume is None else resume.done
         # Resumed after the last batch (saved in its on_train_batch_end): the checkpoint holds that step already.
         stepped_schedulers = resume is not None and resume.done >= n_batches
         log_every = trainer.log_every_n_steps
-        logging_on = trainer._log_metrics_hook is not None and log_every > 0
+        logging_on = trainer.state.log_metrics is not None and log_every > 0
         automatic = module.automatic_optimization
         train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
@@ -659,49 +663,50 @@ class FitLoop:
         may_validate = bool(self.val_loaders)
         max_steps = trainer.max_steps if trainer.max_steps != -1 else math.inf
         timed = trainer.max_time is not None
-        to_device = trainer._to_device
+        to_device = trainer.state.to_device
         epoch_outputs: list[Any] = []
         validated_at_end = exhausted = False
         for batch_idx, batch in batches:
             ran += 1
             is_last = batch_idx + 1 >= n_batches
             batch = to_device(batch, 0)
-            trainer._current_batch, trainer._current_batch_size, trainer._batch_idx = batch, None, batch_idx
-            trainer.is_last_batch = is_last
+            # The stepping rule, decided here only: plugins read state.stepping (DDP's gradient sync, preemption).
+            stepping = is_last or (batch_idx + 1) % accumulate == 0
+            state.batch, state.batch_size, state.batch_idx = batch, None, batch_idx
+            state.is_last_batch, state.stepping = is_last, stepping
             if batch_start is not None and -1 in batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
                 break
-            stepping = is_last or (batch_idx + 1) % accumulate == 0
             if automatic:
                 output = train_batch(batch, batch_idx, stepping)
             else:
                 output = self.call_training_step(batch, batch_idx, None)
                 self.loss_of(output, automatic=False)
             # Counted before on_train_batch_end, so a checkpoint saved there resumes after this batch.
-            trainer._epoch_batches_done = batch_idx + 1
-            trainer._total_batches_seen += 1
+            state.epoch_batches_done = batch_idx + 1
+            state.total_batches_seen += 1
             if stepping:
-                trainer._batches_that_stepped += 1
+                state.batches_that_stepped += 1
             if is_last and automatic and epoch_schedulers:
-                step_schedulers(trainer, "epoch", epoch_schedulers, trainer.current_epoch + 1)
+                step_schedulers(trainer, "epoch", epoch_schedulers, state.current_epoch + 1)
                 stepped_schedulers = True
             outputs = self._outputs(output) if wants_outputs else None
             if batch_end is not None:
                 batch_end(trainer=trainer, module=module, outputs=outputs, batch=batch, batch_idx=batch_idx)
             if self.collect_epoch_outputs and outputs is not None:
                 epoch_outputs.append(outputs)
-            if stepping and logging_on and trainer._batches_that_stepped % log_every == 0:
+            if stepping and logging_on and state.batches_that_stepped % log_every == 0:
                 self._check_loss_deferred()  # the values are fetched now anyway (a device sync off the CPU)
-                trainer._send_to_loggers(store.step_values_for_logger(), trainer._batches_that_stepped - 1)
+                trainer.send_to_loggers(store.step_values_for_logger(), state.batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
                 validated_at_end = is_last
-            if trainer.global_step >= max_steps or (timed and self._out_of_time()):
+            if state.global_step >= max_steps or (timed and self._out_of_time()):
                 break
-            if trainer.should_stop and self._min_reached():
+            if state.should_stop and self._min_reached():
                 break
         else:
             exhausted = True
-        if ran == 0 and trainer.current_epoch == 0:
+        if ran == 0 and state.current_epoch == 0:
             raise MisconfigurationException(
                 "The training dataloader yielded no batches: check the dataset (an IterableDataset that is empty, or "
                 "a sampler that selects nothing)."
@@ -752,17 +757,17 @@ class FitLoop:
         last batch was not known in advance, the others."""
         trainer = self.trainer
         module = self.module
-        events = trainer._events
-        trainer._log_on_step = False
-        trainer._epoch_completed = True  # a checkpoint saved from here on resumes at the next epoch
+        events = trainer.state.events
+        trainer.state.log_on_step = False
+        trainer.state.epoch_completed = True  # a checkpoint saved from here on resumes at the next epoch
         self._check_loss_deferred()
-        for_logger = store.end_epoch(trainer._reduce)
+        for_logger = store.end_epoch(trainer.strategy.reduce)
         if self.collect_epoch_outputs:
             module.training_epoch_end(epoch_outputs)
         if events.train_epoch_end is not None:
             events.train_epoch_end(trainer=trainer, module=module)
-        for_logger.update(store.end_epoch(trainer._reduce))
-        trainer._send_to_loggers(for_logger, max(trainer._batches_that_stepped - 1, 0))
+        for_logger.update(store.end_epoch(trainer.strategy.reduce))
+        trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0))
         if module.automatic_optimization and complete:
             due = late_schedulers + [c for c in trainer.lr_scheduler_configs if c.interval == "epoch" and c.needs_metric]
             step_schedulers(trainer, "epoch", due, trainer.current_epoch + 1)
@@ -842,8 +847,8 @@ class FitLoop:
         log, bar = output.get("log") or {}, output.get("progress_bar") or {}
         for name in {**log, **bar}:
             value = log[name] if name in log else bar[name]
-            self.trainer._log(name, value, prog_bar=name in bar, logger=name in log, on_step=True, on_epoch=False,
-                              reduce_fx="mean", enable_graph=False, sync_dist=False, add_dataloader_idx=False, batch_size=None)
+            self.module.log(name, value, prog_bar=name in bar, logger=name in log, on_step=True, on_epoch=False,
+                            reduce_fx="mean", add_dataloader_idx=False)
 
     def _check_loss_deferred(self) -> None:
         loss = self.last_loss
@@ -868,7 +873,7 @@ class FitLoop:
             where = (f"(found before saving {saving!r} {where}: that checkpoint was not written, so the checkpoints "
                      "on disk are from steps whose loss was finite)")
         elif deferred:
-            every = trainer.log_every_n_steps if trainer._log_metrics_hook is not None else 0
+            every = trainer.log_every_n_steps if trainer.state.log_metrics is not None else 0
             when = f"with the logging, every {every} optimizer steps (log_every_n_steps), and " if every > 0 else ""
             where = f"(found {where}: lit reads the latest loss {when}at each epoch's end, so it may have turned NaN earlier)"
         raise FloatingPointError(
@@ -901,7 +906,7 @@ class FitLoop:
             if closure.calls == 0:
                 self._closure_not_called()
         optimizer.zero_grad()
-        self.trainer.global_step += 1
+        self.state.global_step += 1
         return closure.output
 
     @staticmethod
@@ -916,9 +921,10 @@ class FitLoop:
         module = self.module
         optimizers = trainer.optimizers
         several = self.several_optimizers
-        optimizer_step = trainer._services.optimizer_step
-        setup = trainer._optimizer_setup
-        indices = active_optimizers(setup, trainer._total_batches_seen) if setup.frequencies else self.all_optimizers
+        state = self.state
+        optimizer_step = state.services.optimizer_step
+        setup = state.optimizer_setup
+        indices = active_optimizers(setup, state.total_batches_seen) if setup.frequencies else self.all_optimizers
         output = None
         for opt_idx in indices:
             optimizer = optimizers[opt_idx]
@@ -937,8 +943,8 @@ class FitLoop:
                 if self.plain_zero_grad:
                     optimizer.zero_grad()
                 else:
-                    trainer._zero_grad(optimizer, batch_idx)
-                trainer.global_step += 1
+                    trainer.zero_grad(optimizer, batch_idx)
+                state.global_step += 1
                 configs = self.step_schedulers[opt_idx]
                 if configs:
                     step_schedulers(trainer, "step", configs, batch_idx + 1)  # Lightning counts batches of the epoch
@@ -953,12 +959,12 @@ class FitLoop:
         """Inside the closure, after backward: the hook, then gradient clipping."""
         trainer = self.trainer
         module = self.module
-        events = trainer._events
+        events = trainer.state.events
         if events.before_optimizer_step is not None:
             events.before_optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
         if self.custom_clipping:
             args = (optimizer, optimizer_idx) if self.clipping_takes_idx else (optimizer,)
             module.configure_gradient_clipping(*args, trainer.gradient_clip_val, trainer.gradient_clip_algorithm)
         elif trainer.gradient_clip_val:
-            trainer._services.clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
+            trainer.state.services.clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
                                              clip_val=trainer.gradient_clip_val, algorithm=trainer.gradient_clip_algorithm)

@@ -309,7 +309,7 @@ class LightningModule(ModelModeHooks, nn.Module):
         Goes through the precision and strategy plugins (loss scaling, gradient sync) and the
         backward hooks.
         """
-        self.trainer._backward(loss, None, None, *args, **kwargs)
+        self.trainer.backward(loss, None, None, *args, **kwargs)
 
     def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         """Back-propagate ``loss``. Override for a custom backward.

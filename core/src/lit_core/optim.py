@@ -190,7 +190,7 @@ class LightningOptimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the gradients (``lit_before_zero_grad`` runs first)."""
-        self._trainer._zero_grad(self._optimizer, set_to_none=set_to_none)
+        self._trainer.zero_grad(self._optimizer, set_to_none=set_to_none)
 
     def __getattr__(self, name: str) -> Any:
         if name == "_optimizer":  # not set yet (while unpickling): looking it up here would recurse

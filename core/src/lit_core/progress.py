@@ -79,17 +79,17 @@ class ProgressBar(Callback):
         """Batches of the validation (or sanity-check) dataloader being run."""
         trainer = self.trainer
         batches = trainer.num_sanity_val_batches if trainer.sanity_checking else trainer.num_val_batches
-        return batches[trainer._dataloader_idx or 0]
+        return batches[trainer.state.dataloader_idx or 0]
 
     @property
     def total_test_batches_current_dataloader(self) -> int | float:
         """Batches of the test dataloader being run."""
-        return self.trainer.num_test_batches[self.trainer._dataloader_idx or 0]
+        return self.trainer.num_test_batches[self.trainer.state.dataloader_idx or 0]
 
     @property
     def total_predict_batches_current_dataloader(self) -> int | float:
         """Batches of the predict dataloader being run."""
-        return self.trainer.num_predict_batches[self.trainer._dataloader_idx or 0]
+        return self.trainer.num_predict_batches[self.trainer.state.dataloader_idx or 0]
 
     @property
     def total_test_batches(self) -> int | float:

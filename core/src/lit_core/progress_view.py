@@ -1,8 +1,8 @@
-"""``trainer.fit_loop``: Lightning's loop-progress attributes, read from the Trainer's counters.
+"""``trainer.fit_loop``: Lightning's loop-progress attributes, read from ``trainer.state``.
 
 Lightning programs and callbacks read ``trainer.fit_loop.epoch_progress.current.completed``,
 ``trainer.fit_loop.epoch_loop.batch_progress.current.ready`` and the like. lit's loops keep plain
-counters on the Trainer instead of progress objects; these views compute Lightning's numbers from
+counters in ``trainer.state`` (``lit_core.loop_state``) instead of progress objects; these views compute Lightning's numbers from
 those counters when they are read, so the loops pay nothing per step.
 
 Differences: ``batch_progress.current.completed`` already counts the batch whose
@@ -51,13 +51,13 @@ class EpochLoopView:
     def batch_progress(self) -> Progress:
         """Batches of this epoch (``current``) and of every epoch (``total``)."""
         t = self._trainer
-        done = t._epoch_batches_done
-        started = t._batch_idx + 1 if t.training and t._batch_idx + 1 > done else done
-        return Progress(ProgressCounts(started, done), ProgressCounts(t._total_batches_seen + started - done, t._total_batches_seen))
+        done = t.state.epoch_batches_done
+        started = t.state.batch_idx + 1 if t.training and t.state.batch_idx + 1 > done else done
+        return Progress(ProgressCounts(started, done), ProgressCounts(t.state.total_batches_seen + started - done, t.state.total_batches_seen))
 
     @property
     def _batches_that_stepped(self) -> int:
-        return self._trainer._batches_that_stepped
+        return self._trainer.state.batches_that_stepped
 
     @property
     def global_step(self) -> int:
@@ -67,12 +67,12 @@ class EpochLoopView:
     @property
     def batch_idx(self) -> int:
         """Index of the current training batch in its epoch."""
-        return self._trainer._batch_idx
+        return self._trainer.state.batch_idx
 
     @property
     def total_batch_idx(self) -> int:
         """Index of the current training batch over all epochs."""
-        return max(self._trainer._total_batches_seen - 1, 0)
+        return max(self._trainer.state.total_batches_seen - 1, 0)
 
     @property
     def max_steps(self) -> int:
@@ -95,9 +95,9 @@ class FitLoopView:
         """Epochs started and completed; ``current.completed`` is ``trainer.current_epoch``, as in Lightning."""
         t = self._trainer
         completed = t.current_epoch
-        running = t.training or t._epoch_batches_done > 0 or t._epoch_completed
+        running = t.training or t.state.epoch_batches_done > 0 or t.state.epoch_completed
         counts = ProgressCounts(completed + 1 if running else completed, completed)
-        counts.processed = completed + 1 if t._epoch_completed else completed
+        counts.processed = completed + 1 if t.state.epoch_completed else completed
         return Progress(counts, counts)
 
     @property

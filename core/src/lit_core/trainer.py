@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import math
@@ -33,10 +34,11 @@ from .flag_checks import check_strategy_devices, check_trainer_flags, parse_max_
 from .hparams import checkpoint_entries, hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
 from .logger import Logger
+from .loop_state import LoopState, MidEpoch
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
-from .optim import LightningOptimizer, LRSchedulerConfig, OptimizerSetup, parse_optimizers
+from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.environments.cluster_environment import ClusterEnvironment
 from .plugins.precision.precision import Precision
 from .progress_view import FitLoopView
@@ -105,9 +107,13 @@ class TrainerStatus(str, Enum):
     INTERRUPTED = "interrupted"
 
 
-@dataclass
-class TrainerState:
-    """``trainer.state``: the function, the running stage and the status."""
+@dataclass(slots=True, eq=False)
+class TrainerState(LoopState):
+    """``trainer.state``: the function, the running stage and the status (Lightning's), and where the loop is.
+
+    The loop's fields are ``LoopState``'s (``lit_core.loop_state``): the one public object the
+    loops write and plugins read.
+    """
 
     status: TrainerStatus = TrainerStatus.INITIALIZING
     fn: TrainerFn | None = None
@@ -120,20 +126,6 @@ class TrainerState:
     @property
     def stopped(self) -> bool:
         return self.status == TrainerStatus.INTERRUPTED
-
-
-class _MidEpoch:
-    """Where a mid-epoch checkpoint left its epoch: batches done, the epoch's order, the random state."""
-
-    __slots__ = ("done", "epoch_rng", "rng_states", "total")
-
-    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None,
-                 total: float | None = None) -> None:
-        self.done = done
-        self.epoch_rng = epoch_rng
-        self.rng_states = rng_states
-        #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
-        self.total = total
 
 
 class _Result:
@@ -292,7 +284,8 @@ class Trainer:
         # Set by Lightning 1.x flags (lit_core/legacy.py): the summary's depth (weights_summary), a NaN
         # check on every loss (terminate_on_nan), the next fit's checkpoint (resume_from_checkpoint).
         self._summary_max_depth = 1
-        self._check_nan_every_step = False
+        #: Lightning 1.x's ``terminate_on_nan``: the fit loop reads every loss, without anomaly mode.
+        self.terminate_on_nan = False
         self._resume_from_checkpoint: str | None = None
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
         #: Lightning 1.x's tuning flags (given through lit_core/legacy.py), read by ``trainer.tune()``.
@@ -305,52 +298,23 @@ class Trainer:
         self.datamodule: LightningDataModule | None = None
         self.optimizers: list[Optimizer] = []
         self._lightning_optimizers: list[LightningOptimizer] = []
-        self.is_last_batch = False
         self.lr_scheduler_configs: list[LRSchedulerConfig] = []
-        self._optimizer_setup: OptimizerSetup | None = None
-        self.current_epoch = 0
-        self.global_step = 0
-        self.should_stop = False
         self.sanity_checking = False
-        self._batches_that_stepped = 0
-        self._total_batches_seen = 0
-        self._batch_idx = 0
-        self._active_eval_loaders: list[Any] = []
         self._dataloader_args: dict[str, Any] = {}
         self.train_dataloader: Any = None
         self.val_dataloaders: list[Any] = []
         self.test_dataloaders: list[Any] = []
         self.predict_dataloaders: list[Any] = []
-        self._train_store = MetricStore(self._reduce)
-        self._eval_store = MetricStore(self._reduce)
-        self._store: MetricStore | None = None
-        self._log_on_step = True
-        self._current_batch: Any = None
-        self._current_batch_size: int | None = None
-        self._dataloader_idx: int | None = None
+        # The loop's position, the current batch, the logging session: trainer.state (lit_core.loop_state).
+        self.state.train_metrics = MetricStore(self._reduce)
+        self.state.eval_metrics = MetricStore(self._reduce)
         self._logged_metrics: dict[str, Any] = {}
-        self._events = SimpleNamespace()
-        self._log_metrics_hook: Any = None
-        self._services = SimpleNamespace()
-        self._to_device: Callable[[Any, int], Any] = self._batch_to_device
-        self._start_time: float | None = None
-        self._epoch_completed = False
-        #: Training batches finished in the current epoch, and what decided its order (for mid-epoch resume).
-        self._epoch_batches_done = 0
-        self._epoch_rng: dict[str, torch.Tensor] | None = None
         #: What each checkpoint records of its run (``lit_core.lineage``), taken when a stage starts.
         self._lineage: dict[str, Any] | None = None
-        #: Set by the fit loop: ``_loss_check(path)`` raises when the latest loss is not finite (checked before each save).
-        self._loss_check: Callable[[str], None] | None = None
-        #: Set by ``_restore`` for a mid-epoch checkpoint; the fit loop consumes it.
-        self._resume: _MidEpoch | None = None
         self._model_given = True
         self._fit_ran = False
-        self._verbose = True
-        self._return_predictions = True
         #: The last ``predict``'s loop: its ``predictions`` and batch indices (Lightning's ``trainer.predict_loop``).
         self.predict_loop: Any = None
-        self._num_training_batches: float | None = None
         self._ckpt_path: str | None = None
         #: ``trainer.ckpt_path = path`` was set for the next stage.
         self._ckpt_path_set = False
@@ -612,16 +576,16 @@ class Trainer:
     # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
     # ----------------------------------------------------------------------------------------
 
-    #: What every stage rebuilds (``_bind_hot_path``'s compiled callers, the fit loop's NaN check), which do not pickle.
-    _PER_STAGE = ("_events", "_services", "_log_metrics_hook", "_to_device", "_backward_call", "_loss_check")
-
     def __getstate__(self) -> dict[str, Any]:
         """The Trainer without its plugin manager: the registered plugins, in order, instead.
 
         Callback adapters (compiled trampolines) are recorded as their callback and rebuilt; the
         module's adapter is registered by each stage anyway.
         """
-        state = {k: v for k, v in self.__dict__.items() if k not in self._PER_STAGE and k != "plugin_manager"}
+        state = {k: v for k, v in self.__dict__.items() if k != "plugin_manager"}
+        # What every stage rebuilds (_bind_hot_path's compiled callers, the fit loop's NaN check) does not pickle.
+        state["state"] = copy.copy(self.state)
+        state["state"].per_stage_reset()
         adapters = {f"lit.callback-adapter:{id(cb)}": cb for cb in self.callbacks}
         state["_registered"] = [
             (None, adapters[name]) if name in adapters else (name, plugin)
@@ -633,8 +597,6 @@ class Trainer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         registered = state.pop("_registered")
         self.__dict__.update(state)
-        self._events, self._services, self._log_metrics_hook = SimpleNamespace(), SimpleNamespace(), None
-        self._to_device, self._loss_check = self._batch_to_device, None
         self.plugin_manager = registry.PluginManager()
         for name, plugin in registered:
             if name is None:
@@ -667,7 +629,7 @@ class Trainer:
     @property
     def callback_metrics(self) -> dict[str, torch.Tensor]:
         """Everything logged: step values, then epoch values (tensors)."""
-        return {**self._train_store.callback, **self._eval_store.callback}
+        return {**self.state.train_metrics.callback, **self.state.eval_metrics.callback}
 
     @property
     def logged_metrics(self) -> dict[str, Any]:
@@ -677,7 +639,7 @@ class Trainer:
     @property
     def progress_bar_metrics(self) -> dict[str, float]:
         """The ``prog_bar=True`` metrics as Python floats (read now, not per step)."""
-        return to_float({**self._train_store.progress_bar(), **self._eval_store.progress_bar()})
+        return to_float({**self.state.train_metrics.progress_bar(), **self.state.eval_metrics.progress_bar()})
 
     @property
     def progress_bar_callback(self) -> Callback | None:
@@ -704,6 +666,43 @@ class Trainer:
     def early_stopping_callback(self) -> Callback | None:
         """The first of ``early_stopping_callbacks``, or ``None``."""
         return next(iter(self.early_stopping_callbacks), None)
+
+    # Lightning's loop counters: fields of trainer.state (lit_core.loop_state), where the loops keep them.
+    @property
+    def current_epoch(self) -> int:
+        """Epochs completed."""
+        return self.state.current_epoch
+
+    @current_epoch.setter
+    def current_epoch(self, value: int) -> None:
+        self.state.current_epoch = value
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken."""
+        return self.state.global_step
+
+    @global_step.setter
+    def global_step(self, value: int) -> None:
+        self.state.global_step = value
+
+    @property
+    def is_last_batch(self) -> bool:
+        """Whether the current training batch is the last of its epoch."""
+        return self.state.is_last_batch
+
+    @is_last_batch.setter
+    def is_last_batch(self, value: bool) -> None:
+        self.state.is_last_batch = value
+
+    @property
+    def should_stop(self) -> bool:
+        """Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached)."""
+        return self.state.should_stop
+
+    @should_stop.setter
+    def should_stop(self, value: bool) -> None:
+        self.state.should_stop = value
 
     @property
     def interrupted(self) -> bool:
@@ -732,7 +731,7 @@ class Trainer:
     @property
     def num_training_batches(self) -> float:
         """Batches per training epoch after limits (``inf`` for an unsized loader)."""
-        return float("inf") if self._num_training_batches is None else self._num_training_batches
+        return float("inf") if self.state.epoch_batches_total is None else self.state.epoch_batches_total
 
     @property
     def num_sanity_val_batches(self) -> list[int | float]:
@@ -773,11 +772,11 @@ class Trainer:
         """
         if self.max_epochs == -1:
             return float("inf") if self.max_steps == -1 else self.max_steps
-        batches = self._num_training_batches
+        batches = self.state.epoch_batches_total
         if batches is None:
             from .data import num_batches, process_dataloader
 
-            loaders = self._fetch_loaders("train") if self.lightning_module is not None else []
+            loaders = self.fetch_dataloaders("train") if self.lightning_module is not None else []
             if loaders and self.world_size > 1:
                 # The strategy shards the data over the processes (the per-process count is what steps);
                 # a CombinedLoader's loaders each go through the strategy, as in the fit loop.
@@ -868,7 +867,7 @@ class Trainer:
         """Run ``predict_step`` over the predict dataloader(s); returns the predictions."""
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
-        self._return_predictions = return_predictions is not False
+        self.state.return_predictions = return_predictions is not False
         self._attach(model, datamodule, TrainerFn.PREDICTING, predict=dataloaders)
         return self._run(TrainerFn.PREDICTING, ckpt_path)
 
@@ -887,7 +886,7 @@ class Trainer:
     def _evaluate(self, fn: TrainerFn, kind: str, model: Any, dataloaders: Any, ckpt_path: Any, verbose: bool, datamodule: Any) -> Any:
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
-        self._verbose = verbose
+        self.state.verbose = verbose
         self._attach(model, datamodule, fn, **{kind: dataloaders})
         return self._run(fn, ckpt_path)
 
@@ -962,7 +961,7 @@ class Trainer:
                 self._configure_optimizers()
             # After setup: plugins that callbacks register there (checkpoint writers...) are on the hot path too.
             self._bind_hot_path()
-            self._resume = None
+            self.state.resume = None
             if ckpt_path is None and self._ckpt_path_set:
                 ckpt_path = self._ckpt_path
             self._ckpt_path_set = False
@@ -977,13 +976,13 @@ class Trainer:
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
             # Each stage starts with no metrics, as Lightning's: a test's callback_metrics hold only what it logged.
-            self._train_store, self._eval_store, self._logged_metrics = MetricStore(self._reduce), MetricStore(self._reduce), {}
-            self._start_time = time.monotonic()
+            self.state.train_metrics, self.state.eval_metrics, self._logged_metrics = MetricStore(self._reduce), MetricStore(self._reduce), {}
+            self.state.start_time = time.monotonic()
             try:
                 with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
                     value = hook.lit_run_stage(trainer=self, stage=fn.value)
             except ExitStage:
-                value, self._store = None, None
+                value, self.state.metrics = None, None
             self.state.stage = None
             hook.lit_teardown(trainer=self, module=module, stage=fn.value)
             if self.datamodule is not None:
@@ -1010,10 +1009,10 @@ class Trainer:
         shortcuts taken when only the kernel's default implements a per-step service.
         """
         pm = self.plugin_manager
-        self._events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
-        self._log_metrics_hook = pm.fast_caller("lit_log_metrics")
+        self.state.events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
+        self.state.log_metrics = pm.fast_caller("lit_log_metrics")
         #: The service hooks called per step.
-        self._services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
+        self.state.services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
             "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
         module = self.lightning_module
         # Manual optimization never goes through LightningModule.optimizer_step: opt.step() steps the
@@ -1022,28 +1021,28 @@ class Trainer:
         self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
         # When only the kernel's own default implements a per-step service (no plugin, no hook
         # around it), the loops do what that default does without dispatching to it.
-        services, events = self._services, self._events
+        services, events = self.state.services, self.state.events
 
         def kernel_only(service: Any) -> bool:
             return getattr(service, "__self__", None) is self._kernel_defaults
 
-        self._plain_backward = (kernel_only(services.backward) and services.scale_loss is None
+        self.state.plain_backward = (kernel_only(services.backward) and services.scale_loss is None
                                 and events.before_backward is None and events.after_backward is None)
-        self._plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
-        self._module_zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
+        self.state.plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
+        self.state.zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
         self._module_transfer_hooks = (
             module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
             module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None,
         )
-        self._backward_call = self._make_backward_call(module)
+        self.state.backward_call = self._make_backward_call(module)
         device = self.device
         #: What the loops call per batch: the full transfer, or the kernel default's move alone.
-        self._to_device: Callable[[Any, int], Any] = self._batch_to_device
+        self.state.to_device = self._batch_to_device
         if kernel_only(services.batch_to_device) and self._module_transfer_hooks == (None, None):
             if device.type == "cpu":
-                self._to_device = lambda batch, dataloader_idx: move_data_to_cpu(batch)
+                self.state.to_device = lambda batch, dataloader_idx: move_data_to_cpu(batch)
             else:
-                self._to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
+                self.state.to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
 
     def _torch_settings(self) -> tuple[Any, ...]:
         saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -1088,7 +1087,7 @@ class Trainer:
         module = self.lightning_module
         setup = parse_optimizers(module.configure_optimizers())
         setup.optimizers = self.plugin_manager.hook.lit_setup_optimizers(trainer=self, optimizers=setup.optimizers)
-        self._optimizer_setup = setup
+        self.state.optimizer_setup = setup
         self.optimizers = setup.optimizers
         self._lightning_optimizers = [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(setup.optimizers)]
         self.lr_scheduler_configs = setup.schedulers
@@ -1097,7 +1096,7 @@ class Trainer:
     # Dataloaders
     # ----------------------------------------------------------------------------------------
 
-    def _fetch_loaders(self, kind: str) -> list[Any]:
+    def fetch_dataloaders(self, kind: str) -> list[Any]:
         """The dataloaders of ``kind`` ("train", "val", "test", "predict"): argument, datamodule, module."""
         from .data import LOADER_METHODS, as_loader_list
 
@@ -1117,17 +1116,18 @@ class Trainer:
     def _batch_to_device(self, batch: Any, dataloader_idx: int) -> Any:
         before, after = self._module_transfer_hooks
         if before is None and after is None:
-            return self._services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
+            return self.state.services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
         if before is not None:
             batch = before(batch, dataloader_idx)
-        batch = self._services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
+        batch = self.state.services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
         if after is not None:
             batch = after(batch, dataloader_idx)
         return batch
 
     def _log(self, name: str, value: Any, prog_bar: bool, logger: bool, on_step: bool | None, on_epoch: bool | None,
              reduce_fx: Any, enable_graph: bool, sync_dist: bool, add_dataloader_idx: bool, batch_size: int | None) -> None:
-        store = self._store
+        state = self.state
+        store = state.metrics
         if store is None:
             raise MisconfigurationException(
                 f"self.log({name!r}, ...) was called outside the loops (e.g. in __init__ or configure_optimizers): "
@@ -1135,8 +1135,8 @@ class Trainer:
             )
         if self.barebones:
             raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
-        if self._dataloader_idx is not None and add_dataloader_idx and len(self._active_eval_loaders) > 1:
-            name = f"{name}/dataloader_idx_{self._dataloader_idx}"
+        if state.dataloader_idx is not None and add_dataloader_idx and len(state.eval_loaders) > 1:
+            name = f"{name}/dataloader_idx_{state.dataloader_idx}"
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise MisconfigurationException(
@@ -1151,8 +1151,8 @@ class Trainer:
             value = torch.tensor(float(value))  # numpy scalars too (the ABC, slower, is tried last)
         elif is_metric_object(value):
             # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
-            store.log_metric_object(name, value, prog_bar, logger, self._log_on_step if on_step is None else on_step,
-                                    (not self._log_on_step) if on_epoch is None else on_epoch)
+            store.log_metric_object(name, value, prog_bar, logger, state.log_on_step if on_step is None else on_step,
+                                    (not state.log_on_step) if on_epoch is None else on_epoch)
             return
         else:
             raise MisconfigurationException(
@@ -1161,40 +1161,44 @@ class Trainer:
             )
         store.log(
             name, value, prog_bar, logger,
-            self._log_on_step if on_step is None else on_step,
-            (not self._log_on_step) if on_epoch is None else on_epoch,
+            state.log_on_step if on_step is None else on_step,
+            (not state.log_on_step) if on_epoch is None else on_epoch,
             reduce_fx, sync_dist,
             batch_size if batch_size is not None else self._batch_size,
         )
 
     def _batch_size(self) -> int:
-        if self._current_batch_size is None:
+        state = self.state
+        if state.batch_size is None:
             from .apply import extract_batch_size
 
-            self._current_batch_size = extract_batch_size(self._current_batch)
-        return self._current_batch_size
+            state.batch_size = extract_batch_size(state.batch)
+        return state.batch_size
 
     def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
         return self.plugin_manager.hook.lit_reduce(trainer=self, tensor=tensor, op=op)
 
-    def _send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
+    def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
+        """Record ``metrics`` in ``logged_metrics`` and, on rank zero, send them to the loggers at ``step``."""
         if not metrics:
             return
         self._logged_metrics.update(metrics)
-        if self.is_global_zero and self._log_metrics_hook is not None:
+        if self.is_global_zero and self.state.log_metrics is not None:
             values = to_float(metrics)
             values["epoch"] = self.current_epoch
-            self._log_metrics_hook(trainer=self, metrics=values, step=step)
+            self.state.log_metrics(trainer=self, metrics=values, step=step)
 
-    def _backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
-        events = self._events
+    def backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
+        """Back-propagate ``loss`` through the plugins and hooks: ``lit_scale_loss``, ``lit_before_backward``,
+        ``lit_backward``, ``lit_after_backward`` (what the loops and ``manual_backward`` call)."""
+        events = self.state.events
         module = self.lightning_module
-        if self._services.scale_loss is not None:
-            scaled = self._services.scale_loss(trainer=self, loss=loss, optimizer=optimizer)
+        if self.state.services.scale_loss is not None:
+            scaled = self.state.services.scale_loss(trainer=self, loss=loss, optimizer=optimizer)
             loss = loss if scaled is None else scaled
         if events.before_backward is not None:
             events.before_backward(trainer=self, module=module, loss=loss)
-        self._services.backward(trainer=self, module=module, loss=loss, optimizer=optimizer,
+        self.state.services.backward(trainer=self, module=module, loss=loss, optimizer=optimizer,
                                               optimizer_idx=optimizer_idx, args=args, kwargs=kwargs)
         if events.after_backward is not None:
             events.after_backward(trainer=self, module=module)
@@ -1261,11 +1265,12 @@ class Trainer:
             return ("*", *names)
         return names if set(names) <= cls.OPTIMIZER_STEP_ARGS else None
 
-    def _zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
+    def zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
+        """Zero ``optimizer``'s gradients: ``lit_before_zero_grad``, then the module's ``optimizer_zero_grad`` if overridden."""
         module = self.lightning_module
-        if self._events.before_zero_grad is not None:
-            self._events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)
-        if self._module_zero_grad_overridden:
+        if self.state.events.before_zero_grad is not None:
+            self.state.events.before_zero_grad(trainer=self, module=module, optimizer=optimizer)
+        if self.state.zero_grad_overridden:
             module.optimizer_zero_grad(self.current_epoch, batch_idx, optimizer)
         else:
             optimizer.zero_grad(set_to_none=set_to_none)
@@ -1273,7 +1278,7 @@ class Trainer:
     def _manual_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Any) -> Any:
         """``opt.step()`` in manual optimization: hooks, plugins, ``global_step``."""
         module = self.lightning_module
-        events = self._events
+        events = self.state.events
 
         def wrapped() -> Any:
             result = closure() if closure is not None else None
@@ -1281,8 +1286,8 @@ class Trainer:
                 events.before_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
             return result
 
-        self._services.optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
-                                                    closure=wrapped, batch_idx=self._batch_idx)
+        self.state.services.optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
+                                                    closure=wrapped, batch_idx=self.state.batch_idx)
         self.global_step += 1
 
     # ----------------------------------------------------------------------------------------
@@ -1302,13 +1307,13 @@ class Trainer:
             "state_dict": module.state_dict(),
             **checkpoint_entries(module.hparams, "hyper_parameters"),
             "loops": {
-                "batches_that_stepped": self._batches_that_stepped,
-                "epoch_completed": self._epoch_completed,
+                "batches_that_stepped": self.state.batches_that_stepped,
+                "epoch_completed": self.state.epoch_completed,
                 # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
-                "epoch_batches_done": self._epoch_batches_done,
-                "epoch_batches_total": self._num_training_batches,
-                "total_batches_seen": self._total_batches_seen,
-                "epoch_rng": self._epoch_rng,
+                "epoch_batches_done": self.state.epoch_batches_done,
+                "epoch_batches_total": self.state.epoch_batches_total,
+                "total_batches_seen": self.state.total_batches_seen,
+                "epoch_rng": self.state.epoch_rng,
             },
         }
         if self.datamodule is not None and self.datamodule.hparams:
@@ -1339,8 +1344,8 @@ class Trainer:
         """Write a checkpoint of the current state to ``filepath`` (atomically, rank zero)."""
         if self.lightning_module is None:
             raise MisconfigurationException("trainer.save_checkpoint() needs a model: call it during or after fit().")
-        if self._loss_check is not None:
-            self._loss_check(os.fspath(filepath))
+        if self.state.loss_check is not None:
+            self.state.loss_check(os.fspath(filepath))
         checkpoint = self._checkpoint_dict(weights_only)
         if self.is_global_zero:
             self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))
@@ -1402,12 +1407,12 @@ class Trainer:
         self.global_step = checkpoint["global_step"]
         # Saved at the end of an epoch (where checkpoint callbacks save), training resumes at the next one.
         self.current_epoch = checkpoint["epoch"] + (1 if loops.get("epoch_completed") else 0)
-        self._batches_that_stepped = loops.get("batches_that_stepped", self.global_step)
-        self._total_batches_seen = loops.get("total_batches_seen", self._total_batches_seen)
+        self.state.batches_that_stepped = loops.get("batches_that_stepped", self.global_step)
+        self.state.total_batches_seen = loops.get("total_batches_seen", self.state.total_batches_seen)
         done = loops.get("epoch_batches_done", 0)
         if not loops.get("epoch_completed") and done and loops.get("epoch_rng") is not None:
             # Saved mid-epoch: the fit loop replays the epoch's order, skips the done batches, then puts
             # the random state back as it was at the save (see FitLoop._resume_epoch).
-            self._resume = _MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"), loops.get("epoch_batches_total"))
+            self.state.resume = MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"), loops.get("epoch_batches_total"))
         elif "rng_states" in checkpoint:
             restore_rng(checkpoint["rng_states"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +43,11 @@ FLAGS = (
     "num_sanity_val_steps", "reload_dataloaders_every_n_epochs", "accumulate_grad_batches",
 )
 
-#: The run's counters and loop state: read before the trial, written back after it.
+#: What the run holds besides ``trainer.state``: read before the trial, written back after it.
 _STATE = (
-    "global_step", "current_epoch", "should_stop", "is_last_batch", "_batches_that_stepped", "_total_batches_seen",
-    "_epoch_completed", "_epoch_batches_done", "_epoch_rng", "_batch_idx", "_num_training_batches",
-    "train_dataloader", "val_dataloaders", "test_dataloaders", "predict_dataloaders", "_active_eval_loaders",
-    "lr_scheduler_configs", "optimizers", "_lightning_optimizers", "_train_store", "_eval_store", "_store",
-    "_log_on_step", "_logged_metrics", "_start_time", "sanity_checking", "callbacks", "_resume", "predict_loop",
-    "_loss_check",  # a trial's fit loop sets its own; the run's saves check the run's loss
+    "train_dataloader", "val_dataloaders", "test_dataloaders", "predict_dataloaders",
+    "lr_scheduler_configs", "optimizers", "_lightning_optimizers", "_logged_metrics", "sanity_checking", "callbacks",
+    "predict_loop",
 )
 
 
@@ -91,7 +89,8 @@ class Trial:
         self._flags = {name: getattr(trainer, name) for name in FLAGS}
         self._state = {name: getattr(trainer, name) for name in _STATE}
         self._state["_logged_metrics"] = dict(trainer._logged_metrics)
-        self._stage = trainer.state.stage
+        # The loop state as a whole (a trial's fit loop sets its own loss check: the run's saves check the run's loss).
+        self._loop_state = copy.copy(trainer.state)
         self._rng = capture_rng()
         self._training = module.training
         self._weights = _cpu_clone(module.state_dict())
@@ -101,8 +100,8 @@ class Trial:
             setattr(trainer, name, value)
         trainer.optimizers = list(trainer.optimizers)
         trainer.lr_scheduler_configs = list(trainer.lr_scheduler_configs)
-        trainer._train_store = MetricStore(trainer._reduce)
-        trainer._eval_store = MetricStore(trainer._reduce)
+        trainer.state.train_metrics = MetricStore(trainer.strategy.reduce)
+        trainer.state.eval_metrics = MetricStore(trainer.strategy.reduce)
         trainer.should_stop = False
         # Only the trial's callbacks and the kernel's own plugins take part: no logger, no checkpoint, no bar.
         for lg in trainer.loggers:
@@ -111,7 +110,7 @@ class Trial:
         trainer._bind_hot_path()
         # As Lightning's tuner, which runs the loop alone: the module's (and plugins') fit start and
         # end hooks ran for the real fit and are not called again for each trial.
-        trainer._events.fit_start = trainer._events.fit_end = None
+        trainer.state.events.fit_start = trainer.state.events.fit_end = None
         return self
 
     def run(self) -> Any:
@@ -128,7 +127,8 @@ class Trial:
             setattr(trainer, name, value)
         for name, value in self._state.items():
             setattr(trainer, name, value)
-        trainer.state.stage = self._stage
+        for f in dataclasses.fields(trainer.state):
+            setattr(trainer.state, f.name, getattr(self._loop_state, f.name))
         module.load_state_dict(self._weights)
         for opt, state in zip(trainer.optimizers, self._optimizers):
             opt.load_state_dict(state)  # torch moves the state to the parameters' device
@@ -195,9 +195,9 @@ def reload_dataloaders(trainer: Trainer) -> None:
     if fn == "fit":
         return
     kind = {"validate": "val", "test": "test", "predict": "predict"}[fn]
-    loaders = trainer._fetch_loaders(kind)
+    loaders = trainer.fetch_dataloaders(kind)
     if kind == "predict":
         trainer.predict_dataloaders = loaders
         return
     setattr(trainer, "val_dataloaders" if kind == "val" else "test_dataloaders", loaders)
-    trainer._active_eval_loaders = loaders
+    trainer.state.eval_loaders = loaders

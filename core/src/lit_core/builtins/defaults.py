@@ -53,7 +53,7 @@ class KernelDefaults:
     @hookimpl(trylast=True)
     def lit_backward(self, trainer: Trainer, module: LightningModule, loss: torch.Tensor, optimizer: Any,
                      optimizer_idx: Any, args: tuple, kwargs: dict) -> bool:
-        trainer._backward_call(loss, optimizer, optimizer_idx, args, kwargs)
+        trainer.state.backward_call(loss, optimizer, optimizer_idx, args, kwargs)
         return True
 
     @hookimpl(trylast=True)

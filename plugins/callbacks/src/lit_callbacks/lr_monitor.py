@@ -59,7 +59,7 @@ class LearningRateMonitor(Callback):
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         # Lightning logs when the step's metrics are logged: every log_every_n_steps optimizer steps.
         every = trainer.log_every_n_steps
-        stepped = trainer.fit_loop.epoch_loop._batches_that_stepped  # the step the trainer's own metrics go to
+        stepped = trainer.state.batches_that_stepped  # the step the trainer's own metrics go to
         if self.logging_interval == "epoch" or every <= 0 or ((stepped + 1) % every and not trainer.should_stop):
             return
         self._log(trainer, "step" if self.logging_interval is None else "any")
@@ -72,7 +72,7 @@ class LearningRateMonitor(Callback):
         stats = self._extract_stats(trainer, interval)
         if stats and trainer.is_global_zero:
             for logger in trainer.loggers:
-                logger.log_metrics(stats, step=trainer.fit_loop.epoch_loop._batches_that_stepped)
+                logger.log_metrics(stats, step=trainer.state.batches_that_stepped)
 
     def _extract_stats(self, trainer: Trainer, interval: str) -> dict[str, float]:
         """The current values of every optimizer due at ``interval`` (``"step"``, ``"epoch"`` or ``"any"``)."""

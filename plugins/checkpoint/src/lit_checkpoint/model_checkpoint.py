@@ -164,8 +164,6 @@ class ModelCheckpoint(Checkpoint):
         self._last_global_step_saved = 0
         self._last_checkpoint_saved = ""
         self._last_time_checked: float | None = None
-        #: global_step after the previous training batch: a batch stepped when it changed.
-        self._step_seen = 0
         # Whether the monitored value had its chance to be logged (see _monitor_missing).
         self._metrics_complete = False
         self._warned_missing = False
@@ -308,9 +306,8 @@ class ModelCheckpoint(Checkpoint):
         io.remove_stale_temporaries(self.dirpath, self.FILE_EXTENSION)
 
     def on_train_start(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
-        """Start the clock of ``train_time_interval``; note the step training starts from."""
+        """Start the clock of ``train_time_interval``."""
         self._last_time_checked = time.monotonic()
-        self._step_seen = trainer.global_step
 
     def on_train_epoch_end(self, trainer: lit.Trainer, pl_module: lit.LightningModule) -> None:
         """Save here when the epoch-end rule says so (see ``_saves_on_train_epoch_end``)."""
@@ -333,8 +330,7 @@ class ModelCheckpoint(Checkpoint):
         Only after a batch that stepped the optimizer: in the middle of an accumulation the
         gradients gathered so far would be lost (checkpoints hold no gradients).
         """
-        stepped, self._step_seen = trainer.global_step != self._step_seen, trainer.global_step
-        if not stepped or self._skip(trainer):
+        if not trainer.state.stepping or self._skip(trainer):
             return
         step_due = self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0
         time_due = False

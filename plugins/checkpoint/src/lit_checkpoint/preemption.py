@@ -86,23 +86,18 @@ class Preemption:
     # -- hooks ---------------------------------------------------------------------------------
 
     @lit.hookimpl
-    def lit_train_batch_end(self, trainer: lit.Trainer, batch_idx: int) -> None:
+    def lit_train_batch_end(self, trainer: lit.Trainer) -> None:
         if self.received is None and self.alone:
             return
         if not self.alone and not self._any_rank_received(trainer):
             return
-        if not self._stepped(trainer, batch_idx):
+        if not trainer.state.stepping:
             return  # mid-accumulation: finish the accumulation first, so no gradient is lost
         self.stop(trainer)
 
     def _any_rank_received(self, trainer: lit.Trainer) -> bool:
         flag = torch.tensor(0.0 if self.received is None else 1.0, device=trainer.device)
         return bool(trainer.strategy.reduce(flag, reduce_op="max").item())
-
-    @staticmethod
-    def _stepped(trainer: lit.Trainer, batch_idx: int) -> bool:
-        accumulate = trainer.accumulate_grad_batches
-        return accumulate == 1 or trainer.is_last_batch or (batch_idx + 1) % accumulate == 0
 
     def stop(self, trainer: lit.Trainer) -> None:
         """Save ``last``, requeue under SLURM, exit with status 0."""

@@ -271,16 +271,16 @@ class _GradientSyncSwitch:
     """While gradients accumulate, DDP does not all-reduce them: only the batch that steps syncs.
 
     Sets the flag ``DistributedDataParallel.no_sync()`` sets, before each training batch (the
-    forward pass reads it), from the loop's rule: the optimizer steps every
-    ``accumulate_grad_batches`` batches and at the last batch of the epoch.
+    forward pass reads it), from ``trainer.state.stepping``: whether the loop steps the
+    optimizer after this batch (every ``accumulate_grad_batches`` batches and at the epoch's last).
     """
 
     def __init__(self, ddp: DistributedDataParallel) -> None:
         self.ddp = ddp
 
     @lit.hookimpl
-    def lit_train_batch_start(self, trainer: lit.Trainer, batch_idx: int) -> None:
-        self.ddp.require_backward_grad_sync = trainer.is_last_batch or (batch_idx + 1) % trainer.accumulate_grad_batches == 0
+    def lit_train_batch_start(self, trainer: lit.Trainer) -> None:
+        self.ddp.require_backward_grad_sync = trainer.state.stepping
 
 
 #: Whether a stage of this process failed: then no rank is waited for at exit.
