@@ -81,6 +81,7 @@ KERNEL: tuple[str, ...] = (
     "model_mode.py",
     "trial.py",
     "roles.py",
+    "loop_state.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.
