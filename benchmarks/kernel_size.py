@@ -82,6 +82,7 @@ KERNEL: tuple[str, ...] = (
     "trial.py",
     "roles.py",
     "loop_state.py",
+    "selection.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.

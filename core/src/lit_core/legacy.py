@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import first_party, registry, roles
 from .callback import Callback
 from .exceptions import MisconfigurationException
 from .progress import ProgressBar
@@ -25,6 +26,56 @@ from .utilities.grads import grad_norm
 if TYPE_CHECKING:
     from .module import LightningModule
     from .trainer import Trainer
+
+# ------------------------------------------------------------------------------------------
+# Lightning 1.x's device flags (gpus=, tpu_cores=, accelerator=<strategy>): read by every Trainer()
+# ------------------------------------------------------------------------------------------
+
+#: Lightning 1.x ``accelerator=`` values for multi-process modes lit has no strategy of that name for:
+#: they select the ``multi_device_strategy`` role (``lit_core.roles``).
+SEED_MULTI_DEVICE = frozenset({"ddp_cpu", "dp", "ddp2"})
+
+
+def _names_a_strategy(accelerator: Any) -> bool:
+    """Lightning 1.x's ``accelerator=<strategy>``: a strategy name (installed or first-party) that no accelerator has."""
+    if not isinstance(accelerator, str) or accelerator in registry.installed("accelerator"):
+        return False
+    if accelerator in SEED_MULTI_DEVICE or accelerator in registry.installed("strategy"):
+        return True
+    # A first-party strategy that is not installed: translated all the same, so that the error names its distribution.
+    return first_party.provider(registry.GROUPS["strategy"], accelerator) is not None and \
+        first_party.provider(registry.GROUPS["accelerator"], accelerator) is None
+
+
+def translate_seed_flags(accelerator: Any, strategy: Any, devices: Any, gpus: Any, tpu_cores: Any) -> tuple[Any, Any, Any]:
+    """Lightning 1.x's ``gpus=``, ``tpu_cores=`` and ``accelerator=<strategy>`` as today's flags.
+
+    ``gpus=`` / ``tpu_cores=`` select the accelerator an installed distribution declares for the
+    ``gpus_accelerator`` / ``tpu_cores_accelerator`` role (``lit_core.roles``).
+    """
+    if gpus is not None:
+        target = roles.fill("gpus_accelerator")
+        shown = repr(target) if target else "..."  # none declared: the error below says what to install
+        rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator={shown}, devices={gpus!r}).")
+        if gpus not in (0, "0", []) and (accelerator in ("auto", None) or _names_a_strategy(accelerator)):
+            accelerator = roles.require("gpus_accelerator", f"Trainer(gpus={gpus!r})")
+        if gpus not in (0, "0", []):
+            devices = gpus
+    if tpu_cores is not None:
+        target = roles.fill("tpu_cores_accelerator")
+        shown = repr(target) if target else "..."
+        rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator={shown}, devices={tpu_cores!r}).")
+        accelerator, devices = roles.require("tpu_cores_accelerator", f"Trainer(tpu_cores={tpu_cores!r})"), tpu_cores
+    if _names_a_strategy(accelerator):
+        rank_zero_deprecation(
+            f"Trainer(accelerator={accelerator!r}) is deprecated: use Trainer(strategy={accelerator!r}) "
+            "and accelerator= for the device kind."
+        )
+        multi = accelerator in SEED_MULTI_DEVICE
+        strategy = roles.require("multi_device_strategy", f"Trainer(accelerator={accelerator!r})") if multi else accelerator
+        accelerator = "auto"  # with gpus= the accelerator was chosen above
+    return accelerator, strategy, devices
+
 
 #: What a translator may do once the Trainer is built.
 After = Callable[["Trainer"], None]

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import first_party, hookspecs, lineage, namespace, registry, roles, tuning
+from . import hookspecs, lineage, namespace, registry, selection, tuning
 from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
@@ -29,47 +29,25 @@ from .callbacks.checkpoint import Checkpoint
 from .checkpoint import capture_rng, from_lightning, load_state_dict, optimizer_types, restore_optimizers, restore_rng
 from .cleanup import run_exception_hooks
 from .datamodule import LightningDataModule
-from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError, PluginError, UnknownPluginError
+from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError
 from .flag_checks import check_strategy_devices, check_trainer_flags, parse_max_time
 from .hparams import checkpoint_entries, hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
+from .legacy import translate_seed_flags
 from .logger import Logger
 from .loop_state import LoopState, MidEpoch
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
-from .plugins.environments.cluster_environment import ClusterEnvironment
 from .plugins.precision.precision import Precision
 from .progress_view import FitLoopView
-from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
+from .rank_zero import rank_zero_info, rank_zero_only, rank_zero_warn
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
-from .strategies.single_device import SingleDeviceStrategy
+from .selection import PRECISION_ALIASES  # noqa: F401  (plugins and tests import it from here)
 from .strategies.strategy import Strategy
 from .unique_plugins import check_each_once
 from .utilities import argparse as _argparse
-
-#: ``precision=`` aliases -> canonical names.
-PRECISION_ALIASES: dict[Any, str] = {
-    32: "32-true", "32": "32-true", 64: "64-true", "64": "64-true",
-    16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed",
-}
-
-#: Lightning 1.x ``accelerator=`` values for multi-process modes lit has no strategy of that name for:
-#: they select the ``multi_device_strategy`` role (``lit_core.roles``).
-SEED_MULTI_DEVICE = frozenset({"ddp_cpu", "dp", "ddp2"})
-
-
-def _names_a_strategy(accelerator: Any) -> bool:
-    """Lightning 1.x's ``accelerator=<strategy>``: a strategy name (installed or first-party) that no accelerator has."""
-    if not isinstance(accelerator, str) or accelerator in registry.installed("accelerator"):
-        return False
-    if accelerator in SEED_MULTI_DEVICE or accelerator in registry.installed("strategy"):
-        return True
-    # A first-party strategy that is not installed: translated all the same, so that the error names its distribution.
-    return first_party.provider(registry.GROUPS["strategy"], accelerator) is not None and \
-        first_party.provider(registry.GROUPS["accelerator"], accelerator) is None
-
 
 #: The event hooks (called only when someone implements them).
 EVENT_HOOKS = tuple(
@@ -201,27 +179,28 @@ class Trainer:
         self.state = TrainerState()
         self.default_root_dir = os.path.expanduser(os.fspath(default_root_dir)) if default_root_dir is not None else os.getcwd()
         self.barebones = barebones
-        self._disabled = set(disable_plugins)
+        #: Turns plugin arguments into plugins (``lit_core.selection``); configure_callbacks() uses it too.
+        self._selection = select = selection.PluginSelection(disable_plugins, self.default_root_dir)
         self.plugin_manager = registry.PluginManager()
         self._kernel_defaults = KernelDefaults()
         self.plugin_manager.register(self._kernel_defaults, "lit.defaults")
         self.plugin_manager.register(Loops(), "lit.loops")
 
-        accelerator, strategy, devices = self._translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
-        chosen = self._sort_plugins(plugins, accelerator=accelerator, strategy=strategy, precision=precision)
-        self._check_barebones(barebones, enable_checkpointing, enable_progress_bar, enable_model_summary)
+        accelerator, strategy, devices = translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
+        chosen = select.sort_plugins(plugins, accelerator=accelerator, strategy=strategy, precision=precision)
+        selection.check_barebones(barebones, enable_checkpointing, enable_progress_bar, enable_model_summary)
         self.fast_dev_run = int(fast_dev_run)
 
         # ---- devices, accelerator, strategy, precision --------------------------------------
-        self.accelerator: Accelerator = self._choose_accelerator(chosen["accelerator"])
+        self.accelerator: Accelerator = select.choose_accelerator(chosen["accelerator"])
         self.device_ids = self.accelerator.parse_devices(devices)
         self.num_devices = len(self.device_ids)
         self.num_nodes = int(num_nodes)
-        self.strategy: Strategy = self._choose_strategy(chosen["strategy"])
+        self.strategy: Strategy = select.choose_strategy(chosen["strategy"], self.accelerator, self.num_devices, self.num_nodes)
         check_strategy_devices(self.strategy, self.num_devices, self.num_nodes)
         self.strategy.trainer = self
-        self._give_cluster_environment(chosen["environment"])
-        self.precision_plugin: Precision = self._choose_precision(chosen["precision"])
+        selection.give_cluster_environment(self.strategy, chosen["environment"])
+        self.precision_plugin: Precision = select.choose_precision(chosen["precision"])
         self.precision: str = self.precision_plugin.name
         self.sync_batchnorm = sync_batchnorm
         self.use_distributed_sampler = use_distributed_sampler
@@ -234,8 +213,9 @@ class Trainer:
 
         # ---- loggers and callbacks ----------------------------------------------------------
         quiet = barebones or self.fast_dev_run > 0
-        self.loggers: list[Logger] = [] if quiet else self._choose_loggers(logger, chosen["logger"])
-        self.callbacks: list[Callback] = self._choose_callbacks(callbacks, chosen["callback"], enable_progress_bar, enable_checkpointing, quiet)
+        self.loggers: list[Logger] = [] if quiet else select.choose_loggers(logger, chosen["logger"])
+        self.callbacks: list[Callback] = select.choose_callbacks(
+            callbacks, chosen["callback"], enable_progress_bar, enable_checkpointing, quiet, barebones)
         self.enable_model_summary = enable_model_summary is not False and not barebones
 
         check_each_once(self.loggers, self.callbacks, chosen["other"])  # before pluggy sees a duplicate
@@ -243,11 +223,11 @@ class Trainer:
             self.plugin_manager.register(plugin, f"lit.{name}:{plugin.name}")
         for lg in self.loggers:
             lg.attach(self)
-            self.plugin_manager.register(lg, self._plugin_name("logger", lg))
+            self.plugin_manager.register(lg, selection.plugin_name(self.plugin_manager, "logger", lg))
         # pluggy asks later registrations first: register in reverse to call them in the order given.
         for plugin in reversed(chosen["other"]):
-            self.plugin_manager.register(plugin, self._plugin_name("plugin", plugin))
-        self._register_callbacks(self.callbacks)
+            self.plugin_manager.register(plugin, selection.plugin_name(self.plugin_manager, "plugin", plugin))
+        selection.register_callbacks(self.plugin_manager, self.callbacks)
         self.plugin_manager.check_pending()
         self.plugin_manager.hook.lit_init_start(trainer=self)
 
@@ -326,251 +306,6 @@ class Trainer:
     parse_argparser = classmethod(_argparse.parse_argparser)
     get_init_arguments_and_types = classmethod(_argparse.get_init_arguments_and_types)
     default_attributes = classmethod(_argparse.default_attributes)
-
-    # ----------------------------------------------------------------------------------------
-    # Choosing plugins
-    # ----------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _translate_seed_flags(accelerator: Any, strategy: Any, devices: Any, gpus: Any, tpu_cores: Any) -> tuple[Any, Any, Any]:
-        """Lightning 1.x's ``gpus=``, ``tpu_cores=`` and ``accelerator=<strategy>`` as today's flags.
-
-        ``gpus=`` / ``tpu_cores=`` select the accelerator an installed distribution declares for the
-        ``gpus_accelerator`` / ``tpu_cores_accelerator`` role (``lit_core.roles``).
-        """
-        if gpus is not None:
-            target = roles.fill("gpus_accelerator")
-            shown = repr(target) if target else "..."  # none declared: the error below says what to install
-            rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator={shown}, devices={gpus!r}).")
-            if gpus not in (0, "0", []) and (accelerator in ("auto", None) or _names_a_strategy(accelerator)):
-                accelerator = roles.require("gpus_accelerator", f"Trainer(gpus={gpus!r})")
-            if gpus not in (0, "0", []):
-                devices = gpus
-        if tpu_cores is not None:
-            target = roles.fill("tpu_cores_accelerator")
-            shown = repr(target) if target else "..."
-            rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator={shown}, devices={tpu_cores!r}).")
-            accelerator, devices = roles.require("tpu_cores_accelerator", f"Trainer(tpu_cores={tpu_cores!r})"), tpu_cores
-        if _names_a_strategy(accelerator):
-            rank_zero_deprecation(
-                f"Trainer(accelerator={accelerator!r}) is deprecated: use Trainer(strategy={accelerator!r}) "
-                "and accelerator= for the device kind."
-            )
-            multi = accelerator in SEED_MULTI_DEVICE
-            strategy = roles.require("multi_device_strategy", f"Trainer(accelerator={accelerator!r})") if multi else accelerator
-            accelerator = "auto"  # with gpus= the accelerator was chosen above
-        return accelerator, strategy, devices
-
-    def _sort_plugins(self, plugins: Any, **flags: Any) -> dict[str, Any]:
-        """Merge ``plugins=[...]`` into the per-kind choices; names, classes or instances."""
-        chosen: dict[str, Any] = {"accelerator": flags["accelerator"], "strategy": flags["strategy"],
-                                  "precision": flags["precision"], "environment": None, "logger": [], "callback": [],
-                                  "other": []}
-        items = plugins if isinstance(plugins, (list, tuple)) else ([] if plugins is None else [plugins])
-        for item in items:
-            kind, obj = self._classify(item)
-            if kind in ("logger", "callback", "other"):
-                chosen[kind].append(obj)
-                continue
-            default = {"accelerator": "auto", "strategy": "auto", "precision": "32-true", "environment": None}[kind]
-            if chosen[kind] not in (default, None) and chosen[kind] is not obj:
-                raise MisconfigurationException(
-                    f"Two {kind}s were given: {kind}={chosen[kind]!r} and {obj!r} in plugins=[...]. Give one."
-                )
-            chosen[kind] = obj
-        return chosen
-
-    def _classify(self, item: Any) -> tuple[str, Any]:
-        if isinstance(item, str):
-            name = PRECISION_ALIASES.get(item, item)
-            kinds = registry.find_kinds(name)
-            if not kinds:
-                raise PluginError(
-                    f"Unknown plugin {item!r} in plugins=[...]. Installed: "
-                    + "; ".join(f"{k}: {', '.join(sorted(registry.installed(k))) or 'none'}" for k in registry.GROUPS)
-                    + f". {registry.install_hint(None, name)}"
-                )
-            if len(kinds) > 1:
-                raise PluginError(
-                    f"plugins=[{item!r}] is ambiguous: it names a {' and a '.join(kinds)}. "
-                    f"Pass it through the dedicated argument instead ({kinds[0]}={item!r})."
-                )
-            kind = kinds[0]
-            return kind, (self._load_named(kind, name) if kind in ("logger", "callback") else name)
-        defaults = self._constructor_defaults("logger") if inspect.isclass(item) and issubclass(item, Logger) else None
-        obj = registry.instantiate(item, "plugins=[...]", defaults)
-        for base, kind in ((Accelerator, "accelerator"), (Strategy, "strategy"), (Precision, "precision"), (Logger, "logger"),
-                           (Callback, "callback"), (ClusterEnvironment, "environment")):
-            if isinstance(obj, base):
-                return kind, obj
-        if not any(name.startswith("lit_") for name in dir(obj)):
-            raise PluginError(
-                f"plugins=[{item!r}]: {type(obj).__name__} is not a lit plugin. Give an Accelerator, Strategy, "
-                "Precision, Logger, Callback or ClusterEnvironment, or an object with @lit.hookimpl methods named after lit's hooks."
-            )
-        return "other", obj
-
-    def _give_cluster_environment(self, env: ClusterEnvironment | None) -> None:
-        """A ``ClusterEnvironment`` from ``plugins=[...]`` goes to the strategy, as in Lightning.
-
-        One-process strategies keep it too (unused): plugins read it, e.g. ``SLURMEnvironment(auto_requeue=False)``.
-        """
-        if env is None:
-            return
-        own = self.strategy.cluster_environment
-        if own is not None and own is not env:
-            raise MisconfigurationException(
-                f"Two cluster environments were given: {type(own).__name__} in the strategy and {type(env).__name__} "
-                "in plugins=[...]. Give one."
-            )
-        self.strategy.cluster_environment = env
-
-    def _load_named(self, kind: str, name: str) -> Any:
-        """Import plugin ``name`` of ``kind`` and return an instance."""
-        if name in self._disabled:
-            raise PluginError(f"The {kind} {name!r} is blocked by disable_plugins={sorted(self._disabled)}.")
-        return registry.instantiate(registry.load(kind, name), f"{kind}={name!r}", self._constructor_defaults(kind))
-
-    def _constructor_defaults(self, kind: str) -> dict[str, Any]:
-        """What a plugin built from its name or class gets from the Trainer (loggers: the root dir)."""
-        return {"save_dir": self.default_root_dir} if kind == "logger" else {}
-
-    def _resolve(self, kind: str, value: Any, base: type) -> Any:
-        if isinstance(value, str):
-            obj = self._load_named(kind, value)
-        else:
-            obj = registry.instantiate(value, f"{kind}=", self._constructor_defaults(kind))
-        if not isinstance(obj, base):
-            raise PluginError(f"{kind}={value!r} is not a {base.__name__}: give a name, a {base.__name__} subclass or an instance of one.")
-        reason = obj.unavailable_reason() if hasattr(obj, "unavailable_reason") else None  # optional on loggers and callbacks
-        if reason:
-            raise MisconfigurationException(f"{kind}={getattr(obj, 'name', value)!r} cannot run on this machine: {reason}")
-        return obj
-
-    def _choose_accelerator(self, value: Any) -> Accelerator:
-        if value not in ("auto", None):
-            try:
-                return self._resolve("accelerator", value, Accelerator)
-            except PluginError as exc:
-                dist = first_party.provider(registry.GROUPS["accelerator"], value) if isinstance(value, str) else None
-                if dist is not None and value not in registry.installed("accelerator"):
-                    raise PluginError(
-                        f"accelerator={value!r} needs the {dist} plugin, which is not installed: "
-                        f"`pip install {dist}`. Installed accelerators: {', '.join(sorted(registry.installed('accelerator')))}."
-                    ) from exc
-                raise
-        names = ["cpu"] if registry.autoload_disabled() else list(registry.installed("accelerator"))
-        candidates = []
-        for name in names:
-            if name in self._disabled:
-                continue
-            cls = registry.usable_for_auto("accelerator", name)  # a broken third-party one is skipped, with a warning
-            if cls is not None:
-                candidates.append((cls.priority, name == "cpu", name))
-        if not candidates and "cpu" not in self._disabled:
-            return self._resolve("accelerator", "cpu", Accelerator)  # raises what keeps lit-core's cpu from running
-        if not candidates:
-            raise MisconfigurationException(
-                f"No accelerator can run here: the available ones are blocked by disable_plugins={sorted(self._disabled)} "
-                "or not installed (lit-core provides 'cpu'). Remove them from disable_plugins or pass accelerator=."
-            )
-        _, _, best = max(candidates)
-        return self._resolve("accelerator", best, Accelerator)
-
-    def _choose_strategy(self, value: Any) -> Strategy:
-        if value in ("auto", None):
-            if self.num_devices * self.num_nodes > 1:
-                value = self.accelerator.multi_device_strategy or roles.require(
-                    "multi_device_strategy", f"devices={self.num_devices}, num_nodes={self.num_nodes}", self._disabled)
-                if value not in registry.installed("strategy"):
-                    raise PluginError(
-                        f"devices={self.num_devices}, num_nodes={self.num_nodes} needs the multi-process strategy {value!r} "
-                        f"of accelerator={self.accelerator.name!r}, and it is not installed. "
-                        + registry.install_hint("strategy", value)
-                        + f" Then strategy={value!r} is picked automatically."
-                    )
-            else:
-                return SingleDeviceStrategy()
-        return self._resolve("strategy", value, Strategy)
-
-    def _choose_precision(self, value: Any) -> Precision:
-        if isinstance(value, (str, int)):
-            name = PRECISION_ALIASES.get(value, value)
-            if not isinstance(name, str) or name not in registry.installed("precision"):
-                group = registry.GROUPS["precision"]
-                known = sorted({*registry.installed("precision"), *(n for n, _ in first_party.names(group))})
-                hint = first_party.provider(group, name) if isinstance(name, str) else None
-                raise UnknownPluginError(
-                    f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases 16, 32, 64, "
-                    f"'bf16')." + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
-                )
-            value = name
-        return self._resolve("precision", value, Precision)
-
-    def _choose_loggers(self, value: Any, extra: list[Logger]) -> list[Logger]:
-        if value is False:
-            return list(extra)
-        if value is None or value is True:
-            if extra:
-                return list(extra)
-            name = roles.fill("default_logger", self._disabled)  # lit-core's csv unless a distribution claims the role
-            return [] if name is None else [self._load_named("logger", name)]
-        values = value if isinstance(value, (list, tuple)) else [value]
-        return [self._resolve("logger", v, Logger) for v in values] + list(extra)
-
-    def _choose_callbacks(self, value: Any, extra: list[Callback], progress_bar: bool | None, checkpointing: bool | None, quiet: bool) -> list[Callback]:
-        given = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
-        callbacks = [self._resolve("callback", cb, Callback) for cb in given] + list(extra)
-        present = {getattr(cb, "name", None) for cb in callbacks} | {type(cb).__name__ for cb in callbacks}
-        wanted = []
-        # A bar the user chose (by name, class or instance) keeps the default one out.
-        if progress_bar is not False and not self.barebones and not any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
-            wanted.append("default_progress_bar")
-        if checkpointing is not False and not quiet:
-            wanted.append("default_checkpointing")
-        for role in wanted:
-            name = roles.fill(role, self._disabled)
-            if name is not None and name not in present:
-                callbacks.append(self._load_named("callback", name))
-        return callbacks
-
-    @staticmethod
-    def _check_barebones(barebones: bool, *flags: bool | None) -> None:
-        if barebones and any(flag is not None and bool(flag) for flag in flags):
-            raise MisconfigurationException(
-                "Trainer(barebones=True) turns off checkpointing, the progress bar and the model summary: "
-                "drop enable_checkpointing / enable_progress_bar / enable_model_summary=True, or barebones=True."
-            )
-
-    def _plugin_name(self, kind: str, obj: Any) -> str:
-        """A readable, unique name for ``LIT_TRACE_HOOKS`` and ``plugin_manager.get_plugin``."""
-        name = f"{kind}:{type(obj).__name__}"
-        suffix = 1
-        while self.plugin_manager.has_plugin(name if suffix == 1 else f"{name}#{suffix}"):
-            suffix += 1
-        return name if suffix == 1 else f"{name}#{suffix}"
-
-    def _register_callbacks(self, callbacks: list[Callback]) -> None:
-        # pluggy calls later registrations first: register in reverse to call in list order.
-        for cb in reversed(callbacks):
-            self.plugin_manager.register(cb, self._plugin_name("callback", cb))
-            self.plugin_manager.register(callback_plugin(cb), f"lit.callback-adapter:{id(cb)}")
-
-    def _attach_model_callbacks(self, module: LightningModule) -> None:
-        """Add ``configure_callbacks()``'s callbacks; they replace trainer callbacks of the same type."""
-        returned = module.configure_callbacks()
-        extra = list(returned) if isinstance(returned, (list, tuple)) else ([returned] if returned else [])
-        if not extra:
-            return
-        replaced = {type(cb) for cb in extra}
-        callbacks = [cb for cb in self.callbacks if type(cb) not in replaced] + [self._resolve("callback", cb, Callback) for cb in extra]
-        check_each_once((), callbacks, ())
-        for cb in self.callbacks:
-            self.plugin_manager.unregister(cb)
-            self.plugin_manager.unregister(name=f"lit.callback-adapter:{id(cb)}")
-        self.callbacks = callbacks
-        self._register_callbacks(self.callbacks)
-        self.plugin_manager.check_pending()
 
     # ----------------------------------------------------------------------------------------
     # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
@@ -908,7 +643,7 @@ class Trainer:
         if datamodule is not None and any(v is not None for v in loaders.values()):
             raise MisconfigurationException(f"trainer.{fn.value}(): give dataloaders or a datamodule, not both.")
         if model is not self.lightning_module:
-            self._attach_model_callbacks(model)
+            selection.attach_model_callbacks(self, model, self._selection)
         self.lightning_module = model
         model.trainer = self
         if datamodule is not None:

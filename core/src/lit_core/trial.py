@@ -31,6 +31,7 @@ import torch
 from .checkpoint import capture_rng, restore_rng
 from .exceptions import MisconfigurationException
 from .metrics import MetricStore
+from .selection import register_callbacks
 
 if TYPE_CHECKING:
     from .callback import Callback
@@ -160,7 +161,7 @@ def _reregister_callbacks(trainer: Trainer, callbacks: list[Callback]) -> None:
         if pm.get_plugin(f"lit.callback-adapter:{id(cb)}") is not None:
             pm.unregister(name=f"lit.callback-adapter:{id(cb)}")
     trainer.callbacks = callbacks
-    trainer._register_callbacks(callbacks)
+    register_callbacks(pm, callbacks)
     pm.check_pending()
 
 
