@@ -83,6 +83,7 @@ KERNEL: tuple[str, ...] = (
     "roles.py",
     "loop_state.py",
     "selection.py",
+    "trainer_state.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.

@@ -11,8 +11,6 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,7 +33,7 @@ from .hparams import checkpoint_entries, hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
 from .legacy import translate_seed_flags
 from .logger import Logger
-from .loop_state import LoopState, MidEpoch
+from .loop_state import MidEpoch
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
@@ -46,6 +44,7 @@ from .rank_zero import rank_zero_info, rank_zero_only, rank_zero_warn
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
 from .selection import PRECISION_ALIASES  # noqa: F401  (plugins and tests import it from here)
 from .strategies.strategy import Strategy
+from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from .unique_plugins import check_each_once
 from .utilities import argparse as _argparse
 
@@ -55,55 +54,6 @@ EVENT_HOOKS = tuple(
     if name.startswith("lit_") and callable(spec) and not getattr(spec, "lit_spec", {}).get("firstresult")
     and name not in ("lit_log_metrics", "lit_log_hyperparams", "lit_setup_environment")
 )
-
-
-class TrainerFn(str, Enum):
-    """What the user called."""
-
-    FITTING = "fit"
-    VALIDATING = "validate"
-    TESTING = "test"
-    PREDICTING = "predict"
-
-
-class RunningStage(str, Enum):
-    """Which loop is running."""
-
-    TRAINING = "train"
-    SANITY_CHECKING = "sanity_check"
-    VALIDATING = "validate"
-    TESTING = "test"
-    PREDICTING = "predict"
-
-
-class TrainerStatus(str, Enum):
-    """Where the Trainer is in its life."""
-
-    INITIALIZING = "initializing"
-    RUNNING = "running"
-    FINISHED = "finished"
-    INTERRUPTED = "interrupted"
-
-
-@dataclass(slots=True, eq=False)
-class TrainerState(LoopState):
-    """``trainer.state``: the function, the running stage and the status (Lightning's), and where the loop is.
-
-    The loop's fields are ``LoopState``'s (``lit_core.loop_state``): the one public object the
-    loops write and plugins read.
-    """
-
-    status: TrainerStatus = TrainerStatus.INITIALIZING
-    fn: TrainerFn | None = None
-    stage: RunningStage | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status == TrainerStatus.FINISHED
-
-    @property
-    def stopped(self) -> bool:
-        return self.status == TrainerStatus.INTERRUPTED
 
 
 class _Result:
