@@ -84,6 +84,7 @@ KERNEL: tuple[str, ...] = (
     "loop_state.py",
     "selection.py",
     "trainer_state.py",
+    "checkpoint_contents.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.

@@ -17,30 +17,28 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import hookspecs, lineage, namespace, registry, selection, tuning
+from . import checkpoint_contents, hookspecs, lineage, namespace, registry, selection, tuning
 from .accelerators.accelerator import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import callback_plugin, module_plugin, overrides, positional_arity
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
-from .checkpoint import capture_rng, from_lightning, load_state_dict, optimizer_types, restore_optimizers, restore_rng
 from .cleanup import run_exception_hooks
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError
 from .flag_checks import check_strategy_devices, check_trainer_flags, parse_max_time
-from .hparams import checkpoint_entries, hyperparameters_to_log
+from .hparams import hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
 from .legacy import translate_seed_flags
 from .logger import Logger
-from .loop_state import MidEpoch
 from .loops import Loops
 from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
 from .progress_view import FitLoopView
-from .rank_zero import rank_zero_info, rank_zero_only, rank_zero_warn
+from .rank_zero import rank_zero_info, rank_zero_only
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
 from .selection import PRECISION_ALIASES  # noqa: F401  (plugins and tests import it from here)
 from .strategies.strategy import Strategy
@@ -651,9 +649,9 @@ class Trainer:
                 ckpt_path = self._ckpt_path
             self._ckpt_path_set = False
             self._lineage = lineage.record(module)  # the experiment as it starts (before a tuner changes its hparams)
-            ckpt_path = self._ckpt_path = self._resolve_ckpt_path(ckpt_path, fn, self._model_given)
+            ckpt_path = self._ckpt_path = checkpoint_contents.resolve_ckpt_path(self, ckpt_path, fn, self._model_given, self._fit_ran)
             if ckpt_path is not None:
-                self._restore(ckpt_path, fn)
+                checkpoint_contents.restore(self, ckpt_path, fn)
             if fn == TrainerFn.FITTING and self.enable_model_summary and self.is_global_zero:
                 hook.lit_print_model_summary(trainer=self, module=module)
             if self.is_global_zero and self.loggers:
@@ -976,54 +974,8 @@ class Trainer:
         self.global_step += 1
 
     # ----------------------------------------------------------------------------------------
-    # Checkpoints (kernel side: content and restore; files go through the checkpoint hooks)
+    # Checkpoints (contents and restore: lit_core.checkpoint_contents; files: the checkpoint hooks)
     # ----------------------------------------------------------------------------------------
-
-    def _checkpoint_dict(self, weights_only: bool = False) -> dict[str, Any]:
-        from . import __version__
-
-        module = self.lightning_module
-        checkpoint: dict[str, Any] = {
-            "epoch": self.current_epoch,
-            "global_step": self.global_step,
-            "lit_version": __version__,
-            # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
-            "lineage": lineage.entry(self._lineage, module),
-            "state_dict": module.state_dict(),
-            **checkpoint_entries(module.hparams, "hyper_parameters"),
-            "loops": {
-                "batches_that_stepped": self.state.batches_that_stepped,
-                "epoch_completed": self.state.epoch_completed,
-                # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
-                "epoch_batches_done": self.state.epoch_batches_done,
-                "epoch_batches_total": self.state.epoch_batches_total,
-                "total_batches_seen": self.state.total_batches_seen,
-                "epoch_rng": self.state.epoch_rng,
-            },
-        }
-        if self.datamodule is not None and self.datamodule.hparams:
-            checkpoint.update(checkpoint_entries(self.datamodule.hparams, "datamodule_hyper_parameters"))
-        if not weights_only:
-            checkpoint["rng_states"] = capture_rng()
-            checkpoint["optimizer_states"] = [opt.state_dict() for opt in self.optimizers]
-            checkpoint["optimizer_types"] = optimizer_types(self.optimizers)  # lit's: names a mismatch on resume
-            checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in self.lr_scheduler_configs]
-            checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_dict()}
-            if self.datamodule is not None:
-                checkpoint["datamodule"] = self.datamodule.state_dict()
-            precision_state = self.precision_plugin.state_dict()
-            if precision_state:
-                checkpoint["precision"] = precision_state
-            # Saved after a stage (trainer.save_checkpoint() after fit), the module's hooks are not registered.
-            adapter = None if self.plugin_manager.has_plugin("lit.module-adapter") else module_plugin(module)
-            if adapter is not None:
-                self.plugin_manager.register(adapter, "lit.module-adapter")
-            try:
-                self.plugin_manager.hook.lit_save_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
-            finally:
-                if adapter is not None:
-                    self.plugin_manager.unregister(adapter)
-        return checkpoint
 
     def save_checkpoint(self, filepath: str | os.PathLike, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state to ``filepath`` (atomically, rank zero)."""
@@ -1031,73 +983,7 @@ class Trainer:
             raise MisconfigurationException("trainer.save_checkpoint() needs a model: call it during or after fit().")
         if self.state.loss_check is not None:
             self.state.loss_check(os.fspath(filepath))
-        checkpoint = self._checkpoint_dict(weights_only)
+        checkpoint = checkpoint_contents.checkpoint_dict(self, self._lineage, weights_only)
         if self.is_global_zero:
             self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))
         self.strategy.barrier("save_checkpoint")
-
-    def _resolve_ckpt_path(self, ckpt_path: Any, fn: TrainerFn, model_given: bool) -> str | None:
-        """The file to restore: a path as given, or what ``"last"`` / ``"best"`` name (``None``: none)."""
-        if ckpt_path is None:
-            # Lightning: validate/test/predict without a model after fit() use the best checkpoint, if any.
-            if fn == TrainerFn.FITTING or model_given or self._fit_ran is False:
-                return None
-            path = self.plugin_manager.hook.lit_resolve_checkpoint_path(trainer=self, name="best")
-            if path is not None:
-                rank_zero_info(f"trainer.{fn.value}(): loading the best checkpoint of fit(), {path} (pass ckpt_path= to choose).")
-            return path
-        if isinstance(ckpt_path, os.PathLike):
-            return os.fspath(ckpt_path)
-        if ckpt_path not in ("last", "best"):
-            return ckpt_path
-        path = self.plugin_manager.hook.lit_resolve_checkpoint_path(trainer=self, name=ckpt_path)
-        if path is not None:
-            return path
-        why = ("no checkpoint callback is active (pip install lit-checkpoint, and keep enable_checkpointing on)"
-               if not self.checkpoint_callbacks else "the checkpoint callback has not written one of this run yet")
-        if ckpt_path == "last":
-            rank_zero_warn(f"ckpt_path='last': no last checkpoint found ({why}); trainer.{fn.value}() starts from the "
-                           "module's current weights.")
-            return None
-        raise MisconfigurationException(
-            f"ckpt_path='best': there is no best checkpoint ({why}). Give ModelCheckpoint a monitor= and train first, "
-            "or pass the checkpoint's path."
-        )
-
-    def _restore(self, ckpt_path: str, fn: TrainerFn) -> None:
-        module = self.lightning_module
-        checkpoint = self.plugin_manager.hook.lit_load_checkpoint(trainer=self, path=ckpt_path, map_location=self.device)
-        checkpoint = from_lightning(checkpoint, ckpt_path)
-        load_state_dict(module, checkpoint["state_dict"], source=f"Checkpoint {ckpt_path!r}")
-        self.plugin_manager.hook.lit_load_checkpoint_state(trainer=self, module=module, checkpoint=checkpoint)
-        if fn != TrainerFn.FITTING:
-            return
-        if "optimizer_states" not in checkpoint:
-            raise MisconfigurationException(
-                f"Checkpoint {ckpt_path!r} holds weights only (saved with weights_only=True): it cannot resume "
-                f"training. Load the weights with {type(module).__name__}.load_from_checkpoint(path) and call fit() "
-                "without ckpt_path, or resume from a full checkpoint."
-            )
-        restore_optimizers(self.optimizers, checkpoint, f"Checkpoint {ckpt_path!r}")
-        for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
-            config.scheduler.load_state_dict(state)
-        for cb in self.callbacks:
-            if cb.state_key in checkpoint.get("callbacks", {}):
-                cb.load_state_dict(checkpoint["callbacks"][cb.state_key])
-        if self.datamodule is not None and "datamodule" in checkpoint:
-            self.datamodule.load_state_dict(checkpoint["datamodule"])
-        if "precision" in checkpoint:
-            self.precision_plugin.load_state_dict(checkpoint["precision"])
-        loops = checkpoint.get("loops", {})
-        self.global_step = checkpoint["global_step"]
-        # Saved at the end of an epoch (where checkpoint callbacks save), training resumes at the next one.
-        self.current_epoch = checkpoint["epoch"] + (1 if loops.get("epoch_completed") else 0)
-        self.state.batches_that_stepped = loops.get("batches_that_stepped", self.global_step)
-        self.state.total_batches_seen = loops.get("total_batches_seen", self.state.total_batches_seen)
-        done = loops.get("epoch_batches_done", 0)
-        if not loops.get("epoch_completed") and done and loops.get("epoch_rng") is not None:
-            # Saved mid-epoch: the fit loop replays the epoch's order, skips the done batches, then puts
-            # the random state back as it was at the save (see FitLoop._resume_epoch).
-            self.state.resume = MidEpoch(done, loops["epoch_rng"], checkpoint.get("rng_states"), loops.get("epoch_batches_total"))
-        elif "rng_states" in checkpoint:
-            restore_rng(checkpoint["rng_states"])
