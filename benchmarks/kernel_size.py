@@ -86,6 +86,7 @@ KERNEL: tuple[str, ...] = (
     "trainer_state.py",
     "checkpoint_contents.py",
     "hot_path.py",
+    "trainer_properties.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.

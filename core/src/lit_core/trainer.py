@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import math
 import numbers
 import os
 import time
@@ -15,12 +14,11 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import checkpoint_contents, lineage, namespace, registry, selection, tuning
+from . import checkpoint_contents, lineage, registry, selection, tuning
 from .accelerators.accelerator import Accelerator
 from .builtins.adapters import callback_plugin, module_plugin, overrides
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
-from .callbacks.checkpoint import Checkpoint
 from .cleanup import run_exception_hooks
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError
@@ -35,12 +33,12 @@ from .metrics import MetricStore, is_metric_object, to_float
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
-from .progress_view import FitLoopView
 from .rank_zero import rank_zero_info, rank_zero_only
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
 from .selection import PRECISION_ALIASES  # noqa: F401  (plugins and tests import it from here)
 from .strategies.strategy import Strategy
-from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from .trainer_properties import TrainerProperties
+from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus  # noqa: F401  (Lightning's path: lit_core.trainer.states)
 from .unique_plugins import check_each_once
 from .utilities import argparse as _argparse
 
@@ -54,7 +52,7 @@ class _Result:
         self.value = value
 
 
-class Trainer(HotPath):
+class Trainer(TrainerProperties, HotPath):
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
 
     Takes Lightning's flags. Accelerators, strategies, precision, loggers and callbacks are
@@ -278,221 +276,6 @@ class Trainer(HotPath):
             else:
                 self.plugin_manager.register(plugin, name)
         self.plugin_manager.check_pending()
-
-    # ----------------------------------------------------------------------------------------
-    # Properties users read
-    # ----------------------------------------------------------------------------------------
-
-    @property
-    def logger(self) -> Logger | None:
-        """The first logger, or ``None``."""
-        return self.loggers[0] if self.loggers else None
-
-    @property
-    def log_dir(self) -> str:
-        """The first logger's folder for this run, else ``default_root_dir``."""
-        lg = self.logger
-        path = lg.log_dir if lg is not None else None
-        return path if path is not None else self.default_root_dir
-
-    @property
-    def is_global_zero(self) -> bool:
-        """Whether this process is global rank zero."""
-        return self.global_rank == 0
-
-    @property
-    def callback_metrics(self) -> dict[str, torch.Tensor]:
-        """Everything logged: step values, then epoch values (tensors)."""
-        return {**self.state.train_metrics.callback, **self.state.eval_metrics.callback}
-
-    @property
-    def logged_metrics(self) -> dict[str, Any]:
-        """What was last sent to the loggers."""
-        return dict(self._logged_metrics)
-
-    @property
-    def progress_bar_metrics(self) -> dict[str, float]:
-        """The ``prog_bar=True`` metrics as Python floats (read now, not per step)."""
-        return to_float({**self.state.train_metrics.progress_bar(), **self.state.eval_metrics.progress_bar()})
-
-    @property
-    def progress_bar_callback(self) -> Callback | None:
-        """The progress bar among the callbacks (one whose ``is_progress_bar`` is true), if any."""
-        return next((cb for cb in self.callbacks if getattr(cb, "is_progress_bar", False)), None)
-
-    @property
-    def checkpoint_callbacks(self) -> list[Checkpoint]:
-        """The checkpointing callbacks (``lit_core.callbacks.Checkpoint`` instances, such as ``ModelCheckpoint``)."""
-        return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
-
-    @property
-    def checkpoint_callback(self) -> Checkpoint | None:
-        """The first of ``checkpoint_callbacks``, or ``None``."""
-        return next(iter(self.checkpoint_callbacks), None)
-
-    @property
-    def early_stopping_callbacks(self) -> list[Callback]:
-        """The ``lit_core.callbacks.EarlyStopping`` callbacks (none when no distribution provides that name)."""
-        cls = namespace.imported_class("lit_core.callbacks", "EarlyStopping")
-        return [cb for cb in self.callbacks if isinstance(cb, cls)] if cls is not None else []
-
-    @property
-    def early_stopping_callback(self) -> Callback | None:
-        """The first of ``early_stopping_callbacks``, or ``None``."""
-        return next(iter(self.early_stopping_callbacks), None)
-
-    # Lightning's loop counters: fields of trainer.state (lit_core.loop_state), where the loops keep them.
-    @property
-    def current_epoch(self) -> int:
-        """Epochs completed."""
-        return self.state.current_epoch
-
-    @current_epoch.setter
-    def current_epoch(self, value: int) -> None:
-        self.state.current_epoch = value
-
-    @property
-    def global_step(self) -> int:
-        """Optimizer steps taken."""
-        return self.state.global_step
-
-    @global_step.setter
-    def global_step(self, value: int) -> None:
-        self.state.global_step = value
-
-    @property
-    def is_last_batch(self) -> bool:
-        """Whether the current training batch is the last of its epoch."""
-        return self.state.is_last_batch
-
-    @is_last_batch.setter
-    def is_last_batch(self, value: bool) -> None:
-        self.state.is_last_batch = value
-
-    @property
-    def should_stop(self) -> bool:
-        """Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached)."""
-        return self.state.should_stop
-
-    @should_stop.setter
-    def should_stop(self, value: bool) -> None:
-        self.state.should_stop = value
-
-    @property
-    def interrupted(self) -> bool:
-        """Whether the last stage was interrupted (an exception or ``KeyboardInterrupt``)."""
-        return self.state.status == TrainerStatus.INTERRUPTED
-
-    @property
-    def ckpt_path(self) -> str | None:
-        """The checkpoint the last ``fit`` / ``validate`` / ``test`` / ``predict`` restored (``None``: none).
-
-        Setting it (``trainer.ckpt_path = path``) makes the next stage restore ``path`` when it is
-        not given a ``ckpt_path=`` of its own, as in Lightning.
-        """
-        return self._ckpt_path
-
-    @ckpt_path.setter
-    def ckpt_path(self, path: str | os.PathLike | None) -> None:
-        self._ckpt_path = None if path is None else os.fspath(path)
-        self._ckpt_path_set = path is not None
-
-    @property
-    def fit_loop(self) -> FitLoopView:
-        """Lightning's read-only loop progress: ``fit_loop.epoch_progress``, ``fit_loop.epoch_loop.batch_progress``..."""
-        return FitLoopView(self)
-
-    @property
-    def num_training_batches(self) -> float:
-        """Batches per training epoch after limits (``inf`` for an unsized loader)."""
-        return float("inf") if self.state.epoch_batches_total is None else self.state.epoch_batches_total
-
-    @property
-    def num_sanity_val_batches(self) -> list[int | float]:
-        """Batches of each validation dataloader the sanity check runs (``num_sanity_val_steps``, within the limit)."""
-        from .data import batches_per_loader
-
-        most = math.inf if self.num_sanity_val_steps == -1 else self.num_sanity_val_steps
-        return batches_per_loader(self.val_dataloaders, self.limit_val_batches, most)
-
-    @property
-    def num_val_batches(self) -> list[int | float]:
-        """Batches of each validation dataloader a validation run takes, after ``limit_val_batches``."""
-        from .data import batches_per_loader
-
-        return batches_per_loader(self.val_dataloaders, self.limit_val_batches)
-
-    @property
-    def num_test_batches(self) -> list[int | float]:
-        """Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``."""
-        from .data import batches_per_loader
-
-        return batches_per_loader(self.test_dataloaders, self.limit_test_batches)
-
-    @property
-    def num_predict_batches(self) -> list[int | float]:
-        """Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``."""
-        from .data import batches_per_loader
-
-        return batches_per_loader(self.predict_dataloaders, self.limit_predict_batches)
-
-    @property
-    def estimated_stepping_batches(self) -> float:
-        """The total number of optimizer steps fit will take (for schedulers like OneCycleLR).
-
-        Lightning's formula: batches per epoch on this process (after ``limit_train_batches`` and the
-        strategy's sharding), divided by ``accumulate_grad_batches``, times ``max_epochs``, capped by
-        ``max_steps``. Reads the training dataloader when the loop has not done so yet.
-        """
-        if self.max_epochs == -1:
-            return float("inf") if self.max_steps == -1 else self.max_steps
-        batches = self.state.epoch_batches_total
-        if batches is None:
-            from .data import num_batches, process_dataloader
-
-            loaders = self.fetch_dataloaders("train") if self.lightning_module is not None else []
-            if loaders and self.world_size > 1:
-                # The strategy shards the data over the processes (the per-process count is what steps);
-                # a CombinedLoader's loaders each go through the strategy, as in the fit loop.
-                loaders = [process_dataloader(self, loaders[0], "train")]
-            batches = num_batches(loaders[0], self.limit_train_batches, "train", "limit_train_batches") if loaders else float("inf")
-        if math.isinf(batches):
-            per_epoch = batches
-        else:
-            # lit's 1.x-style several optimizers in automatic optimization each count a step.
-            several = len(self.optimizers or [None]) if getattr(self.lightning_module, "automatic_optimization", True) else 1
-            per_epoch = math.ceil(batches / self.accumulate_grad_batches) * several
-        total = per_epoch * max(self.max_epochs or 1, 1)
-        return min(total, self.max_steps) if self.max_steps != -1 else total
-
-    @property
-    def training(self) -> bool:
-        return self.state.stage == RunningStage.TRAINING
-
-    @property
-    def validating(self) -> bool:
-        return self.state.stage == RunningStage.VALIDATING
-
-    @property
-    def testing(self) -> bool:
-        return self.state.stage == RunningStage.TESTING
-
-    @property
-    def predicting(self) -> bool:
-        return self.state.stage == RunningStage.PREDICTING
-
-    @property
-    def enable_validation(self) -> bool:
-        """Whether ``fit`` runs validation: val data, a ``validation_step`` and ``limit_val_batches > 0``."""
-        from .data import LOADER_METHODS
-
-        module = self.lightning_module
-        if module is None or not overrides(module, LightningModule, "validation_step") or self.limit_val_batches == 0:
-            return False
-        if self._dataloader_args.get("val") is not None:
-            return True
-        return any(source is not None and overrides(source, base, LOADER_METHODS["val"])
-                   for source, base in ((self.datamodule, LightningDataModule), (module, LightningModule)))
 
     @contextlib.contextmanager
     def init_module(self, empty_init: bool | None = None) -> Iterator[None]:
