@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import numbers
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -29,7 +28,8 @@ from .interrupt import begin_shutdown, end_shutdown
 from .legacy import translate_seed_flags
 from .logger import Logger
 from .loops import Loops
-from .metrics import MetricStore, is_metric_object, to_float
+from .metric_logging import MetricLogging
+from .metrics import MetricStore
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
@@ -52,7 +52,7 @@ class _Result:
         self.value = value
 
 
-class Trainer(TrainerProperties, HotPath):
+class Trainer(TrainerProperties, MetricLogging, HotPath):
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
 
     Takes Lightning's flags. Accelerators, strategies, precision, loggers and callbacks are
@@ -522,74 +522,6 @@ class Trainer(TrainerProperties, HotPath):
             if source is not None and overrides(source, base, method):
                 return as_loader_list(getattr(source, method)(), kind)
         return []
-
-    # ----------------------------------------------------------------------------------------
-    # Called by the loops and by LightningModule methods
-    # ----------------------------------------------------------------------------------------
-
-    def _log(self, name: str, value: Any, prog_bar: bool, logger: bool, on_step: bool | None, on_epoch: bool | None,
-             reduce_fx: Any, enable_graph: bool, sync_dist: bool, add_dataloader_idx: bool, batch_size: int | None) -> None:
-        state = self.state
-        store = state.metrics
-        if store is None:
-            raise MisconfigurationException(
-                f"self.log({name!r}, ...) was called outside the loops (e.g. in __init__ or configure_optimizers): "
-                "log from the *_step methods and the on_* hooks."
-            )
-        if self.barebones:
-            raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
-        if state.dataloader_idx is not None and add_dataloader_idx and len(state.eval_loaders) > 1:
-            name = f"{name}/dataloader_idx_{state.dataloader_idx}"
-        if isinstance(value, torch.Tensor):
-            if value.numel() != 1:
-                raise MisconfigurationException(
-                    f"self.log({name!r}, value) takes a scalar; got a tensor of shape {tuple(value.shape)}. "
-                    "Reduce it (e.g. value.mean()) or log its elements with self.log_dict."
-                )
-            if not enable_graph:
-                value = value.detach()
-            if value.ndim:
-                value = value.squeeze()
-        elif isinstance(value, (int, float, numbers.Real)):
-            value = torch.tensor(float(value))  # numpy scalars too (the ABC, slower, is tried last)
-        elif is_metric_object(value):
-            # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
-            store.log_metric_object(name, value, prog_bar, logger, state.log_on_step if on_step is None else on_step,
-                                    (not state.log_on_step) if on_epoch is None else on_epoch)
-            return
-        else:
-            raise MisconfigurationException(
-                f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}. "
-                "(A torchmetrics Metric object can be logged too.)"
-            )
-        store.log(
-            name, value, prog_bar, logger,
-            state.log_on_step if on_step is None else on_step,
-            (not state.log_on_step) if on_epoch is None else on_epoch,
-            reduce_fx, sync_dist,
-            batch_size if batch_size is not None else self._batch_size,
-        )
-
-    def _batch_size(self) -> int:
-        state = self.state
-        if state.batch_size is None:
-            from .apply import extract_batch_size
-
-            state.batch_size = extract_batch_size(state.batch)
-        return state.batch_size
-
-    def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
-        return self.plugin_manager.hook.lit_reduce(trainer=self, tensor=tensor, op=op)
-
-    def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
-        """Record ``metrics`` in ``logged_metrics`` and, on rank zero, send them to the loggers at ``step``."""
-        if not metrics:
-            return
-        self._logged_metrics.update(metrics)
-        if self.is_global_zero and self.state.log_metrics is not None:
-            values = to_float(metrics)
-            values["epoch"] = self.current_epoch
-            self.state.log_metrics(trainer=self, metrics=values, step=step)
 
     # ----------------------------------------------------------------------------------------
     # Checkpoints (contents and restore: lit_core.checkpoint_contents; files: the checkpoint hooks)
