@@ -88,6 +88,7 @@ KERNEL: tuple[str, ...] = (
     "hot_path.py",
     "trainer_properties.py",
     "metric_logging.py",
+    "stage_setup.py",
 )
 # Lightning's user API (what a user's LightningModule / DataModule / Callback code touches),
 # counted apart from lit-core's goal, with the modules only it uses.

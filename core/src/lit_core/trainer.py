@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import checkpoint_contents, lineage, registry, selection, tuning
+from . import checkpoint_contents, lineage, registry, selection, stage_setup, tuning
 from .accelerators.accelerator import Accelerator
 from .builtins.adapters import callback_plugin, module_plugin, overrides
 from .builtins.defaults import KernelDefaults
@@ -399,20 +399,20 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         hook = self.plugin_manager.hook
         adapter = module_plugin(module)
         self.plugin_manager.register(adapter, "lit.module-adapter")
-        saved = self._torch_settings()
+        saved = stage_setup.apply_torch_settings(self.deterministic, self.benchmark)
         try:
             hook.lit_setup_environment(trainer=self)
             rank_zero_only.rank = self.global_rank  # type: ignore[attr-defined]
             self.device = self.accelerator.get_device(self.device_ids[self.local_rank % len(self.device_ids)])
             self.accelerator.setup_device(self.device)
-            self._prepare_data()
+            stage_setup.prepare_data(self)
             if self.datamodule is not None:
                 self.datamodule.setup(stage=fn.value)
             hook.lit_setup(trainer=self, module=module, stage=fn.value)
             if overrides(module, LightningModule, "configure_model"):
                 with self._init_context(None):
                     module.configure_model()
-            self._check_module_for(fn)
+            stage_setup.check_module_for(module, fn)
             self.model = hook.lit_setup_module(trainer=self, module=module)
             if fn == TrainerFn.FITTING:
                 self._configure_optimizers()
@@ -456,46 +456,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             raise
         finally:
             self.plugin_manager.unregister(adapter)
-            self._restore_torch_settings(saved)
-
-    def _torch_settings(self) -> tuple[Any, ...]:
-        saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-                 torch.backends.cudnn.benchmark)
-        if self.deterministic is not None:
-            torch.use_deterministic_algorithms(bool(self.deterministic), warn_only=self.deterministic == "warn")
-            if self.deterministic:
-                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        if self.benchmark is not None:
-            torch.backends.cudnn.benchmark = self.benchmark
-        return saved
-
-    @staticmethod
-    def _restore_torch_settings(saved: tuple[Any, ...]) -> None:
-        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-        torch.backends.cudnn.benchmark = saved[2]
-
-    def _prepare_data(self) -> None:
-        per_node = self.prepare_data_per_node
-        if per_node is None:
-            per_node = getattr(self.datamodule, "prepare_data_per_node", getattr(self.lightning_module, "prepare_data_per_node", True))
-        if (self.local_rank == 0) if per_node else self.is_global_zero:
-            if self.datamodule is not None:
-                self.datamodule.prepare_data()
-            self.lightning_module.prepare_data()
-        self.strategy.barrier("prepare_data")
-
-    def _check_module_for(self, fn: TrainerFn) -> None:
-        module = self.lightning_module
-        required = {TrainerFn.FITTING: "training_step", TrainerFn.TESTING: "test_step", TrainerFn.VALIDATING: "validation_step"}.get(fn)
-        if required and not overrides(module, LightningModule, required):
-            raise MisconfigurationException(
-                f"trainer.{fn.value}() needs {type(module).__name__}.{required}(self, batch, batch_idx): define it."
-            )
-        if fn == TrainerFn.FITTING and not overrides(module, LightningModule, "configure_optimizers"):
-            raise MisconfigurationException(
-                f"trainer.fit() needs {type(module).__name__}.configure_optimizers(): return an optimizer, e.g. "
-                "torch.optim.Adam(self.parameters(), lr=1e-3)."
-            )
+            stage_setup.restore_torch_settings(saved)
 
     def _configure_optimizers(self) -> None:
         module = self.lightning_module
