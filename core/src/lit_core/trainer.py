@@ -1,4 +1,12 @@
-"""``Trainer``: Lightning's flags and entry points over lit's hook-driven loops."""
+"""``Trainer``: Lightning's flags and entry points over lit's hook-driven loops.
+
+This module wires; each concern is a module of its own: ``selection`` (which accelerator,
+strategy, precision, loggers, callbacks; ``legacy``: Lightning 1.x flags), ``trainer_properties``
+(Lightning's read-only properties), ``trainer_state`` (``trainer.state``'s types), ``hot_path``
+(what a stage binds once, the per-step calls), ``metric_logging`` (``self.log``'s path),
+``stage_setup`` (torch settings, ``prepare_data``, checks) and ``checkpoint_contents`` (the
+checkpoint dict, restore). The loops are ``lit_core.loops``; the plugin contract is ``lit_core.hookspecs``.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +43,7 @@ from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
 from .rank_zero import rank_zero_info, rank_zero_only
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
-from .selection import PRECISION_ALIASES  # noqa: F401  (plugins and tests import it from here)
+from .selection import PRECISION_ALIASES  # noqa: F401  (importable from here, where it was)
 from .strategies.strategy import Strategy
 from .trainer_properties import TrainerProperties
 from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus  # noqa: F401  (Lightning's path: lit_core.trainer.states)
@@ -244,9 +252,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
     get_init_arguments_and_types = classmethod(_argparse.get_init_arguments_and_types)
     default_attributes = classmethod(_argparse.default_attributes)
 
-    # ----------------------------------------------------------------------------------------
-    # Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer
-    # ----------------------------------------------------------------------------------------
+    # ==== Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer ====
 
     def __getstate__(self) -> dict[str, Any]:
         """The Trainer without its plugin manager: the registered plugins, in order, instead.
@@ -295,9 +301,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         device = self.accelerator.get_device(self.device_ids[local_rank % len(self.device_ids)]) if self.device_ids else None
         return init_context(device, self.precision_plugin.tensor_init_context(), empty_init)
 
-    # ----------------------------------------------------------------------------------------
-    # Entry points
-    # ----------------------------------------------------------------------------------------
+    # ==== Entry points ============================================================================
 
     def fit(self, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None,
             datamodule: LightningDataModule | None = None, ckpt_path: str | None = None) -> None:
@@ -373,9 +377,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             datamodule.trainer = self
         self._dataloader_args = loaders
 
-    # ----------------------------------------------------------------------------------------
-    # Running a stage
-    # ----------------------------------------------------------------------------------------
+    # ==== Running a stage =========================================================================
 
     def _run(self, fn: TrainerFn, ckpt_path: str | None) -> Any:
         self.state.fn = fn
@@ -467,9 +469,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self._lightning_optimizers = [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(setup.optimizers)]
         self.lr_scheduler_configs = setup.schedulers
 
-    # ----------------------------------------------------------------------------------------
-    # Dataloaders
-    # ----------------------------------------------------------------------------------------
+    # ==== Dataloaders =============================================================================
 
     def fetch_dataloaders(self, kind: str) -> list[Any]:
         """The dataloaders of ``kind`` ("train", "val", "test", "predict"): argument, datamodule, module."""
@@ -484,9 +484,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
                 return as_loader_list(getattr(source, method)(), kind)
         return []
 
-    # ----------------------------------------------------------------------------------------
-    # Checkpoints (contents and restore: lit_core.checkpoint_contents; files: the checkpoint hooks)
-    # ----------------------------------------------------------------------------------------
+    # ==== Checkpoints (contents and restore: lit_core.checkpoint_contents; files: the checkpoint hooks) ====
 
     def save_checkpoint(self, filepath: str | os.PathLike, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state to ``filepath`` (atomically, rank zero)."""
