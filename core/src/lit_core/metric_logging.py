@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .apply import extract_batch_size
 from .exceptions import MisconfigurationException
 from .metrics import is_metric_object, to_float
 
@@ -77,8 +78,6 @@ class MetricLogging:
         """The current batch's size, read from the batch once (only when a logged value needs it)."""
         state = self.state
         if state.batch_size is None:
-            from .apply import extract_batch_size
-
             state.batch_size = extract_batch_size(state.batch)
         return state.batch_size
 

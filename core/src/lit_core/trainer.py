@@ -27,17 +27,19 @@ from .builtins.adapters import callback_plugin, module_plugin, overrides
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .cleanup import run_exception_hooks
+from .data import LOADER_METHODS, as_loader_list
 from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError
 from .flag_checks import check_strategy_devices, check_trainer_flags, parse_max_time
 from .hot_path import HotPath
 from .hparams import hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
-from .legacy import translate_seed_flags
+from .legacy import init_with_legacy_flags, translate_seed_flags
 from .logger import Logger
 from .loops import Loops
 from .metric_logging import MetricLogging
 from .metrics import MetricStore
+from .model_mode import init_context
 from .module import LightningModule
 from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
@@ -116,8 +118,6 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         **legacy_kwargs: Any,
     ) -> None:
         if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each), then built from today's flags
-            from .legacy import init_with_legacy_flags
-
             init_with_legacy_flags(self, legacy_kwargs, locals())
             return
         check_trainer_flags(locals())  # every flag, before any plugin is loaded
@@ -295,8 +295,6 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             yield
 
     def _init_context(self, empty_init: bool | None) -> contextlib.AbstractContextManager:
-        from .model_mode import init_context
-
         local_rank = int(os.environ.get("LOCAL_RANK", self.local_rank))
         device = self.accelerator.get_device(self.device_ids[local_rank % len(self.device_ids)]) if self.device_ids else None
         return init_context(device, self.precision_plugin.tensor_init_context(), empty_init)
@@ -473,8 +471,6 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
 
     def fetch_dataloaders(self, kind: str) -> list[Any]:
         """The dataloaders of ``kind`` ("train", "val", "test", "predict"): argument, datamodule, module."""
-        from .data import LOADER_METHODS, as_loader_list
-
         given = self._dataloader_args.get(kind)
         if given is not None:
             return as_loader_list(given, kind)

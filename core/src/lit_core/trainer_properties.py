@@ -17,6 +17,7 @@ import torch
 from . import namespace
 from .builtins.adapters import overrides
 from .callbacks.checkpoint import Checkpoint
+from .data import LOADER_METHODS, batches_per_loader, num_batches, process_dataloader
 from .datamodule import LightningDataModule
 from .metrics import to_float
 from .module import LightningModule
@@ -167,30 +168,22 @@ class TrainerProperties:
     @property
     def num_sanity_val_batches(self) -> list[int | float]:
         """Batches of each validation dataloader the sanity check runs (``num_sanity_val_steps``, within the limit)."""
-        from .data import batches_per_loader
-
         most = math.inf if self.num_sanity_val_steps == -1 else self.num_sanity_val_steps
         return batches_per_loader(self.val_dataloaders, self.limit_val_batches, most)
 
     @property
     def num_val_batches(self) -> list[int | float]:
         """Batches of each validation dataloader a validation run takes, after ``limit_val_batches``."""
-        from .data import batches_per_loader
-
         return batches_per_loader(self.val_dataloaders, self.limit_val_batches)
 
     @property
     def num_test_batches(self) -> list[int | float]:
         """Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``."""
-        from .data import batches_per_loader
-
         return batches_per_loader(self.test_dataloaders, self.limit_test_batches)
 
     @property
     def num_predict_batches(self) -> list[int | float]:
         """Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``."""
-        from .data import batches_per_loader
-
         return batches_per_loader(self.predict_dataloaders, self.limit_predict_batches)
 
     @property
@@ -205,8 +198,6 @@ class TrainerProperties:
             return float("inf") if self.max_steps == -1 else self.max_steps
         batches = self.state.epoch_batches_total
         if batches is None:
-            from .data import num_batches, process_dataloader
-
             loaders = self.fetch_dataloaders("train") if self.lightning_module is not None else []
             if loaders and self.world_size > 1:
                 # The strategy shards the data over the processes (the per-process count is what steps);
@@ -241,8 +232,6 @@ class TrainerProperties:
     @property
     def enable_validation(self) -> bool:
         """Whether ``fit`` runs validation: val data, a ``validation_step`` and ``limit_val_batches > 0``."""
-        from .data import LOADER_METHODS
-
         module = self.lightning_module
         if module is None or not overrides(module, LightningModule, "validation_step") or self.limit_val_batches == 0:
             return False
