@@ -20,9 +20,11 @@ PyTorch loop; goals <= 50 us/step default, <= 20 us/step barebones):
   the manual ``opt.step()`` and the batch transfer.
 
 Measured (issue 15): with these fast paths the default loop costs +6 us/step and barebones
-+3 us/step (loop_cost.py --steps 2000 --rounds 5: +5.9 / +2.7 on the reference machine);
-without any of them +18 and +12. Both are inside the goals; the paired tiny-model benchmark
-(``benchmarks/overhead.py``) has the smaller margin.
++3 us/step; without any of them +18 and +12. Both are inside the goals; the paired tiny-model
+benchmark (``benchmarks/overhead.py``) has the smaller margin. Moving them here from
+``trainer.py`` changed nothing measurable (``loop_cost.py --steps 2000 --rounds 5``, min over
+raw: +5.9 / +2.7 before, +5.5 / +2.2 after, on a shared 2-core machine where repeated runs
+differ by about 0.5 us).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from .registry import PluginManager
     from .trainer_state import TrainerState
 
+
 #: The event hooks (called only when someone implements them).
 EVENT_HOOKS = tuple(
     name for name, spec in vars(hookspecs).items()
@@ -66,8 +69,8 @@ class HotPath:
     def _bind_hot_path(self) -> None:
         """Decide once per stage what the per-step path calls.
 
-        ``_events``: one attribute per event hook, its caller when someone implements it, else
-        ``None``. ``_services``: the per-step service hooks. Then the module's overrides, and the
+        ``state.events``: one attribute per event hook, its caller when someone implements it,
+        else ``None``. ``state.services``: the per-step service hooks. Then the module's overrides, and the
         shortcuts taken when only the kernel's default implements a per-step service.
         """
         pm = self.plugin_manager
