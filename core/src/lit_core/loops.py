@@ -30,6 +30,7 @@ from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
 from .rank_zero import rank_zero_info, rank_zero_warn
 from .seed import isolate_rng
+from .trainer_state import RunningStage, TrainerFn
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -125,7 +126,6 @@ class EvaluationLoop:
         return loaders
 
     def run(self, loaders: list[Any] | None = None) -> list[dict[str, float]]:
-        from .trainer import RunningStage, TrainerFn
 
         trainer = self.trainer
         module = trainer.lightning_module
@@ -261,7 +261,6 @@ class PredictLoop:
         return self._predictions[0] if len(self._predictions) == 1 else self._predictions
 
     def run(self) -> Any:
-        from .trainer import RunningStage
 
         trainer = self.trainer
         module = trainer.lightning_module
@@ -585,7 +584,6 @@ class FitLoop:
         trainer = self.trainer
         if not self.val_loaders or trainer.num_sanity_val_steps == 0:
             return
-        from .trainer import RunningStage
 
         events = trainer.state.events
         trainer.sanity_checking = True
@@ -613,7 +611,6 @@ class FitLoop:
         return count % self.val_every == 0
 
     def _run_epoch(self) -> None:
-        from .trainer import RunningStage
 
         trainer = self.trainer
         state = self.state
