@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import types
 from pathlib import Path
 
 import pytest
 
 import lit_core
-from lit_core import plugin_api
+from lit_core import plugin_api, registry
 from lit_core.exceptions import MisconfigurationException, PluginError
 from lit_core.plugin_api import PLUGIN_API_VERSION, require_plugin_api
 
@@ -183,3 +184,28 @@ def test_every_distribution_ships_py_typed():
         missing += [f"{distribution.relative_to(REPO)}/{package}" for package in packages
                     if not (distribution / package / "py.typed").is_file()]
     assert not missing, f"no py.typed marker (PEP 561) in: {', '.join(missing)}; add an empty py.typed file there"
+
+
+def test_plugin_needing_a_newer_api_fails_naming_its_distribution(tmp_path, monkeypatch):
+    """``require_plugin_api`` at the top of a plugin's module: selecting it names the distribution and both versions."""
+    major, minor = PLUGIN_API_VERSION
+    (tmp_path / "lit_newer.py").write_text(
+        "from lit_core.plugin_api import Logger, require_plugin_api\n"
+        f"require_plugin_api(({major}, {minor + 5}))\n"
+        "class NewerLogger(Logger):\n    pass\n"
+    )
+    info = tmp_path / "lit_newer-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lit-newer\nVersion: 2.0\n")
+    (info / "entry_points.txt").write_text("[lit.loggers]\nnewer = lit_newer:NewerLogger\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.refresh()
+    try:
+        with pytest.raises(PluginError, match=r"'newer' .*from distribution lit-newer 2\.0 failed to import") as failure:
+            lit_core.Trainer(logger="newer", default_root_dir=tmp_path)
+    finally:
+        registry.refresh()
+        sys.modules.pop("lit_newer", None)
+    cause = failure.value.__cause__
+    assert isinstance(cause, PluginError)
+    assert f"plugin API {major}.{minor + 5}" in str(cause) and f"provides plugin API {major}.{minor}" in str(cause)
