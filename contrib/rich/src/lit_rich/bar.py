@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 import lit_core as lit
-from lit_core.progress import ProgressBar
+from lit_core.plugin_api import ProgressBar
 
 
 class _RateColumn(ProgressColumn):

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
-from lit_core.plugins import Precision
+from lit_core.plugin_api import MisconfigurationException, Precision
 
 from .lightning_classes import class_for
 

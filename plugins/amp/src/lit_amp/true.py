@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from lit_core.builtins.precision import TruePrecision
+from lit_core.plugin_api import TruePrecision
 
 from .lightning_classes import class_for
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import MisconfigurationException, rank_zero_warn
 
 
 def get_cpu_stats() -> dict[str, float]:

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from lit_core import Callback
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import Callback, MisconfigurationException, rank_zero_warn
 
 if TYPE_CHECKING:
-    from lit_core import LightningModule, Trainer
+    from lit_core.plugin_api import LightningModule, Trainer
 
 # Under lit_core's logger (where the names are imported from), so messages show as lit's own do.
 log = logging.getLogger("lit_core.callbacks.early_stopping")

@@ -11,14 +11,12 @@ import torch
 from torch.nn import Module, ModuleDict
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lit_core import Callback
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import Callback, MisconfigurationException, rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
 
-    from lit_core import LightningModule, Trainer
+    from lit_core.plugin_api import LightningModule, Trainer
 
 # Under lit_core's logger (where the names are imported from), so messages show as lit's own do.
 log = logging.getLogger("lit_core.callbacks.finetuning")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lit_core import Callback, LightningModule
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import Callback, LightningModule, MisconfigurationException, rank_zero_warn
 
 if TYPE_CHECKING:
-    from lit_core import Trainer
+    from lit_core.plugin_api import Trainer
 
 
 class GradientAccumulationScheduler(Callback):

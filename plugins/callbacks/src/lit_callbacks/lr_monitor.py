@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from lit_core import Callback
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import Callback, MisconfigurationException, rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
 
-    from lit_core import LightningModule, Trainer
+    from lit_core.plugin_api import LightningModule, Trainer
 
 
 class LearningRateMonitor(Callback):

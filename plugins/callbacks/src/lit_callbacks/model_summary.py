@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import lit_core as lit
-from lit_core.utilities.model_summary import ModelSummary as Summary
-from lit_core.utilities.model_summary import format_summary_table
+from lit_core.plugin_api import ModelSummary as Summary
+from lit_core.plugin_api import format_summary_table
 
 
 class ModelSummary(lit.Callback):

@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any, Literal
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
+from lit_core.plugin_api import MisconfigurationException
 
 
 class WriteInterval(str, Enum):

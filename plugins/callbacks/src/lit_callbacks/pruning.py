@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
+from lit_core.plugin_api import MisconfigurationException
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import rank_zero_warn
 
 
 class Throughput:

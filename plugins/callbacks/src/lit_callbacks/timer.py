@@ -7,12 +7,10 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from lit_core import Callback
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_info
+from lit_core.plugin_api import Callback, MisconfigurationException, rank_zero_info
 
 if TYPE_CHECKING:
-    from lit_core import LightningModule, Trainer
+    from lit_core.plugin_api import LightningModule, Trainer
 
 #: Lightning's stage names (``RunningStage`` values) that the timer measures.
 STAGES = ("train", "sanity_check", "validate", "test", "predict")

@@ -12,14 +12,17 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import SWALR, AveragedModel, get_ema_avg_fn
 
-from lit_core import Callback
-from lit_core.apply import move_data_to_device
-from lit_core.exceptions import MisconfigurationException
-from lit_core.optim import LRSchedulerConfig
-from lit_core.rank_zero import rank_zero_info, rank_zero_warn
+from lit_core.plugin_api import (
+    Callback,
+    LRSchedulerConfig,
+    MisconfigurationException,
+    move_data_to_device,
+    rank_zero_info,
+    rank_zero_warn,
+)
 
 if TYPE_CHECKING:
-    from lit_core import LightningModule, Trainer
+    from lit_core.plugin_api import LightningModule, Trainer
 
 AvgFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 

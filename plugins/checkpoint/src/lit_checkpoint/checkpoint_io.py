@@ -88,7 +88,7 @@ class TorchCheckpointIO(CheckpointIO):
             io.save(checkpoint, path)
 
     def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
-        from lit_core.checkpoint import load
+        from lit_core.plugin_api import load_checkpoint as load
 
         path = str(path)
         local = io.local_path(path)

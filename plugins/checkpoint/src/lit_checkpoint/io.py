@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
-from lit_core import checkpoint_files
+from lit_core.plugin_api import checkpoint_files
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -273,7 +273,7 @@ def save(checkpoint: dict[str, Any], url: str) -> None:
 
 def load(url: str, map_location: Any) -> dict[str, Any]:
     """Read a checkpoint from URL ``url`` with ``torch.load(weights_only=True)`` (the kernel's checks)."""
-    from lit_core.checkpoint import load as load_checkpoint
+    from lit_core.plugin_api import load_checkpoint
 
     fs, inner = filesystem(url)
     if not fs.isfile(inner):

@@ -28,9 +28,7 @@ from typing import Any, Literal
 import torch
 
 import lit_core as lit
-from lit_core.callbacks import Checkpoint
-from lit_core.exceptions import MisconfigurationException
-from lit_core.rank_zero import rank_zero_info, rank_zero_warn
+from lit_core.plugin_api import Checkpoint, MisconfigurationException, rank_zero_info, rank_zero_warn
 
 from . import io
 from .async_save import AsyncCheckpointIO, async_checkpoint_io

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import lit_core as lit
-from lit_core.plugins.environments import ClusterEnvironment
-from lit_core.rank_zero import rank_zero_info, rank_zero_warn
+from lit_core.plugin_api import ClusterEnvironment, rank_zero_info, rank_zero_warn
 
 if TYPE_CHECKING:
     from .model_checkpoint import ModelCheckpoint

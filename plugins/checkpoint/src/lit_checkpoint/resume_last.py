@@ -22,8 +22,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core import lineage
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import lineage, rank_zero_warn
 
 from . import io
 

@@ -6,8 +6,7 @@ import os
 
 import torch
 
-from lit_core.accelerators import Accelerator
-from lit_core.exceptions import MisconfigurationException
+from lit_core.plugin_api import Accelerator, MisconfigurationException
 
 
 class CUDAAccelerator(Accelerator):

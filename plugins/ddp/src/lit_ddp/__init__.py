@@ -9,8 +9,7 @@ gradients. Lightning's cluster environments (``SLURMEnvironment``, ``TorchElasti
 ``Trainer(plugins=[SLURMEnvironment(auto_requeue=False)])``. See ``docs/distributed.rst``.
 """
 
-from lit_core.distributed import DistributedSamplerWrapper
-from lit_core.plugins.environments import ClusterEnvironment
+from lit_core.plugin_api import ClusterEnvironment, DistributedSamplerWrapper
 
 from .environment import KubeflowEnvironment, LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment
 from .launchers import ProcessFailedError

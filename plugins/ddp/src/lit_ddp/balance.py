@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException, MisconfigurationTypeError, MisconfigurationValueError
+from lit_core.plugin_api import MisconfigurationException, MisconfigurationTypeError, MisconfigurationValueError
 
 
 def timeout_of(value: timedelta | float) -> timedelta:

@@ -30,8 +30,7 @@ import socket
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from lit_core.exceptions import MisconfigurationException
-from lit_core.plugins.environments import ClusterEnvironment
+from lit_core.plugin_api import ClusterEnvironment, MisconfigurationException
 
 #: Set by lit's launchers in every process of a job they started (the first process included).
 LAUNCHED_ENV = "LIT_DDP_LAUNCHED"

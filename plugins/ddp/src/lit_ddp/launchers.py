@@ -41,8 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lit_core.distributed import result_payload, take_back
-from lit_core.plugins.environments import ClusterEnvironment
+from lit_core.plugin_api import ClusterEnvironment, result_payload, take_back
 
 from .environment import ERROR_FILE_ENV, LAUNCHED_ENV, PARENT_PID_ENV
 
@@ -87,7 +86,7 @@ def script_command() -> list[str]:
         return [sys.executable, "-m", spec.name, *sys.argv[1:]]
     script = sys.argv[0] if sys.argv else ""
     if script in ("", "-c") or not os.path.isfile(script):
-        from lit_core.exceptions import MisconfigurationException
+        from lit_core.plugin_api import MisconfigurationException
 
         raise MisconfigurationException(
             "strategy='ddp' starts the other processes by running your script again, but this code does not come "

@@ -25,12 +25,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 import lit_core as lit
-from lit_core.distributed import ShardedLoaders
-from lit_core.exceptions import MisconfigurationException
-from lit_core.plugins.environments import ClusterEnvironment
-from lit_core.strategies import Strategy
-from lit_core.trainer import TrainerFn
-from lit_core.wrappers import StepForward
+from lit_core.plugin_api import ClusterEnvironment, MisconfigurationException, ShardedLoaders, StepForward, Strategy, TrainerFn
 
 from .balance import check_even_batches, note_timeout, timeout_of
 from .environment import detect, place

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
+from lit_core.plugin_api import MisconfigurationException
 
 from .sender import Sender
 

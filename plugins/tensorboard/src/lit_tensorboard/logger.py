@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
-from lit_core.apply import move_data_to_device
-from lit_core.logger import FolderLogger
-from lit_core.logger import plain_data as _yaml_safe
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import FolderLogger, move_data_to_device, rank_zero_warn
+from lit_core.plugin_api import plain_data as _yaml_safe
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter

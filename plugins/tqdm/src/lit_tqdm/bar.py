@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 import lit_core as lit
-from lit_core.progress import ProgressBar
+from lit_core.plugin_api import ProgressBar
 
 if TYPE_CHECKING:
     from tqdm import tqdm as Tqdm

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
-from lit_core.logger import plain_data as _yaml_safe
-from lit_core.rank_zero import rank_zero_warn
+from lit_core.plugin_api import MisconfigurationException, rank_zero_warn
+from lit_core.plugin_api import plain_data as _yaml_safe
 
 if TYPE_CHECKING:
     import torch

@@ -33,8 +33,7 @@ from typing import Any, ClassVar
 import torch
 
 import lit_core as lit
-from lit_core.accelerators import Accelerator
-from lit_core.apply import move_data_to_cpu
+from lit_core.plugin_api import Accelerator, move_data_to_cpu
 
 from . import runtime
 

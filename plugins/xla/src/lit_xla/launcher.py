@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core.distributed import result_payload, take_back
+from lit_core.plugin_api import result_payload, take_back
 
 #: key -> (trainer, function, payload file), for the forked processes to find.
 _STAGES: dict[int, tuple[lit.Trainer, Callable[[], Any], str]] = {}
@@ -33,7 +33,7 @@ def launch(trainer: lit.Trainer, function: Callable[[], Any], all_devices: bool)
     import torch_xla
 
     if torch_xla._XLAC._xla_runtime_is_initialized() and all_devices:
-        from lit_core.exceptions import MisconfigurationException
+        from lit_core.plugin_api import MisconfigurationException
 
         raise MisconfigurationException(
             "strategy='xla' starts its processes before anything touches an XLA device, but this process already "

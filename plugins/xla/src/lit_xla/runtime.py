@@ -17,7 +17,7 @@ from types import ModuleType
 
 import torch
 
-from lit_core.exceptions import MisconfigurationException
+from lit_core.plugin_api import MisconfigurationException
 
 #: torch_xla's own switch for the kind of device (``TPU``, ``CPU``, ``CUDA``...).
 PJRT_DEVICE = "PJRT_DEVICE"

@@ -20,9 +20,7 @@ from typing import Any, ClassVar
 import torch
 
 import lit_core as lit
-from lit_core.distributed import ShardedLoaders
-from lit_core.exceptions import MisconfigurationException
-from lit_core.strategies import Strategy
+from lit_core.plugin_api import MisconfigurationException, ShardedLoaders, Strategy
 
 from . import runtime
 

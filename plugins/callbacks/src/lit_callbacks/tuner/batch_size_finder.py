@@ -17,9 +17,15 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core.exceptions import ExitStage, MisconfigurationException
-from lit_core.rank_zero import rank_zero_info, rank_zero_warn
-from lit_core.trial import Trial, dataloaders_given, reload_dataloaders
+from lit_core.plugin_api import (
+    ExitStage,
+    MisconfigurationException,
+    Trial,
+    dataloaders_given,
+    rank_zero_info,
+    rank_zero_warn,
+    reload_dataloaders,
+)
 
 from .attributes import lightning_getattr, lightning_hasattr, lightning_setattr
 

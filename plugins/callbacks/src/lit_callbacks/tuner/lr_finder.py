@@ -16,10 +16,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core.exceptions import ExitStage, MisconfigurationException
-from lit_core.optim import LRSchedulerConfig
-from lit_core.rank_zero import rank_zero_warn
-from lit_core.trial import Trial
+from lit_core.plugin_api import ExitStage, LRSchedulerConfig, MisconfigurationException, Trial, rank_zero_warn
 
 from .attributes import lightning_hasattr, lightning_setattr
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import lit_core as lit
-from lit_core.exceptions import MisconfigurationException
-from lit_core.trial import with_callbacks
+from lit_core.plugin_api import MisconfigurationException, with_callbacks
 
 from .batch_size_finder import BatchSizeFinder
 from .lr_finder import LearningRateFinder, LRFinder
