@@ -294,13 +294,16 @@ class ProgressBar(Callback):
             self.finish()
 
     # ---- lit hooks ---------------------------------------------------------------------------
+    # The hooks that open a bar are tryfirst: the bar is open when any callback's ``on_*_start``
+    # runs, the bar's own overrides too (Lightning's ``super().on_train_epoch_start(...)`` has
+    # opened ``train_progress_bar`` when it returns).
 
     @hookimpl
     def lit_setup(self, trainer: Trainer) -> None:
         self._trainer = trainer
         self._active = self.is_enabled and trainer.is_global_zero
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def lit_sanity_check_start(self, trainer: Trainer) -> None:
         if self._active:
             most = trainer.num_sanity_val_steps if trainer.num_sanity_val_steps != -1 else math.inf
@@ -312,7 +315,7 @@ class ProgressBar(Callback):
         stage, self._eval = self._eval, None
         self._close(stage)
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def lit_train_epoch_start(self, trainer: Trainer) -> None:
         if not self._active:
             return
@@ -344,7 +347,7 @@ class ProgressBar(Callback):
             self.close_bar(stage.bar, "train")
             self.finish()
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def lit_validation_start(self, trainer: Trainer) -> None:
         self._open_eval(trainer, "validation", self.validation_description, trainer.val_dataloaders,
                         trainer.limit_val_batches)
@@ -365,11 +368,11 @@ class ProgressBar(Callback):
         if not trainer.sanity_checking:  # the sanity check's bar closes in lit_sanity_check_end
             self._close_eval()
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def lit_test_start(self, trainer: Trainer) -> None:
         self._open_eval(trainer, "test", self.test_description, trainer.test_dataloaders, trainer.limit_test_batches)
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def lit_predict_start(self, trainer: Trainer) -> None:
         self._open_eval(trainer, "predict", self.predict_description, trainer.predict_dataloaders,
                         trainer.limit_predict_batches)

@@ -239,7 +239,8 @@ class TQDMProgressBar(ProgressBar):
         if self.is_terminal:
             bar = getattr(self, f"init_{kind}_tqdm")()
             bar.reset(total=None if math.isinf(total) else int(total))
-            bar.set_description(description)
+            if kind == "train":  # "Epoch N"; the other bars keep what init_<kind>_tqdm() described
+                bar.set_description(description)
         else:
             bar = _line_bar_class()(self.file, description, total)
         self._bars[kind if kind != "sanity" else "validation"] = bar
