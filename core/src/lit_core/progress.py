@@ -60,6 +60,15 @@ class _Stage:
         self.drawn_n, self.drawn_t = 0, 0.0
 
 
+#: The evaluation bar of each trainer function: its kind, description attribute, loaders and ``limit_*_batches``.
+_EVAL_BARS = {
+    "fit": ("validation", "validation_description", "val_dataloaders", "limit_val_batches"),
+    "validate": ("validation", "validation_description", "val_dataloaders", "limit_val_batches"),
+    "test": ("test", "test_description", "test_dataloaders", "limit_test_batches"),
+    "predict": ("predict", "predict_description", "predict_dataloaders", "limit_predict_batches"),
+}
+
+
 class ProgressBar(Callback):
     """Base class of progress bars; see the module docstring for the drawing methods a bar implements."""
 
@@ -278,11 +287,6 @@ class ProgressBar(Callback):
             if skip > every:
                 stage.due = ((n + skip) // every) * every
 
-    def _open_eval(self, trainer: Trainer, kind: str, description: str, loaders: list[Any], limit: float) -> None:
-        if self._active and not trainer.sanity_checking:  # the sanity check opened its own bar
-            self._close(self._eval)
-            self._eval = self._open(kind, description, self.total_batches(loaders, limit))
-
     def _close_eval(self) -> None:
         stage, self._eval = self._eval, None
         if stage is None:
@@ -349,8 +353,14 @@ class ProgressBar(Callback):
 
     @hookimpl(tryfirst=True)
     def lit_validation_start(self, trainer: Trainer) -> None:
-        self._open_eval(trainer, "validation", self.validation_description, trainer.val_dataloaders,
-                        trainer.limit_val_batches)
+        if self._active and not trainer.sanity_checking:  # the sanity check opened its own bar
+            kind, description, loaders, limit = _EVAL_BARS[trainer.state.fn]
+            self._close(self._eval)
+            total = self.total_batches(getattr(trainer, loaders), getattr(trainer, limit))
+            self._eval = self._open(kind, getattr(self, description), total)
+
+    # One method opens the evaluation bar of every loop (pluggy takes the hook's name from the attribute).
+    lit_test_start = lit_predict_start = lit_validation_start
 
     @hookimpl
     def lit_validation_batch_end(self) -> None:
@@ -367,15 +377,6 @@ class ProgressBar(Callback):
     def lit_validation_end(self, trainer: Trainer) -> None:
         if not trainer.sanity_checking:  # the sanity check's bar closes in lit_sanity_check_end
             self._close_eval()
-
-    @hookimpl(tryfirst=True)
-    def lit_test_start(self, trainer: Trainer) -> None:
-        self._open_eval(trainer, "test", self.test_description, trainer.test_dataloaders, trainer.limit_test_batches)
-
-    @hookimpl(tryfirst=True)
-    def lit_predict_start(self, trainer: Trainer) -> None:
-        self._open_eval(trainer, "predict", self.predict_description, trainer.predict_dataloaders,
-                        trainer.limit_predict_batches)
 
     @hookimpl
     def lit_test_end(self) -> None:
