@@ -224,8 +224,8 @@ class ProgressBar(Callback):
         """The stage ``bar`` follows ended (kept on screen or removed, as the bar likes)."""
 
     def reset_bar(self, bar: Any, description: str, total: float) -> bool:
-        """Reuse the training bar for the next epoch (``n`` back to 0) and return True; by default
-        (False) the previous epoch's bar is closed and a new one opened."""
+        """Reuse the training bar for the next epoch (the base sets ``n`` back to 0) and return True;
+        by default (False) the previous epoch's bar is closed and a new one opened."""
         return False
 
     def schedule(self, bar: Any, kind: str, total: float) -> tuple[int, float]:
@@ -326,6 +326,7 @@ class ProgressBar(Callback):
         total, description = trainer.num_training_batches, f"Epoch {trainer.current_epoch}"
         stage = self._train
         if stage is not None and self.reset_bar(stage.bar, description, total):
+            stage.bar.n = 0
             stage.restart(*self.schedule(stage.bar, "train", total))
         else:
             self._close(stage)  # the finished epoch's bar (kept on screen or not: the bar decides)

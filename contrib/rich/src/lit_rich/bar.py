@@ -120,7 +120,6 @@ class RichProgressBar(ProgressBar):
         if self._leave or self.progress is None:
             return False
         self.progress.reset(bar.id, total=None if math.isinf(total) else total, description=description)
-        bar.n = 0
         return True
 
     def finish(self) -> None:
