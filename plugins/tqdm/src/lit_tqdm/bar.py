@@ -106,6 +106,21 @@ def _line_bar_class() -> type:
     return LineBar
 
 
+def _kept_bar(kind: str, doc: str) -> property:
+    """Lightning's ``<kind>_progress_bar`` property: the last bar of ``kind`` (settable, as in Lightning)."""
+
+    def get(self: TQDMProgressBar) -> Tqdm:
+        bar = self._bars.get(kind)
+        if bar is None:
+            raise TypeError(f"The `{type(self).__name__}` {kind} bar has not been created yet (it opens when that loop starts).")
+        return bar
+
+    def set(self: TQDMProgressBar, bar: Tqdm) -> None:
+        self._bars[kind] = bar
+
+    return property(get, set, doc=doc)
+
+
 class TQDMProgressBar(ProgressBar):
     """Lightning's progress bar: a bar per training epoch (rate, ETA, the ``prog_bar=True``
     metrics and ``v_num``), with sanity-check, validation, test and predict bars.
@@ -151,47 +166,10 @@ class TQDMProgressBar(ProgressBar):
     def process_position(self) -> int:
         return self._process_position
 
-    def _bar(self, kind: str) -> Tqdm:
-        bar = self._bars.get(kind)
-        if bar is None:
-            raise TypeError(f"The `{type(self).__name__}` {kind} bar has not been created yet (it opens when that loop starts).")
-        return bar
-
-    @property
-    def train_progress_bar(self) -> Tqdm:
-        """The training bar (a ``tqdm``), kept after the loop ends; ``TypeError`` before it opens."""
-        return self._bar("train")
-
-    @train_progress_bar.setter
-    def train_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["train"] = bar
-
-    @property
-    def val_progress_bar(self) -> Tqdm:
-        """The validation (or sanity-check) bar, kept after the loop ends."""
-        return self._bar("validation")
-
-    @val_progress_bar.setter
-    def val_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["validation"] = bar
-
-    @property
-    def test_progress_bar(self) -> Tqdm:
-        """The test bar, kept after the loop ends."""
-        return self._bar("test")
-
-    @test_progress_bar.setter
-    def test_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["test"] = bar
-
-    @property
-    def predict_progress_bar(self) -> Tqdm:
-        """The predict bar, kept after the loop ends."""
-        return self._bar("predict")
-
-    @predict_progress_bar.setter
-    def predict_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["predict"] = bar
+    train_progress_bar = _kept_bar("train", "The training bar (a ``tqdm``), kept after the loop ends; ``TypeError`` before it opens.")
+    val_progress_bar = _kept_bar("validation", "The validation (or sanity-check) bar, kept after the loop ends.")
+    test_progress_bar = _kept_bar("test", "The test bar, kept after the loop ends.")
+    predict_progress_bar = _kept_bar("predict", "The predict bar, kept after the loop ends.")
 
     @property
     def file(self) -> IO[str]:
