@@ -131,3 +131,17 @@ def test_rich_bar_in_a_real_terminal(tmp_path, run_in_tmux):
     assert epoch_1 and "100/100" in epoch_1[-1], f"no finished training bar on screen:\n{pane}"
     assert "train_loss" in pane and "v_num" in pane, pane
     assert "it/s" in pane, pane
+
+
+def test_each_run_stops_its_live_display(model, tmp_root):
+    """Fit reuses the epoch's task in place (leave=False); validate / predict each show their task, then stop."""
+    out = io.StringIO()
+    bar = rich_bar(out, min_interval=0)
+    trainer = trainer_with([bar], tmp_root, max_epochs=2, logger=False)
+    trainer.fit(model())
+    assert bar.progress is None, "the live display stopped when training ended"
+    trainer.validate(model())
+    trainer.predict(model())
+    assert bar.progress is None
+    text = out.getvalue()
+    assert "Epoch 1" in text and "Validation" in text and "Predicting" in text and "4/4" in text, text

@@ -124,3 +124,27 @@ def test_tqdm_disable_environment_variable_silences_the_bars(boring_model, rando
     monkeypatch.setenv("TQDM_DISABLE", "0")
     bar = fit()
     assert "Epoch 0" in out.getvalue() and bar.train_progress_bar.n == 3
+
+
+def test_lightnings_documented_overrides(boring_model, random_loader, tmp_root):
+    """Lightning's recipes: ``init_validation_tqdm`` that sets its own description, and an
+    ``on_train_epoch_start`` that renames the training bar after ``super()``."""
+
+    class LitProgressBar(TQDMProgressBar):
+        def init_validation_tqdm(self):
+            bar = super().init_validation_tqdm()
+            bar.set_description("running validation ...")
+            return bar
+
+        def on_train_epoch_start(self, trainer, *_):
+            super().on_train_epoch_start(trainer, *_)
+            self.train_progress_bar.set_description(f"My epoch {trainer.current_epoch}")
+
+    out = TTY()
+    trainer = lit.Trainer(default_root_dir=tmp_root, max_epochs=2, limit_train_batches=2, limit_val_batches=1,
+                          num_sanity_val_steps=0, enable_checkpointing=False, enable_model_summary=False, logger=False,
+                          accelerator="cpu", callbacks=[LitProgressBar(file=out, min_interval=0)])
+    trainer.fit(boring_model(), random_loader(n=8), random_loader(n=8))
+    text = out.getvalue()
+    assert "running validation ..." in text and "My epoch 1" in text, text
+    assert trainer.progress_bar_callback.val_progress_bar.desc.startswith("running validation ...")

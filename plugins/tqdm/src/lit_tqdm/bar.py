@@ -1,9 +1,9 @@
 """``TQDMProgressBar``: Lightning's tqdm progress bar, as a lit callback.
 
-The bar implements lit's hooks directly (``@lit.hookimpl`` methods): the per-batch hooks take
-only ``trainer`` and ``batch_idx``, so the kernel builds no ``outputs`` for them, and a batch that
-is not due for a redraw costs one comparison. Metrics (``trainer.progress_bar_metrics``, which
-turns tensors into floats) are read only when a bar is redrawn.
+``lit_core.progress.ProgressBar`` runs the stages (which bar is open when, its total, when a
+batch makes it due, the metrics); this module draws: ``open_bar`` makes a tqdm bar (or a
+line-mode one when the stream is not a terminal), ``update_bar`` redraws it, ``close_bar``
+closes it, ``reset_bar`` reuses the training bar from one epoch to the next.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
-from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-import lit_core as lit
 from lit_core.plugin_api import ProgressBar
 
 if TYPE_CHECKING:
@@ -83,6 +80,9 @@ def _line_bar_class() -> type:
     class LineBar(tqdm):
         monitor_interval = 0  # no tqdm monitor thread for a bar that never redraws itself
 
+        #: ``update_bar`` writes a line (``show``) instead of redrawing in place.
+        line_mode = True
+
         def __init__(self, file: IO[str], desc: str, total: float, **kwargs: Any) -> None:
             self.out = file
             self.shown: tuple[int, str] | None = None
@@ -106,27 +106,19 @@ def _line_bar_class() -> type:
     return LineBar
 
 
-class _Stage:
-    """One bar and when it is next due: ``due`` (a batch count) and ``next_t`` (a clock time)."""
+def _kept_bar(kind: str, doc: str) -> property:
+    """Lightning's ``<kind>_progress_bar`` property: the last bar of ``kind`` (settable, as in Lightning)."""
 
-    __slots__ = ("bar", "drawn_n", "drawn_t", "due", "every", "lines", "n", "next_t", "with_metrics")
+    def get(self: TQDMProgressBar) -> Tqdm:
+        bar = self._bars.get(kind)
+        if bar is None:
+            raise TypeError(f"The `{type(self).__name__}` {kind} bar has not been created yet (it opens when that loop starts).")
+        return bar
 
-    def __init__(self, bar: Any, every: int, with_metrics: bool, lines: bool) -> None:
-        self.bar = bar
-        #: Line mode (a stream that is not a terminal): ``bar.show()`` writes a line.
-        self.lines = lines
-        self.every = every
-        self.due = every
-        self.n = 0
-        self.next_t = 0.0
-        #: Where and when the bar was last drawn: the batch rate that says how many batches to skip.
-        self.drawn_n = 0
-        self.drawn_t = 0.0
-        self.with_metrics = with_metrics
+    def set(self: TQDMProgressBar, bar: Tqdm) -> None:
+        self._bars[kind] = bar
 
-    def restart(self, first: int = 0) -> None:
-        self.n = first
-        self.due = (first // self.every + 1) * self.every
+    return property(get, set, doc=doc)
 
 
 class TQDMProgressBar(ProgressBar):
@@ -165,11 +157,6 @@ class TQDMProgressBar(ProgressBar):
         self._file = file
         self.min_interval = min_interval
         self._enabled = True
-        self._active = False
-        self._trainer: lit.Trainer | None = None
-        self._train: _Stage | None = None
-        self._eval: _Stage | None = None
-        self._clock: Callable[[], float] = time.monotonic
         #: The last bar of each kind ("train", "validation", "test", "predict"), kept after it closes.
         self._bars: dict[str, Tqdm] = {}
 
@@ -179,47 +166,10 @@ class TQDMProgressBar(ProgressBar):
     def process_position(self) -> int:
         return self._process_position
 
-    def _bar(self, kind: str) -> Tqdm:
-        bar = self._bars.get(kind)
-        if bar is None:
-            raise TypeError(f"The `{type(self).__name__}` {kind} bar has not been created yet (it opens when that loop starts).")
-        return bar
-
-    @property
-    def train_progress_bar(self) -> Tqdm:
-        """The training bar (a ``tqdm``), kept after the loop ends; ``TypeError`` before it opens."""
-        return self._bar("train")
-
-    @train_progress_bar.setter
-    def train_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["train"] = bar
-
-    @property
-    def val_progress_bar(self) -> Tqdm:
-        """The validation (or sanity-check) bar, kept after the loop ends."""
-        return self._bar("validation")
-
-    @val_progress_bar.setter
-    def val_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["validation"] = bar
-
-    @property
-    def test_progress_bar(self) -> Tqdm:
-        """The test bar, kept after the loop ends."""
-        return self._bar("test")
-
-    @test_progress_bar.setter
-    def test_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["test"] = bar
-
-    @property
-    def predict_progress_bar(self) -> Tqdm:
-        """The predict bar, kept after the loop ends."""
-        return self._bar("predict")
-
-    @predict_progress_bar.setter
-    def predict_progress_bar(self, bar: Tqdm) -> None:
-        self._bars["predict"] = bar
+    train_progress_bar = _kept_bar("train", "The training bar (a ``tqdm``), kept after the loop ends; ``TypeError`` before it opens.")
+    val_progress_bar = _kept_bar("validation", "The validation (or sanity-check) bar, kept after the loop ends.")
+    test_progress_bar = _kept_bar("test", "The test bar, kept after the loop ends.")
+    predict_progress_bar = _kept_bar("predict", "The predict bar, kept after the loop ends.")
 
     @property
     def file(self) -> IO[str]:
@@ -238,25 +188,75 @@ class TQDMProgressBar(ProgressBar):
             return False
 
     def init_train_tqdm(self) -> Tqdm:
-        return tqdm_class()(desc="Training", position=2 * self._process_position, leave=True, dynamic_ncols=True,
+        return tqdm_class()(desc=self.train_description, position=2 * self._process_position, leave=True, dynamic_ncols=True,
                             file=self.file, smoothing=0, mininterval=0, miniters=1)
 
     def init_sanity_tqdm(self) -> Tqdm:
-        return tqdm_class()(desc="Sanity Checking", position=2 * self._process_position, leave=False, dynamic_ncols=True,
+        return tqdm_class()(desc=self.sanity_check_description, position=2 * self._process_position, leave=False, dynamic_ncols=True,
                             file=self.file, mininterval=0, miniters=1)
 
     def init_validation_tqdm(self) -> Tqdm:
-        nested = self._train is not None
-        return tqdm_class()(desc="Validation", position=2 * self._process_position + nested, leave=not nested,
+        nested = self._train is not None  # during fit: under the training bar, cleared when done
+        return tqdm_class()(desc=self.validation_description, position=2 * self._process_position + nested, leave=not nested,
                             dynamic_ncols=True, file=self.file, mininterval=0, miniters=1)
 
     def init_test_tqdm(self) -> Tqdm:
-        return tqdm_class()(desc="Testing", position=2 * self._process_position, leave=True, dynamic_ncols=True,
+        return tqdm_class()(desc=self.test_description, position=2 * self._process_position, leave=True, dynamic_ncols=True,
                             file=self.file, mininterval=0, miniters=1)
 
     def init_predict_tqdm(self) -> Tqdm:
-        return tqdm_class()(desc="Predicting", position=2 * self._process_position, leave=True, dynamic_ncols=True,
+        return tqdm_class()(desc=self.predict_description, position=2 * self._process_position, leave=True, dynamic_ncols=True,
                             file=self.file, smoothing=0, mininterval=0, miniters=1)
+
+    # ---- drawing (the primitives lit_core.progress.ProgressBar calls) ---------------------------
+
+    def open_bar(self, kind: str, description: str, total: float) -> Tqdm | None:
+        """A bar from ``init_<kind>_tqdm()`` on a terminal (or in a notebook), else a line-mode bar."""
+        if disabled_by_environment():
+            return None
+        if self.is_terminal:
+            bar = getattr(self, f"init_{kind}_tqdm")()
+            bar.reset(total=None if math.isinf(total) else int(total))
+            if kind == "train":  # "Epoch N"; the other bars keep what init_<kind>_tqdm() described
+                bar.set_description(description)
+        else:
+            bar = _line_bar_class()(self.file, description, total)
+        self._bars[kind if kind != "sanity" else "validation"] = bar
+        return bar
+
+    def schedule(self, bar: Tqdm, kind: str, total: float) -> tuple[int, float]:
+        """On a terminal: every ``refresh_rate`` batches, ``min_interval`` apart. In line mode, no
+        clock: a line every 5 % of an epoch (at least ``refresh_rate`` batches apart), one at the end
+        of a validation run."""
+        if not getattr(bar, "line_mode", False):
+            return self._refresh_rate, self.min_interval
+        if kind in ("validation", "sanity"):
+            return 1 << 62, 0.0  # one line, at the end
+        if math.isinf(total):
+            return max(self._refresh_rate, LINES_EVERY_UNSIZED), 0.0
+        return max(self._refresh_rate, math.ceil(total / LINES_PER_EPOCH)), 0.0
+
+    def update_bar(self, bar: Tqdm, metrics: dict[str, Any] | None) -> None:
+        if metrics is not None:
+            bar.set_postfix(metrics, refresh=False)
+        if getattr(bar, "line_mode", False):
+            bar.show()
+        else:
+            bar.refresh()  # bar.n is kept current per batch (as Lightning's bar does); draw it
+
+    def close_bar(self, bar: Tqdm, kind: str) -> None:
+        if getattr(bar, "line_mode", False) and kind not in ("train", "sanity"):
+            bar.show()  # an evaluation run's one line (the training bar printed its last at the epoch's end)
+        bar.close()
+
+    def reset_bar(self, bar: Tqdm, description: str, total: float) -> bool:
+        """On a terminal the epoch's bar is redrawn in place; with ``leave=True`` (or in line mode)
+        the finished epoch's bar stays and a new one opens below."""
+        if getattr(bar, "line_mode", False) or (self._leave and bar.n):
+            return False
+        bar.reset(total=None if math.isinf(total) else int(total))
+        bar.set_description(description)
+        return True
 
     def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
         """Print without breaking the bars (``tqdm.write``; to ``file`` if given, else standard output)."""
@@ -264,199 +264,8 @@ class TQDMProgressBar(ProgressBar):
 
         tqdm.write(sep.join(map(str, args)), file=self._file if self._file is not None else sys.stdout, **kwargs)
 
-    # ---- drawing ---------------------------------------------------------------------------
-
-    def _open(self, kind: str, desc: str, total: float, with_metrics: bool) -> _Stage:
-        terminal = self.is_terminal
-        if terminal:
-            bar = getattr(self, f"init_{kind}_tqdm")()
-            bar.reset(total=None if math.isinf(total) else int(total))
-            bar.set_description(desc)
-            every = self._refresh_rate
-        else:
-            bar = _line_bar_class()(self.file, desc, total)
-            if kind in ("validation", "sanity"):
-                every = 1 << 62  # one line, at the end
-            elif math.isinf(total):
-                every = max(self._refresh_rate, LINES_EVERY_UNSIZED)
-            else:
-                every = max(self._refresh_rate, math.ceil(total / LINES_PER_EPOCH))
-        self._bars[kind if kind != "sanity" else "validation"] = bar
-        return _Stage(bar, every, with_metrics, lines=not terminal)
-
-    def _draw(self, stage: _Stage, final: bool = False) -> None:
-        """Redraw ``stage``'s bar at ``stage.n``, with the metrics when it shows them."""
-        bar = stage.bar
-        postfix = None
-        if stage.with_metrics and self._trainer is not None:
-            postfix = self.get_metrics(self._trainer, self._trainer.lightning_module)
-        if postfix is not None:
-            bar.set_postfix(postfix, refresh=False)
-        bar.n = stage.n
-        if stage.lines:
-            bar.show()
-            return
-        bar.refresh()  # bar.n is kept current per batch (as Lightning's bar does); draw it
-        stage.drawn_n, stage.drawn_t = stage.n, self._clock()
-        stage.next_t = stage.drawn_t + self.min_interval
-
-    def _step(self, stage: _Stage) -> None:
-        """A batch made ``stage`` due (every ``refresh_rate`` batches): redraw unless too soon.
-
-        Too soon, the batches expected before ``min_interval`` has passed (at the rate since the
-        last draw) are skipped without reading the clock, so most batches cost one comparison.
-        """
-        every = stage.every
-        stage.due = (stage.n // every + 1) * every
-        if stage.lines:
-            self._draw(stage)
-            return
-        now = self._clock()
-        if now >= stage.next_t:
-            self._draw(stage)
-            return
-        done, elapsed = stage.n - stage.drawn_n, now - stage.drawn_t
-        if done > 0 and elapsed > 0:
-            skip = int((stage.next_t - now) * done / elapsed * 0.9)  # arrive a little early, never late
-            if skip > every:
-                stage.due = ((stage.n + skip) // every) * every
-
-    def _close(self, stage: _Stage | None) -> None:
-        if stage is not None:
-            stage.bar.close()
-
-    # ---- lit hooks ---------------------------------------------------------------------------
-
-    @lit.hookimpl
-    def lit_setup(self, trainer: lit.Trainer) -> None:
-        self._trainer = trainer
-        self._active = self.is_enabled and trainer.is_global_zero and not disabled_by_environment()
-
-    @lit.hookimpl
-    def lit_sanity_check_start(self, trainer: lit.Trainer) -> None:
-        if self._active:
-            most = trainer.num_sanity_val_steps if trainer.num_sanity_val_steps != -1 else math.inf
-            total = self.total_batches(trainer.val_dataloaders, trainer.limit_val_batches, most)
-            self._eval = self._open("sanity", "Sanity Checking", total, with_metrics=False)
-
-    @lit.hookimpl
-    def lit_sanity_check_end(self) -> None:
-        self._close(self._eval)
-        self._eval = None
-
-    @lit.hookimpl
-    def lit_train_epoch_start(self, trainer: lit.Trainer) -> None:
-        if not self._active:
-            return
-        total = trainer.num_training_batches
-        desc = f"Epoch {trainer.current_epoch}"
-        stage = self._train
-        if stage is None or stage.lines or (self._leave and stage.bar.n):
-            self._close(stage)  # leave=True: the finished epoch's bar stays, a new one opens below
-            self._train = self._open("train", desc, total, with_metrics=True)
-        else:
-            stage.bar.reset(total=None if math.isinf(total) else int(total))
-            stage.bar.set_description(desc)
-            stage.next_t = 0.0
-            stage.restart()
-
-    @lit.hookimpl
-    def lit_train_batch_end(self, batch_idx: int) -> None:
-        stage = self._train
-        if stage is not None:
-            stage.bar.n = stage.n = n = batch_idx + 1
-            if n >= stage.due:
-                self._step(stage)
-
-    @lit.hookimpl
-    def lit_train_epoch_end(self) -> None:
-        if self._train is not None:
-            self._draw(self._train, final=True)
-
-    @lit.hookimpl
-    def lit_train_end(self) -> None:
-        self._close(self._train)
-        self._train = None
-
-    def _eval_start(self, trainer: lit.Trainer, kind: str, desc: str, loaders: list[Any], limit: float) -> None:
-        if self._active and not trainer.sanity_checking:
-            self._close(self._eval)
-            self._eval = self._open(kind, desc, self.total_batches(loaders, limit), with_metrics=False)
-
-    def _eval_batch(self) -> None:
-        stage = self._eval
-        if stage is not None:
-            stage.bar.n = stage.n = n = stage.n + 1
-            if n >= stage.due:
-                self._step(stage)
-
-    def _eval_end(self) -> None:
-        stage, self._eval = self._eval, None
-        if stage is not None:
-            if stage.lines or stage.bar.leave:
-                self._draw(stage, final=True)
-            else:
-                stage.bar.n = stage.n  # closed without a last draw: its count is still the final one
-            self._close(stage)
-        if self._train is not None:  # the epoch's validation metrics, on the training bar
-            self._draw(self._train)
-
-    @lit.hookimpl
-    def lit_validation_start(self, trainer: lit.Trainer) -> None:
-        self._eval_start(trainer, "validation", "Validation", trainer.val_dataloaders, trainer.limit_val_batches)
-
-    @lit.hookimpl
-    def lit_validation_batch_end(self) -> None:
-        self._eval_batch()
-
-    @lit.hookimpl
-    def lit_validation_end(self, trainer: lit.Trainer) -> None:
-        if not trainer.sanity_checking:  # the sanity check's bar closes in lit_sanity_check_end
-            self._eval_end()
-
-    @lit.hookimpl
-    def lit_test_start(self, trainer: lit.Trainer) -> None:
-        self._eval_start(trainer, "test", "Testing", trainer.test_dataloaders, trainer.limit_test_batches)
-
-    @lit.hookimpl
-    def lit_test_batch_end(self) -> None:
-        self._eval_batch()
-
-    @lit.hookimpl
-    def lit_test_end(self) -> None:
-        self._eval_end()
-
-    @lit.hookimpl
-    def lit_predict_start(self, trainer: lit.Trainer) -> None:
-        self._eval_start(trainer, "predict", "Predicting", trainer.predict_dataloaders, trainer.limit_predict_batches)
-
-    @lit.hookimpl
-    def lit_predict_batch_end(self) -> None:
-        self._eval_batch()
-
-    @lit.hookimpl
-    def lit_predict_end(self) -> None:
-        self._eval_end()
-
-    @lit.hookimpl
-    def lit_exception(self) -> None:
-        self.lit_teardown()
-
-    @lit.hookimpl
-    def lit_teardown(self) -> None:
-        self._close(self._eval)
-        self._close(self._train)
-        self._eval = self._train = None
-        self._active = False
-
-    def print_results(self, stage: str, results: list[dict[str, float]]) -> None:
-        """``validate()`` / ``test()`` results: a table written with ``tqdm.write`` (bars stay intact)."""
-        self.print(self.format_results(stage, results))
-
     def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def __getstate__(self) -> dict[str, Any]:  # tqdm bars and the trainer are not picklable: a copy starts afresh
-        state = dict(self.__dict__)
-        state.update(_trainer=None, _train=None, _eval=None, _active=False, _bars={})
-        return state
+    def __getstate__(self) -> dict[str, Any]:  # tqdm bars are not picklable: a copy starts afresh
+        return {**super().__getstate__(), "_bars": {}}
