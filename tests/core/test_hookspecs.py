@@ -66,7 +66,8 @@ class ListLogger(Logger):
 class LaunchReduceStrategy(Strategy):
     """A strategy that launches in this process and reduces as if two processes sent equal values.
 
-    Implementing ``lit_launch`` and ``lit_reduce`` is all a strategy needs to own both seams.
+    Implementing ``lit_launch`` and ``lit_reduce`` is all a strategy needs to own both seams
+    (``lit_reduce`` is deprecated, overriding ``Strategy.reduce`` is the way now; still honoured).
     """
 
     name = "test_launch_reduce"
@@ -130,6 +131,7 @@ def test_lit_init_end(make_trainer):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:the lit_reduce hook is deprecated:DeprecationWarning")
 def test_lit_launch(make_trainer, boring_model):
     strategy = LaunchReduceStrategy()
     trainer = make_trainer(strategy=strategy)
@@ -1060,7 +1062,8 @@ def test_lit_reduce(make_trainer, boring_model):
             self.log("local_mean", float(batch_idx))
 
     strategy = LaunchReduceStrategy()
-    trainer = make_trainer(strategy=strategy)
+    with pytest.warns(DeprecationWarning, match="the lit_reduce hook is deprecated"):
+        trainer = make_trainer(strategy=strategy)
     (results,) = trainer.validate(Model())
     assert results["local_sum"] == 4.0 and results["synced_sum"] == 8.0, "self.log(sync_dist=True) goes through the hook"
     assert results["synced_mean"] == results["local_mean"] == 1.5, "a mean reduces its total and its weight"
@@ -1084,13 +1087,16 @@ def test_lit_all_gather(make_trainer, boring_model):
         return torch.stack([tensor, tensor])
 
     gathered.clear()
-    make_trainer(plugins=[plugin(lit_all_gather=all_gather)]).validate(Model())
+    with pytest.warns(DeprecationWarning, match="the lit_all_gather hook is deprecated"):
+        trainer = make_trainer(plugins=[plugin(lit_all_gather=all_gather)])
+    trainer.validate(Model())
     assert [g.shape for g in gathered] == [(2, 2, 1)] * 4 and seen == [True, False, False, False]
 
 
 def test_lit_barrier(make_trainer, boring_model, tmp_root):
     names = []
-    trainer = make_trainer(plugins=[plugin(lit_barrier=lambda name: names.append(name) or True)])
+    with pytest.warns(DeprecationWarning, match="the lit_barrier hook is deprecated"):
+        trainer = make_trainer(plugins=[plugin(lit_barrier=lambda name: names.append(name) or True)])
     model = boring_model()
     trainer.validate(model)
     assert names == ["prepare_data"], "every process waits for prepare_data"
@@ -1110,7 +1116,9 @@ def test_lit_broadcast(make_trainer, boring_model):
     make_trainer(limit_val_batches=1).validate(Model())
     assert sent == ["from batch 0"], "the single-process default returns the object"
     sent.clear()
-    make_trainer(limit_val_batches=1, plugins=[plugin(lit_broadcast=lambda obj, src: f"rank {src}: {obj}")]).validate(Model())
+    with pytest.warns(DeprecationWarning, match="the lit_broadcast hook is deprecated"):
+        trainer = make_trainer(limit_val_batches=1, plugins=[plugin(lit_broadcast=lambda obj, src: f"rank {src}: {obj}")])
+    trainer.validate(Model())
     assert sent == ["rank 0: from batch 0"]
 
 

@@ -15,6 +15,7 @@ torchmetrics = pytest.importorskip("torchmetrics")
 
 import lit_core as lit  # noqa: E402
 from lit_core.exceptions import MisconfigurationException  # noqa: E402
+from lit_core.plugin_api import Strategy  # noqa: E402
 
 CLASSES = 3
 
@@ -155,16 +156,17 @@ def test_log_dict_with_a_metric_collection(make_trainer):
     assert metrics["loss_max"].item() == pytest.approx(max(model.max_seen))
 
 
-class DoublingReducer:
-    """``lit_reduce`` as if a second process had logged the same values (sums double)."""
+class DoublingReducer(Strategy):
+    """A strategy whose ``reduce`` answers as if a second process had logged the same values (sums double)."""
+
+    name = "test_doublingreducer"
 
     def __init__(self) -> None:
         self.ops: list[str] = []
 
-    @lit.hookimpl
-    def lit_reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
-        self.ops.append(op)
-        return tensor * 2 if op == "sum" else tensor
+    def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
+        self.ops.append(reduce_op)
+        return tensor * 2 if reduce_op == "sum" else tensor
 
 
 def test_metric_objects_are_not_reduced_again_with_sync_dist(make_trainer, boring_model):
@@ -181,7 +183,7 @@ def test_metric_objects_are_not_reduced_again_with_sync_dist(make_trainer, borin
             return super().training_step(batch, batch_idx)
 
     reducer = DoublingReducer()
-    trainer = make_trainer(plugins=[reducer], limit_val_batches=0)
+    trainer = make_trainer(strategy=reducer, limit_val_batches=0)
     trainer.fit(Counting())
     assert trainer.callback_metrics["seen_step"].item() == 2.0
     assert trainer.callback_metrics["seen_epoch"].item() == 8.0

@@ -1,24 +1,25 @@
 """``self.log(..., sync_dist=True)``: step values are reduced across processes when logged, epoch
-values once at the epoch's end (from the local values), both through the ``lit_reduce`` hook."""
+values once at the epoch's end (from the local values), both through the strategy's ``reduce``."""
 
 from __future__ import annotations
 
 import torch
 
-import lit_core as lit
 from lit_core.logger import Logger
+from lit_core.plugin_api import Strategy
 
 
-class TwoEqualProcesses:
-    """``lit_reduce`` as if a second process had logged the same values."""
+class TwoEqualProcesses(Strategy):
+    """A strategy whose ``reduce`` answers as if a second process had logged the same values."""
+
+    name = "test_twoequalprocesses"
 
     def __init__(self) -> None:
         self.ops: list[str] = []
 
-    @lit.hookimpl
-    def lit_reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
-        self.ops.append(op)
-        return tensor * 2 if op == "sum" else tensor
+    def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
+        self.ops.append(reduce_op)
+        return tensor * 2 if reduce_op == "sum" else tensor
 
 
 class Rows(Logger):
@@ -40,7 +41,7 @@ def test_step_and_epoch_values_are_reduced_once(make_trainer, boring_model):
             return super().training_step(batch, batch_idx)
 
     reducer, logger = TwoEqualProcesses(), Rows()
-    trainer = make_trainer(plugins=[reducer], logger=logger, log_every_n_steps=1, limit_val_batches=0)
+    trainer = make_trainer(strategy=reducer, logger=logger, log_every_n_steps=1, limit_val_batches=0)
     trainer.fit(Model())
     steps = [row for row in logger.rows if "synced_step" in row]
     assert [row["synced_step"] for row in steps] == [2.0] * 4 and [row["local_step"] for row in steps] == [1.0] * 4

@@ -155,7 +155,7 @@ def test_xla_strategy_through_torch_xla_launch(run_script, tmp_path, eager):
     assert seen["broadcast"] == {"a": [1, 2]}
     losses, weight = eager
     assert close(seen["losses"], losses) < TOL
-    assert abs(seen["synced_loss"] - sum(losses[-8:]) / 8) < TOL  # sync_dist epoch mean through lit_reduce
+    assert abs(seen["synced_loss"] - sum(losses[-8:]) / 8) < TOL  # sync_dist epoch mean through the strategy's reduce
     # What came back to the parent: the trained weights, the loop's position, the status.
     assert seen_parent["global_step"] == 24 and seen_parent["current_epoch"] == 3
     assert seen_parent["status"] == "TrainerStatus.FINISHED" and seen_parent["weight_device"] == "cpu"

@@ -7,7 +7,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
     trainer.fit(module, data):
         <lit_launch(trainer, function)>              # run `function` here or in N processes
           <lit_setup_environment>                    # ranks, devices, process group
-          prepare_data() on the ranks that download  -> <lit_barrier>
+          prepare_data() on the ranks that download  -> trainer.strategy.barrier() (<lit_barrier>)
           datamodule.setup(stage), <lit_setup>       # callbacks' and module's setup(stage)
           module.configure_model()                   # in the precision's init context, every stage
           <lit_setup_module> -> module to train      # device move, precision convert, DDP wrap
@@ -67,8 +67,8 @@ happens. The fit loop, with a marker at each point where a hook fires::
         trainer.save_checkpoint(path): <lit_save_checkpoint_state> then <lit_save_checkpoint>
         checkpointing callbacks: <lit_checkpoint_io> (the IO in use), <lit_checkpoint_saved> once a
             file is on disk, <lit_checkpoint_removed> after deleting one
-        trainer.strategy.reduce / all_gather / barrier / broadcast: <lit_reduce> <lit_all_gather>
-            <lit_barrier> <lit_broadcast>
+        trainer.strategy.reduce / all_gather / barrier / broadcast: methods of the one selected
+            strategy, not hooks; deprecated: <lit_reduce> <lit_all_gather> <lit_barrier> <lit_broadcast>
 
 There are two kinds of hooks.
 
@@ -688,37 +688,45 @@ def lit_print_results(trainer: Trainer, stage: str, results: list[dict[str, floa
 
 
 # --------------------------------------------------------------------------------------------
-# Collectives (single-process defaults in the kernel; strategies implement them)
+# Collectives: deprecated. They are methods of the selected ``Strategy`` (``trainer.strategy.reduce``...);
+# the base ``Strategy``'s methods still ask these hooks when a plugin implements them.
 # --------------------------------------------------------------------------------------------
 
 
-@hookspec(firstresult=True)
+def _deprecated(method: str) -> DeprecationWarning:
+    return DeprecationWarning(
+        f"the lit_{method} hook is deprecated (plugin API 1.x; removed in 2.0): collectives are methods of the one "
+        f"selected strategy. Subclass lit_core.plugin_api.Strategy, override {method}(), and pass it as Trainer(strategy=...)."
+    )
+
+
+@hookspec(firstresult=True, warn_on_impl=_deprecated("reduce"))
 def lit_reduce(trainer: Trainer, tensor: torch.Tensor, op: str) -> torch.Tensor:
-    """Reduce ``tensor`` across all processes (``self.log(..., sync_dist=True)``).
+    """Deprecated: override ``Strategy.reduce``. Reduce ``tensor`` across all processes.
 
     :param trainer: the trainer.
     :param tensor: the local value.
     :param op: ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``.
-    :return: the reduced tensor. Stops at the first non-``None`` result; the single-process
-        default returns ``tensor``.
+    :return: the reduced tensor. Stops at the first non-``None`` result; ``None`` from every
+        implementation: the strategy's own ``reduce`` answers.
     """
 
 
-@hookspec(firstresult=True)
+@hookspec(firstresult=True, warn_on_impl=_deprecated("all_gather"))
 def lit_all_gather(trainer: Trainer, tensor: torch.Tensor, sync_grads: bool) -> torch.Tensor:
-    """Gather ``tensor`` from all processes, stacked along a new first dimension.
+    """Deprecated: override ``Strategy.all_gather``. Gather ``tensor`` from all processes.
 
     :param trainer: the trainer.
     :param tensor: the local value.
     :param sync_grads: keep the gather differentiable.
     :return: a tensor of shape ``(world_size, *tensor.shape)``. Stops at the first non-``None``
-        result.
+        result; ``None`` from every implementation: the strategy's own ``all_gather`` answers.
     """
 
 
-@hookspec(firstresult=True)
+@hookspec(firstresult=True, warn_on_impl=_deprecated("barrier"))
 def lit_barrier(trainer: Trainer, name: str | None) -> Any:
-    """Wait until every process reaches this point.
+    """Deprecated: override ``Strategy.barrier``. Wait until every process reaches this point.
 
     :param trainer: the trainer.
     :param name: a label for debugging.
@@ -727,14 +735,15 @@ def lit_barrier(trainer: Trainer, name: str | None) -> Any:
     """
 
 
-@hookspec(firstresult=True)
+@hookspec(firstresult=True, warn_on_impl=_deprecated("broadcast"))
 def lit_broadcast(trainer: Trainer, obj: Any, src: int) -> Any:
-    """Send ``obj`` from process ``src`` to every process.
+    """Deprecated: override ``Strategy.broadcast``. Send ``obj`` from process ``src`` to every process.
 
     :param trainer: the trainer.
     :param obj: a picklable object (only ``src``'s value matters).
     :param src: the global rank that sends.
-    :return: ``src``'s object. Stops at the first non-``None`` result.
+    :return: ``src``'s object. Stops at the first non-``None`` result; ``None`` from every
+        implementation: the strategy's own ``broadcast`` answers.
     """
 
 

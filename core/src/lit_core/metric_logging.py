@@ -82,8 +82,8 @@ class MetricLogging:
         return state.batch_size
 
     def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
-        """``sync_dist=True``'s reduction across processes (``lit_reduce``), for the ``MetricStore``."""
-        return self.plugin_manager.hook.lit_reduce(trainer=self, tensor=tensor, op=op)
+        """``sync_dist=True``'s reduction across processes (the strategy's ``reduce``), for the ``MetricStore``."""
+        return self.strategy.reduce(tensor, op)
 
     def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
         """Record ``metrics`` in ``logged_metrics`` and, on rank zero, send them to the loggers at ``step``."""

@@ -78,21 +78,7 @@ class KernelDefaults:
             raise ValueError(f"gradient_clip_algorithm={algorithm!r}: use 'norm' or 'value'.")
         return True
 
-    @hookimpl(trylast=True)
-    def lit_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor
-
-    @hookimpl(trylast=True)
-    def lit_all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor.unsqueeze(0)
-
-    @hookimpl(trylast=True)
-    def lit_barrier(self) -> bool:
-        return True
-
-    @hookimpl(trylast=True)
-    def lit_broadcast(self, obj: Any) -> Any:
-        return obj
+    # No collectives here: they are methods of the selected Strategy (single-process ones in its base class).
 
     @hookimpl(trylast=True)
     def lit_save_checkpoint(self, checkpoint: dict[str, Any], path: str) -> str:

@@ -6,6 +6,6 @@ from .strategy import Strategy
 
 
 class SingleDeviceStrategy(Strategy):
-    """One process, one device: the kernel's defaults for every collective."""
+    """One process, one device: the base class's single-process collectives."""
 
     name = "single_device"

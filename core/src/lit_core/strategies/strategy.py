@@ -16,9 +16,12 @@ if TYPE_CHECKING:
 class Strategy(_Plugin):
     """How work is spread over processes and devices (``lit.strategies``).
 
-    The collective methods are the public face of the ``lit_reduce`` / ``lit_all_gather`` /
-    ``lit_barrier`` / ``lit_broadcast`` hooks, so user code can call
-    ``trainer.strategy.reduce(x)`` whichever strategy is installed.
+    The collectives are this object's methods: the kernel, callbacks and user code call
+    ``trainer.strategy.reduce(x)`` and the one selected strategy answers, with no hook in
+    between. The methods here are the single-process versions; a multi-process strategy
+    overrides them. (Plugins that still implement the deprecated ``lit_reduce`` /
+    ``lit_all_gather`` / ``lit_barrier`` / ``lit_broadcast`` hooks are asked first by these
+    base methods; see ``docs/hooks.rst``.)
     """
 
     #: Whether this strategy runs several processes (the kernel then needs no other launcher).
@@ -30,23 +33,40 @@ class Strategy(_Plugin):
     cluster_environment: ClusterEnvironment | None = None
 
     def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
-        """Reduce ``tensor`` over all processes with ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``."""
-        return self._hook.lit_reduce(trainer=self.trainer, tensor=tensor, op=reduce_op)
+        """Reduce ``tensor`` over all processes with ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``.
+
+        One process: ``tensor`` itself.
+        """
+        legacy = self._deprecated_hook("lit_reduce")
+        result = None if legacy is None else legacy(trainer=self.trainer, tensor=tensor, op=reduce_op)
+        return tensor if result is None else result
 
     def all_gather(self, tensor: torch.Tensor, sync_grads: bool = False) -> torch.Tensor:
-        """Gather ``tensor`` from every process, stacked along a new first dimension."""
-        return self._hook.lit_all_gather(trainer=self.trainer, tensor=tensor, sync_grads=sync_grads)
+        """Gather ``tensor`` from every process, stacked along a new first dimension
+        (``sync_grads=True``: differentiable). One process: ``tensor.unsqueeze(0)``."""
+        legacy = self._deprecated_hook("lit_all_gather")
+        result = None if legacy is None else legacy(trainer=self.trainer, tensor=tensor, sync_grads=sync_grads)
+        return tensor.unsqueeze(0) if result is None else result
 
     def barrier(self, name: str | None = None) -> None:
-        """Wait for every process."""
-        self._hook.lit_barrier(trainer=self.trainer, name=name)
+        """Wait for every process (``name`` labels the wait for debugging). One process: returns at once."""
+        legacy = self._deprecated_hook("lit_barrier")
+        if legacy is not None:
+            legacy(trainer=self.trainer, name=name)
 
     def broadcast(self, obj: Any, src: int = 0) -> Any:
-        """Return process ``src``'s ``obj`` on every process."""
-        return self._hook.lit_broadcast(trainer=self.trainer, obj=obj, src=src)
+        """Return process ``src``'s ``obj`` (picklable; ``None`` too) on every process. One process: ``obj``."""
+        legacy = self._deprecated_hook("lit_broadcast")
+        result = None if legacy is None else legacy(trainer=self.trainer, obj=obj, src=src)
+        return obj if result is None else result
 
-    @property
-    def _hook(self) -> Any:
+    def _deprecated_hook(self, name: str) -> Any:
+        """The hook caller of deprecated collective ``name`` when some plugin still implements it, else ``None``.
+
+        Asked per call, not cached: collectives are rare (``sync_dist`` values, checkpoint decisions) and
+        plugins may register during setup. Goes with the four hookspecs (plugin API 2).
+        """
         if self.trainer is None:
-            raise RuntimeError(f"{self!r} is not attached to a Trainer yet.")
-        return self.trainer.plugin_manager.hook
+            return None
+        caller = getattr(self.trainer.plugin_manager.hook, name)
+        return caller if caller.get_hookimpls() else None

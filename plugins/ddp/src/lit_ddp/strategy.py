@@ -9,7 +9,9 @@ What each hook does here:
                            around the module's steps; ``no_sync`` while accumulating gradients
 ``lit_process_dataloader`` (wrapper) a ``DistributedSampler`` (``sampler``)
 ``lit_train_epoch_start``  every process has as many training batches as the others (``balance``)
-``lit_reduce`` ``lit_all_gather`` ``lit_barrier`` ``lit_broadcast``   torch.distributed collectives
+
+and, as methods (the collectives are the selected strategy's own, not hooks): ``reduce``,
+``all_gather``, ``barrier``, ``broadcast`` with torch.distributed.
 """
 
 from __future__ import annotations
@@ -156,47 +158,49 @@ class DDPStrategy(Strategy):
 
     # -- collectives --------------------------------------------------------------------------
 
-    @lit.hookimpl
-    def lit_reduce(self, trainer: lit.Trainer, tensor: torch.Tensor, op: str) -> torch.Tensor | None:
+    def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
+        """``all_reduce`` over the process group (a ``"mean"`` of integers comes back as floats)."""
         if not dist.is_initialized():
-            return None
-        if op not in _OPS:
-            raise ValueError(f"reduce_op={op!r}: use 'mean', 'sum', 'max' or 'min'.")
-        work = self._on_comm_device(trainer, tensor.detach().clone())
-        if op == "mean" and not work.is_floating_point():
+            return super().reduce(tensor, reduce_op)
+        if reduce_op not in _OPS:
+            raise ValueError(f"reduce_op={reduce_op!r}: use 'mean', 'sum', 'max' or 'min'.")
+        work = self._on_comm_device(self._attached(), tensor.detach().clone())
+        if reduce_op == "mean" and not work.is_floating_point():
             work = work.float()
-        dist.all_reduce(work, op=_OPS[op])
-        if op == "mean":
+        dist.all_reduce(work, op=_OPS[reduce_op])
+        if reduce_op == "mean":
             work /= dist.get_world_size()
         return work.to(tensor.device)
 
-    @lit.hookimpl
-    def lit_all_gather(self, trainer: lit.Trainer, tensor: torch.Tensor, sync_grads: bool) -> torch.Tensor | None:
+    def all_gather(self, tensor: torch.Tensor, sync_grads: bool = False) -> torch.Tensor:
+        """``all_gather`` over the process group; differentiable with ``sync_grads=True``."""
         if not dist.is_initialized():
-            return None
-        work = self._on_comm_device(trainer, tensor).contiguous()
+            return super().all_gather(tensor, sync_grads)
+        work = self._on_comm_device(self._attached(), tensor).contiguous()
         gathered = _AllGatherWithGrad.apply(work) if sync_grads else _all_gather(work)
         return gathered.to(tensor.device)
 
-    @lit.hookimpl
-    def lit_barrier(self, trainer: lit.Trainer) -> bool | None:
+    def barrier(self, name: str | None = None) -> None:
+        """``dist.barrier`` (on this process's GPU with nccl)."""
         if not dist.is_initialized():
-            return None
+            return super().barrier(name)
         if dist.get_backend() == "nccl":
-            dist.barrier(device_ids=[trainer.device.index])
+            dist.barrier(device_ids=[self._attached().device.index])
         else:
             dist.barrier()
-        return True
 
-    @lit.hookimpl(wrapper=True)
-    def lit_broadcast(self, obj: Any, src: int) -> Generator[None, Any, Any]:
-        # A wrapper, because src's object may be None, which a firstresult hook cannot return.
-        local = yield
+    def broadcast(self, obj: Any, src: int = 0) -> Any:
+        """``broadcast_object_list``: every process gets ``src``'s object, ``None`` included."""
         if not dist.is_initialized():
-            return local
+            return super().broadcast(obj, src)
         box = [obj]
         dist.broadcast_object_list(box, src=src)
         return box[0]
+
+    def _attached(self) -> lit.Trainer:
+        if self.trainer is None:
+            raise RuntimeError(f"{self!r} is not attached to a Trainer yet: pass it as Trainer(strategy=...).")
+        return self.trainer
 
     @staticmethod
     def _on_comm_device(trainer: lit.Trainer, tensor: torch.Tensor) -> torch.Tensor:

@@ -2,8 +2,8 @@
 
 ``XLAStrategy`` (``strategy="xla"``): one process per device, started by ``torch_xla.launch``
 (``launcher``); gradients all-reduced before each optimizer step; each process reads its
-share of the data (``lit_core.distributed``); ``sync_dist`` and ``trainer.strategy.*`` collectives go
-through torch_xla's collectives.
+share of the data (``lit_core.distributed``); ``sync_dist`` and ``trainer.strategy.*`` collectives are
+this object's methods, on torch_xla's collectives.
 
 ``XLASPMDStrategy`` (``strategy="xla_spmd"``): one process; every batch is split along its first
 dimension over a one-axis device mesh (``Mesh`` + ``mark_sharding``, applied as the batch is
@@ -97,26 +97,27 @@ class XLAStrategy(Strategy):
 
     # -- collectives --------------------------------------------------------------------------
 
-    @lit.hookimpl
-    def lit_reduce(self, trainer: lit.Trainer, tensor: torch.Tensor, op: str) -> torch.Tensor:
+    def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
+        """``xm.all_reduce`` over every process (a ``"mean"`` of integers comes back as floats)."""
         import torch_xla.core.xla_model as xm
 
-        if op not in _REDUCE_OPS:
-            raise ValueError(f"reduce_op={op!r}: use 'mean', 'sum', 'max' or 'min'.")
+        if reduce_op not in _REDUCE_OPS:
+            raise ValueError(f"reduce_op={reduce_op!r}: use 'mean', 'sum', 'max' or 'min'.")
+        trainer = self._attached()
         work = tensor.detach().to(trainer.device)
-        if op == "mean" and not work.is_floating_point():
+        if reduce_op == "mean" and not work.is_floating_point():
             work = work.float()
-        xla_op = {"sum": xm.REDUCE_SUM, "mean": xm.REDUCE_SUM, "max": xm.REDUCE_MAX, "min": xm.REDUCE_MIN}[op]
+        xla_op = {"sum": xm.REDUCE_SUM, "mean": xm.REDUCE_SUM, "max": xm.REDUCE_MAX, "min": xm.REDUCE_MIN}[reduce_op]
         work = xm.all_reduce(xla_op, work)
-        if op == "mean":
+        if reduce_op == "mean":
             work = work / trainer.world_size
         return work.to(tensor.device)
 
-    @lit.hookimpl
-    def lit_all_gather(self, trainer: lit.Trainer, tensor: torch.Tensor, sync_grads: bool) -> torch.Tensor:
+    def all_gather(self, tensor: torch.Tensor, sync_grads: bool = False) -> torch.Tensor:
+        """``xm.all_gather`` (torch_xla's differentiable one with ``sync_grads=True``)."""
         import torch_xla.core.xla_model as xm
 
-        work = tensor.to(trainer.device).unsqueeze(0)
+        work = tensor.to(self._attached().device).unsqueeze(0)
         if sync_grads:
             from torch_xla.core.functions import all_gather
 
@@ -125,19 +126,17 @@ class XLAStrategy(Strategy):
             gathered = xm.all_gather(work, dim=0)
         return gathered.to(tensor.device)
 
-    @lit.hookimpl
-    def lit_barrier(self, name: str | None) -> bool:
+    def barrier(self, name: str | None = None) -> None:
+        """``xm.rendezvous``."""
         import torch_xla.core.xla_model as xm
 
         xm.rendezvous(name or "lit_barrier")
-        return True
 
-    @lit.hookimpl(wrapper=True)
-    def lit_broadcast(self, trainer: lit.Trainer, obj: Any, src: int) -> Any:
-        # A wrapper, because src's object may be None, which a firstresult hook cannot return.
-        yield
+    def broadcast(self, obj: Any, src: int = 0) -> Any:
+        """``src``'s object on every process, ``None`` included."""
         import torch_xla.core.xla_model as xm
 
+        trainer = self._attached()
         # The object's bytes, zero on every other process, summed: everyone gets src's bytes.
         mine = _to_bytes(obj) if trainer.global_rank == src else b""
         size = xm.all_reduce(xm.REDUCE_SUM, torch.tensor([len(mine)], device=trainer.device))
@@ -146,6 +145,11 @@ class XLAStrategy(Strategy):
         buffer[: len(mine)] = torch.frombuffer(bytearray(mine), dtype=torch.uint8).to(torch.int32) if mine else 0
         data = xm.all_reduce(xm.REDUCE_SUM, buffer.to(trainer.device)).cpu().to(torch.uint8)
         return torch.load(io.BytesIO(data.numpy().tobytes()), weights_only=False)
+
+    def _attached(self) -> lit.Trainer:
+        if self.trainer is None:
+            raise RuntimeError(f"{self!r} is not attached to a Trainer yet: pass it as Trainer(strategy=...).")
+        return self.trainer
 
 
 def _to_bytes(obj: Any) -> bytes:

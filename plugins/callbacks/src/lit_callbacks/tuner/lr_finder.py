@@ -92,7 +92,7 @@ class _LRProbe(lit.Callback):
         if self.early_stop_threshold is not None and step > 1 and smoothed > self.early_stop_threshold * self.best_loss:
             trainer.should_stop = True
         if trainer.world_size > 1:
-            trainer.should_stop = bool(trainer.plugin_manager.hook.lit_broadcast(trainer=trainer, obj=trainer.should_stop, src=0))
+            trainer.should_stop = bool(trainer.strategy.broadcast(trainer.should_stop, src=0))
         if step == 1 or smoothed < self.best_loss:
             self.best_loss = smoothed
         self.losses.append(smoothed)
@@ -221,7 +221,7 @@ def lr_find(trainer: lit.Trainer, model: lit.LightningModule, min_lr: float = 1e
         log.info(f"LR finder stopped early after {steps} steps due to diverging loss.")
     finder.results = {"lr": probe.lrs[:steps], "loss": probe.losses}
     if trainer.world_size > 1:  # every process takes rank zero's curve, so all set the same rate
-        finder.results = trainer.plugin_manager.hook.lit_broadcast(trainer=trainer, obj=finder.results, src=0)
+        finder.results = trainer.strategy.broadcast(finder.results, src=0)
     if update_attr:
         lr = finder.suggestion()
         if lr is not None:
