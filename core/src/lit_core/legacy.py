@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 from . import first_party, registry, roles
 from .callback import Callback
 from .exceptions import MisconfigurationException
+from .markers import hookimpl
 from .progress import ProgressBar
 from .rank_zero import rank_zero_deprecation
 from .utilities.grads import grad_norm
+from .utilities.model_summary import ModelSummary
 
 if TYPE_CHECKING:
     from .module import LightningModule
@@ -141,11 +143,10 @@ def _weights_summary(value: Any, flags: dict[str, Any], after: list[After]) -> N
         f"Trainer(weights_summary={value!r}) is deprecated since Lightning 1.5: use "
         f"Trainer(callbacks=[ModelSummary(max_depth={depth})])."
     )
-
-    def set_depth(trainer: Trainer) -> None:
-        trainer._summary_max_depth = depth  # read by the model summary printing
-
-    after.append(set_depth)
+    # As Lightning 1.x, which added a ModelSummary(max_depth=...) callback for the flag.
+    given = flags.get("callbacks")
+    given = list(given) if isinstance(given, (list, tuple)) else ([] if given is None else [given])
+    flags["callbacks"] = [*given, WeightsSummary(depth)]
 
 
 def _checkpoint_callback(value: Any, flags: dict[str, Any], after: list[After]) -> None:
@@ -184,7 +185,7 @@ def _resume_from_checkpoint(value: Any, flags: dict[str, Any], after: list[After
     )
 
     def remember(trainer: Trainer) -> None:
-        trainer._resume_from_checkpoint = value  # the next fit() without ckpt_path= takes it (once)
+        trainer.resume_from_checkpoint = value  # the next fit() without ckpt_path= takes it (once)
 
     after.append(remember)
 
@@ -401,6 +402,24 @@ def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict
     Trainer.__init__(trainer, **flags)
     for action in after:
         action(trainer)
+
+
+class WeightsSummary(Callback):
+    """``Trainer(weights_summary="top" | "full")`` of Lightning 1.x: the default model summary, to ``max_depth``.
+
+    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``). Being
+    the last of ``trainer.callbacks``, it answers after the callbacks given, so a ``ModelSummary``
+    callback given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still
+    turns the summary off.
+    """
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    @hookimpl
+    def lit_print_model_summary(self, module: LightningModule) -> bool:
+        print(ModelSummary(module, max_depth=self.max_depth))
+        return True
 
 
 class GradNormLogger(Callback):

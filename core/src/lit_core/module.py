@@ -12,6 +12,7 @@ from torch import nn
 
 from .apply import move_data_to_device
 from .hparams import AttributeDict, save_hyperparameters
+from .metric_logging import log_value
 from .model_mode import ModelModeHooks
 from .optim import LightningOptimizer
 from .rank_zero import rank_zero_deprecation
@@ -209,8 +210,8 @@ class LightningModule(ModelModeHooks, nn.Module):
                 f"self.log({name!r}, ...) was called while {type(self).__name__} is not attached to a Trainer: "
                 "log from the step methods and hooks the Trainer calls."
             )
-        trainer._log(
-            name, value, prog_bar, True if logger is None else logger, on_step, on_epoch, reduce_fx,
+        log_value(
+            trainer, name, value, prog_bar, True if logger is None else logger, on_step, on_epoch, reduce_fx,
             enable_graph, sync_dist, add_dataloader_idx, batch_size,
         )
 
@@ -293,7 +294,7 @@ class LightningModule(ModelModeHooks, nn.Module):
         Trainer (hooks, precision, ``global_step``); ``use_pl_optimizer=False`` gives the raw ones.
         """
         trainer = self.trainer
-        opts = trainer._lightning_optimizers if use_pl_optimizer else trainer.optimizers
+        opts = trainer.state.lightning_optimizers if use_pl_optimizer else trainer.optimizers
         return opts[0] if len(opts) == 1 else opts
 
     def lr_schedulers(self) -> Any:

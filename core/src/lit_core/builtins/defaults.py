@@ -59,8 +59,9 @@ class KernelDefaults:
     @hookimpl(trylast=True)
     def lit_optimizer_step(self, trainer: Trainer, module: LightningModule, optimizer: Any, optimizer_idx: int,
                            closure: Callable[[], Any], batch_idx: int) -> bool:
-        if trainer._module_optimizer_step_overridden:
-            trainer._module_optimizer_step(optimizer, optimizer_idx, closure, batch_idx)
+        module_step = trainer.state.module_optimizer_step
+        if module_step is not None:
+            module_step(optimizer, optimizer_idx, closure, batch_idx)
         else:
             optimizer.step(closure=closure)
         return True
@@ -109,8 +110,8 @@ class KernelDefaults:
     def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
         from ..utilities.model_summary import ModelSummary
 
-        # Lightning 1.x's Trainer(weights_summary="full") sets the depth (lit_core/legacy.py).
-        print(ModelSummary(module, max_depth=trainer._summary_max_depth))
+        # Lightning 1.x's Trainer(weights_summary="full") answers first, deeper (lit_core/legacy.py).
+        print(ModelSummary(module, max_depth=1))
         return True
 
     @hookimpl(wrapper=True)
