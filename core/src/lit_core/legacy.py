@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import first_party, registry, roles
+from . import first_party, registry, roles, tuning
 from .callback import Callback
 from .exceptions import MisconfigurationException
 from .markers import hookimpl
@@ -347,8 +347,6 @@ def _tuning_flag(name: str) -> Callable[[Any, dict[str, Any], list[After]], None
     """``auto_lr_find`` / ``auto_scale_batch_size``: checked and warned about by ``lit_core.tuning``, run by ``trainer.tune()``."""
 
     def translate(value: Any, flags: dict[str, Any], after: list[After]) -> None:
-        from . import tuning
-
         tuning.check_flags(**{name: value})
         after.append(lambda trainer: setattr(trainer, name, value))
 
@@ -384,11 +382,10 @@ LEGACY_TRAINER_FLAGS: dict[str, Callable[[Any, dict[str, Any], list[After]], Non
 }
 
 
-def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict[str, Any]) -> None:
-    """Build ``trainer`` from today's ``flags`` after translating the 1.x ``legacy`` ones."""
-    from .trainer import Trainer
-
-    names = [n for n, p in inspect.signature(Trainer.__init__).parameters.items() if n != "self" and p.kind == p.KEYWORD_ONLY]
+def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict[str, Any],
+                           init: Callable[..., None]) -> None:
+    """Build ``trainer`` with ``init`` (``Trainer.__init__``) from today's ``flags`` after translating the 1.x ``legacy`` ones."""
+    names = [n for n, p in inspect.signature(init).parameters.items() if n != "self" and p.kind == p.KEYWORD_ONLY]
     flags = {name: flags[name] for name in names if name in flags}
     unknown = [name for name in legacy if name not in LEGACY_TRAINER_FLAGS]
     if unknown:
@@ -399,7 +396,7 @@ def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict
     after: list[After] = []
     for name, value in legacy.items():
         LEGACY_TRAINER_FLAGS[name](value, flags, after)
-    Trainer.__init__(trainer, **flags)
+    init(trainer, **flags)
     for action in after:
         action(trainer)
 

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from .apply import move_data_to_device
+from .apply import apply_to_collection, move_data_to_device
+from .checkpoint import load_from_checkpoint, load_state_dict
+from .export import to_torchscript
 from .hparams import AttributeDict, save_hyperparameters
 from .metric_logging import log_value
 from .model_mode import ModelModeHooks
@@ -165,8 +167,6 @@ class LightningModule(ModelModeHooks, nn.Module):
         with ``torch.load(weights_only=True)``. The module is returned in training mode, on
         ``map_location`` when it names a device (else on the CPU).
         """
-        from .checkpoint import load_from_checkpoint, load_state_dict
-
         module, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, strict, hparams_file=hparams_file,
                                                   **hparam_overrides)
         module.on_load_checkpoint(checkpoint)
@@ -231,8 +231,6 @@ class LightningModule(ModelModeHooks, nn.Module):
 
     def all_gather(self, data: Any, sync_grads: bool = False) -> Any:
         """Gather tensors (nested in collections too) from every process: ``(world_size, ...)``."""
-        from .apply import apply_to_collection
-
         strategy = self.trainer.strategy
         return apply_to_collection(data, torch.Tensor, lambda t: strategy.all_gather(t, sync_grads=sync_grads))
 
@@ -240,8 +238,6 @@ class LightningModule(ModelModeHooks, nn.Module):
                        **kwargs: Any) -> Any:
         """The module as TorchScript (``method="script"`` or ``"trace"``, with ``example_input_array`` by
         default), saved to ``file_path`` when given."""
-        from .export import to_torchscript
-
         return to_torchscript(self, file_path, method, example_inputs, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:

@@ -63,6 +63,7 @@ class _Result:
         self.value = value
 
 
+@_argparse.takes_legacy_flags
 class Trainer(TrainerProperties, MetricLogging, HotPath):
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
 
@@ -119,7 +120,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         **legacy_kwargs: Any,
     ) -> None:
         if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each), then built from today's flags
-            init_with_legacy_flags(self, legacy_kwargs, locals())
+            init_with_legacy_flags(self, legacy_kwargs, locals(), Trainer.__init__)
             return
         check_trainer_flags(locals())  # every flag, before any plugin is loaded
         self.state = TrainerState()

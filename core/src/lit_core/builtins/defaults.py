@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..apply import move_data_to_device
+from ..checkpoint import load
 from ..checkpoint_files import atomic_save
 from ..markers import hookimpl
 from ..progress import ProgressBar
+from ..utilities.model_summary import ModelSummary
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -102,14 +104,10 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_load_checkpoint(self, path: str, map_location: Any) -> dict[str, Any]:
-        from ..checkpoint import load
-
         return load(path, map_location)
 
     @hookimpl(trylast=True)
     def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
-        from ..utilities.model_summary import ModelSummary
-
         # Lightning 1.x's Trainer(weights_summary="full") answers first, deeper (lit_core/legacy.py).
         print(ModelSummary(module, max_depth=1))
         return True
