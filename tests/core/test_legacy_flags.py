@@ -50,11 +50,22 @@ def test_weights_summary(tmp_root, boring_model, capsys):
     assert t.enable_model_summary is False
     t.fit(boring_model())
     assert "Total params" not in capsys.readouterr().out
+
+    class Nested(boring_model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = torch.nn.Sequential(torch.nn.Linear(2, 2))
+
     with pytest.deprecated_call(match=r"weights_summary='full'\).*ModelSummary\(max_depth=-1\)"):
-        t = trainer(tmp_root, weights_summary="full", enable_model_summary=None)
-    assert t.enable_model_summary and t._summary_max_depth == -1
+        t = trainer(tmp_root, weights_summary="full", enable_model_summary=None, max_epochs=1, enable_progress_bar=False)
+    assert t.enable_model_summary
+    t.fit(Nested())
+    assert "block.0" in capsys.readouterr().out  # max_depth=-1: the nested Linear is listed
     with pytest.deprecated_call(match="weights_summary='top'"):
-        assert trainer(tmp_root, weights_summary="top", enable_model_summary=None)._summary_max_depth == 1
+        t = trainer(tmp_root, weights_summary="top", enable_model_summary=None, max_epochs=1, enable_progress_bar=False)
+    t.fit(Nested())
+    out = capsys.readouterr().out
+    assert "block" in out and "block.0" not in out  # max_depth=1: the direct children only
 
 
 def test_weights_summary_invalid(tmp_root):
@@ -111,7 +122,7 @@ def test_resume_from_checkpoint_is_the_next_fits_ckpt_path(tmp_root, boring_mode
     second.fit(resumed)
     assert second.global_step == 8 and second.current_epoch == 2  # one epoch of 4 batches restored, one run
     # Only the next fit: a second fit does not restore again.
-    assert second._resume_from_checkpoint is None  # taken by the first fit only
+    assert second.resume_from_checkpoint is None  # taken by the first fit only
 
 
 def test_flush_logs_every_n_steps_is_accepted_and_says_loggers_flush_themselves(tmp_root):

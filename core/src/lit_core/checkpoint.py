@@ -27,6 +27,8 @@ import torch
 
 from .checkpoint_files import cuda_requested, verify, verify_file
 from .exceptions import CheckpointError, UnsafeCheckpointError
+from .hparams import decode
+from .rank_zero import rank_zero_warn
 
 
 def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, Any]:
@@ -260,10 +262,10 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
     ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning;
     keyword arguments override both.
     """
-    from .hparams import decode
-
     checkpoint = _read(checkpoint_path, map_location)
     if hparams_file is not None:
+        # Deferred: importing lit_core.core.saving runs lit_core/core/__init__.py, which imports
+        # LightningModule and LightningDataModule; both import this module.
         from .core.saving import load_hparams_file
 
         overrides = {**load_hparams_file(hparams_file), **overrides}
@@ -350,8 +352,6 @@ def from_lightning(checkpoint: dict[str, Any], source: str = "the checkpoint") -
         "epoch_rng": {"torch": torch.get_rng_state()} if done else None,
     }
     if done:
-        from .rank_zero import rank_zero_warn
-
         rank_zero_warn(
             f"{source} is a Lightning checkpoint saved in the middle of epoch {epoch} (after {done} batches). Training "
             "continues with that epoch's remaining batches, as Lightning does, but Lightning's checkpoint does not record "

@@ -29,7 +29,7 @@ def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, wei
     """What a checkpoint holds: the weights, the loops' position, hyperparameters and, unless ``weights_only``,
     the random state, the optimizers, schedulers, callbacks, datamodule and precision plugin state, and what
     ``lit_save_checkpoint_state`` adds. ``lineage_record``: the run's lineage (``lit_core.lineage``)."""
-    from . import __version__
+    from . import __version__  # deferred: lit_core/__init__.py sets it after importing the Trainer, which imports this module
 
     module = trainer.lightning_module
     checkpoint: dict[str, Any] = {

@@ -9,6 +9,7 @@ from typing import Any
 from torch.utils.data import DataLoader, IterableDataset, Sampler, SequentialSampler
 
 from .exceptions import MisconfigurationException
+from .utilities.combined_loader import CombinedBatches, CombinedLoader, _flatten
 
 #: stage -> the method on the module / datamodule that returns its dataloader(s).
 LOADER_METHODS = {
@@ -36,8 +37,6 @@ def as_loader_list(loaders: Any, stage: str) -> list[Any]:
     ``"sequential"``). The other stages read their loaders one after the other: a collection, or
     a ``CombinedLoader(mode="sequential")``, gives its loaders in order.
     """
-    from .utilities.combined_loader import CombinedLoader, _flatten
-
     if loaders is None:
         return []
     if isinstance(loaders, CombinedLoader):
@@ -76,8 +75,6 @@ def process_dataloader(trainer: Any, loader: Any, stage: str) -> Any:
     """``lit_process_dataloader`` for ``loader``; a ``CombinedLoader``'s loaders go through the hook
     one by one (a strategy shards each; none has to know the combination), and the fit loop then
     iterates the combined batches alone (``CombinedBatches``)."""
-    from .utilities.combined_loader import CombinedBatches, CombinedLoader
-
     hook = trainer.plugin_manager.hook
     if not isinstance(loader, CombinedLoader):
         return hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage=stage)
@@ -189,8 +186,6 @@ def with_sampler(loader: DataLoader, sampler: Sampler) -> DataLoader:
 
 def without_shuffle(loader: Any) -> Any:
     """``loader`` reading its dataset in order (for ``overfit_batches``); each of a ``CombinedLoader``'s."""
-    from .utilities.combined_loader import CombinedLoader
-
     if isinstance(loader, CombinedLoader):
         return loader._with_flattened([without_shuffle(dl) for dl in loader.flattened])
     if isinstance(loader, DataLoader) and not isinstance(loader.sampler, SequentialSampler) and has_len(loader.dataset):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from .checkpoint import load_from_checkpoint
+from .datamodule_extras import dataloader_method, describe
 from .hparams import AttributeDict, save_hyperparameters
 from .utilities import argparse as _argparse
 
@@ -89,8 +91,6 @@ class LightningDataModule:
         ``hparams_file`` (a ``hparams.yaml`` or ``tags.csv``) overrides the saved hyperparameters;
         keyword arguments override both. The file is read with ``torch.load(weights_only=True)``.
         """
-        from .checkpoint import load_from_checkpoint
-
         datamodule, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, True, hparams_key="datamodule_hyper_parameters",
                                                       hparams_file=hparams_file, **hparam_overrides)
         if "datamodule" in checkpoint:
@@ -107,8 +107,6 @@ class LightningDataModule:
         ``IterableDataset``). ``batch_size`` / ``num_workers`` also go to ``__init__`` when it takes
         them; ``datamodule_kwargs`` go to it always.
         """
-        from .datamodule_extras import dataloader_method
-
         params = inspect.signature(cls.__init__).parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
         special = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if takes_any or k in params}
@@ -122,8 +120,6 @@ class LightningDataModule:
         """Which dataloaders the data module serves, with their datasets' sizes, as Lightning prints it:
         ``{Train dataloader: size=64}``, ``{Validation dataloader: 1. size=32 ; 2. size=16}``,
         ``{Test dataloader: None}``..."""
-        from .datamodule_extras import describe
-
         return describe(self)
 
     @property

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from .utilities.combined_loader import CombinedLoader, _flatten
+
 
 def _map_datasets(datasets: Any, fn: Callable[[Dataset], Any]) -> Any:
     if isinstance(datasets, Dataset):
@@ -48,8 +50,6 @@ def _size(loader: Any) -> str:
 
 def _loaders(value: Any) -> list[Any] | None:
     """The loaders in what a ``*_dataloader()`` returned: ``None`` for a single one."""
-    from .utilities.combined_loader import CombinedLoader, _flatten
-
     if isinstance(value, CombinedLoader):
         return value.flattened
     if isinstance(value, (Mapping, list, tuple)):

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, Sampler, SequentialSampler
 
+from .apply import move_data_to_cpu
 from .data import with_sampler
 from .exceptions import MisconfigurationException
 
@@ -131,8 +132,6 @@ def result_payload(trainer: Trainer, result: Any) -> dict[str, Any]:
     (a spawning launcher): the stage's result, the weights, the callbacks' states
     and the progress counters, every tensor on the CPU (device tensors do not cross processes).
     ``take_back`` applies it."""
-    from .apply import move_data_to_cpu
-
     module = trainer.lightning_module
     return {
         "result": move_data_to_cpu(result),

@@ -1,13 +1,14 @@
 """The per-step path: what ``Trainer`` decides once per stage and the calls the loops make each step.
 
-``HotPath`` is a base class of ``Trainer``: its methods are the Trainer's (``trainer.backward``,
-``trainer.zero_grad``, ``trainer._bind_hot_path``...), kept here so that ``trainer.py`` reads as
-wiring. Calling them costs what a method defined in ``trainer.py`` did.
+``bind(trainer)`` makes the per-stage decisions and writes them to ``trainer.state`` (public loop
+state: the loops and plugins read them there). ``HotPath`` is a base class of ``Trainer``: its
+methods are the Trainer's (``trainer.backward``, ``trainer.zero_grad``), kept here so that
+``trainer.py`` reads as wiring. Calling them costs what a method defined in ``trainer.py`` did.
 
 What is here, and why (``benchmarks/loop_cost.py``, null model, CPU time per step over a raw
 PyTorch loop; goals <= 50 us/step default, <= 20 us/step barebones):
 
-- ``_bind_hot_path`` (once per stage): each event hook's caller, or ``None`` when nobody
+- ``bind`` (once per stage): each event hook's caller, or ``None`` when nobody
   implements it (``PluginManager.fast_caller``: the compiled trampolines live in
   ``lit_core.registry`` and ``lit_core.builtins.adapters``); the per-step service callers; and
   the shortcuts taken when only the kernel's default implements ``lit_backward`` /
@@ -15,9 +16,10 @@ PyTorch loop; goals <= 50 us/step default, <= 20 us/step barebones):
   ``state.plain_optimizer_step``, ``state.to_device``).
 - The Lightning-signature adapters, decided once per stage: how to call an overridden
   ``LightningModule.backward`` (2.x, 1.x, the seed's ``use_amp`` form) and ``optimizer_step``
-  (2.x positional, 1.x and seed keyword forms, 1.x ``*args``).
-- The per-step calls the loops and ``LightningModule`` methods make: ``backward``, ``zero_grad``,
-  the manual ``opt.step()`` and the batch transfer.
+  (2.x positional, 1.x and seed keyword forms, 1.x ``*args``): ``state.backward_call``,
+  ``state.module_optimizer_step``.
+- The per-step calls the loops and ``LightningModule`` methods make: ``backward``, ``zero_grad``
+  and the batch transfer (the manual ``opt.step()`` is ``lit_core.optim.LightningOptimizer.step``).
 
 Measured (issue 15): with these fast paths the default loop costs +6 us/step and barebones
 +3 us/step; without any of them +18 and +12. Both are inside the goals; the paired tiny-model
@@ -43,8 +45,8 @@ from .builtins.adapters import overrides, positional_arity
 from .module import LightningModule
 
 if TYPE_CHECKING:
-    from .builtins.defaults import KernelDefaults
     from .registry import PluginManager
+    from .trainer import Trainer
     from .trainer_state import TrainerState
 
 
@@ -56,69 +58,142 @@ EVENT_HOOKS = tuple(
 )
 
 
+def bind(trainer: Trainer) -> None:
+    """Decide once per stage what the per-step path calls, and write it to ``trainer.state``.
+
+    ``state.events``: one attribute per event hook, its caller when someone implements it, else
+    ``None``. ``state.services``: the per-step service hooks. Then the module's overrides, and the
+    shortcuts taken when only the kernel's default implements a per-step service. The Trainer
+    calls it when a stage starts; call it again after registering or unregistering plugins in a
+    running stage (``lit_core.trial`` does).
+    """
+    pm = trainer.plugin_manager
+    state = trainer.state
+    state.events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
+    state.log_metrics = pm.fast_caller("lit_log_metrics")
+    state.services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
+        "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
+    module = trainer.lightning_module
+    state.module_optimizer_step = _make_optimizer_step_call(trainer, module)
+    # When only the kernel's own default implements a per-step service (no plugin, no hook
+    # around it), the loops do what that default does without dispatching to it.
+    services, events = state.services, state.events
+    defaults = pm.get_plugin("lit.defaults")
+
+    def kernel_only(service: Any) -> bool:
+        return getattr(service, "__self__", None) is defaults
+
+    state.plain_backward = (kernel_only(services.backward) and services.scale_loss is None
+                            and events.before_backward is None and events.after_backward is None)
+    state.plain_optimizer_step = kernel_only(services.optimizer_step) and state.module_optimizer_step is None
+    state.zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
+    state.backward_call = _make_backward_call(module)
+    state.to_device = _make_transfer(trainer, module, kernel_only(services.batch_to_device))
+
+
+def _make_transfer(trainer: Trainer, module: LightningModule, kernel_only: bool) -> Callable[[Any, int], Any]:
+    """What the loops call per batch: the full transfer, or the kernel default's move alone."""
+    state, device = trainer.state, trainer.device
+    before = module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None
+    after = module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None
+    if kernel_only and before is None and after is None:
+        if device.type == "cpu":
+            return lambda batch, dataloader_idx: move_data_to_cpu(batch)
+        return lambda batch, dataloader_idx: move_data_to_device(batch, device)
+
+    def transfer(batch: Any, dataloader_idx: int) -> Any:
+        if before is not None:
+            batch = before(batch, dataloader_idx)
+        batch = state.services.batch_to_device(trainer=trainer, batch=batch, device=device, dataloader_idx=dataloader_idx)
+        if after is not None:
+            batch = after(batch, dataloader_idx)
+        return batch
+
+    return transfer
+
+
+def _make_backward_call(module: LightningModule) -> Callable[..., None]:
+    """How to call the module's ``backward``: modern, 1.x, or the seed's ``use_amp`` form."""
+    if not overrides(module, LightningModule, "backward"):
+        return lambda loss, optimizer, optimizer_idx, args, kwargs: loss.backward(*args, **kwargs)
+    backward = module.backward
+    names = [p.name for p in inspect.signature(backward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    arity = positional_arity(backward)
+    if names[:1] == ["use_amp"]:
+        def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
+            backward(*(False, loss, optimizer, optimizer_idx)[:arity])
+    elif names[1:2] == ["optimizer"]:
+        def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
+            backward(*(loss, optimizer, optimizer_idx, *args)[: (arity if arity is not None else None)], **kwargs)
+    else:
+        def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
+            backward(loss, *args, **kwargs)
+    return call
+
+
+def _make_optimizer_step_call(trainer: Trainer, module: LightningModule) -> Callable[..., None] | None:
+    """How to call the module's overridden ``optimizer_step`` in whichever signature it declares; ``None``: not overridden.
+
+    Manual optimization never goes through ``LightningModule.optimizer_step``: ``opt.step()``
+    steps the optimizer itself (Lightning's semantics), so an override there is not called.
+    """
+    if not (module.automatic_optimization and overrides(module, LightningModule, "optimizer_step")):
+        return None
+    names = _optimizer_step_signature(module)
+    if names is None:
+        def call(optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
+            module.optimizer_step(trainer.current_epoch, batch_idx, optimizer, closure)
+        return call
+
+    def call_by_name(optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
+        known = {"epoch": trainer.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
+                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
+                 "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+        if names[:1] == ("*",):
+            # Lightning 1.x with ``*args``: 1.x's positional order, then the keyword flags it takes.
+            flags = ("on_tpu", "using_native_amp", "using_lbfgs")
+            keywords = flags if names[1:] == ("**",) else [name for name in flags if name in names]
+            module.optimizer_step(trainer.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
+                                  **{name: known[name] for name in keywords})
+            return
+        module.optimizer_step(**{name: known[name] for name in names})
+
+    return call_by_name
+
+
+#: The argument names of Lightning's ``optimizer_step`` signatures (2.x and 1.x).
+OPTIMIZER_STEP_ARGS = frozenset({"epoch", "batch_idx", "optimizer", "optimizer_idx", "optimizer_closure", "closure",
+                                 "on_tpu", "using_native_amp", "using_lbfgs"})
+
+
+def _optimizer_step_signature(module: LightningModule) -> tuple[str, ...] | None:
+    """How to call an overridden ``optimizer_step`` (decided once per stage).
+
+    ``None``: Lightning 2.x's positional ``(epoch, batch_idx, optimizer, optimizer_closure)``, also
+    for ``*args`` forms without ``optimizer_idx``. A tuple of names: pass those by keyword (the
+    seed's and 1.x's long forms). ``("*", ...)``: a 1.x form with ``*args`` (positional 1.x order,
+    then the keyword flags it names, or all of them with ``("*", "**")``).
+    """
+    all_params = inspect.signature(module.optimizer_step).parameters.values()
+    params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    names = tuple(p.name for p in params)
+    if any(p.kind is p.VAR_POSITIONAL for p in all_params):
+        if "optimizer_idx" not in names:
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in all_params):
+            return ("*", "**")
+        return ("*", *names)
+    return names if set(names) <= OPTIMIZER_STEP_ARGS else None
+
+
 class HotPath:
-    """The Trainer's per-step methods and what it binds for them once per stage (a base class of ``Trainer``)."""
+    """The Trainer's per-step methods (a base class of ``Trainer``)."""
 
     # Set by Trainer.__init__ / the stage; declared here for readers of this module.
     state: TrainerState
     plugin_manager: PluginManager
     lightning_module: LightningModule | None
     device: torch.device
-    _kernel_defaults: KernelDefaults
-
-    def _bind_hot_path(self) -> None:
-        """Decide once per stage what the per-step path calls.
-
-        ``state.events``: one attribute per event hook, its caller when someone implements it,
-        else ``None``. ``state.services``: the per-step service hooks. Then the module's overrides, and the
-        shortcuts taken when only the kernel's default implements a per-step service.
-        """
-        pm = self.plugin_manager
-        self.state.events = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in EVENT_HOOKS})
-        self.state.log_metrics = pm.fast_caller("lit_log_metrics")
-        #: The service hooks called per step.
-        self.state.services = SimpleNamespace(**{name[4:]: pm.fast_caller(name) for name in (
-            "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
-        module = self.lightning_module
-        # Manual optimization never goes through LightningModule.optimizer_step: opt.step() steps the
-        # optimizer itself (Lightning's semantics), so an override there is not called.
-        self._module_optimizer_step_overridden = module.automatic_optimization and overrides(module, LightningModule, "optimizer_step")
-        self._optimizer_step_names = self._optimizer_step_signature(module) if self._module_optimizer_step_overridden else None
-        # When only the kernel's own default implements a per-step service (no plugin, no hook
-        # around it), the loops do what that default does without dispatching to it.
-        services, events = self.state.services, self.state.events
-
-        def kernel_only(service: Any) -> bool:
-            return getattr(service, "__self__", None) is self._kernel_defaults
-
-        self.state.plain_backward = (kernel_only(services.backward) and services.scale_loss is None
-                                and events.before_backward is None and events.after_backward is None)
-        self.state.plain_optimizer_step = kernel_only(services.optimizer_step) and not self._module_optimizer_step_overridden
-        self.state.zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
-        self._module_transfer_hooks = (
-            module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None,
-            module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None,
-        )
-        self.state.backward_call = self._make_backward_call(module)
-        device = self.device
-        #: What the loops call per batch: the full transfer, or the kernel default's move alone.
-        self.state.to_device = self._batch_to_device
-        if kernel_only(services.batch_to_device) and self._module_transfer_hooks == (None, None):
-            if device.type == "cpu":
-                self.state.to_device = lambda batch, dataloader_idx: move_data_to_cpu(batch)
-            else:
-                self.state.to_device = lambda batch, dataloader_idx: move_data_to_device(batch, device)
-
-    def _batch_to_device(self, batch: Any, dataloader_idx: int) -> Any:
-        before, after = self._module_transfer_hooks
-        if before is None and after is None:
-            return self.state.services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
-        if before is not None:
-            batch = before(batch, dataloader_idx)
-        batch = self.state.services.batch_to_device(trainer=self, batch=batch, device=self.device, dataloader_idx=dataloader_idx)
-        if after is not None:
-            batch = after(batch, dataloader_idx)
-        return batch
 
     def backward(self, loss: torch.Tensor, optimizer: Optimizer | None, optimizer_idx: int | None, *args: Any, **kwargs: Any) -> None:
         """Back-propagate ``loss`` through the plugins and hooks: ``lit_scale_loss``, ``lit_before_backward``,
@@ -135,68 +210,6 @@ class HotPath:
         if events.after_backward is not None:
             events.after_backward(trainer=self, module=module)
 
-    @staticmethod
-    def _make_backward_call(module: LightningModule) -> Callable[..., None]:
-        """How to call the module's ``backward``: modern, 1.x, or the seed's ``use_amp`` form."""
-        if not overrides(module, LightningModule, "backward"):
-            return lambda loss, optimizer, optimizer_idx, args, kwargs: loss.backward(*args, **kwargs)
-        backward = module.backward
-        names = [p.name for p in inspect.signature(backward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        arity = positional_arity(backward)
-        if names[:1] == ["use_amp"]:
-            def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
-                backward(*(False, loss, optimizer, optimizer_idx)[:arity])
-        elif names[1:2] == ["optimizer"]:
-            def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
-                backward(*(loss, optimizer, optimizer_idx, *args)[: (arity if arity is not None else None)], **kwargs)
-        else:
-            def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
-                backward(loss, *args, **kwargs)
-        return call
-
-    def _module_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
-        """Call the module's overridden ``optimizer_step`` in whichever signature it declares."""
-        module = self.lightning_module
-        names = self._optimizer_step_names
-        if names is None:
-            module.optimizer_step(self.current_epoch, batch_idx, optimizer, closure)
-            return
-        known = {"epoch": self.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
-                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
-                 "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
-        if names[:1] == ("*",):
-            # Lightning 1.x with ``*args``: 1.x's positional order, then the keyword flags it takes.
-            flags = ("on_tpu", "using_native_amp", "using_lbfgs")
-            keywords = flags if names[1:] == ("**",) else [name for name in flags if name in names]
-            module.optimizer_step(self.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
-                                  **{name: known[name] for name in keywords})
-            return
-        module.optimizer_step(**{name: known[name] for name in names})
-
-    #: The argument names of Lightning's ``optimizer_step`` signatures (2.x and 1.x).
-    OPTIMIZER_STEP_ARGS = frozenset({"epoch", "batch_idx", "optimizer", "optimizer_idx", "optimizer_closure", "closure",
-                                     "on_tpu", "using_native_amp", "using_lbfgs"})
-
-    @classmethod
-    def _optimizer_step_signature(cls, module: LightningModule) -> tuple[str, ...] | None:
-        """How to call an overridden ``optimizer_step`` (decided once per stage).
-
-        ``None``: Lightning 2.x's positional ``(epoch, batch_idx, optimizer, optimizer_closure)``, also
-        for ``*args`` forms without ``optimizer_idx``. A tuple of names: pass those by keyword (the
-        seed's and 1.x's long forms). ``("*", ...)``: a 1.x form with ``*args`` (positional 1.x order,
-        then the keyword flags it names, or all of them with ``("*", "**")``).
-        """
-        all_params = inspect.signature(module.optimizer_step).parameters.values()
-        params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        names = tuple(p.name for p in params)
-        if any(p.kind is p.VAR_POSITIONAL for p in all_params):
-            if "optimizer_idx" not in names:
-                return None
-            if any(p.kind is p.VAR_KEYWORD for p in all_params):
-                return ("*", "**")
-            return ("*", *names)
-        return names if set(names) <= cls.OPTIMIZER_STEP_ARGS else None
-
     def zero_grad(self, optimizer: Optimizer, batch_idx: int = 0, set_to_none: bool = True) -> None:
         """Zero ``optimizer``'s gradients: ``lit_before_zero_grad``, then the module's ``optimizer_zero_grad`` if overridden."""
         module = self.lightning_module
@@ -206,18 +219,3 @@ class HotPath:
             module.optimizer_zero_grad(self.current_epoch, batch_idx, optimizer)
         else:
             optimizer.zero_grad(set_to_none=set_to_none)
-
-    def _manual_optimizer_step(self, optimizer: Optimizer, optimizer_idx: int, closure: Any) -> Any:
-        """``opt.step()`` in manual optimization: hooks, plugins, ``global_step``."""
-        module = self.lightning_module
-        events = self.state.events
-
-        def wrapped() -> Any:
-            result = closure() if closure is not None else None
-            if events.before_optimizer_step is not None:
-                events.before_optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)
-            return result
-
-        self.state.services.optimizer_step(trainer=self, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx,
-                                                    closure=wrapped, batch_idx=self.state.batch_idx)
-        self.global_step += 1

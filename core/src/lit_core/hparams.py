@@ -13,6 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .exceptions import CheckpointError
+from .rank_zero import rank_zero_warn
+
 
 class AttributeDict(dict):
     """A ``dict`` whose keys are also attributes: ``hparams.lr`` and ``hparams["lr"]``."""
@@ -85,8 +88,6 @@ def save_hyperparameters(obj: Any, args: tuple[Any, ...], ignore: str | list[str
     """``save_hyperparameters`` of a module or a data module: collect (``hyperparameters_from_call``),
     warn about values a checkpoint leaves out (at the user's call), store, and snapshot
     ``hparams_initial`` (later calls add to it; later changes to ``hparams`` do not reach it)."""
-    from .rank_zero import rank_zero_warn
-
     obj._log_hyperparams = logger
     params = hyperparameters_from_call(obj, args, ignore, frame)
     for key, value in params.items():
@@ -290,8 +291,6 @@ def _rebuild(name: str, how: str, stored: Any) -> Any:
     try:
         obj = resolve_import(path)
     except (ImportError, AttributeError) as exc:
-        from .exceptions import CheckpointError
-
         raise CheckpointError(
             f"The hyperparameter {name!r} was saved as a reference to {path!r}, which is not available here "
             f"({exc}). Import the module that defines it before loading, or pass the value: "

@@ -16,12 +16,14 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import first_party, registry, roles
+from . import first_party, registry, roles, tuning
 from .callback import Callback
 from .exceptions import MisconfigurationException
+from .markers import hookimpl
 from .progress import ProgressBar
 from .rank_zero import rank_zero_deprecation
 from .utilities.grads import grad_norm
+from .utilities.model_summary import ModelSummary
 
 if TYPE_CHECKING:
     from .module import LightningModule
@@ -141,11 +143,10 @@ def _weights_summary(value: Any, flags: dict[str, Any], after: list[After]) -> N
         f"Trainer(weights_summary={value!r}) is deprecated since Lightning 1.5: use "
         f"Trainer(callbacks=[ModelSummary(max_depth={depth})])."
     )
-
-    def set_depth(trainer: Trainer) -> None:
-        trainer._summary_max_depth = depth  # read by the model summary printing
-
-    after.append(set_depth)
+    # As Lightning 1.x, which added a ModelSummary(max_depth=...) callback for the flag.
+    given = flags.get("callbacks")
+    given = list(given) if isinstance(given, (list, tuple)) else ([] if given is None else [given])
+    flags["callbacks"] = [*given, WeightsSummary(depth)]
 
 
 def _checkpoint_callback(value: Any, flags: dict[str, Any], after: list[After]) -> None:
@@ -184,7 +185,7 @@ def _resume_from_checkpoint(value: Any, flags: dict[str, Any], after: list[After
     )
 
     def remember(trainer: Trainer) -> None:
-        trainer._resume_from_checkpoint = value  # the next fit() without ckpt_path= takes it (once)
+        trainer.resume_from_checkpoint = value  # the next fit() without ckpt_path= takes it (once)
 
     after.append(remember)
 
@@ -346,8 +347,6 @@ def _tuning_flag(name: str) -> Callable[[Any, dict[str, Any], list[After]], None
     """``auto_lr_find`` / ``auto_scale_batch_size``: checked and warned about by ``lit_core.tuning``, run by ``trainer.tune()``."""
 
     def translate(value: Any, flags: dict[str, Any], after: list[After]) -> None:
-        from . import tuning
-
         tuning.check_flags(**{name: value})
         after.append(lambda trainer: setattr(trainer, name, value))
 
@@ -383,11 +382,10 @@ LEGACY_TRAINER_FLAGS: dict[str, Callable[[Any, dict[str, Any], list[After]], Non
 }
 
 
-def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict[str, Any]) -> None:
-    """Build ``trainer`` from today's ``flags`` after translating the 1.x ``legacy`` ones."""
-    from .trainer import Trainer
-
-    names = [n for n, p in inspect.signature(Trainer.__init__).parameters.items() if n != "self" and p.kind == p.KEYWORD_ONLY]
+def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict[str, Any],
+                           init: Callable[..., None]) -> None:
+    """Build ``trainer`` with ``init`` (``Trainer.__init__``) from today's ``flags`` after translating the 1.x ``legacy`` ones."""
+    names = [n for n, p in inspect.signature(init).parameters.items() if n != "self" and p.kind == p.KEYWORD_ONLY]
     flags = {name: flags[name] for name in names if name in flags}
     unknown = [name for name in legacy if name not in LEGACY_TRAINER_FLAGS]
     if unknown:
@@ -398,9 +396,27 @@ def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict
     after: list[After] = []
     for name, value in legacy.items():
         LEGACY_TRAINER_FLAGS[name](value, flags, after)
-    Trainer.__init__(trainer, **flags)
+    init(trainer, **flags)
     for action in after:
         action(trainer)
+
+
+class WeightsSummary(Callback):
+    """``Trainer(weights_summary="top" | "full")`` of Lightning 1.x: the default model summary, to ``max_depth``.
+
+    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``). Being
+    the last of ``trainer.callbacks``, it answers after the callbacks given, so a ``ModelSummary``
+    callback given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still
+    turns the summary off.
+    """
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    @hookimpl
+    def lit_print_model_summary(self, module: LightningModule) -> bool:
+        print(ModelSummary(module, max_depth=self.max_depth))
+        return True
 
 
 class GradNormLogger(Callback):

@@ -101,6 +101,8 @@ class LoopState:
     train_metrics: MetricStore | None = field(default=None, repr=False)
     #: The latest validation / test run's values.
     eval_metrics: MetricStore | None = field(default=None, repr=False)
+    #: What was last sent to the loggers in this stage (``trainer.logged_metrics``).
+    logged_metrics: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- the stage -------------------------------------------------------------------------
     #: ``time.monotonic()`` when the stage started (``max_time`` counts from it).
@@ -122,6 +124,9 @@ class LoopState:
     log_metrics: Callable[..., None] | None = field(default=None, repr=False)
     #: Calls the module's ``backward`` in its signature: ``(loss, optimizer, optimizer_idx, args, kwargs)``.
     backward_call: Callable[..., None] | None = field(default=None, repr=False)
+    #: The module's overridden ``optimizer_step``, called in the signature it declares:
+    #: ``(optimizer, optimizer_idx, closure, batch_idx)``; ``None`` when not overridden (or in manual optimization).
+    module_optimizer_step: Callable[..., None] | None = field(default=None, repr=False)
     #: Only the kernel's defaults take part in backward / the optimizer step / zero_grad (no plugin, hook or
     #: module override): the loops do what those defaults do without dispatching to them.
     plain_backward: bool = False
@@ -132,6 +137,11 @@ class LoopState:
     optimizer_setup: Any = field(default=None, repr=False)
     #: Set by the fit loop: raises when the latest loss is not finite (``trainer.save_checkpoint`` calls it).
     loss_check: Callable[[str], None] | None = field(default=None, repr=False)
+    #: The dataloaders passed to the running entry point by kind ("train", "val", "test", "predict"), e.g.
+    #: ``fit(train_dataloaders=...)``; a kind not passed is missing or ``None`` (the module or datamodule builds it).
+    dataloader_args: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: What ``configure_optimizers`` returned, wrapped (``lit_core.optim.LightningOptimizer``): ``self.optimizers()``.
+    lightning_optimizers: list[Any] = field(default_factory=list, repr=False)
     #: Where a mid-epoch checkpoint left its epoch; the fit loop consumes it when the epoch starts.
     resume: MidEpoch | None = field(default=None, repr=False)
     #: What decided the running epoch's order (for a checkpoint saved in the middle of it).
@@ -140,4 +150,4 @@ class LoopState:
     def per_stage_reset(self) -> None:
         """Forget what each stage rebuilds and what does not pickle (the hook callers, the loss check)."""
         self.events, self.services, self.loss_check = SimpleNamespace(), SimpleNamespace(), None
-        self.to_device = self.log_metrics = self.backward_call = None
+        self.to_device = self.log_metrics = self.backward_call = self.module_optimizer_step = None

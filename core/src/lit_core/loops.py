@@ -28,7 +28,7 @@ from .metrics import MetricStore, to_float
 from .model_mode import ModuleMode
 from .module import LightningModule
 from .optim import active_optimizers, step_schedulers
-from .rank_zero import rank_zero_info, rank_zero_warn
+from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_warn
 from .seed import isolate_rng
 from .trainer_state import RunningStage, TrainerFn
 
@@ -835,8 +835,6 @@ class FitLoop:
         'progress_bar' values to the bar, each logged for this step (Lightning 0.x / 1.0 semantics)."""
         if not self.legacy_step_dict:
             self.legacy_step_dict = True
-            from .rank_zero import rank_zero_deprecation
-
             rank_zero_deprecation(
                 "training_step returned a dict with 'log' / 'progress_bar' entries, a form deprecated since Lightning "
                 "1.0: call self.log(name, value) for the loggers and self.log(name, value, prog_bar=True) for the bar."

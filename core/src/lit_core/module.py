@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from .apply import move_data_to_device
+from .apply import apply_to_collection, move_data_to_device
+from .checkpoint import load_from_checkpoint, load_state_dict
+from .export import to_torchscript
 from .hparams import AttributeDict, save_hyperparameters
+from .metric_logging import log_value
 from .model_mode import ModelModeHooks
 from .optim import LightningOptimizer
 from .rank_zero import rank_zero_deprecation
@@ -164,8 +167,6 @@ class LightningModule(ModelModeHooks, nn.Module):
         with ``torch.load(weights_only=True)``. The module is returned in training mode, on
         ``map_location`` when it names a device (else on the CPU).
         """
-        from .checkpoint import load_from_checkpoint, load_state_dict
-
         module, checkpoint = load_from_checkpoint(cls, checkpoint_path, map_location, strict, hparams_file=hparams_file,
                                                   **hparam_overrides)
         module.on_load_checkpoint(checkpoint)
@@ -209,8 +210,8 @@ class LightningModule(ModelModeHooks, nn.Module):
                 f"self.log({name!r}, ...) was called while {type(self).__name__} is not attached to a Trainer: "
                 "log from the step methods and hooks the Trainer calls."
             )
-        trainer._log(
-            name, value, prog_bar, True if logger is None else logger, on_step, on_epoch, reduce_fx,
+        log_value(
+            trainer, name, value, prog_bar, True if logger is None else logger, on_step, on_epoch, reduce_fx,
             enable_graph, sync_dist, add_dataloader_idx, batch_size,
         )
 
@@ -230,8 +231,6 @@ class LightningModule(ModelModeHooks, nn.Module):
 
     def all_gather(self, data: Any, sync_grads: bool = False) -> Any:
         """Gather tensors (nested in collections too) from every process: ``(world_size, ...)``."""
-        from .apply import apply_to_collection
-
         strategy = self.trainer.strategy
         return apply_to_collection(data, torch.Tensor, lambda t: strategy.all_gather(t, sync_grads=sync_grads))
 
@@ -239,8 +238,6 @@ class LightningModule(ModelModeHooks, nn.Module):
                        **kwargs: Any) -> Any:
         """The module as TorchScript (``method="script"`` or ``"trace"``, with ``example_input_array`` by
         default), saved to ``file_path`` when given."""
-        from .export import to_torchscript
-
         return to_torchscript(self, file_path, method, example_inputs, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
@@ -293,7 +290,7 @@ class LightningModule(ModelModeHooks, nn.Module):
         Trainer (hooks, precision, ``global_step``); ``use_pl_optimizer=False`` gives the raw ones.
         """
         trainer = self.trainer
-        opts = trainer._lightning_optimizers if use_pl_optimizer else trainer.optimizers
+        opts = trainer.state.lightning_optimizers if use_pl_optimizer else trainer.optimizers
         return opts[0] if len(opts) == 1 else opts
 
     def lr_schedulers(self) -> Any:

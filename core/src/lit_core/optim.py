@@ -185,8 +185,25 @@ class LightningOptimizer:
         return self._optimizer
 
     def step(self, closure: Any = None) -> Any:
-        """Step through the Trainer; ``closure`` (optional) computes the loss."""
-        return self._trainer._manual_optimizer_step(self._optimizer, self._index, closure)
+        """Step through the Trainer; ``closure`` (optional) computes the loss.
+
+        ``lit_optimizer_step`` with the wrapped closure (which calls ``lit_before_optimizer_step``
+        once the loss is computed, as in automatic optimization), then ``global_step`` counts it.
+        """
+        trainer, optimizer, index = self._trainer, self._optimizer, self._index
+        state = trainer.state
+        module = trainer.lightning_module
+        before_step = state.events.before_optimizer_step
+
+        def wrapped() -> Any:
+            result = closure() if closure is not None else None
+            if before_step is not None:
+                before_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=index)
+            return result
+
+        state.services.optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=index,
+                                      closure=wrapped, batch_idx=state.batch_idx)
+        state.global_step += 1
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the gradients (``lit_before_zero_grad`` runs first)."""

@@ -24,7 +24,7 @@ This module only re-exports; the names keep their home modules (``Strategy.__mod
 
 from __future__ import annotations
 
-from . import checkpoint_files, lineage
+from . import __version__, checkpoint_files, lineage
 from .accelerators import Accelerator
 from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.precision import TruePrecision
@@ -48,9 +48,9 @@ from .plugins.environments import ClusterEnvironment
 from .plugins.precision import Precision
 from .progress import ProgressBar
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
-from .states import RunningStage, TrainerFn
 from .strategies import Strategy
 from .trainer import Trainer
+from .trainer_state import RunningStage, TrainerFn
 from .trial import Trial, dataloaders_given, reload_dataloaders, with_callbacks
 from .utilities.model_summary import ModelSummary, format_summary_table
 from .wrappers import StepForward
@@ -76,8 +76,6 @@ def require_plugin_api(version: tuple[int, int]) -> None:
     have_major, have_minor = PLUGIN_API_VERSION
     if major == have_major and minor <= have_minor:
         return
-    from . import __version__
-
     advice = (
         "Upgrade lit-core (pip install -U lit-core), or install a version of this plugin made for it."
         if version > PLUGIN_API_VERSION

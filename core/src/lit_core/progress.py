@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .callback import Callback
+from .data import batches_per_loader
 from .markers import hookimpl
 from .rank_zero import rank_zero_deprecation
 
@@ -188,8 +189,6 @@ class ProgressBar(Callback):
     def total_batches(loaders: list[Any], limit: float | int, most: float = math.inf) -> float:
         """Batches a loop runs over ``loaders`` under a ``limit_*_batches`` value, at most ``most`` per
         loader (``inf``: a loader without a length)."""
-        from .data import batches_per_loader
-
         return float(sum(batches_per_loader(loaders, limit, most)))
 
     @staticmethod

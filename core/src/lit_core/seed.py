@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .checkpoint import capture_rng, restore_rng
 from .rank_zero import rank_zero_info
 
 _MAX = 2**32 - 1
@@ -54,8 +55,6 @@ def isolate_rng(include_cuda: bool = True) -> Iterator[None]:
     >>> bool(torch.rand(1) == first)
     True
     """
-    from .checkpoint import capture_rng, restore_rng
-
     # The states a checkpoint saves (CUDA's only once CUDA is in use: reading it would start CUDA).
     states = capture_rng()
     if not include_cuda:

@@ -8,7 +8,7 @@ TrainerFn`` works as in Lightning).
 import sys
 
 from . import trainer
-from .trainer import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 
 __all__ = ["RunningStage", "TrainerFn", "TrainerState", "TrainerStatus"]
 

@@ -32,6 +32,7 @@ from .datamodule import LightningDataModule
 from .exceptions import ExitStage, MisconfigurationException, MisconfigurationTypeError
 from .flag_checks import check_strategy_devices, check_trainer_flags, parse_max_time
 from .hot_path import HotPath
+from .hot_path import bind as bind_hot_path
 from .hparams import hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
 from .legacy import init_with_legacy_flags, translate_seed_flags
@@ -62,6 +63,7 @@ class _Result:
         self.value = value
 
 
+@_argparse.takes_legacy_flags
 class Trainer(TrainerProperties, MetricLogging, HotPath):
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
 
@@ -118,7 +120,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         **legacy_kwargs: Any,
     ) -> None:
         if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each), then built from today's flags
-            init_with_legacy_flags(self, legacy_kwargs, locals())
+            init_with_legacy_flags(self, legacy_kwargs, locals(), Trainer.__init__)
             return
         check_trainer_flags(locals())  # every flag, before any plugin is loaded
         self.state = TrainerState()
@@ -127,8 +129,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         #: Turns plugin arguments into plugins (``lit_core.selection``); configure_callbacks() uses it too.
         self._selection = select = selection.PluginSelection(disable_plugins, self.default_root_dir)
         self.plugin_manager = registry.PluginManager()
-        self._kernel_defaults = KernelDefaults()
-        self.plugin_manager.register(self._kernel_defaults, "lit.defaults")
+        self.plugin_manager.register(KernelDefaults(), "lit.defaults")
         self.plugin_manager.register(Loops(), "lit.loops")
 
         accelerator, strategy, devices = translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
@@ -206,12 +207,12 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self.benchmark = benchmark
         self.inference_mode = inference_mode
         self.detect_anomaly = detect_anomaly
-        # Set by Lightning 1.x flags (lit_core/legacy.py): the summary's depth (weights_summary), a NaN
-        # check on every loss (terminate_on_nan), the next fit's checkpoint (resume_from_checkpoint).
-        self._summary_max_depth = 1
+        # Set by Lightning 1.x flags (lit_core/legacy.py): a NaN check on every loss (terminate_on_nan),
+        # the next fit's checkpoint (resume_from_checkpoint).
         #: Lightning 1.x's ``terminate_on_nan``: the fit loop reads every loss, without anomaly mode.
         self.terminate_on_nan = False
-        self._resume_from_checkpoint: str | None = None
+        #: Lightning 1.x's ``resume_from_checkpoint``: the next ``fit()`` given no ``ckpt_path=`` restores it (once).
+        self.resume_from_checkpoint: str | None = None
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
         #: Lightning 1.x's tuning flags (given through lit_core/legacy.py), read by ``trainer.tune()``.
         self.auto_lr_find: bool | str = False
@@ -222,10 +223,8 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self.model: torch.nn.Module | None = None
         self.datamodule: LightningDataModule | None = None
         self.optimizers: list[Optimizer] = []
-        self._lightning_optimizers: list[LightningOptimizer] = []
         self.lr_scheduler_configs: list[LRSchedulerConfig] = []
         self.sanity_checking = False
-        self._dataloader_args: dict[str, Any] = {}
         self.train_dataloader: Any = None
         self.val_dataloaders: list[Any] = []
         self.test_dataloaders: list[Any] = []
@@ -233,7 +232,6 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         # The loop's position, the current batch, the logging session: trainer.state (lit_core.loop_state).
         self.state.train_metrics = MetricStore(self._reduce)
         self.state.eval_metrics = MetricStore(self._reduce)
-        self._logged_metrics: dict[str, Any] = {}
         #: What each checkpoint records of its run (``lit_core.lineage``), taken when a stage starts.
         self._lineage: dict[str, Any] | None = None
         self._model_given = True
@@ -261,7 +259,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         module's adapter is registered by each stage anyway.
         """
         state = {k: v for k, v in self.__dict__.items() if k != "plugin_manager"}
-        # What every stage rebuilds (_bind_hot_path's compiled callers, the fit loop's NaN check) does not pickle.
+        # What every stage rebuilds (hot_path.bind's compiled callers, the fit loop's NaN check) does not pickle.
         state["state"] = copy.copy(self.state)
         state["state"].per_stage_reset()
         adapters = {f"lit.callback-adapter:{id(cb)}": cb for cb in self.callbacks}
@@ -308,7 +306,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             datamodule, train_dataloaders = train_dataloaders, None
         self._attach(model, datamodule, TrainerFn.FITTING, train=train_dataloaders, val=val_dataloaders)
         if ckpt_path is None:  # Lightning 1.x: Trainer(resume_from_checkpoint=...) is the next fit's ckpt_path
-            ckpt_path, self._resume_from_checkpoint = self._resume_from_checkpoint, None
+            ckpt_path, self.resume_from_checkpoint = self.resume_from_checkpoint, None
         self._run(TrainerFn.FITTING, ckpt_path)
 
     def validate(self, model: LightningModule | None = None, dataloaders: Any = None, ckpt_path: str | None = None,
@@ -373,7 +371,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         if datamodule is not None:
             self.datamodule = datamodule
             datamodule.trainer = self
-        self._dataloader_args = loaders
+        self.state.dataloader_args = loaders
 
     # ==== Running a stage =========================================================================
 
@@ -417,7 +415,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             if fn == TrainerFn.FITTING:
                 self._configure_optimizers()
             # After setup: plugins that callbacks register there (checkpoint writers...) are on the hot path too.
-            self._bind_hot_path()
+            bind_hot_path(self)
             self.state.resume = None
             if ckpt_path is None and self._ckpt_path_set:
                 ckpt_path = self._ckpt_path
@@ -433,7 +431,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
             # Each stage starts with no metrics, as Lightning's: a test's callback_metrics hold only what it logged.
-            self.state.train_metrics, self.state.eval_metrics, self._logged_metrics = MetricStore(self._reduce), MetricStore(self._reduce), {}
+            self.state.train_metrics, self.state.eval_metrics, self.state.logged_metrics = MetricStore(self._reduce), MetricStore(self._reduce), {}
             self.state.start_time = time.monotonic()
             try:
                 with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():
@@ -464,14 +462,14 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         setup.optimizers = self.plugin_manager.hook.lit_setup_optimizers(trainer=self, optimizers=setup.optimizers)
         self.state.optimizer_setup = setup
         self.optimizers = setup.optimizers
-        self._lightning_optimizers = [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(setup.optimizers)]
+        self.state.lightning_optimizers = [LightningOptimizer(opt, self, idx) for idx, opt in enumerate(setup.optimizers)]
         self.lr_scheduler_configs = setup.schedulers
 
     # ==== Dataloaders =============================================================================
 
     def fetch_dataloaders(self, kind: str) -> list[Any]:
         """The dataloaders of ``kind`` ("train", "val", "test", "predict"): argument, datamodule, module."""
-        given = self._dataloader_args.get(kind)
+        given = self.state.dataloader_args.get(kind)
         if given is not None:
             return as_loader_list(given, kind)
         method = LOADER_METHODS[kind]

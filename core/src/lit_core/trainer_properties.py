@@ -66,7 +66,7 @@ class TrainerProperties:
     @property
     def logged_metrics(self) -> dict[str, Any]:
         """What was last sent to the loggers."""
-        return dict(self._logged_metrics)
+        return dict(self.state.logged_metrics)
 
     @property
     def progress_bar_metrics(self) -> dict[str, float]:
@@ -235,7 +235,7 @@ class TrainerProperties:
         module = self.lightning_module
         if module is None or not overrides(module, LightningModule, "validation_step") or self.limit_val_batches == 0:
             return False
-        if self._dataloader_args.get("val") is not None:
+        if self.state.dataloader_args.get("val") is not None:
             return True
         return any(source is not None and overrides(source, base, LOADER_METHODS["val"])
                    for source, base in ((self.datamodule, LightningDataModule), (module, LightningModule)))

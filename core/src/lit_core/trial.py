@@ -30,6 +30,7 @@ import torch
 
 from .checkpoint import capture_rng, restore_rng
 from .exceptions import MisconfigurationException
+from .hot_path import bind as bind_hot_path
 from .metrics import MetricStore
 from .selection import register_callbacks
 
@@ -47,8 +48,7 @@ FLAGS = (
 #: What the run holds besides ``trainer.state``: read before the trial, written back after it.
 _STATE = (
     "train_dataloader", "val_dataloaders", "test_dataloaders", "predict_dataloaders",
-    "lr_scheduler_configs", "optimizers", "_lightning_optimizers", "_logged_metrics", "sanity_checking", "callbacks",
-    "predict_loop",
+    "lr_scheduler_configs", "optimizers", "sanity_checking", "callbacks", "predict_loop",
 )
 
 
@@ -89,9 +89,9 @@ class Trial:
         self._registered = list(pm.list_name_plugin())
         self._flags = {name: getattr(trainer, name) for name in FLAGS}
         self._state = {name: getattr(trainer, name) for name in _STATE}
-        self._state["_logged_metrics"] = dict(trainer._logged_metrics)
         # The loop state as a whole (a trial's fit loop sets its own loss check: the run's saves check the run's loss).
         self._loop_state = copy.copy(trainer.state)
+        self._loop_state.logged_metrics = dict(trainer.state.logged_metrics)  # the trial's loop updates the dict
         self._rng = capture_rng()
         self._training = module.training
         self._weights = _cpu_clone(module.state_dict())
@@ -108,7 +108,7 @@ class Trial:
         for lg in trainer.loggers:
             _unregister(trainer, lg)
         _reregister_callbacks(trainer, list(self.callbacks))
-        trainer._bind_hot_path()
+        bind_hot_path(trainer)
         # As Lightning's tuner, which runs the loop alone: the module's (and plugins') fit start and
         # end hooks ran for the real fit and are not called again for each trial.
         trainer.state.events.fit_start = trainer.state.events.fit_end = None
@@ -144,7 +144,7 @@ class Trial:
         for name, plugin in self._registered:
             if plugin is not None:
                 pm.register(plugin, name)
-        trainer._bind_hot_path()
+        bind_hot_path(trainer)
 
 
 def _unregister(trainer: Trainer, plugin: Any) -> None:
@@ -182,7 +182,7 @@ def with_callbacks(trainer: Trainer, *callbacks: Callback) -> Iterator[Trainer]:
 def dataloaders_given(trainer: Trainer, kind: str) -> bool:
     """Whether the running stage's ``kind`` dataloaders ("train", "val", "test", "predict") were
     passed to ``fit``/``validate``/... directly (rather than built by the module or datamodule)."""
-    return trainer._dataloader_args.get(kind) is not None
+    return trainer.state.dataloader_args.get(kind) is not None
 
 
 def reload_dataloaders(trainer: Trainer) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import MisconfigurationException
+from .module import LightningModule
 from .rank_zero import rank_zero_deprecation
 
 if TYPE_CHECKING:
-    from .module import LightningModule
     from .trainer import Trainer
 
 _MODES = ("power", "binsearch")
@@ -35,6 +35,8 @@ def check_flags(auto_lr_find: bool | str = False, auto_scale_batch_size: bool | 
 def tuner_class() -> type:
     """The ``Tuner`` class, from the distribution that provides ``lit_core.tuner.Tuner`` (an
     ``ImportError`` naming it when none is installed)."""
+    # Deferred: lit_core.tuner resolves Tuner from the distribution that provides it (lit-callbacks),
+    # importing it; lit-core imports without it and pays for it only when the tuner is used.
     from .tuner import Tuner
 
     return Tuner
@@ -80,8 +82,6 @@ def tune(trainer: Trainer, model: LightningModule, train_dataloaders: Any = None
 
     :return: ``{"scale_batch_size": size}`` and / or ``{"lr_find": LRFinder}`` for the searches that ran.
     """
-    from .module import LightningModule
-
     rank_zero_deprecation(
         "trainer.tune() was removed in Lightning 2.0: use `from lit_core.tuner import Tuner; "
         "Tuner(trainer).lr_find(model)` / `.scale_batch_size(model)`."

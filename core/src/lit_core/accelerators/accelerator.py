@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..exceptions import MisconfigurationException
 from ..plugin_base import _Plugin
 
 
@@ -35,8 +36,6 @@ class Accelerator(_Plugin):
         or a comma-separated string. Raises ``MisconfigurationException`` when more devices are
         asked for than exist.
         """
-        from ..exceptions import MisconfigurationException
-
         count = self.device_count()
         if devices in ("auto", -1, "-1", None):
             return list(range(count))

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..apply import move_data_to_device
+from ..checkpoint import load
 from ..checkpoint_files import atomic_save
 from ..markers import hookimpl
 from ..progress import ProgressBar
+from ..utilities.model_summary import ModelSummary
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -59,8 +61,9 @@ class KernelDefaults:
     @hookimpl(trylast=True)
     def lit_optimizer_step(self, trainer: Trainer, module: LightningModule, optimizer: Any, optimizer_idx: int,
                            closure: Callable[[], Any], batch_idx: int) -> bool:
-        if trainer._module_optimizer_step_overridden:
-            trainer._module_optimizer_step(optimizer, optimizer_idx, closure, batch_idx)
+        module_step = trainer.state.module_optimizer_step
+        if module_step is not None:
+            module_step(optimizer, optimizer_idx, closure, batch_idx)
         else:
             optimizer.step(closure=closure)
         return True
@@ -87,16 +90,12 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_load_checkpoint(self, path: str, map_location: Any) -> dict[str, Any]:
-        from ..checkpoint import load
-
         return load(path, map_location)
 
     @hookimpl(trylast=True)
     def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
-        from ..utilities.model_summary import ModelSummary
-
-        # Lightning 1.x's Trainer(weights_summary="full") sets the depth (lit_core/legacy.py).
-        print(ModelSummary(module, max_depth=trainer._summary_max_depth))
+        # Lightning 1.x's Trainer(weights_summary="full") answers first, deeper (lit_core/legacy.py).
+        print(ModelSummary(module, max_depth=1))
         return True
 
     @hookimpl(wrapper=True)

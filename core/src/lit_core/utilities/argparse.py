@@ -162,10 +162,19 @@ def add_argparse_args(cls: Any, parent_parser: ArgumentParser, *, use_argument_g
     return parent_parser if use_argument_group else parser
 
 
-def _is_trainer(cls: Any) -> bool:
-    from ..trainer import Trainer
+#: The classes whose ``__init__`` also takes the flags of ``LEGACY_TRAINER_OPTIONS`` (``Trainer``, which
+#: registers itself with ``takes_legacy_flags``: this module is imported by ``trainer.py``, not the reverse).
+_TAKES_LEGACY_FLAGS: list[type] = []
 
-    return isinstance(cls, type) and issubclass(cls, Trainer)
+
+def takes_legacy_flags(cls: type) -> type:
+    """Class decorator: ``cls`` and its subclasses also take the 1.x flags of ``LEGACY_TRAINER_OPTIONS``."""
+    _TAKES_LEGACY_FLAGS.append(cls)
+    return cls
+
+
+def _is_trainer(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple(_TAKES_LEGACY_FLAGS))
 
 
 def parse_argparser(cls: Any, arg_parser: ArgumentParser | Namespace) -> Namespace:

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..apply import move_data_to_device
+
 __all__ = ["LayerSummary", "ModelSummary", "get_formatted_model_size", "get_human_readable_count", "parse_batch_shape", "summarize"]
 
 UNKNOWN_SIZE = "?"
@@ -227,7 +229,6 @@ class ModelSummary:
     def _forward_example_input(self) -> None:
         from torch.utils.flop_counter import FlopCounterMode
 
-        from ..apply import move_data_to_device
 
         model = self._model
         first = next(model.parameters(), None)
