@@ -323,18 +323,18 @@ def test_fast_caller_matches_pluggy():
 
     class One:
         @lit.hookimpl
-        def lit_reduce(self, tensor):
-            return tensor * 2
+        def lit_scale_loss(self, loss):
+            return loss * 2
 
         @lit.hookimpl
         def lit_train_batch_start(self, batch_idx):
             return -1 if batch_idx == 3 else None
 
     pm.register(One())
-    reduce = pm.fast_caller("lit_reduce")
-    assert reduce is not pm.hook.lit_reduce  # one implementation: a direct trampoline
+    scale = pm.fast_caller("lit_scale_loss")
+    assert scale is not pm.hook.lit_scale_loss  # one implementation: a direct trampoline
     x = torch.tensor(3.0)
-    assert reduce(trainer=None, tensor=x, op="sum") == pm.hook.lit_reduce(trainer=None, tensor=x, op="sum") == 6
+    assert scale(trainer=None, loss=x, optimizer=None) == pm.hook.lit_scale_loss(trainer=None, loss=x, optimizer=None) == 6
     start = pm.fast_caller("lit_train_batch_start")
     for idx in (0, 3):
         kwargs = {"trainer": None, "module": None, "batch": None, "batch_idx": idx}
@@ -344,7 +344,7 @@ def test_fast_caller_matches_pluggy():
 
     class Two:
         @lit.hookimpl
-        def lit_reduce(self, tensor):
+        def lit_scale_loss(self, loss):
             calls.append("two")
             return None  # "not me": the next implementation answers
 
@@ -355,15 +355,15 @@ def test_fast_caller_matches_pluggy():
 
     class Three:
         @lit.hookimpl(trylast=True)
-        def lit_reduce(self, tensor):
+        def lit_scale_loss(self, loss):
             calls.append("three")
-            return tensor * 3
+            return loss * 3
 
     pm.register(Two())
     pm.register(Three())
-    reduce, start = pm.fast_caller("lit_reduce"), pm.fast_caller("lit_train_batch_start")
-    assert reduce is not pm.hook.lit_reduce and start is not pm.hook.lit_train_batch_start  # several: a trampoline too
-    for fast, slow, kwargs in ((reduce, pm.hook.lit_reduce, {"trainer": None, "tensor": x, "op": "sum"}),
+    scale, start = pm.fast_caller("lit_scale_loss"), pm.fast_caller("lit_train_batch_start")
+    assert scale is not pm.hook.lit_scale_loss and start is not pm.hook.lit_train_batch_start  # several: a trampoline too
+    for fast, slow, kwargs in ((scale, pm.hook.lit_scale_loss, {"trainer": None, "loss": x, "optimizer": None}),
                                *((start, pm.hook.lit_train_batch_start, {"trainer": None, "module": None, "batch": None,
                                                                          "batch_idx": idx}) for idx in (0, 3))):
         calls.clear()
@@ -371,15 +371,15 @@ def test_fast_caller_matches_pluggy():
         order = list(calls)
         calls.clear()
         assert fast(**kwargs) == expected and calls == order, "the same result, the implementations in pluggy's order"
-    assert reduce(trainer=None, tensor=x, op="sum") == 6, "Two (registered last) says not me, One answers; trylast Three is not asked"
+    assert scale(trainer=None, loss=x, optimizer=None) == 6, "Two (registered last) says not me, One answers; trylast Three is not asked"
 
     class Wrapping:
         @lit.hookimpl(wrapper=True)
-        def lit_reduce(self, tensor):
+        def lit_scale_loss(self, loss):
             return (yield)
 
     pm.register(Wrapping())
-    assert pm.fast_caller("lit_reduce") is pm.hook.lit_reduce  # a wrapper: pluggy runs it
+    assert pm.fast_caller("lit_scale_loss") is pm.hook.lit_scale_loss  # a wrapper: pluggy runs it
 
 
 def test_fast_caller_defers_to_pluggy_when_tracing(monkeypatch):
@@ -388,11 +388,11 @@ def test_fast_caller_defers_to_pluggy_when_tracing(monkeypatch):
 
     class One:
         @lit.hookimpl
-        def lit_reduce(self, tensor):
-            return tensor
+        def lit_scale_loss(self, loss):
+            return loss
 
     pm.register(One())
-    assert pm.fast_caller("lit_reduce") is pm.hook.lit_reduce
+    assert pm.fast_caller("lit_scale_loss") is pm.hook.lit_scale_loss
 
 
 def test_callback_of_hookimpls_only_with_a_module_of_no_hooks(tmp_path):
