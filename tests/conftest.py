@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -242,3 +243,40 @@ def _no_seed_leaks() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture
+def install_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
+    """``install_distribution(name, modules, entry_points, version=..., site=...)``: a real installed distribution.
+
+    Writes the modules and ``<name>-<version>.dist-info`` into ``site`` (a new folder on
+    ``sys.path`` unless given), and forgets the discovered plugins and the imported modules after.
+    ``importlib.metadata`` finds it as it finds a pip-installed one.
+    """
+    from lit_core import registry
+
+    imported: list[str] = []
+
+    def make(name: str, modules: dict[str, str], entry_points: dict[str, dict[str, str]], version: str = "1.0",
+             site: Path | None = None) -> Path:
+        if site is None:
+            site = tmp_path / f"site-{name}"
+            site.mkdir()
+            monkeypatch.syspath_prepend(str(site))
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(textwrap.dedent(source))
+            imported.append(module)
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines += [f"[{group}]", *(f"{ep} = {target}" for ep, target in entries.items())]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        registry.refresh()
+        return site
+
+    yield make
+    for module in imported:
+        sys.modules.pop(module, None)
+    registry.refresh()

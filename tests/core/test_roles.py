@@ -7,8 +7,6 @@ a module on ``sys.path``, found by ``importlib.metadata`` like any installed pac
 from __future__ import annotations
 
 import json
-import sys
-import textwrap
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,30 +71,14 @@ class Spread(Strategy):
 
 
 @pytest.fixture
-def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
+def make_dist(install_distribution: MakeDist, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
     """``make_dist(name, entry_points, module=...)``: install a distribution with ``PLUGINS`` as its module."""
-    imported: list[str] = []
 
     def make(name: str, entry_points: dict[str, dict[str, str]], module: str = "lit_rolesdemo") -> Path:
-        site = tmp_path / f"site-{name}"
-        site.mkdir()
-        monkeypatch.syspath_prepend(str(site))
-        (site / f"{module}.py").write_text(textwrap.dedent(PLUGINS))
-        imported.append(module)
-        info = site / f"{name.replace('-', '_')}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-        lines = []
-        for group, entries in entry_points.items():
-            lines += [f"[{group}]", *(f"{ep} = {target}" for ep, target in entries.items())]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        registry.refresh()
-        return site
+        return install_distribution(name, {module: PLUGINS}, entry_points)
 
     yield make
-    for module in imported:
-        sys.modules.pop(module, None)
-    monkeypatch.undo()  # sys.path, and hide_distribution's registry.installed, before the caches are cleared
+    monkeypatch.undo()  # hide_distribution's registry.installed, before the caches are cleared
     registry.refresh()
 
 

@@ -7,10 +7,8 @@ module, on ``sys.path``, found by ``importlib.metadata`` like any ``pip install`
 from __future__ import annotations
 
 import json
-import sys
-import textwrap
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,37 +21,9 @@ MakeDist = Callable[..., Path]
 
 
 @pytest.fixture
-def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
-    """``make_dist(name, modules, entry_points, version=..., site=...)``: install a distribution.
-
-    Writes the modules and ``<name>-<version>.dist-info`` into ``site`` (a new folder on
-    ``sys.path`` unless given), and forgets the discovered plugins and the imported modules after.
-    """
-    imported: list[str] = []
-
-    def make(name: str, modules: dict[str, str], entry_points: dict[str, dict[str, str]], version: str = "1.0",
-             site: Path | None = None) -> Path:
-        if site is None:
-            site = tmp_path / f"site-{name}"
-            site.mkdir()
-            monkeypatch.syspath_prepend(str(site))
-        for module, source in modules.items():
-            (site / f"{module}.py").write_text(textwrap.dedent(source))
-            imported.append(module)
-        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        lines = []
-        for group, entries in entry_points.items():
-            lines += [f"[{group}]", *(f"{ep} = {target}" for ep, target in entries.items())]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        registry.refresh()
-        return site
-
-    yield make
-    for module in imported:
-        sys.modules.pop(module, None)
-    registry.refresh()
+def make_dist(install_distribution: MakeDist) -> MakeDist:
+    """``make_dist(name, modules, entry_points, version=..., site=...)``: tests/conftest.py's ``install_distribution``."""
+    return install_distribution
 
 
 BROKEN_ACCELERATOR = """
