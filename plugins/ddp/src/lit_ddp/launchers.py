@@ -37,6 +37,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -293,13 +294,38 @@ def _spawned(local_rank: int, trainer: lit.Trainer, function: Callable[[], Any],
              num_devices: int, port: int, out: str) -> None:
     os.environ.update(rank_variables(env, local_rank, num_devices, port))
     _own_copy(trainer.lightning_module)
+    succeeded = False
     try:
         result = function()
         if local_rank == 0:  # global rank zero, or the first process of another node
             torch.save(result_payload(trainer, result), out)
+        succeeded = True
     finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        # multiprocessing's children skip atexit, so the strategy's exit handler never runs here.
+        leave_process_group(wait=succeeded)
+
+
+def leave_process_group(wait: bool) -> None:
+    """Tear the process group down; after a clean run (``wait``), first meet the other ranks there.
+
+    A rank that destroyed its group while another still finished its last collective has aborted
+    the other at exit ("terminate called without an active exception", a gloo worker thread).
+    After a failure the others may be stuck or gone, so nobody waits; on gloo the wait is bounded
+    (``monitored_barrier``) in case a peer died without an exception.
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if wait:
+            if dist.get_backend() == "gloo":
+                dist.monitored_barrier(timeout=timedelta(seconds=30))
+            else:
+                dist.barrier()
+    except Exception:  # a peer gone at exit: nothing left to wait for
+        pass
+    finally:
+        dist.destroy_process_group()
 
 
 def _own_copy(module: torch.nn.Module | None) -> None:

@@ -31,7 +31,7 @@ from lit_core.plugin_api import ClusterEnvironment, MisconfigurationException, S
 
 from .balance import check_even_batches, note_timeout, timeout_of
 from .environment import detect, place
-from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks
+from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks, leave_process_group
 
 _OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
 
@@ -287,22 +287,5 @@ _exit_state = {"failed": False}
 
 
 def _destroy_process_group() -> None:
-    """At interpreter exit: wait for the other ranks (after a clean run only), then tear the group down.
-
-    A rank that destroyed its group while another still finished its last collective has aborted
-    the other at exit ("terminate called without an active exception", a gloo worker thread), about
-    one torchrun job in 16 here. After a failure the others may be stuck or gone, so nobody waits;
-    on gloo the wait is bounded (``monitored_barrier``) in case a peer died without an exception.
-    """
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    try:
-        if not _exit_state["failed"]:
-            if dist.get_backend() == "gloo":
-                dist.monitored_barrier(timeout=timedelta(seconds=30))
-            else:
-                dist.barrier()
-    except Exception:  # a peer gone at exit: nothing left to wait for
-        pass
-    finally:
-        dist.destroy_process_group()
+    """At interpreter exit (script-launched and torchrun processes): ``leave_process_group``."""
+    leave_process_group(wait=not _exit_state["failed"])
