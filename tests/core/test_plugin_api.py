@@ -58,6 +58,7 @@ API_NAMES = [
     "checkpoint_files",
     "dataloaders_given",
     "format_summary_table",
+    "grad_norm",
     "hookimpl",
     "lineage",
     "load_checkpoint",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .checkpoint import load_from_checkpoint
 from .datamodule_extras import dataloader_method, describe
 from .hparams import AttributeDict, save_hyperparameters
-from .utilities import argparse as _argparse
+from .lightning_1x import argparse_method
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -24,10 +24,10 @@ class LightningDataModule:
     #: Per-node (``True``) or per-job (``False``) ``prepare_data``.
     prepare_data_per_node: bool = True
 
-    # Lightning 1.x's argparse helpers (deprecated): see lit_core.utilities.argparse.
-    add_argparse_args = classmethod(_argparse.add_argparse_args)
-    from_argparse_args = classmethod(_argparse.from_argparse_args)
-    get_init_arguments_and_types = classmethod(_argparse.get_init_arguments_and_types)
+    # Lightning 1.x's argparse helpers (deprecated), from the lightning_1x_flags role (lit_core.lightning_1x).
+    add_argparse_args = argparse_method("add_argparse_args")
+    from_argparse_args = argparse_method("from_argparse_args", "the class with keyword arguments")
+    get_init_arguments_and_types = argparse_method("get_init_arguments_and_types", "inspect.signature")
 
     def __init__(self) -> None:
         self.trainer: Trainer | None = None

@@ -67,6 +67,12 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "lit_core.callbacks": ("ModelCheckpoint",),
         "lit_core.plugins.io": ("AsyncCheckpointIO", "CheckpointIO", "TorchCheckpointIO"),
     },
+    "lit-compat": {
+        "lit.roles": ("lightning_1x_flags",),
+        "lit_core.utilities.argparse": ("add_argparse_args", "from_argparse_args", "parse_argparser",
+                                        "get_init_arguments_and_types", "str_to_bool", "str_to_bool_or_str",
+                                        "str_to_bool_or_int"),
+    },
     "lit-callbacks": {
         "lit.callbacks": ("lr_monitor", "timer", "weight_averaging", "device_stats", "model_summary", "spike_detection",
                           "lr_finder", "batch_size_finder"),

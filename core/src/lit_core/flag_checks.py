@@ -229,7 +229,7 @@ def _path(name: str, value: Any) -> None:
 
 
 def _legacy_kwargs(name: str, value: Any) -> None:
-    """Keywords that are not flags: checked by the Lightning 1.x translation (``lit_core/legacy.py``)."""
+    """Keywords that are not flags: checked by the Lightning 1.x translation (``lit_core.lightning_1x``)."""
 
 
 #: flag -> its rule, ``rule(flag, value)`` raising when the value is not allowed. One per ``Trainer.__init__`` parameter.

@@ -52,6 +52,7 @@ from .strategies import Strategy
 from .trainer import Trainer
 from .trainer_state import RunningStage, TrainerFn
 from .trial import Trial, dataloaders_given, reload_dataloaders, with_callbacks
+from .utilities.grads import grad_norm
 from .utilities.model_summary import ModelSummary, format_summary_table
 from .wrappers import StepForward
 
@@ -119,6 +120,7 @@ __all__ = [
     "checkpoint_files",
     "dataloaders_given",
     "format_summary_table",
+    "grad_norm",
     "hookimpl",
     "lineage",
     "load_checkpoint",

@@ -21,12 +21,19 @@ Precedence, when a ``Trainer`` asks for a role (``docs/plugins.rst``, "Default r
    settles it with the flag or ``disable_plugins``).
 
 Reading roles reads metadata only; nothing is imported until the chosen plugin is loaded.
+
+A *service* role (kind ``"service"``) is filled by an object rather than a plugin: its value is
+the object's reference, ``module`` or ``module:attribute`` as in any entry point, imported by
+``service()`` the first time user code needs it (``lightning_1x_flags``: a Lightning 1.x flag or
+argparse helper). Rules 3 and 4 apply; rule 2 does not, since only the user's own call asks for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
 
 from . import first_party, registry
 from .exceptions import PluginError
@@ -56,7 +63,11 @@ ROLES: dict[str, Role] = {
         "strategy", "strategy='auto' with several devices or nodes, for an accelerator whose multi_device_strategy is None"),
     "gpus_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(gpus=N)"),
     "tpu_cores_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(tpu_cores=N)"),
+    "lightning_1x_flags": Role("service", "Lightning 1.x's Trainer flags and argparse helpers (lit_core.lightning_1x)"),
 }
+
+#: The kind of a role filled by an object (its claim's value is an object reference), not by a plugin.
+SERVICE = "service"
 
 
 def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
@@ -68,6 +79,9 @@ def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
 def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
     """The usable claims on ``role``, best first (rules 2 to 4 of the module docstring)."""
     kind = ROLES[role].kind
+    if kind == SERVICE:  # nothing to be installed besides the claiming distribution, nothing to disable
+        return sorted((c for c in registry.role_claims() if c.role == role),
+                      key=lambda c: (c.distribution == CORE, c.distribution, c.name))
     installed = registry.installed(kind)
     core_only = registry.autoload_disabled()
     blocked = set(disabled)
@@ -119,3 +133,18 @@ def require(role: str, needed_by: str, disabled: Iterable[str] = ()) -> str:
         fix = (f"needs a {kind} that an installed distribution declares for the {role!r} role, and none does: "
                "install one (docs/plugins.rst, 'Default roles')")
     raise PluginError(f"{needed_by} {fix}, or pass {kind}= explicitly. Installed {kind} plugins: {installed}.")
+
+
+def service(role: str) -> Any | None:
+    """The object that fills the service ``role``, imported now, or ``None`` when no installed distribution claims it."""
+    reference = fill(role)
+    if reference is None:
+        return None
+    claim = next(c for c in claims(role) if c.name == reference)
+    try:
+        return metadata.EntryPoint(role, reference, GROUP).load()
+    except Exception as exc:
+        raise PluginError(
+            f"The {role} role of {claim.distribution} ({reference}) failed to import: {type(exc).__name__}: {exc}. "
+            f"Reinstall or upgrade {claim.distribution}."
+        ) from exc

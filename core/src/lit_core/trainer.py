@@ -1,7 +1,7 @@
 """``Trainer``: Lightning's flags and entry points over lit's hook-driven loops.
 
 This module wires; each concern is a module of its own: ``selection`` (which accelerator,
-strategy, precision, loggers, callbacks; ``legacy``: Lightning 1.x flags), ``trainer_properties``
+strategy, precision, loggers, callbacks; ``lightning_1x``: Lightning 1.x flags), ``trainer_properties``
 (Lightning's read-only properties), ``trainer_state`` (``trainer.state``'s types), ``hot_path``
 (what a stage binds once, the per-step calls), ``metric_logging`` (``self.log``'s path),
 ``stage_setup`` (torch settings, ``prepare_data``, checks) and ``checkpoint_contents`` (the
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import checkpoint_contents, lineage, registry, selection, stage_setup, tuning
+from . import checkpoint_contents, lightning_1x, lineage, registry, selection, stage_setup, tuning
 from .accelerators.accelerator import Accelerator
 from .builtins.adapters import callback_plugin, module_plugin, overrides
 from .builtins.defaults import KernelDefaults
@@ -35,7 +35,6 @@ from .hot_path import HotPath
 from .hot_path import bind as bind_hot_path
 from .hparams import hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
-from .legacy import init_with_legacy_flags, translate_seed_flags
 from .logger import Logger
 from .loops import Loops
 from .metric_logging import MetricLogging
@@ -51,7 +50,6 @@ from .strategies.strategy import Strategy
 from .trainer_properties import TrainerProperties
 from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus  # noqa: F401  (Lightning's path: lit_core.trainer.states)
 from .unique_plugins import check_each_once
-from .utilities import argparse as _argparse
 
 
 class _Result:
@@ -63,7 +61,6 @@ class _Result:
         self.value = value
 
 
-@_argparse.takes_legacy_flags
 class Trainer(TrainerProperties, MetricLogging, HotPath):
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
 
@@ -119,8 +116,8 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         tpu_cores: int | list[int] | None = None,
         **legacy_kwargs: Any,
     ) -> None:
-        if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each), then built from today's flags
-            init_with_legacy_flags(self, legacy_kwargs, locals(), Trainer.__init__)
+        if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each) by lit_core.lightning_1x's role
+            lightning_1x.init_with_legacy_flags(self, legacy_kwargs, locals(), Trainer.__init__)
             return
         check_trainer_flags(locals())  # every flag, before any plugin is loaded
         self.state = TrainerState()
@@ -132,7 +129,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self.plugin_manager.register(KernelDefaults(), "lit.defaults")
         self.plugin_manager.register(Loops(), "lit.loops")
 
-        accelerator, strategy, devices = translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
+        accelerator, strategy, devices = lightning_1x.translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
         chosen = select.sort_plugins(plugins, accelerator=accelerator, strategy=strategy, precision=precision)
         selection.check_barebones(barebones, enable_checkpointing, enable_progress_bar, enable_model_summary)
         self.fast_dev_run = int(fast_dev_run)
@@ -207,14 +204,14 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self.benchmark = benchmark
         self.inference_mode = inference_mode
         self.detect_anomaly = detect_anomaly
-        # Set by Lightning 1.x flags (lit_core/legacy.py): a NaN check on every loss (terminate_on_nan),
+        # Set by Lightning 1.x flags (lit_core.lightning_1x): a NaN check on every loss (terminate_on_nan),
         # the next fit's checkpoint (resume_from_checkpoint).
         #: Lightning 1.x's ``terminate_on_nan``: the fit loop reads every loss, without anomaly mode.
         self.terminate_on_nan = False
         #: Lightning 1.x's ``resume_from_checkpoint``: the next ``fit()`` given no ``ckpt_path=`` restores it (once).
         self.resume_from_checkpoint: str | None = None
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
-        #: Lightning 1.x's tuning flags (given through lit_core/legacy.py), read by ``trainer.tune()``.
+        #: Lightning 1.x's tuning flags (given through lit_core.lightning_1x), read by ``trainer.tune()``.
         self.auto_lr_find: bool | str = False
         self.auto_scale_batch_size: bool | str = False
 
@@ -243,12 +240,12 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self._ckpt_path_set = False
         self.plugin_manager.hook.lit_init_end(trainer=self)
 
-    # Lightning 1.x's argparse helpers (deprecated): see lit_core.utilities.argparse.
-    add_argparse_args = classmethod(_argparse.add_argparse_args)
-    from_argparse_args = classmethod(_argparse.from_argparse_args)
-    parse_argparser = classmethod(_argparse.parse_argparser)
-    get_init_arguments_and_types = classmethod(_argparse.get_init_arguments_and_types)
-    default_attributes = classmethod(_argparse.default_attributes)
+    # Lightning 1.x's argparse helpers (deprecated), from the lightning_1x_flags role (lit_core.lightning_1x).
+    add_argparse_args = lightning_1x.argparse_method("add_argparse_args")
+    from_argparse_args = lightning_1x.argparse_method("from_argparse_args", "Trainer(**vars(args))")
+    parse_argparser = lightning_1x.argparse_method("parse_argparser")
+    get_init_arguments_and_types = lightning_1x.argparse_method("get_init_arguments_and_types", "inspect.signature")
+    default_attributes = lightning_1x.argparse_method("default_attributes", "inspect.signature")
 
     # ==== Pickling: launchers that start processes with multiprocessing (ddp_spawn) send the Trainer ====
 

@@ -1,6 +1,7 @@
 """Lightning 1.x ``Trainer`` flags: translated to today's flags, each with a deprecation warning.
 
-``Trainer(**flags)`` sends the keywords it does not declare here (``init_with_legacy_flags``).
+``Trainer(**flags)`` sends the keywords it does not declare to the distribution that fills the
+``lightning_1x_flags`` role, lit-compat: here (``init_with_legacy_flags``).
 Each 1.x flag either maps onto its Lightning 2.x equivalent (``weights_summary=None`` ->
 ``enable_model_summary=False``), takes effect after the Trainer is built (``progress_bar_refresh_rate``
 sets the default bar's refresh rate), is accepted and ignored when it has no effect to keep
@@ -16,68 +17,12 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import first_party, registry, roles, tuning
-from .callback import Callback
-from .exceptions import MisconfigurationException
-from .markers import hookimpl
-from .progress import ProgressBar
-from .rank_zero import rank_zero_deprecation
-from .utilities.grads import grad_norm
-from .utilities.model_summary import ModelSummary
+from lit_core.plugin_api import Callback, MisconfigurationException, ProgressBar, rank_zero_deprecation
+
+from .callbacks import GradNormLogger, WeightsSummary
 
 if TYPE_CHECKING:
-    from .module import LightningModule
-    from .trainer import Trainer
-
-# ------------------------------------------------------------------------------------------
-# Lightning 1.x's device flags (gpus=, tpu_cores=, accelerator=<strategy>): read by every Trainer()
-# ------------------------------------------------------------------------------------------
-
-#: Lightning 1.x ``accelerator=`` values for multi-process modes lit has no strategy of that name for:
-#: they select the ``multi_device_strategy`` role (``lit_core.roles``).
-SEED_MULTI_DEVICE = frozenset({"ddp_cpu", "dp", "ddp2"})
-
-
-def _names_a_strategy(accelerator: Any) -> bool:
-    """Lightning 1.x's ``accelerator=<strategy>``: a strategy name (installed or first-party) that no accelerator has."""
-    if not isinstance(accelerator, str) or accelerator in registry.installed("accelerator"):
-        return False
-    if accelerator in SEED_MULTI_DEVICE or accelerator in registry.installed("strategy"):
-        return True
-    # A first-party strategy that is not installed: translated all the same, so that the error names its distribution.
-    return first_party.provider(registry.GROUPS["strategy"], accelerator) is not None and \
-        first_party.provider(registry.GROUPS["accelerator"], accelerator) is None
-
-
-def translate_seed_flags(accelerator: Any, strategy: Any, devices: Any, gpus: Any, tpu_cores: Any) -> tuple[Any, Any, Any]:
-    """Lightning 1.x's ``gpus=``, ``tpu_cores=`` and ``accelerator=<strategy>`` as today's flags.
-
-    ``gpus=`` / ``tpu_cores=`` select the accelerator an installed distribution declares for the
-    ``gpus_accelerator`` / ``tpu_cores_accelerator`` role (``lit_core.roles``).
-    """
-    if gpus is not None:
-        target = roles.fill("gpus_accelerator")
-        shown = repr(target) if target else "..."  # none declared: the error below says what to install
-        rank_zero_deprecation(f"Trainer(gpus={gpus!r}) is deprecated: use Trainer(accelerator={shown}, devices={gpus!r}).")
-        if gpus not in (0, "0", []) and (accelerator in ("auto", None) or _names_a_strategy(accelerator)):
-            accelerator = roles.require("gpus_accelerator", f"Trainer(gpus={gpus!r})")
-        if gpus not in (0, "0", []):
-            devices = gpus
-    if tpu_cores is not None:
-        target = roles.fill("tpu_cores_accelerator")
-        shown = repr(target) if target else "..."
-        rank_zero_deprecation(f"Trainer(tpu_cores={tpu_cores!r}) is deprecated: use Trainer(accelerator={shown}, devices={tpu_cores!r}).")
-        accelerator, devices = roles.require("tpu_cores_accelerator", f"Trainer(tpu_cores={tpu_cores!r})"), tpu_cores
-    if _names_a_strategy(accelerator):
-        rank_zero_deprecation(
-            f"Trainer(accelerator={accelerator!r}) is deprecated: use Trainer(strategy={accelerator!r}) "
-            "and accelerator= for the device kind."
-        )
-        multi = accelerator in SEED_MULTI_DEVICE
-        strategy = roles.require("multi_device_strategy", f"Trainer(accelerator={accelerator!r})") if multi else accelerator
-        accelerator = "auto"  # with gpus= the accelerator was chosen above
-    return accelerator, strategy, devices
-
+    from lit_core.plugin_api import Trainer
 
 #: What a translator may do once the Trainer is built.
 After = Callable[["Trainer"], None]
@@ -343,11 +288,21 @@ def _truncated_bptt_steps(value: Any, flags: dict[str, Any], after: list[After])
     )
 
 
+#: ``auto_scale_batch_size``'s search modes (Lightning 1.9's ``Tuner.scale_batch_size``).
+TUNING_MODES = ("power", "binsearch")
+
+
 def _tuning_flag(name: str) -> Callable[[Any, dict[str, Any], list[After]], None]:
-    """``auto_lr_find`` / ``auto_scale_batch_size``: checked and warned about by ``lit_core.tuning``, run by ``trainer.tune()``."""
+    """``auto_lr_find`` / ``auto_scale_batch_size``: checked and warned about here, run by ``trainer.tune()``."""
 
     def translate(value: Any, flags: dict[str, Any], after: list[After]) -> None:
-        tuning.check_flags(**{name: value})
+        if name == "auto_scale_batch_size" and isinstance(value, str) and value not in TUNING_MODES:
+            raise MisconfigurationException(f"auto_scale_batch_size={value!r}: use True, 'power' or 'binsearch'.")
+        if value:
+            _deprecate(
+                "Trainer(auto_lr_find=..., auto_scale_batch_size=...) and trainer.tune() were removed in Lightning 2.0: "
+                "use `from lit_core.tuner import Tuner; Tuner(trainer).lr_find(model)` / `.scale_batch_size(model)`."
+            )
         after.append(lambda trainer: setattr(trainer, name, value))
 
     return translate
@@ -399,38 +354,3 @@ def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict
     init(trainer, **flags)
     for action in after:
         action(trainer)
-
-
-class WeightsSummary(Callback):
-    """``Trainer(weights_summary="top" | "full")`` of Lightning 1.x: the default model summary, to ``max_depth``.
-
-    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``). Being
-    the last of ``trainer.callbacks``, it answers after the callbacks given, so a ``ModelSummary``
-    callback given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still
-    turns the summary off.
-    """
-
-    def __init__(self, max_depth: int) -> None:
-        self.max_depth = max_depth
-
-    @hookimpl
-    def lit_print_model_summary(self, module: LightningModule) -> bool:
-        print(ModelSummary(module, max_depth=self.max_depth))
-        return True
-
-
-class GradNormLogger(Callback):
-    """``Trainer(track_grad_norm=p)`` of Lightning 1.x: logs ``grad_{p}_norm/<parameter>`` and
-    ``grad_{p}_norm_total`` before the optimizer steps, on the steps whose metrics go to the loggers."""
-
-    def __init__(self, norm_type: float) -> None:
-        self.norm_type = norm_type
-
-    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
-        every = trainer.log_every_n_steps
-        # Like Lightning 1.x, only when this step's metrics are sent (the norms cost a host read each).
-        if every <= 0 or (trainer.state.batches_that_stepped + 1) % every != 0:
-            return
-        norms = grad_norm(pl_module, self.norm_type)
-        if norms:
-            pl_module.log_dict(norms, on_step=True, on_epoch=False, prog_bar=False, logger=True)
