@@ -200,6 +200,8 @@ def hide_distribution(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
             return {name: entry for name, entry in shown(kind).items() if entry.distribution != distribution}
 
         monkeypatch.setattr(registry, "installed", installed)
+        claimed = registry.role_claims  # its role claims too: a service role names no plugin to filter by
+        monkeypatch.setattr(registry, "role_claims", lambda: tuple(c for c in claimed() if c.distribution != distribution))
 
     return hide
 

@@ -203,3 +203,55 @@ def test_lit_plugins_lists_the_declared_roles(make_dist, capsys):
     assert commands.main(["plugins"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["logger", "rows"])
     assert line.split()[4] == "default_logger"
+
+
+TRANSLATOR = """
+import lit_core as lit
+
+CALLS = []
+
+
+def init_with_legacy_flags(trainer, legacy, flags, init):
+    # a translator of its own: max_epochs_1x=N means max_epochs=N
+    CALLS.append(dict(legacy))
+    today = {n: v for n, v in flags.items() if n not in ("self", "legacy_kwargs", "__class__")}
+    init(trainer, **{**today, "max_epochs": legacy["max_epochs_1x"]})
+
+
+def add_argparse_args(cls, parser):
+    CALLS.append(cls.__name__)
+    return parser
+"""
+
+
+@pytest.fixture
+def install_dist(install_distribution: MakeDist, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:
+    """``install_distribution``, undoing ``hide_distribution`` before the discovered plugins are forgotten."""
+    yield install_distribution
+    monkeypatch.undo()
+    registry.refresh()
+
+
+def test_a_service_role_names_the_object_the_trainer_calls_for_1x_flags(install_dist, hide_distribution, tmp_path):
+    install_dist("lit-oldflags", {"lit_oldflags": TRANSLATOR}, {"lit.roles": {"lightning_1x_flags": "lit_oldflags"}})
+    hide_distribution("lit-compat")
+    assert roles.ROLES["lightning_1x_flags"].kind == roles.SERVICE
+    import lit_oldflags
+
+    assert roles.service("lightning_1x_flags") is lit_oldflags
+    trainer = lit.Trainer(default_root_dir=tmp_path, logger=False, max_epochs_1x=4)  # not a flag lit-core knows
+    assert trainer.max_epochs == 4 and lit_oldflags.CALLS == [{"max_epochs_1x": 4}]
+    parser = object()
+    assert lit.Trainer.add_argparse_args(parser) is parser and lit_oldflags.CALLS[-1] == "Trainer"
+
+
+def test_without_a_service_role_filler_service_is_none_and_a_broken_one_names_its_distribution(
+        install_dist, hide_distribution):
+    install_dist("lit-brokenflags", {"lit_brokenflags": "raise RuntimeError('boom')\n"},
+                 {"lit.roles": {"lightning_1x_flags": "lit_brokenflags"}})
+    hide_distribution("lit-compat")
+    with pytest.raises(PluginError, match=r"lightning_1x_flags role of lit-brokenflags \(lit_brokenflags\) failed to "
+                                          r"import: RuntimeError: boom\. Reinstall or upgrade lit-brokenflags"):
+        roles.service("lightning_1x_flags")
+    hide_distribution("lit-brokenflags")
+    assert roles.service("lightning_1x_flags") is None
