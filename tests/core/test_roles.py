@@ -245,6 +245,15 @@ def test_a_service_role_names_the_object_the_trainer_calls_for_1x_flags(install_
     assert lit.Trainer.add_argparse_args(parser) is parser and lit_oldflags.CALLS[-1] == "Trainer"
 
 
+def test_two_service_role_fillers_warn_and_the_first_by_distribution_name_is_used(install_dist):
+    install_dist("lit-oldflags", {"lit_oldflags": TRANSLATOR}, {"lit.roles": {"lightning_1x_flags": "lit_oldflags"}})
+    with pytest.warns(UserWarning, match=r"Several distributions declare the lightning_1x_flags role: 'lit_compat' "
+                                         r"\(lit-compat\), 'lit_oldflags' \(lit-oldflags\). lit uses 'lit_compat' from "
+                                         r"lit-compat \(the first by distribution name\). Uninstall all but one of them."):
+        found = roles.service("lightning_1x_flags")
+    assert found.__name__ == "lit_compat"
+
+
 def test_without_a_service_role_filler_service_is_none_and_a_broken_one_names_its_distribution(
         install_dist, hide_distribution):
     install_dist("lit-brokenflags", {"lit_brokenflags": "raise RuntimeError('boom')\n"},

@@ -107,6 +107,7 @@ def argparse_method(name: str, today: str = "LightningCLI, or argparse yourself"
     return classmethod(method)
 
 
+# ---- the seed-era device flags (gpus=, tpu_cores=, accelerator=<strategy>): read by every Trainer() ----
 
 #: Lightning 1.x ``accelerator=`` values for multi-process modes lit has no strategy of that name for:
 #: they select the ``multi_device_strategy`` role (``lit_core.roles``).

@@ -106,10 +106,11 @@ def fill(role: str, disabled: Iterable[str] = ()) -> str | None:
         _WARNED.add((role, tuple(others)))
         chosen = usable[0]
         listing = ", ".join(f"{c.name!r} ({c.distribution})" for c in usable if c.distribution != CORE)
+        how = ("Uninstall all but one of them." if ROLES[role].kind == SERVICE else f"Choose with the {ROLES[role].kind} "
+               "flag or plugins=[...], or leave one out with disable_plugins=[...].")
         rank_zero_warn(
             f"Several distributions declare the {role} role: {listing}. lit uses {chosen.name!r} from "
-            f"{chosen.distribution} (the first by distribution name). Choose with the {ROLES[role].kind} flag or "
-            f"plugins=[...], or leave one out with disable_plugins=[...].",
+            f"{chosen.distribution} (the first by distribution name). {how}",
             stacklevel=4,
         )
     return usable[0].name

@@ -94,7 +94,7 @@ class KernelDefaults:
 
     @hookimpl(trylast=True)
     def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
-        # Lightning 1.x's Trainer(weights_summary="full") answers first, deeper (lit_core/legacy.py).
+        # Lightning 1.x's Trainer(weights_summary="full") answers first, deeper (lit-compat's WeightsSummary).
         print(ModelSummary(module, max_depth=1))
         return True
 
