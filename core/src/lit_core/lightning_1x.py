@@ -96,7 +96,7 @@ def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict
     found.init_with_legacy_flags(trainer, legacy, flags, init)
 
 
-def argparse_method(name: str, today: str = "LightningCLI, or argparse yourself") -> classmethod:
+def argparse_method(name: str, today: str = "LightningCLI, or add the options to your ArgumentParser yourself") -> classmethod:
     """The classmethod ``name`` (``Trainer.add_argparse_args`` & co.): the role's object's ``name(cls, ...)``."""
 
     def method(cls: type, *args: Any, **kwargs: Any) -> Any:

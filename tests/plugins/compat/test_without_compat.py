@@ -60,7 +60,8 @@ def test_argparse_helpers_without_lit_compat_name_the_method(without_lit_compat)
 
     with pytest.raises(Lightning1xUnavailableError, match=re.escape(
             "Trainer.add_argparse_args() is Lightning 1.x API, which lit translates only with lit-compat installed: "
-            "`pip install lit-compat`. Or write it as Lightning 2.x does: LightningCLI, or argparse yourself.")):
+            "`pip install lit-compat`. Or write it as Lightning 2.x does: LightningCLI, or add the options to your "
+            "ArgumentParser yourself.")):
         lit.Trainer.add_argparse_args(ArgumentParser())
     for call in (lambda: lit.Trainer.from_argparse_args({}), lambda: lit.Trainer.default_attributes(),
                  lambda: Data.add_argparse_args(ArgumentParser()), lambda: Data.from_argparse_args({})):
