@@ -3,33 +3,19 @@
 Lightning 2.0 replaced them with ``Tuner(trainer)``; lit runs them as Lightning 1.9 did, with
 a deprecation warning, through the ``Tuner`` that an installed distribution provides (lit-callbacks):
 the kernel names no plugin, it looks ``Tuner`` up in the ``lit_core.tuner`` entry-point group.
+The flags themselves are checked and warned about by lit-compat's 1.x translation, which sets
+``trainer.auto_lr_find`` / ``trainer.auto_scale_batch_size``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import MisconfigurationException
 from .module import LightningModule
 from .rank_zero import rank_zero_deprecation
 
 if TYPE_CHECKING:
     from .trainer import Trainer
-
-_MODES = ("power", "binsearch")
-
-
-def check_flags(auto_lr_find: bool | str = False, auto_scale_batch_size: bool | str = False) -> None:
-    """Validate the 1.x flags and warn that they are deprecated."""
-    if isinstance(auto_scale_batch_size, str) and auto_scale_batch_size not in _MODES:
-        raise MisconfigurationException(
-            f"auto_scale_batch_size={auto_scale_batch_size!r}: use True, 'power' or 'binsearch'."
-        )
-    if auto_lr_find or auto_scale_batch_size:
-        rank_zero_deprecation(
-            "Trainer(auto_lr_find=..., auto_scale_batch_size=...) and trainer.tune() were removed in Lightning 2.0: "
-            "use `from lit_core.tuner import Tuner; Tuner(trainer).lr_find(model)` / `.scale_batch_size(model)`."
-        )
 
 
 def tuner_class() -> type:
