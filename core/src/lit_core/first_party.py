@@ -73,6 +73,13 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "lit_core.callbacks": _CALLBACKS,
         "lit_core.tuner": ("Tuner", "_LRFinder"),
     },
+    "lit-demos": {
+        "lit_core.demos": (
+            "BoringDataModule", "BoringModel", "DemoModel", "Dictionary", "LightningLSTM", "LightningTransformer", "MNIST",
+            "MNISTDataModule", "ManualOptimBoringModel", "Net", "PositionalEncoding", "RandomDataset", "RandomDictDataset",
+            "RandomIterableDataset", "RandomIterableDatasetWithLen", "SequenceSampler", "SimpleLSTM", "Transformer",
+            "WikiText2", "tokenize"),
+    },
 }
 
 
