@@ -72,7 +72,7 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
                           "lr_finder", "batch_size_finder"),
         "lit.roles": ("default_model_summary",),
         "lit_core.callbacks": _CALLBACKS,
-        "lit_core.tuner": ("Tuner", "_LRFinder"),
+        "lit_core.tuner": ("Tuner", "_LRFinder", "_LegacyTuner"),
         "lit_core.utilities.model_summary": (
             "ModelSummary", "LayerSummary", "summarize", "get_human_readable_count", "get_formatted_model_size",
             "parse_batch_shape"),

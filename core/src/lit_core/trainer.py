@@ -336,7 +336,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
                            scale_batch_size_kwargs, lr_find_kwargs, method)
 
     @property
-    def tuner(self) -> tuning.LegacyTuner:
+    def tuner(self) -> Any:
         """Lightning 1.x (deprecated): ``trainer.tuner.lr_find(model)`` / ``.scale_batch_size(model)``."""
         return tuning.legacy_tuner(self)
 
