@@ -21,9 +21,8 @@ from .callback import Callback
 from .exceptions import MisconfigurationException
 from .markers import hookimpl
 from .progress import ProgressBar
-from .rank_zero import rank_zero_deprecation
+from .rank_zero import rank_zero_deprecation, rank_zero_warn
 from .utilities.grads import grad_norm
-from .utilities.model_summary import ModelSummary
 
 if TYPE_CHECKING:
     from .module import LightningModule
@@ -404,18 +403,27 @@ def init_with_legacy_flags(trainer: Trainer, legacy: dict[str, Any], flags: dict
 class WeightsSummary(Callback):
     """``Trainer(weights_summary="top" | "full")`` of Lightning 1.x: the default model summary, to ``max_depth``.
 
-    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``). Being
-    the last of ``trainer.callbacks``, it answers after the callbacks given, so a ``ModelSummary``
-    callback given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still
-    turns the summary off.
+    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``), with the
+    callback of the ``default_model_summary`` role made with its depth. Being the last of
+    ``trainer.callbacks``, it answers after the callbacks given, so a ``ModelSummary`` callback
+    given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still turns the
+    summary off. With no distribution filling the role it warns and prints nothing.
     """
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
 
     @hookimpl
-    def lit_print_model_summary(self, module: LightningModule) -> bool:
-        print(ModelSummary(module, max_depth=self.max_depth))
+    def lit_print_model_summary(self, trainer: Trainer, module: LightningModule) -> bool | None:
+        summary = roles.model_summary(max_depth=self.max_depth)
+        if summary is None:
+            dist = first_party.provider(roles.GROUP, "default_model_summary") or "a distribution that declares it"
+            rank_zero_warn(
+                f"Trainer(weights_summary=...) prints no summary: no installed distribution fills the "
+                f"default_model_summary role. Install one ({dist}) or drop the flag."
+            )
+            return None
+        summary.on_fit_start(trainer, module)
         return True
 
 

@@ -52,7 +52,6 @@ from .strategies import Strategy
 from .trainer import Trainer
 from .trainer_state import RunningStage, TrainerFn
 from .trial import Trial, dataloaders_given, reload_dataloaders, with_callbacks
-from .utilities.model_summary import ModelSummary, format_summary_table
 from .wrappers import StepForward
 
 #: The plugin API's version, ``(major, minor)``. Additions bump the minor; removals and
@@ -104,7 +103,6 @@ __all__ = [
     "MisconfigurationException",
     "MisconfigurationTypeError",
     "MisconfigurationValueError",
-    "ModelSummary",
     "PluginError",
     "Precision",
     "ProgressBar",
@@ -118,7 +116,6 @@ __all__ = [
     "TruePrecision",
     "checkpoint_files",
     "dataloaders_given",
-    "format_summary_table",
     "hookimpl",
     "lineage",
     "load_checkpoint",

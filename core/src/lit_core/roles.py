@@ -9,8 +9,9 @@ is one of its plugin names in the role's kind (never imported as a module)::
 
 Precedence, when a ``Trainer`` asks for a role (``docs/plugins.rst``, "Default roles"):
 
-1. An explicit flag always wins (``logger=``, ``callbacks=``, ``strategy=``, ``accelerator=``),
-   and so does a plugin of the role's kind given in ``plugins=[...]``.
+1. An explicit flag always wins (``logger=``, ``callbacks=``, ``strategy=``, ``accelerator=``,
+   ``enable_model_summary=False``), and so does a plugin of the role's kind given in
+   ``plugins=[...]`` (for the model summary: any plugin answering ``lit_print_model_summary``).
 2. A claim is skipped when its plugin is not installed (no entry of that name in the kind's
    group), when ``disable_plugins`` names it, and, with ``LIT_DISABLE_PLUGIN_AUTOLOAD=1``,
    when it comes from a distribution other than lit-core.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from . import first_party, registry
 from .exceptions import PluginError
@@ -52,6 +54,8 @@ ROLES: dict[str, Role] = {
     "default_logger": Role("logger", "the logger of Trainer(logger=None or True)"),
     "default_progress_bar": Role("callback", "the progress bar added unless enable_progress_bar=False"),
     "default_checkpointing": Role("callback", "the checkpoint callback added unless enable_checkpointing=False"),
+    "default_model_summary": Role(
+        "callback", "the summary printed when fit starts unless enable_model_summary=False (made with max_depth=)"),
     "multi_device_strategy": Role(
         "strategy", "strategy='auto' with several devices or nodes, for an accelerator whose multi_device_strategy is None"),
     "gpus_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(gpus=N)"),
@@ -119,3 +123,14 @@ def require(role: str, needed_by: str, disabled: Iterable[str] = ()) -> str:
         fix = (f"needs a {kind} that an installed distribution declares for the {role!r} role, and none does: "
                "install one (docs/plugins.rst, 'Default roles')")
     raise PluginError(f"{needed_by} {fix}, or pass {kind}= explicitly. Installed {kind} plugins: {installed}.")
+
+
+def model_summary(max_depth: int = 1, disabled: Iterable[str] = ()) -> Any | None:
+    """The callback that fills ``default_model_summary``, made with ``max_depth``; ``None`` when none is installed.
+
+    The role's callback prints the table from ``on_fit_start(trainer, pl_module)``, as Lightning's
+    ``ModelSummary`` callback does: the kernel calls that when ``lit_print_model_summary`` is left
+    to it (``lit_core/builtins/defaults.py``), so lit-core alone prints no summary.
+    """
+    name = fill("default_model_summary", disabled)
+    return None if name is None else registry.load("callback", name)(max_depth=max_depth)
