@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 import lit_core as lit
-from lit_core.demos.download import ChecksumError, fetch
+from lit_demos.download import ChecksumError, fetch
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,17 @@ class Saver(lit.Callback):
     name = "saver"
 
 
+class TableSummary(lit.Callback):
+    # a default model summary: made with max_depth=, prints from on_fit_start as Lightning's ModelSummary
+    name = "tablesummary"
+
+    def __init__(self, max_depth=1):
+        self.max_depth = max_depth
+
+    def on_fit_start(self, trainer, pl_module):
+        print(f"TABLE depth={self.max_depth} {type(pl_module).__name__} {sum(p.numel() for p in pl_module.parameters())}")
+
+
 class Pretend(Accelerator):
     name = "pretend"
     priority = -5
@@ -203,6 +214,45 @@ def test_lit_plugins_lists_the_declared_roles(make_dist, capsys):
     assert commands.main(["plugins"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["logger", "rows"])
     assert line.split()[4] == "default_logger"
+
+
+QUIET = {"logger": False, "enable_progress_bar": False, "enable_checkpointing": False, "max_steps": 1,
+         "accelerator": "cpu", "num_sanity_val_steps": 0}
+
+
+def test_the_default_model_summary_comes_from_its_role(tmp_path, capsys, boring_model, random_loader, hide_distribution):
+    assert roles.fill("default_model_summary") == "model_summary"  # lit-callbacks' ModelSummary
+    trainer = lit.Trainer(default_root_dir=tmp_path, **QUIET)
+    trainer.fit(boring_model(), random_loader())
+    out = capsys.readouterr().out
+    assert "Total params" in out and "| layer | Linear" in out, "the role's callback prints the table, depth 1"
+    assert not any(type(cb).__name__ == "ModelSummary" for cb in trainer.callbacks), "trainer.callbacks lists no summary"
+
+    lit.Trainer(default_root_dir=tmp_path, disable_plugins=["model_summary"], **QUIET).fit(boring_model(), random_loader())
+    assert "Total params" not in capsys.readouterr().out, "disable_plugins removes the claim"
+
+    hide_distribution("lit-callbacks")
+    assert roles.fill("default_model_summary") is None
+    lit.Trainer(default_root_dir=tmp_path, enable_model_summary=True, **QUIET).fit(boring_model(), random_loader())
+    assert "Total params" not in capsys.readouterr().out, "lit-core alone prints no summary"
+    with pytest.warns(UserWarning, match=r"weights_summary=\.\.\.\) prints no summary: no installed distribution fills the "
+                                         r"default_model_summary role. Install one \(lit-callbacks\)"):
+        lit.Trainer(default_root_dir=tmp_path, weights_summary="full", **QUIET).fit(boring_model(), random_loader())
+    assert "Total params" not in capsys.readouterr().out
+
+
+def test_a_third_party_default_model_summary(make_dist, tmp_path, capsys, boring_model, random_loader, hide_distribution):
+    make_dist("lit-tablesummary", {"lit.callbacks": {"tablesummary": "lit_rolesdemo:TableSummary"},
+                                   "lit.roles": {"default_model_summary": "tablesummary"}})
+    hide_distribution("lit-callbacks")
+    lit.Trainer(default_root_dir=tmp_path, **QUIET).fit(boring_model(), random_loader())
+    assert capsys.readouterr().out.splitlines()[0] == "TABLE depth=1 BoringModel 5"
+    with pytest.warns(DeprecationWarning, match="weights_summary='full'"):
+        trainer = lit.Trainer(default_root_dir=tmp_path, weights_summary="full", **QUIET)
+    trainer.fit(boring_model(), random_loader())
+    assert capsys.readouterr().out.splitlines()[0] == "TABLE depth=-1 BoringModel 5", "Lightning 1.x's full depth"
+    lit.Trainer(default_root_dir=tmp_path, enable_model_summary=False, **QUIET).fit(boring_model(), random_loader())
+    assert "TABLE" not in capsys.readouterr().out, "enable_model_summary=False asks nobody"
 
 
 TRANSLATOR = """

@@ -6,6 +6,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from .checkpoint import load_from_checkpoint
+from .data_hooks import DataHooks
 from .datamodule_extras import dataloader_method, describe
 from .hparams import AttributeDict, save_hyperparameters
 from .lightning_1x import argparse_method
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 
-class LightningDataModule:
+class LightningDataModule(DataHooks):
     """Download, split and serve the data: ``prepare_data``, ``setup``, ``*_dataloader``.
 
     ``prepare_data`` runs once (per node, or per job with ``prepare_data_per_node=False``);
@@ -35,33 +36,8 @@ class LightningDataModule:
         self._hparams_initial = AttributeDict()
         self._log_hyperparams = True
 
-    def prepare_data(self) -> None:
-        """Download or write data; called on one process per node (or per job)."""
-
-    def setup(self, stage: str | None = None) -> None:
-        """Load and split the data; called on every process with the stage being run."""
-
-    def teardown(self, stage: str | None = None) -> None:
-        """Release what ``setup`` built."""
-
     def on_exception(self, exception: BaseException) -> None:
         """Called when an exception (Ctrl+C included) ends a stage, after the callbacks' ``on_exception``."""
-
-    def train_dataloader(self) -> Any:
-        """The training dataloader."""
-        raise NotImplementedError
-
-    def val_dataloader(self) -> Any:
-        """The validation dataloader(s)."""
-        raise NotImplementedError
-
-    def test_dataloader(self) -> Any:
-        """The test dataloader(s)."""
-        raise NotImplementedError
-
-    def predict_dataloader(self) -> Any:
-        """The predict dataloader(s)."""
-        raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
         """State to save in checkpoints."""

@@ -76,8 +76,19 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "lit-callbacks": {
         "lit.callbacks": ("lr_monitor", "timer", "weight_averaging", "device_stats", "model_summary", "spike_detection",
                           "lr_finder", "batch_size_finder"),
+        "lit.roles": ("default_model_summary",),
         "lit_core.callbacks": _CALLBACKS,
-        "lit_core.tuner": ("Tuner", "_LRFinder"),
+        "lit_core.tuner": ("Tuner", "_LRFinder", "_LegacyTuner"),
+        "lit_core.utilities.model_summary": (
+            "ModelSummary", "LayerSummary", "summarize", "get_human_readable_count", "get_formatted_model_size",
+            "parse_batch_shape"),
+    },
+    "lit-demos": {
+        "lit_core.demos": (
+            "BoringDataModule", "BoringModel", "DemoModel", "Dictionary", "LightningLSTM", "LightningTransformer", "MNIST",
+            "MNISTDataModule", "ManualOptimBoringModel", "Net", "PositionalEncoding", "RandomDataset", "RandomDictDataset",
+            "RandomIterableDataset", "RandomIterableDatasetWithLen", "SequenceSampler", "SimpleLSTM", "Transformer",
+            "WikiText2", "tokenize"),
     },
 }
 

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from .apply import apply_to_collection, move_data_to_device
+from .apply import apply_to_collection
 from .checkpoint import load_from_checkpoint, load_state_dict
+from .data_hooks import DataHooks
 from .export import to_torchscript
 from .hparams import AttributeDict, save_hyperparameters
 from .metric_logging import log_value
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 
-class LightningModule(ModelModeHooks, nn.Module):
+class LightningModule(ModelModeHooks, DataHooks, nn.Module):
     """A ``torch.nn.Module`` with ``training_step``, ``configure_optimizers`` and hooks.
 
     Use it exactly as a PyTorch module; the ``Trainer`` calls the methods below the way
@@ -382,47 +383,6 @@ class LightningModule(ModelModeHooks, nn.Module):
         for p in self.parameters():
             p.requires_grad = True
         self.train()
-
-    # ----------------------------------------------------------------------------------------
-    # Data hooks
-    # ----------------------------------------------------------------------------------------
-
-    def prepare_data(self) -> None:
-        """Download or write data once (per node, or per job); do not set state here."""
-
-    def setup(self, stage: str | None = None) -> None:
-        """Called on every process before the loop; build what depends on the data here."""
-
-    def teardown(self, stage: str | None = None) -> None:
-        """Called on every process after the loop."""
-
-    def train_dataloader(self) -> Any:
-        """The training dataloader, when it is not given to ``fit`` or a datamodule."""
-        raise NotImplementedError
-
-    def val_dataloader(self) -> Any:
-        """The validation dataloader(s)."""
-        raise NotImplementedError
-
-    def test_dataloader(self) -> Any:
-        """The test dataloader(s)."""
-        raise NotImplementedError
-
-    def predict_dataloader(self) -> Any:
-        """The predict dataloader(s)."""
-        raise NotImplementedError
-
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Change a batch before it is moved to the device."""
-        return batch
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Move a batch to ``device``; override for custom batch types."""
-        return move_data_to_device(batch, device)
-
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Change a batch after it is on the device."""
-        return batch
 
     # ----------------------------------------------------------------------------------------
     # Loop hooks (no-ops; only overridden ones are called)

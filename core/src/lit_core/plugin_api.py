@@ -48,12 +48,12 @@ from .plugins.environments import ClusterEnvironment
 from .plugins.precision import Precision
 from .progress import ProgressBar
 from .rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
+from .roles import model_summary as default_model_summary
 from .strategies import Strategy
 from .trainer import Trainer
 from .trainer_state import RunningStage, TrainerFn
 from .trial import Trial, dataloaders_given, reload_dataloaders, with_callbacks
 from .utilities.grads import grad_norm
-from .utilities.model_summary import ModelSummary, format_summary_table
 from .wrappers import StepForward
 
 #: The plugin API's version, ``(major, minor)``. Additions bump the minor; removals and
@@ -105,7 +105,6 @@ __all__ = [
     "MisconfigurationException",
     "MisconfigurationTypeError",
     "MisconfigurationValueError",
-    "ModelSummary",
     "PluginError",
     "Precision",
     "ProgressBar",
@@ -119,7 +118,7 @@ __all__ = [
     "TruePrecision",
     "checkpoint_files",
     "dataloaders_given",
-    "format_summary_table",
+    "default_model_summary",
     "grad_norm",
     "hookimpl",
     "lineage",

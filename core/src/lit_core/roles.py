@@ -9,8 +9,9 @@ is one of its plugin names in the role's kind (never imported as a module)::
 
 Precedence, when a ``Trainer`` asks for a role (``docs/plugins.rst``, "Default roles"):
 
-1. An explicit flag always wins (``logger=``, ``callbacks=``, ``strategy=``, ``accelerator=``),
-   and so does a plugin of the role's kind given in ``plugins=[...]``.
+1. An explicit flag always wins (``logger=``, ``callbacks=``, ``strategy=``, ``accelerator=``,
+   ``enable_model_summary=False``), and so does a plugin of the role's kind given in
+   ``plugins=[...]`` (for the model summary: any plugin answering ``lit_print_model_summary``).
 2. A claim is skipped when its plugin is not installed (no entry of that name in the kind's
    group), when ``disable_plugins`` names it, and, with ``LIT_DISABLE_PLUGIN_AUTOLOAD=1``,
    when it comes from a distribution other than lit-core.
@@ -59,6 +60,8 @@ ROLES: dict[str, Role] = {
     "default_logger": Role("logger", "the logger of Trainer(logger=None or True)"),
     "default_progress_bar": Role("callback", "the progress bar added unless enable_progress_bar=False"),
     "default_checkpointing": Role("callback", "the checkpoint callback added unless enable_checkpointing=False"),
+    "default_model_summary": Role(
+        "callback", "the summary printed when fit starts unless enable_model_summary=False (made with max_depth=)"),
     "multi_device_strategy": Role(
         "strategy", "strategy='auto' with several devices or nodes, for an accelerator whose multi_device_strategy is None"),
     "gpus_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(gpus=N)"),
@@ -149,3 +152,14 @@ def service(role: str) -> Any | None:
             f"The {role} role of {claim.distribution} ({reference}) failed to import: {type(exc).__name__}: {exc}. "
             f"Reinstall or upgrade {claim.distribution}."
         ) from exc
+
+
+def model_summary(max_depth: int = 1, disabled: Iterable[str] = ()) -> Any | None:
+    """The callback that fills ``default_model_summary``, made with ``max_depth``; ``None`` when none is installed.
+
+    The role's callback prints the table from ``on_fit_start(trainer, pl_module)``, as Lightning's
+    ``ModelSummary`` callback does: the kernel calls that when ``lit_print_model_summary`` is left
+    to it (``lit_core/builtins/defaults.py``), so lit-core alone prints no summary.
+    """
+    name = fill("default_model_summary", disabled)
+    return None if name is None else registry.load("callback", name)(max_depth=max_depth)

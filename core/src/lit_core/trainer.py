@@ -126,7 +126,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         #: Turns plugin arguments into plugins (``lit_core.selection``); configure_callbacks() uses it too.
         self._selection = select = selection.PluginSelection(disable_plugins, self.default_root_dir)
         self.plugin_manager = registry.PluginManager()
-        self.plugin_manager.register(KernelDefaults(), "lit.defaults")
+        self.plugin_manager.register(KernelDefaults(select.disabled), "lit.defaults")
         self.plugin_manager.register(Loops(), "lit.loops")
 
         accelerator, strategy, devices = lightning_1x.translate_seed_flags(accelerator, strategy, devices, gpus, tpu_cores)
@@ -333,7 +333,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
                            scale_batch_size_kwargs, lr_find_kwargs, method)
 
     @property
-    def tuner(self) -> tuning.LegacyTuner:
+    def tuner(self) -> Any:
         """Lightning 1.x (deprecated): ``trainer.tuner.lr_find(model)`` / ``.scale_batch_size(model)``."""
         return tuning.legacy_tuner(self)
 

@@ -1,10 +1,10 @@
 """Lightning 1.x's tuning flags: ``Trainer(auto_lr_find=..., auto_scale_batch_size=...)`` and ``trainer.tune()``.
 
 Lightning 2.0 replaced them with ``Tuner(trainer)``; lit runs them as Lightning 1.9 did, with
-a deprecation warning, through the ``Tuner`` that an installed distribution provides (lit-callbacks):
-the kernel names no plugin, it looks ``Tuner`` up in the ``lit_core.tuner`` entry-point group.
-The flags themselves are checked and warned about by lit-compat's 1.x translation, which sets
-``trainer.auto_lr_find`` / ``trainer.auto_scale_batch_size``.
+a deprecation warning. The flags are checked by lit-compat's 1.x translation, which sets
+``trainer.auto_lr_find`` / ``trainer.auto_scale_batch_size``; the searches run in the 1.9 tuner
+that an installed distribution provides (lit-callbacks) beside ``Tuner``: the kernel names no
+plugin, it looks ``_LegacyTuner`` up in the ``lit_core.tuner`` entry-point group when it is used.
 """
 
 from __future__ import annotations
@@ -28,37 +28,23 @@ def tuner_class() -> type:
     return Tuner
 
 
-class LegacyTuner:
-    """Lightning 1.x's ``trainer.tuner``: the ``Tuner`` with 1.9's defaults.
-
-    ``lr_find`` does not write the suggestion to the model unless asked (``update_attr=False``,
-    as in 1.9), and takes the attribute's name from ``Trainer(auto_lr_find="name")``.
-    """
-
-    def __init__(self, trainer: Trainer) -> None:
-        self._trainer = trainer
-        self._tuner = tuner_class()(trainer)
-
-    def lr_find(self, model: LightningModule, *args: Any, update_attr: bool = False, **kwargs: Any) -> Any:
-        """``Tuner.lr_find`` with ``update_attr=False`` by default."""
-        if isinstance(self._trainer.auto_lr_find, str):
-            kwargs.setdefault("attr_name", self._trainer.auto_lr_find)
-        return self._tuner.lr_find(model, *args, update_attr=update_attr, **kwargs)
-
-    def scale_batch_size(self, model: LightningModule, *args: Any, **kwargs: Any) -> Any:
-        """``Tuner.scale_batch_size``; the mode defaults to ``Trainer(auto_scale_batch_size="...")``'s."""
-        if isinstance(self._trainer.auto_scale_batch_size, str):
-            kwargs.setdefault("mode", self._trainer.auto_scale_batch_size)
-        return self._tuner.scale_batch_size(model, *args, **kwargs)
+def _legacy_tuner_class() -> type:
+    """Lightning 1.9's tuner class, ``lit_core.tuner._LegacyTuner``, from the distribution that provides it."""
+    try:
+        from .tuner import _LegacyTuner  # deferred, as in tuner_class
+    except ImportError as exc:
+        raise ImportError(f"trainer.tune() and trainer.tuner run Lightning 1.9's tuner, which nothing installed provides. {exc}",
+                          name="lit_core.tuner") from exc
+    return _LegacyTuner
 
 
-def legacy_tuner(trainer: Trainer) -> LegacyTuner:
-    """``trainer.tuner``, with a deprecation warning."""
+def legacy_tuner(trainer: Trainer) -> Any:
+    """``trainer.tuner``, with a deprecation warning: Lightning 1.9's tuner (``_LegacyTuner``), from the distribution that provides it."""
     rank_zero_deprecation(
         "trainer.tuner was removed in Lightning 2.0: use `from lit_core.tuner import Tuner; Tuner(trainer)` "
         "(whose lr_find sets the found rate on the model by default)."
     )
-    return LegacyTuner(trainer)
+    return _legacy_tuner_class()(trainer)
 
 
 def tune(trainer: Trainer, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None,
@@ -74,20 +60,5 @@ def tune(trainer: Trainer, model: LightningModule, train_dataloaders: Any = None
     )
     if not isinstance(model, LightningModule):
         raise TypeError(f"`Trainer.tune()` requires a `LightningModule`, got: {type(model).__qualname__}")
-    tuner = tuner_class()(trainer)
-    data = {"train_dataloaders": train_dataloaders, "val_dataloaders": val_dataloaders, "dataloaders": dataloaders,
-            "datamodule": datamodule, "method": method}
-    result: dict[str, Any] = {}
-    auto_scale, auto_lr = trainer.auto_scale_batch_size, trainer.auto_lr_find
-    if auto_scale:
-        kwargs = dict(scale_batch_size_kwargs or {})
-        if isinstance(auto_scale, str):
-            kwargs.setdefault("mode", auto_scale)
-        result["scale_batch_size"] = tuner.scale_batch_size(model, **data, **kwargs)
-    if auto_lr:
-        kwargs = dict(lr_find_kwargs or {})
-        kwargs.setdefault("update_attr", True)
-        if isinstance(auto_lr, str):
-            kwargs.setdefault("attr_name", auto_lr)
-        result["lr_find"] = tuner.lr_find(model, **data, **kwargs)
-    return result
+    return _legacy_tuner_class()(trainer).tune(model, train_dataloaders, val_dataloaders, dataloaders, datamodule,
+                                               scale_batch_size_kwargs, lr_find_kwargs, method)

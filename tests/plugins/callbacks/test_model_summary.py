@@ -1,13 +1,18 @@
-"""ModelSummary: the kernel class (Lightning's table) and the callback that prints it at fit start."""
+"""ModelSummary: Lightning's table (``lit_core.utilities.model_summary``, from lit-callbacks) and the callback that prints it at fit start."""
 
 from __future__ import annotations
+
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
 from torch import nn
 
 import lit_core as lit
-from lit_callbacks import ModelSummary
+from lit_callbacks import ModelSummary, summary_table
+from lit_core import lightning_names, namespace
 from lit_core.utilities.model_summary import ModelSummary as Summary
 from lit_core.utilities.model_summary import get_human_readable_count, summarize
 
@@ -96,3 +101,26 @@ def test_default_summary_is_the_kernel_class(make_trainer, capsys, random_loader
 
 def test_usable_by_name(make_trainer):
     assert any(isinstance(cb, ModelSummary) for cb in make_trainer(callbacks=["model_summary"]).callbacks)
+
+
+def test_lightnings_path_resolves_lazily_to_lit_callbacks():
+    assert Summary is summary_table.ModelSummary and summarize is summary_table.summarize
+    script = ("import sys, lit_core, lit_core.utilities.model_summary as m\n"
+              "print(sorted(n for n in sys.modules if n.startswith('lit_callbacks')))\n"
+              "print(m.get_human_readable_count(1234), m.ModelSummary.__module__)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["[]", "1.2 K lit_callbacks.summary_table"], "the namespace imports lit-callbacks only when a name is used"
+
+
+def test_without_lit_callbacks_the_table_is_an_import_error_naming_it(monkeypatch):
+    shown = namespace.claims
+    namespace.refresh()
+    monkeypatch.setattr(namespace, "claims", lambda group: {
+        n: tuple(c for c in cs if c.distribution != "lit-callbacks") for n, cs in shown(group).items()})
+    monkeypatch.setattr(lightning_names, "_installed", lambda dist: dist != "lit-callbacks")
+    try:
+        with pytest.raises(ImportError, match=re.escape("ModelSummary is in lit-callbacks: pip install lit-callbacks")):
+            from lit_core.utilities.model_summary import ModelSummary as Missing  # noqa: F401
+    finally:
+        monkeypatch.undo()
+        namespace.refresh()

@@ -96,6 +96,32 @@ def test_no_tuner_installed_is_an_import_error(monkeypatch: pytest.MonkeyPatch) 
         namespace.refresh()
 
 
+def test_without_a_tuner_trainer_tune_and_tuner_say_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_root: Any) -> None:
+    from lit_core import lightning_names, namespace
+
+    with pytest.warns(DeprecationWarning):
+        trainer = lit.Trainer(**quiet(auto_lr_find=True))
+    namespace.refresh()
+    monkeypatch.setattr(namespace, "claims", lambda group: {})  # no distribution declares lit_core.tuner names
+    monkeypatch.setattr(lightning_names, "_installed", lambda dist: False)
+    try:
+        expected = r"trainer.tune\(\) and trainer.tuner run Lightning 1.9's tuner, which nothing installed provides.*pip install lit-callbacks"
+        with pytest.warns(DeprecationWarning), pytest.raises(ImportError, match=expected):
+            trainer.tune(Model())
+        with pytest.warns(DeprecationWarning), pytest.raises(ImportError, match=expected):
+            trainer.tuner
+    finally:
+        monkeypatch.undo()
+        namespace.refresh()
+
+
+def test_the_1x_tuner_is_lit_callbacks_through_the_tuner_namespace(tmp_root: Any) -> None:
+    from lit_callbacks.tuner.legacy import LegacyTuner
+
+    with pytest.warns(DeprecationWarning, match="trainer.tuner"):
+        assert type(lit.Trainer(**quiet()).tuner) is LegacyTuner
+
+
 def test_the_tuner_is_found_through_its_entry_point() -> None:
     from lit_callbacks import Tuner
 

@@ -7,17 +7,17 @@ it cannot be disabled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .. import roles
 from ..apply import move_data_to_device
 from ..checkpoint import load
 from ..checkpoint_files import atomic_save
 from ..markers import hookimpl
 from ..progress import ProgressBar
-from ..utilities.model_summary import ModelSummary
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 class KernelDefaults:
     """One process, one device, the module's own ``backward`` / ``optimizer_step``."""
+
+    def __init__(self, disabled: Iterable[str] = ()) -> None:
+        #: ``Trainer(disable_plugins=...)``: the default summary's role skips the names it blocks.
+        self.disabled = frozenset(disabled)
 
     @hookimpl(trylast=True)
     def lit_launch(self, function: Callable[[], Any]) -> Any:
@@ -93,9 +97,14 @@ class KernelDefaults:
         return load(path, map_location)
 
     @hookimpl(trylast=True)
-    def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool:
+    def lit_print_model_summary(self, trainer: Trainer, module: torch.nn.Module) -> bool | None:
+        # The callback of the default_model_summary role prints (lit-callbacks' ModelSummary); with
+        # none installed there is no summary, as there is no bar without a progress-bar plugin.
         # Lightning 1.x's Trainer(weights_summary="full") answers first, deeper (lit-compat's WeightsSummary).
-        print(ModelSummary(module, max_depth=1))
+        summary = roles.model_summary(max_depth=1, disabled=self.disabled)
+        if summary is None:
+            return None
+        summary.on_fit_start(trainer, module)
         return True
 
     @hookimpl(wrapper=True)

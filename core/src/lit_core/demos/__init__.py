@@ -1,40 +1,16 @@
-"""Lightning's ``lightning.pytorch.demos``, mirrored: models and datasets for examples, bug reports and tests.
+"""Lightning's ``lightning.pytorch.demos``: the demo models and datasets come from a distribution.
 
-Everything works offline: the datasets download real data when asked to and can write a
-synthetic copy of the same shape when not (``download=False``).
+``BoringModel``, ``MNISTDataModule``, ``Transformer`` and the rest are declared by lit-demos in
+the ``lit_core.demos`` entry-point group and imported when first used; without it, importing
+one is an ``ImportError`` that says what to install. Lightning's submodule paths
+(``lit_core.demos.boring_classes``, ``.mnist_datamodule``, ``.transformer``, ``.lstm``) offer
+their own names from the same group.
 """
 
-from .boring_classes import (
-    BoringDataModule,
-    BoringModel,
-    DemoModel,
-    ManualOptimBoringModel,
-    Net,
-    RandomDataset,
-    RandomDictDataset,
-    RandomIterableDataset,
-    RandomIterableDatasetWithLen,
-)
-from .lstm import LightningLSTM, SequenceSampler, SimpleLSTM
-from .mnist_datamodule import MNIST, MNISTDataModule
-from .transformer import LightningTransformer, Transformer, WikiText2
+from .. import namespace
+from . import boring_classes as boring_classes  # Lightning's submodule paths (each resolves its names only when asked)
+from . import lstm as lstm
+from . import mnist_datamodule as mnist_datamodule
+from . import transformer as transformer
 
-__all__ = [
-    "MNIST",
-    "BoringDataModule",
-    "BoringModel",
-    "DemoModel",
-    "LightningLSTM",
-    "LightningTransformer",
-    "MNISTDataModule",
-    "ManualOptimBoringModel",
-    "Net",
-    "RandomDataset",
-    "RandomDictDataset",
-    "RandomIterableDataset",
-    "RandomIterableDatasetWithLen",
-    "SequenceSampler",
-    "SimpleLSTM",
-    "Transformer",
-    "WikiText2",
-]
+namespace.install(globals())

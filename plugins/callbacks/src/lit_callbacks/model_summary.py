@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import lit_core as lit
-from lit_core.plugin_api import ModelSummary as Summary
-from lit_core.plugin_api import format_summary_table
+
+from .summary_table import ModelSummary as Summary
+from .summary_table import format_summary_table
 
 
 class ModelSummary(lit.Callback):

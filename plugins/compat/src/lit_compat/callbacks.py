@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lit_core.plugin_api import Callback, ModelSummary, grad_norm, hookimpl
+from lit_core.plugin_api import Callback, default_model_summary, grad_norm, hookimpl, rank_zero_warn
 
 if TYPE_CHECKING:
     from lit_core.plugin_api import LightningModule, Trainer
@@ -13,18 +13,26 @@ if TYPE_CHECKING:
 class WeightsSummary(Callback):
     """``Trainer(weights_summary="top" | "full")`` of Lightning 1.x: the default model summary, to ``max_depth``.
 
-    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``). Being
+    It answers ``lit_print_model_summary`` instead of the kernel's default (``trylast``), with the
+    callback of the ``default_model_summary`` role made with its depth (``default_model_summary``). Being
     the last of ``trainer.callbacks``, it answers after the callbacks given, so a ``ModelSummary``
-    callback given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still
-    turns the summary off.
+    callback given too still wins, as in Lightning 1.x; ``enable_model_summary=False`` still turns
+    the summary off. With no distribution filling the role it warns and prints nothing.
     """
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
 
     @hookimpl
-    def lit_print_model_summary(self, module: LightningModule) -> bool:
-        print(ModelSummary(module, max_depth=self.max_depth))
+    def lit_print_model_summary(self, trainer: Trainer, module: LightningModule) -> bool | None:
+        summary = default_model_summary(max_depth=self.max_depth)
+        if summary is None:
+            rank_zero_warn(
+                "Trainer(weights_summary=...) prints no summary: no installed distribution fills the "
+                "default_model_summary role. Install one (lit-callbacks) or drop the flag."
+            )
+            return None
+        summary.on_fit_start(trainer, module)
         return True
 
 

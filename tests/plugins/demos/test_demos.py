@@ -1,5 +1,5 @@
-"""``lit_core.demos``: Lightning's demo models and datasets, trained for real, with downloads
-served by a local HTTP server and the offline (synthetic) copies."""
+"""lit-demos (``lit_core.demos``): Lightning's demo models and datasets, trained for real, with
+downloads served by a local HTTP server and the offline (synthetic) copies."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ from lit_core.demos import (
     Transformer,
     WikiText2,
 )
-from lit_core.demos.mnist_datamodule import synthetic_digits
-from lit_core.demos.transformer import tokenize, write_synthetic_wikitext
+from lit_core.demos.transformer import tokenize
+from lit_demos.mnist_datamodule import synthetic_digits
+from lit_demos.transformer import write_synthetic_wikitext
 
 
 def quiet_trainer(tmp_path: Path, **kwargs: object) -> lit.Trainer:
