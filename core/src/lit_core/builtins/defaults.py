@@ -15,6 +15,7 @@ import torch
 from ..apply import move_data_to_device
 from ..checkpoint import load
 from ..checkpoint_files import atomic_save
+from ..hot_path import step_optimizer
 from ..markers import hookimpl
 from ..progress import ProgressBar
 from ..utilities.model_summary import ModelSummary
@@ -65,7 +66,7 @@ class KernelDefaults:
         if module_step is not None:
             module_step(optimizer, optimizer_idx, closure, batch_idx)
         else:
-            optimizer.step(closure=closure)
+            step_optimizer(optimizer, closure)
         return True
 
     @hookimpl(trylast=True)
