@@ -46,13 +46,9 @@ class Loops:
         return EvaluationLoop(trainer, stage).run()
 
 
-_END = object()
-
-
-def _batches(iterable: Any, limit: float) -> Any:
-    """``enumerate(iterable)`` stopping after ``limit`` batches, without fetching one more."""
-    counter = itertools.count() if math.isinf(limit) else range(int(limit))
-    return zip(counter, iterable)
+def _batches(iterable: Any, limit: float, start: int = 0) -> Any:
+    """``enumerate(iterable, start)`` stopping at batch ``limit``, without fetching one more."""
+    return zip(itertools.count(start) if math.isinf(limit) else range(start, int(limit)), iterable)
 
 
 def _step_arity(method: Callable[..., Any]) -> int:
@@ -81,18 +77,11 @@ def eval_step_arg_count(module: LightningModule, name: str, n_loaders: int, kind
 
 
 def step_method(trainer: Trainer, name: str) -> Callable[..., Any]:
-    """The step to call: the module's own method, or through what ``lit_setup_module`` returned.
-
-    A wrapper (DDP...) is called as ``model(name, *args)``; see ``lit_core.wrappers.StepForward``.
-    """
+    """The step to call (decided once per loop run): the module's own method, or through what
+    ``lit_setup_module`` returned (a wrapper, DDP..., is called as ``model(name, *args)``: see
+    ``lit_core.wrappers.StepForward``); inside the context ``lit_autocast`` gives, if any."""
     module, model = trainer.lightning_module, trainer.model
-    if model is None or model is module:
-        return getattr(module, name)
-    return functools.partial(model, name)
-
-
-def under_autocast(trainer: Trainer, step: Callable[..., Any]) -> Callable[..., Any]:
-    """``step``, run inside the context ``lit_autocast`` gives, if any (asked once per loop run)."""
+    step = getattr(module, name) if model is None or model is module else functools.partial(model, name)
     autocast = trainer.plugin_manager.hook.lit_autocast(trainer=trainer)
     if autocast is None:
         return step
@@ -175,7 +164,7 @@ class EvaluationLoop:
         start, epoch_start, batch_start, batch_end, epoch_end, end = (
             getattr(state.events, f"{self.prefix}_{name}") for name in ("start", "epoch_start", "batch_start", "batch_end", "epoch_end", "end")
         )
-        step = under_autocast(trainer, step_method(trainer, f"{self.prefix}_step"))
+        step = step_method(trainer, f"{self.prefix}_step")
         step_end = getattr(module, f"{self.prefix}_step_end", None)  # Lightning 1.x
         n_args = eval_step_arg_count(module, f"{self.prefix}_step", len(loaders), kind)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
@@ -257,15 +246,10 @@ class EvaluationLoop:
 
     @staticmethod
     def _results(store: MetricStore, n_loaders: int) -> list[dict[str, float]]:
-        values = to_float(store.results())
         results: list[dict[str, float]] = [{} for _ in range(n_loaders)]
-        for key, value in values.items():
-            if "/dataloader_idx_" in key:
-                idx = int(key.rsplit("_", 1)[1])
+        for key, value in to_float(store.results()).items():
+            for idx in [int(key.rsplit("_", 1)[1])] if "/dataloader_idx_" in key else range(n_loaders):
                 results[idx][key] = value
-            else:
-                for result in results:
-                    result[key] = value
         return results
 
 
@@ -379,7 +363,7 @@ class FitLoop:
         trainer = self.trainer
         module = self.module
         events = trainer.state.events
-        self.training_step = under_autocast(trainer, step_method(trainer, "training_step"))
+        self.training_step = step_method(trainer, "training_step")
         self.step_end = getattr(module, "training_step_end", None)  # Lightning 1.x
         arity = _step_arity(module.training_step)
         # training_step(self, batch) is called without batch_idx, as in Lightning; the seed's
@@ -445,13 +429,9 @@ class FitLoop:
 
     def _done(self) -> bool:
         trainer = self.trainer
-        if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
-            return True
-        if trainer.max_epochs != -1 and trainer.current_epoch >= trainer.max_epochs:
-            return True
-        if self._out_of_time():
-            return True
-        return trainer.should_stop and self._min_reached()
+        return ((trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps)
+                or (trainer.max_epochs != -1 and trainer.current_epoch >= trainer.max_epochs)
+                or self._out_of_time() or (trainer.should_stop and self._min_reached()))
 
     def _out_of_time(self) -> bool:
         trainer = self.trainer
@@ -597,33 +577,25 @@ class FitLoop:
         ``iter()`` ran with the epoch's captured random state, so the sampler draws the same order;
         fetching (not only indexing) the done batches keeps data workers and random transforms
         where they were. Then the random state is put back as it was when the checkpoint was saved.
+        Says so when no batches are left because the data shrank since the save.
         """
         iterator = iter(iterable)
-        done, fetched = resume.done, 0
-        while fetched < done and next(iterator, _END) is not _END:
-            fetched += 1
-        self._warn_if_shrunk(done, fetched, limit, resume.total)
+        done, total = resume.done, resume.total
+        fetched = sum(1 for _ in itertools.islice(iterator, done))
+        if total is None or done < total:  # unfinished (older checkpoints do not record the epoch's length)
+            if not math.isinf(limit) and (done > limit or (done == limit and total is not None)):
+                now = f"now has {int(limit)} batches"
+            else:
+                now = f"ran out after {fetched} batches" if fetched < done else None
+            if now is not None:
+                epoch = self.trainer.current_epoch
+                had = f" (it had {int(total)} batches at the save)" if total is not None and not math.isinf(total) else ""
+                rank_zero_warn(f"Mid-epoch checkpoint resumed at batch {done} of epoch {epoch} but the train dataloader "
+                               f"{now}: the rest of epoch {epoch} is skipped{had}. Resume on the data the checkpoint was "
+                               "saved with to train on every batch of that epoch.")
         if resume.rng_states is not None:
             restore_rng(resume.rng_states)
-        counter = itertools.count(done) if math.isinf(limit) else range(done, int(limit))
-        return zip(counter, iterator)
-
-    def _warn_if_shrunk(self, done: int, fetched: int, limit: float, total: float | None) -> None:
-        """Say so when the epoch being resumed has no batches left because the data shrank since the save."""
-        unfinished = total is None or done < total  # older checkpoints do not record the epoch's length
-        if not unfinished:
-            return
-        epoch = self.trainer.current_epoch
-        if not math.isinf(limit) and (done > limit or (done == limit and total is not None)):
-            now = f"now has {int(limit)} batches"
-        elif fetched < done:
-            now = f"ran out after {fetched} batches"
-        else:
-            return
-        had = f" (it had {int(total)} batches at the save)" if total is not None and not math.isinf(total) else ""
-        rank_zero_warn(f"Mid-epoch checkpoint resumed at batch {done} of epoch {epoch} but the train dataloader {now}: "
-                       f"the rest of epoch {epoch} is skipped{had}. Resume on the data the checkpoint was saved with "
-                       "to train on every batch of that epoch.")
+        return _batches(iterator, limit, done)
 
     def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any], complete: bool, late_schedulers: list[Any]) -> None:
         """Epoch-end hooks and logging, then the schedulers still due: those monitoring a metric (after
@@ -659,47 +631,31 @@ class FitLoop:
         """The loss in ``training_step``'s output, checked; ``None`` skips the batch."""
         if output is None:
             return None
-        if type(output) is torch.Tensor or isinstance(output, torch.Tensor):
-            loss = output
-        elif isinstance(output, Mapping):
-            if "log" in output or "progress_bar" in output:  # the 0.x-era dict form (dict returns only)
-                self._log_step_dict(output)
-            if "loss" not in output:
-                if not automatic:
-                    return None
-                raise MisconfigurationException(
-                    f"training_step returned a dict without a 'loss' key (keys: {sorted(output)}). "
-                    "Return the loss tensor, or {'loss': loss, ...}."
-                )
-            loss = output["loss"]
-        else:
+        is_dict = type(output) is not torch.Tensor and isinstance(output, Mapping)
+        if is_dict and ("log" in output or "progress_bar" in output):  # the 0.x-era dict form (dict returns only)
+            self._log_step_dict(output)
+        if not isinstance(output, torch.Tensor) and not (is_dict and "loss" in output):
             if not automatic:
-                return None
+                return None  # manual optimization: training_step may return anything
             raise MisconfigurationException(
-                f"training_step returned {type(output).__name__}; it must return the loss tensor, a dict with a "
-                "'loss' key, or None to skip the batch."
+                f"training_step returned a dict without a 'loss' key (keys: {sorted(output)}). Return the loss tensor, "
+                "or {'loss': loss, ...}." if is_dict else f"training_step returned {type(output).__name__}; it must "
+                "return the loss tensor, a dict with a 'loss' key, or None to skip the batch."
             )
+        loss = output["loss"] if is_dict else output
         if not isinstance(loss, torch.Tensor):
-            raise MisconfigurationException(
-                f"training_step's loss is a {type(loss).__name__}, not a tensor: compute it with torch operations "
-                "so it can be back-propagated."
-            )
-        scalar = loss.numel() == 1
-        if automatic:
-            if not scalar:
-                raise MisconfigurationException(
-                    f"training_step returned a loss of shape {tuple(loss.shape)}; it must be a scalar: reduce it "
-                    "(e.g. loss.mean())."
-                )
-            if not loss.requires_grad:
-                raise MisconfigurationException(
-                    "training_step returned a loss that does not require grad: it was detached, computed under "
-                    "torch.no_grad(), or from parameters with requires_grad=False."
-                )
-        self.last_loss = loss  # read for NaN when metrics go to the loggers and at the epoch's end
-        if self.check_nan_now:
-            self.check_loss(deferred=False)
-        return loss
+            problem = f"'s loss is a {type(loss).__name__}, not a tensor: compute it with torch operations so it can be back-propagated."
+        elif automatic and loss.numel() != 1:
+            problem = f" returned a loss of shape {tuple(loss.shape)}; it must be a scalar: reduce it (e.g. loss.mean())."
+        elif automatic and not loss.requires_grad:
+            problem = (" returned a loss that does not require grad: it was detached, computed under torch.no_grad(), or "
+                       "from parameters with requires_grad=False.")
+        else:
+            self.last_loss = loss  # read for NaN when metrics go to the loggers and at the epoch's end
+            if self.check_nan_now:
+                self.check_loss(deferred=False)
+            return loss
+        raise MisconfigurationException(f"training_step{problem}")
 
     def _log_step_dict(self, output: Mapping[str, Any]) -> None:
         """``{'loss': ..., 'log': {...}, 'progress_bar': {...}}``: 'log' values go to the loggers,
