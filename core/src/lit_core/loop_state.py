@@ -29,21 +29,18 @@ if TYPE_CHECKING:
     from .metrics import MetricStore
 
 
+@dataclass(slots=True, eq=False)
 class MidEpoch:
     """Where a mid-epoch checkpoint left its epoch: batches done, the epoch's order, the random state."""
 
-    __slots__ = ("done", "epoch_rng", "rng_states", "total")
-
-    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None,
-                 total: float | None = None) -> None:
-        #: Training batches of the epoch that the checkpoint had finished.
-        self.done = done
-        #: What decided the epoch's order (``lit_core.checkpoint.capture_loader_rng``).
-        self.epoch_rng = epoch_rng
-        #: The random state when the checkpoint was saved, put back once the done batches are skipped.
-        self.rng_states = rng_states
-        #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
-        self.total = total
+    #: Training batches of the epoch that the checkpoint had finished.
+    done: int
+    #: What decided the epoch's order (``lit_core.checkpoint.capture_loader_rng``).
+    epoch_rng: dict[str, torch.Tensor]
+    #: The random state when the checkpoint was saved, put back once the done batches are skipped.
+    rng_states: dict[str, Any] | None
+    #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
+    total: float | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -93,6 +93,12 @@ def step_method(trainer: Trainer, name: str) -> Callable[..., Any]:
     return run
 
 
+def _fire(event: Callable[..., Any] | None, **kwargs: Any) -> None:
+    """Call an event hook's caller from ``trainer.state.events``; ``None``: nobody implements it."""
+    if event is not None:
+        event(**kwargs)
+
+
 #: Per evaluation stage: its dataloader kind, its hooks' prefix, Lightning's stage while it runs.
 _EVALUATION = {"validate": ("val", "validation", RunningStage.VALIDATING), "test": ("test", "test", RunningStage.TESTING),
                "predict": ("predict", "predict", RunningStage.PREDICTING)}
@@ -180,12 +186,10 @@ class EvaluationLoop:
         getattr(module, f"on_{self.prefix}_model_eval")()
         try:
             with grad_context():
-                if start is not None:
-                    start(trainer=trainer, module=module)
-                    # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
-                    loaders = getattr(trainer, f"{kind}_dataloaders")
-                if epoch_start is not None:
-                    epoch_start(trainer=trainer, module=module)
+                _fire(start, trainer=trainer, module=module)
+                # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
+                loaders = getattr(trainer, f"{kind}_dataloaders")
+                _fire(epoch_start, trainer=trainer, module=module)
                 for dl_idx, loader in enumerate(loaders):
                     state.dataloader_idx = dl_idx
                     outputs: list[Any] = []
@@ -220,15 +224,13 @@ class EvaluationLoop:
                 state.dataloader_idx = None
                 if epoch_end_method is not None:
                     epoch_end_method(self.predictions)
-                if epoch_end is not None:
-                    epoch_end(trainer=trainer, module=module)
+                _fire(epoch_end, trainer=trainer, module=module)
                 if store is not None:
                     for_logger = store.end_epoch(trainer.strategy.reduce)
                     if not sanity_check:
                         fitting = state.fn == TrainerFn.FITTING
                         trainer.send_to_loggers(for_logger, max(state.batches_that_stepped - 1, 0) if fitting else state.batches_that_stepped)
-                if end is not None:
-                    end(trainer=trainer, module=module)
+                _fire(end, trainer=trainer, module=module)
         finally:
             state.dataloader_idx = None
             state.stage, state.metrics, state.log_on_step = outer
@@ -311,7 +313,9 @@ class FitLoop:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def _load_train(self) -> None:
+    def _load_dataloaders(self) -> None:
+        """The training dataloader (its batches counted) and the validation ones: what ``fit`` was given, or
+        what the module or datamodule builds."""
         trainer = self.trainer
         loaders = trainer.fetch_dataloaders("train")
         if not loaders:
@@ -323,6 +327,8 @@ class FitLoop:
         loader = without_shuffle(loaders[0]) if trainer.overfit_batches else loaders[0]
         self.train_loader = trainer.train_dataloader = loader
         self._count_batches(loader)
+        self.val_loop = EvaluationLoop(trainer, "validate")
+        self.val_loaders = trainer.val_dataloaders = self.val_loop.loaders() if trainer.limit_val_batches != 0 else []
 
     def _count_batches(self, loader: Any) -> None:
         trainer = self.trainer
@@ -330,18 +336,11 @@ class FitLoop:
         trainer.state.epoch_batches_total = self.n_batches
         self._set_val_check_batch()
 
-    def _load_val(self) -> None:
-        trainer = self.trainer
-        self.val_loop = EvaluationLoop(trainer, "validate")
-        self.val_loaders = self.val_loop.loaders() if trainer.limit_val_batches != 0 else []
-        trainer.val_dataloaders = self.val_loaders
-
     def _set_val_check_batch(self) -> None:
         trainer = self.trainer
         vci = trainer.val_check_interval
         if isinstance(vci, float):
-            if not 0.0 <= vci <= 1.0:
-                raise MisconfigurationException(f"val_check_interval={vci} must be in [0.0, 1.0] as a fraction, or an int number of batches.")
+            # In [0.0, 1.0]: the Trainer's flag check (lit_core.flag_checks.check_batch_limit).
             if vci != 1.0 and math.isinf(self.n_batches):
                 raise MisconfigurationException(
                     f"val_check_interval={vci} is a fraction, but the training dataloader has no length: give an int."
@@ -392,15 +391,12 @@ class FitLoop:
             )
         # self.log in the fit / train / epoch start hooks records per-epoch values, as in Lightning.
         trainer.state.metrics, trainer.state.log_on_step = trainer.state.train_metrics, False
-        if events.fit_start is not None:
-            events.fit_start(trainer=trainer, module=module)
+        _fire(events.fit_start, trainer=trainer, module=module)
         # After on_fit_start, as in Lightning: a hook there may change what the dataloaders are
         # built from (the batch-size finder sets the new batch size).
-        self._load_train()
-        self._load_val()
+        self._load_dataloaders()
         self._sanity_check()
-        if events.train_start is not None:
-            events.train_start(trainer=trainer, module=module)
+        _fire(events.train_start, trainer=trainer, module=module)
         first_epoch = trainer.current_epoch
         if self.n_batches == 0:
             rank_zero_info("limit_train_batches=0: training is skipped.")
@@ -408,18 +404,14 @@ class FitLoop:
             epoch = trainer.current_epoch
             every = trainer.reload_dataloaders_every_n_epochs
             if every and epoch != first_epoch and epoch % every == 0:
-                self._load_train()
-                self._load_val()
+                self._load_dataloaders()
             self._run_epoch()
             self.state.current_epoch += 1
             self.state.epoch_completed = False
             self.state.epoch_batches_done = 0
         trainer.state.metrics = None
-        if events.train_end is not None:
-            events.train_end(trainer=trainer, module=module)
-        if events.fit_end is not None:
-            events.fit_end(trainer=trainer, module=module)
-        return None
+        _fire(events.train_end, trainer=trainer, module=module)
+        _fire(events.fit_end, trainer=trainer, module=module)
 
     def _min_reached(self) -> bool:
         trainer = self.trainer
@@ -445,13 +437,11 @@ class FitLoop:
         events = trainer.state.events
         trainer.sanity_checking = True
         trainer.state.stage = RunningStage.SANITY_CHECKING
-        if events.sanity_check_start is not None:
-            events.sanity_check_start(trainer=trainer, module=self.module)
+        _fire(events.sanity_check_start, trainer=trainer, module=self.module)
         # As Lightning's: the check draws no random numbers the run would see (each val iterator takes a seed).
         with isolate_rng():
             EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
-        if events.sanity_check_end is not None:
-            events.sanity_check_end(trainer=trainer, module=self.module)
+        _fire(events.sanity_check_end, trainer=trainer, module=self.module)
         trainer.sanity_checking = False
         trainer.state.stage = None
 
@@ -479,8 +469,7 @@ class FitLoop:
         store = state.train_metrics
         state.metrics, state.log_on_step = store, False
         state.epoch_completed = False
-        if events.train_epoch_start is not None:
-            events.train_epoch_start(trainer=trainer, module=module)
+        _fire(events.train_epoch_start, trainer=trainer, module=module)
         state.log_on_step = True
         # Read each epoch: a callback (GradientAccumulationScheduler) may change it in on_train_epoch_start.
         self.accumulate = trainer.accumulate_grad_batches
@@ -611,8 +600,7 @@ class FitLoop:
         for_logger = store.end_epoch(trainer.strategy.reduce)
         if self.collect_epoch_outputs:
             module.training_epoch_end(epoch_outputs)
-        if events.train_epoch_end is not None:
-            events.train_epoch_end(trainer=trainer, module=module)
+        _fire(events.train_epoch_end, trainer=trainer, module=module)
         for_logger.update(store.end_epoch(trainer.strategy.reduce))
         trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0))
         if module.automatic_optimization and complete:
