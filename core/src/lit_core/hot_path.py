@@ -21,8 +21,8 @@ Removed in issue 15, measured with ``benchmarks/loop_cost.py`` (null model, CPU 
 a raw loop, min of 9 rounds; goals <= 50 default / <= 20 barebones): the loops' own shortcuts
 (one optimizer with nothing else to do, direct calls when only the kernel's defaults implement
 ``lit_backward`` / ``lit_optimizer_step`` / ``lit_batch_to_device``, skipping ``zero_grad``'s
-hook check) moved the default from +5.1 / +4.7 to +7.3 / +7.4 us/step and barebones from
-+2.6 / +3.0 to +4.6 / +4.6 (two runs each, before / after).
+hook check) moved the default from +5.1 / +4.7 to +7.1 / +7.6 us/step and barebones from
++2.6 / +3.0 to +5.4 / +4.7 (two runs each, before / after, on a shared 2-core machine).
 """
 
 from __future__ import annotations
