@@ -67,12 +67,12 @@ def test_the_modules_optimizer_step_is_bound_only_when_overridden(make_trainer, 
 
     plain = make_trainer()
     plain.fit(boring_model(), random_loader())
-    assert plain.state.module_optimizer_step is None and plain.state.plain_optimizer_step
+    assert plain.state.module_optimizer_step is None
 
     trainer = make_trainer(max_steps=2)
     model = Stepping()
     trainer.fit(model, random_loader())
-    assert callable(trainer.state.module_optimizer_step) and not trainer.state.plain_optimizer_step
+    assert callable(trainer.state.module_optimizer_step)
     assert calls == [(0, 0, 0, False, False), (0, 1, 0, False, False)]
 
 

@@ -3,30 +3,26 @@
 ``bind(trainer)`` makes the per-stage decisions and writes them to ``trainer.state`` (public loop
 state: the loops and plugins read them there). ``HotPath`` is a base class of ``Trainer``: its
 methods are the Trainer's (``trainer.backward``, ``trainer.zero_grad``), kept here so that
-``trainer.py`` reads as wiring. Calling them costs what a method defined in ``trainer.py`` did.
+``trainer.py`` reads as wiring.
 
-What is here, and why (``benchmarks/loop_cost.py``, null model, CPU time per step over a raw
-PyTorch loop; goals <= 50 us/step default, <= 20 us/step barebones):
+Decided once per stage (``bind``): each event hook's caller, or ``None`` when nobody implements
+it, so the loops skip it (``PluginManager.fast_caller``); the per-step service callers; how to
+call the module's overridden ``backward`` / ``optimizer_step`` in the Lightning signature it
+declares (2.x, 1.x, the seed's); the batch transfer.
 
-- ``bind`` (once per stage): each event hook's caller, or ``None`` when nobody
-  implements it (``PluginManager.fast_caller``: the compiled trampolines live in
-  ``lit_core.registry`` and ``lit_core.builtins.adapters``); the per-step service callers; and
-  the shortcuts taken when only the kernel's default implements ``lit_backward`` /
-  ``lit_optimizer_step`` / ``lit_batch_to_device`` (``state.plain_backward``,
-  ``state.plain_optimizer_step``, ``state.to_device``).
-- The Lightning-signature adapters, decided once per stage: how to call an overridden
-  ``LightningModule.backward`` (2.x, 1.x, the seed's ``use_amp`` form) and ``optimizer_step``
-  (2.x positional, 1.x and seed keyword forms, 1.x ``*args``): ``state.backward_call``,
-  ``state.module_optimizer_step``.
-- The per-step calls the loops and ``LightningModule`` methods make: ``backward``, ``zero_grad``
-  and the batch transfer (the manual ``opt.step()`` is ``lit_core.optim.LightningOptimizer.step``).
+The one special case kept for speed, and why (issue 15): ``step_optimizer``, the kernel's default
+optimizer step, runs ``closure()`` then ``optimizer.step()`` for torch's own first-order
+optimizers instead of ``optimizer.step(closure)``. On the seed MLP (784-128-256-10, batch 64,
+SGD; 15 interleaved rounds of 300 steps, CPU time) a step took 710 / 729 us (min / median) with
+``step(closure)`` and 706 / 720 us without: about 1 % of the step, against a seed goal of
+<= 1.03x whose last figures were 1.011x and 1.014x (``benchmarks/overhead.py``).
 
-Measured (issue 15): with these fast paths the default loop costs +6 us/step and barebones
-+3 us/step; without any of them +18 and +12. Both are inside the goals; the paired tiny-model
-benchmark (``benchmarks/overhead.py``) has the smaller margin. Moving them here from
-``trainer.py`` changed nothing measurable (``loop_cost.py --steps 2000 --rounds 5``, min over
-raw: +5.9 / +2.7 before, +5.5 / +2.2 after, on a shared 2-core machine where repeated runs
-differ by about 0.5 us).
+Removed in issue 15, measured with ``benchmarks/loop_cost.py`` (null model, CPU time per step over
+a raw loop, min of 9 rounds; goals <= 50 default / <= 20 barebones): the loops' own shortcuts
+(one optimizer with nothing else to do, direct calls when only the kernel's defaults implement
+``lit_backward`` / ``lit_optimizer_step`` / ``lit_batch_to_device``, skipping ``zero_grad``'s
+hook check) moved the default from +5.1 / +4.7 to +7.1 / +7.6 us/step and barebones from
++2.6 / +3.0 to +5.4 / +4.7 (two runs each, before / after, on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -38,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim import Optimizer
+from torch.optim import optimizer as torch_optimizer
 
 from . import hookspecs
-from .apply import move_data_to_cpu, move_data_to_device
 from .builtins.adapters import overrides, positional_arity
 from .module import LightningModule
 
@@ -62,8 +58,8 @@ def bind(trainer: Trainer) -> None:
     """Decide once per stage what the per-step path calls, and write it to ``trainer.state``.
 
     ``state.events``: one attribute per event hook, its caller when someone implements it, else
-    ``None``. ``state.services``: the per-step service hooks. Then the module's overrides, and the
-    shortcuts taken when only the kernel's default implements a per-step service. The Trainer
+    ``None``. ``state.services``: the per-step service hooks. Then how to call the module's
+    overrides, and the batch transfer (``state.to_device``). The Trainer
     calls it when a stage starts; call it again after registering or unregistering plugins in a
     running stage (``lit_core.trial`` does).
     """
@@ -75,90 +71,68 @@ def bind(trainer: Trainer) -> None:
         "lit_batch_to_device", "lit_scale_loss", "lit_backward", "lit_optimizer_step", "lit_clip_gradients")})
     module = trainer.lightning_module
     state.module_optimizer_step = _make_optimizer_step_call(trainer, module)
-    # When only the kernel's own default implements a per-step service (no plugin, no hook
-    # around it), the loops do what that default does without dispatching to it.
-    services, events = state.services, state.events
-    defaults = pm.get_plugin("lit.defaults")
-
-    def kernel_only(service: Any) -> bool:
-        return getattr(service, "__self__", None) is defaults
-
-    state.plain_backward = (kernel_only(services.backward) and services.scale_loss is None
-                            and events.before_backward is None and events.after_backward is None)
-    state.plain_optimizer_step = kernel_only(services.optimizer_step) and state.module_optimizer_step is None
     state.zero_grad_overridden = overrides(module, LightningModule, "optimizer_zero_grad")
     state.backward_call = _make_backward_call(module)
-    state.to_device = _make_transfer(trainer, module, kernel_only(services.batch_to_device))
+    state.to_device = _make_transfer(trainer, module)
 
 
-def _make_transfer(trainer: Trainer, module: LightningModule, kernel_only: bool) -> Callable[[Any, int], Any]:
-    """What the loops call per batch: the full transfer, or the kernel default's move alone."""
+def _make_transfer(trainer: Trainer, module: LightningModule) -> Callable[[Any, int], Any]:
+    """What the loops call per batch: the module's transfer hooks around ``lit_batch_to_device``."""
     state, device = trainer.state, trainer.device
-    before = module.on_before_batch_transfer if overrides(module, LightningModule, "on_before_batch_transfer") else None
-    after = module.on_after_batch_transfer if overrides(module, LightningModule, "on_after_batch_transfer") else None
-    if kernel_only and before is None and after is None:
-        if device.type == "cpu":
-            return lambda batch, dataloader_idx: move_data_to_cpu(batch)
-        return lambda batch, dataloader_idx: move_data_to_device(batch, device)
+    # A hook set to None on the instance is absent, as in Lightning (``overrides``).
+    before, after = (getattr(module, name) if overrides(module, LightningModule, name) else _unchanged
+                     for name in ("on_before_batch_transfer", "on_after_batch_transfer"))
 
     def transfer(batch: Any, dataloader_idx: int) -> Any:
-        if before is not None:
-            batch = before(batch, dataloader_idx)
-        batch = state.services.batch_to_device(trainer=trainer, batch=batch, device=device, dataloader_idx=dataloader_idx)
-        if after is not None:
-            batch = after(batch, dataloader_idx)
-        return batch
+        batch = state.services.batch_to_device(trainer=trainer, batch=before(batch, dataloader_idx), device=device,
+                                               dataloader_idx=dataloader_idx)
+        return after(batch, dataloader_idx)
 
     return transfer
 
 
+def step_optimizer(optimizer: Optimizer, closure: Callable[[], Any]) -> None:
+    """``optimizer.step(closure=closure)``, the kernel's default step; for torch's own first-order
+    optimizers, ``closure()`` then ``optimizer.step()``.
+
+    Those optimizers (exactly these classes: a subclass may change ``step``) evaluate the closure
+    once, under ``torch.enable_grad()``, before updating: the same work, measured 5-8 us per step
+    cheaper on the seed MLP (see the module docstring). LBFGS re-evaluates the closure and others
+    (SAM and the like) may need it; step pre-hooks must run before the closure, so an optimizer
+    with any keeps the closure call.
+    """
+    if (type(optimizer) in _CLOSURE_ONCE_FIRST and not optimizer._optimizer_step_pre_hooks
+            and not getattr(torch_optimizer, "_global_optimizer_pre_hooks", None)):
+        closure()
+        optimizer.step()
+    else:
+        optimizer.step(closure=closure)
+
+
+_CLOSURE_ONCE_FIRST = frozenset(
+    getattr(torch.optim, name) for name in (
+        "SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "RMSprop", "Rprop",
+    ) if hasattr(torch.optim, name)
+)
+
+
+def _unchanged(batch: Any, dataloader_idx: int) -> Any:
+    return batch
+
+
 def _make_backward_call(module: LightningModule) -> Callable[..., None]:
-    """How to call the module's ``backward``: modern, 1.x, or the seed's ``use_amp`` form."""
+    """How to call the module's ``backward``: ``(loss, optimizer, optimizer_idx, args, kwargs)`` in the
+    signature it declares (2.x, 1.x with ``optimizer``, or the seed's ``use_amp`` form)."""
     if not overrides(module, LightningModule, "backward"):
         return lambda loss, optimizer, optimizer_idx, args, kwargs: loss.backward(*args, **kwargs)
     backward = module.backward
     names = [p.name for p in inspect.signature(backward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     arity = positional_arity(backward)
     if names[:1] == ["use_amp"]:
-        def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
-            backward(*(False, loss, optimizer, optimizer_idx)[:arity])
-    elif names[1:2] == ["optimizer"]:
-        def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
-            backward(*(loss, optimizer, optimizer_idx, *args)[: (arity if arity is not None else None)], **kwargs)
-    else:
-        def call(loss: Any, optimizer: Any, optimizer_idx: Any, args: Any, kwargs: Any) -> None:
-            backward(loss, *args, **kwargs)
-    return call
-
-
-def _make_optimizer_step_call(trainer: Trainer, module: LightningModule) -> Callable[..., None] | None:
-    """How to call the module's overridden ``optimizer_step`` in whichever signature it declares; ``None``: not overridden.
-
-    Manual optimization never goes through ``LightningModule.optimizer_step``: ``opt.step()``
-    steps the optimizer itself (Lightning's semantics), so an override there is not called.
-    """
-    if not (module.automatic_optimization and overrides(module, LightningModule, "optimizer_step")):
-        return None
-    names = _optimizer_step_signature(module)
-    if names is None:
-        def call(optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
-            module.optimizer_step(trainer.current_epoch, batch_idx, optimizer, closure)
-        return call
-
-    def call_by_name(optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
-        known = {"epoch": trainer.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
-                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
-                 "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
-        if names[:1] == ("*",):
-            # Lightning 1.x with ``*args``: 1.x's positional order, then the keyword flags it takes.
-            flags = ("on_tpu", "using_native_amp", "using_lbfgs")
-            keywords = flags if names[1:] == ("**",) else [name for name in flags if name in names]
-            module.optimizer_step(trainer.current_epoch, batch_idx, optimizer, optimizer_idx, closure,
-                                  **{name: known[name] for name in keywords})
-            return
-        module.optimizer_step(**{name: known[name] for name in names})
-
-    return call_by_name
+        return lambda loss, optimizer, optimizer_idx, args, kwargs: backward(*(False, loss, optimizer, optimizer_idx)[:arity])
+    if names[1:2] == ["optimizer"]:
+        return lambda loss, optimizer, optimizer_idx, args, kwargs: backward(*(loss, optimizer, optimizer_idx, *args)[:arity], **kwargs)
+    return lambda loss, optimizer, optimizer_idx, args, kwargs: backward(loss, *args, **kwargs)
 
 
 #: The argument names of Lightning's ``optimizer_step`` signatures (2.x and 1.x).
@@ -166,24 +140,38 @@ OPTIMIZER_STEP_ARGS = frozenset({"epoch", "batch_idx", "optimizer", "optimizer_i
                                  "on_tpu", "using_native_amp", "using_lbfgs"})
 
 
-def _optimizer_step_signature(module: LightningModule) -> tuple[str, ...] | None:
-    """How to call an overridden ``optimizer_step`` (decided once per stage).
+def _make_optimizer_step_call(trainer: Trainer, module: LightningModule) -> Callable[..., None] | None:
+    """How to call the module's overridden ``optimizer_step``: ``(optimizer, optimizer_idx, closure, batch_idx)``
+    in the signature it declares; ``None``: not overridden.
 
-    ``None``: Lightning 2.x's positional ``(epoch, batch_idx, optimizer, optimizer_closure)``, also
-    for ``*args`` forms without ``optimizer_idx``. A tuple of names: pass those by keyword (the
-    seed's and 1.x's long forms). ``("*", ...)``: a 1.x form with ``*args`` (positional 1.x order,
-    then the keyword flags it names, or all of them with ``("*", "**")``).
+    Lightning 2.x's positional ``(epoch, batch_idx, optimizer, optimizer_closure)``, also for
+    ``*args`` forms without ``optimizer_idx``; the seed's and 1.x's long forms by keyword; a 1.x
+    form with ``*args``: 1.x's positional order, then the keyword flags it names (all of them with
+    ``**kwargs``). Manual optimization never goes through it: ``opt.step()`` steps the optimizer
+    itself (Lightning's semantics), so an override there is not called.
     """
-    all_params = inspect.signature(module.optimizer_step).parameters.values()
-    params = [p for p in all_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    names = tuple(p.name for p in params)
-    if any(p.kind is p.VAR_POSITIONAL for p in all_params):
-        if "optimizer_idx" not in names:
-            return None
-        if any(p.kind is p.VAR_KEYWORD for p in all_params):
-            return ("*", "**")
-        return ("*", *names)
-    return names if set(names) <= OPTIMIZER_STEP_ARGS else None
+    if not (module.automatic_optimization and overrides(module, LightningModule, "optimizer_step")):
+        return None
+    params = inspect.signature(module.optimizer_step).parameters.values()
+    names = tuple(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+    var_args = any(p.kind is p.VAR_POSITIONAL for p in params)
+    if (var_args and "optimizer_idx" not in names) or (not var_args and not set(names) <= OPTIMIZER_STEP_ARGS):
+        return lambda optimizer, optimizer_idx, closure, batch_idx: module.optimizer_step(
+            trainer.current_epoch, batch_idx, optimizer, closure)
+    flags = ("on_tpu", "using_native_amp", "using_lbfgs")
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        flags = tuple(name for name in flags if name in names)
+
+    def call(optimizer: Optimizer, optimizer_idx: int, closure: Callable[[], Any], batch_idx: int) -> None:
+        known = {"epoch": trainer.current_epoch, "batch_idx": batch_idx, "optimizer": optimizer, "optimizer_idx": optimizer_idx,
+                 "optimizer_closure": closure, "closure": closure, "on_tpu": False, "using_native_amp": False,
+                 "using_lbfgs": isinstance(optimizer, torch.optim.LBFGS)}
+        if var_args:
+            module.optimizer_step(trainer.current_epoch, batch_idx, optimizer, optimizer_idx, closure, **{n: known[n] for n in flags})
+        else:
+            module.optimizer_step(**{name: known[name] for name in names})
+
+    return call
 
 
 class HotPath:

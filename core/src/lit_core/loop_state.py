@@ -29,21 +29,18 @@ if TYPE_CHECKING:
     from .metrics import MetricStore
 
 
+@dataclass(slots=True, eq=False)
 class MidEpoch:
     """Where a mid-epoch checkpoint left its epoch: batches done, the epoch's order, the random state."""
 
-    __slots__ = ("done", "epoch_rng", "rng_states", "total")
-
-    def __init__(self, done: int, epoch_rng: dict[str, torch.Tensor], rng_states: dict[str, Any] | None,
-                 total: float | None = None) -> None:
-        #: Training batches of the epoch that the checkpoint had finished.
-        self.done = done
-        #: What decided the epoch's order (``lit_core.checkpoint.capture_loader_rng``).
-        self.epoch_rng = epoch_rng
-        #: The random state when the checkpoint was saved, put back once the done batches are skipped.
-        self.rng_states = rng_states
-        #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
-        self.total = total
+    #: Training batches of the epoch that the checkpoint had finished.
+    done: int
+    #: What decided the epoch's order (``lit_core.checkpoint.capture_loader_rng``).
+    epoch_rng: dict[str, torch.Tensor]
+    #: The random state when the checkpoint was saved, put back once the done batches are skipped.
+    rng_states: dict[str, Any] | None
+    #: The epoch's batch count when the checkpoint was saved (``None`` in older checkpoints).
+    total: float | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -117,8 +114,8 @@ class LoopState:
     #: The service hooks called per step (``batch_to_device``, ``scale_loss``, ``backward``, ``optimizer_step``,
     #: ``clip_gradients``), each its caller or ``None``.
     services: Any = field(default_factory=SimpleNamespace, repr=False)
-    #: Moves a batch to the device: the full transfer (module hooks, ``lit_batch_to_device``), or the kernel
-    #: default's move alone when nothing else takes part. ``(batch, dataloader_idx) -> batch``.
+    #: Moves a batch to the device: the module's transfer hooks around ``lit_batch_to_device``.
+    #: ``(batch, dataloader_idx) -> batch``.
     to_device: Callable[[Any, int], Any] | None = field(default=None, repr=False)
     #: The ``lit_log_metrics`` caller; ``None`` when no logger takes metrics (then nothing is sent).
     log_metrics: Callable[..., None] | None = field(default=None, repr=False)
@@ -127,10 +124,6 @@ class LoopState:
     #: The module's overridden ``optimizer_step``, called in the signature it declares:
     #: ``(optimizer, optimizer_idx, closure, batch_idx)``; ``None`` when not overridden (or in manual optimization).
     module_optimizer_step: Callable[..., None] | None = field(default=None, repr=False)
-    #: Only the kernel's defaults take part in backward / the optimizer step / zero_grad (no plugin, hook or
-    #: module override): the loops do what those defaults do without dispatching to them.
-    plain_backward: bool = False
-    plain_optimizer_step: bool = False
     #: The module overrides ``optimizer_zero_grad``.
     zero_grad_overridden: bool = False
     #: What ``configure_optimizers`` returned, normalised (``lit_core.optim.OptimizerSetup``), during a fit.

@@ -43,18 +43,12 @@ class Loops:
     def lit_run_stage(self, trainer: Trainer, stage: str) -> Any:
         if stage == "fit":
             return FitLoop(trainer).run()
-        if stage == "predict":
-            return PredictLoop(trainer).run()
         return EvaluationLoop(trainer, stage).run()
 
 
-_END = object()
-
-
-def _batches(iterable: Any, limit: float) -> Any:
-    """``enumerate(iterable)`` stopping after ``limit`` batches, without fetching one more."""
-    counter = itertools.count() if math.isinf(limit) else range(int(limit))
-    return zip(counter, iterable)
+def _batches(iterable: Any, limit: float, start: int = 0) -> Any:
+    """``enumerate(iterable, start)`` stopping at batch ``limit``, without fetching one more."""
+    return zip(itertools.count(start) if math.isinf(limit) else range(start, int(limit)), iterable)
 
 
 def _step_arity(method: Callable[..., Any]) -> int:
@@ -83,18 +77,11 @@ def eval_step_arg_count(module: LightningModule, name: str, n_loaders: int, kind
 
 
 def step_method(trainer: Trainer, name: str) -> Callable[..., Any]:
-    """The step to call: the module's own method, or through what ``lit_setup_module`` returned.
-
-    A wrapper (DDP...) is called as ``model(name, *args)``; see ``lit_core.wrappers.StepForward``.
-    """
+    """The step to call (decided once per loop run): the module's own method, or through what
+    ``lit_setup_module`` returned (a wrapper, DDP..., is called as ``model(name, *args)``: see
+    ``lit_core.wrappers.StepForward``); inside the context ``lit_autocast`` gives, if any."""
     module, model = trainer.lightning_module, trainer.model
-    if model is None or model is module:
-        return getattr(module, name)
-    return functools.partial(model, name)
-
-
-def under_autocast(trainer: Trainer, step: Callable[..., Any]) -> Callable[..., Any]:
-    """``step``, run inside the context ``lit_autocast`` gives, if any (asked once per loop run)."""
+    step = getattr(module, name) if model is None or model is module else functools.partial(model, name)
     autocast = trainer.plugin_manager.hook.lit_autocast(trainer=trainer)
     if autocast is None:
         return step
@@ -106,15 +93,42 @@ def under_autocast(trainer: Trainer, step: Callable[..., Any]) -> Callable[..., 
     return run
 
 
+def _fire(event: Callable[..., Any] | None, **kwargs: Any) -> None:
+    """Call an event hook's caller from ``trainer.state.events``; ``None``: nobody implements it."""
+    if event is not None:
+        event(**kwargs)
+
+
+#: Per evaluation stage: its dataloader kind, its hooks' prefix, Lightning's stage while it runs.
+_EVALUATION = {"validate": ("val", "validation", RunningStage.VALIDATING), "test": ("test", "test", RunningStage.TESTING),
+               "predict": ("predict", "predict", RunningStage.PREDICTING)}
+
+
 class EvaluationLoop:
-    """Validation (alone, inside fit, or as the sanity check) and test."""
+    """Validation (alone, inside fit, or as the sanity check), test and predict: the step over each
+    dataloader without gradients, the module in eval mode.
+
+    A predict run's loop is ``trainer.predict_loop`` while it runs and after, as in Lightning:
+    prediction writers find there what they write.
+    """
 
     def __init__(self, trainer: Trainer, stage: str, sanity_check: bool = False) -> None:
         self.trainer = trainer
-        self.stage = stage  # "validate" or "test"
+        self.stage = stage  # "validate", "test" or "predict"
         self.sanity_check = sanity_check
-        self.kind = "val" if stage == "validate" else "test"
-        self.prefix = "validation" if stage == "validate" else "test"
+        self.kind, self.prefix, self.running_stage = _EVALUATION[stage]
+        self._outputs: list[list[Any]] = []
+        #: Per dataloader, each batch's sample indices (recorded when a prediction writer writes per epoch).
+        self.epoch_batch_indices: list[list[list[int]]] = []
+        #: The current batch's sample indices (recorded when a prediction writer writes per batch).
+        self.current_batch_indices: list[int] = []
+        if stage == "predict":
+            trainer.predict_loop = self
+
+    @property
+    def predictions(self) -> list[Any]:
+        """The kept outputs: a list per batch, or a list of those per dataloader when there are several."""
+        return self._outputs[0] if len(self._outputs) == 1 else self._outputs
 
     def loaders(self) -> list[Any]:
         trainer = self.trainer
@@ -125,66 +139,73 @@ class EvaluationLoop:
             loaders = [without_shuffle(loader) for loader in loaders]
         return loaders
 
-    def run(self, loaders: list[Any] | None = None) -> list[dict[str, float]]:
-
-        trainer = self.trainer
-        module = trainer.lightning_module
-        hook = trainer.plugin_manager.hook
-        events = trainer.state.events
+    def run(self, loaders: list[Any] | None = None) -> Any:
+        """Run the stage; the results per dataloader (validate, test), or the predictions."""
+        trainer, state = self.trainer, self.trainer.state
+        module, kind, sanity_check, predicting = trainer.lightning_module, self.kind, self.sanity_check, self.stage == "predict"
         if loaders is None:
             loaders = self.loaders()
             if not loaders:
                 raise MisconfigurationException(
-                    f"trainer.{self.stage}() found no {self.kind} data: pass dataloaders=, a datamodule with "
-                    f"{self.kind}_dataloader(), or define {self.kind}_dataloader() on the module."
+                    f"trainer.{self.stage}() found no {kind} data: pass dataloaders=, a datamodule with "
+                    f"{kind}_dataloader(), or define {kind}_dataloader() on the module."
                 )
-        if self.kind == "val":
-            trainer.val_dataloaders = loaders
-        else:
-            trainer.test_dataloaders = loaders
-        flag = "limit_val_batches" if self.kind == "val" else "limit_test_batches"
+        setattr(trainer, f"{kind}_dataloaders", loaders)
+        state.eval_loaders = loaders
+        flag = f"limit_{kind}_batches"
         limit = getattr(trainer, flag)
-        # The sanity check runs num_sanity_val_steps batches, within limit_val_batches (-1: all of them).
-        most = trainer.num_sanity_val_steps if self.sanity_check and trainer.num_sanity_val_steps != -1 else math.inf
         for loader in loaders:
-            num_batches(loader, limit, self.kind, flag)  # an empty or mis-limited loader fails before any hook
-
-        previous_stage = trainer.state.stage
-        if not self.sanity_check:
-            trainer.state.stage = RunningStage.VALIDATING if self.stage == "validate" else RunningStage.TESTING
-        store = MetricStore(trainer.strategy.reduce)
-        outer_store, outer_on_step = trainer.state.metrics, trainer.state.log_on_step
-        trainer.state.metrics, trainer.state.log_on_step = store, False
-        if not self.sanity_check:
-            trainer.state.eval_metrics = store
-        trainer.state.eval_loaders = loaders
-        start, end = getattr(events, f"{self.prefix}_start"), getattr(events, f"{self.prefix}_end")
-        epoch_start, epoch_end = getattr(events, f"{self.prefix}_epoch_start"), getattr(events, f"{self.prefix}_epoch_end")
-        batch_start, batch_end = getattr(events, f"{self.prefix}_batch_start"), getattr(events, f"{self.prefix}_batch_end")
-        step = under_autocast(trainer, step_method(trainer, f"{self.prefix}_step"))
-        step_end = getattr(module, f"{self.prefix}_step_end", None)
-        epoch_end_method = getattr(module, f"{self.prefix}_epoch_end", None)
-        n_args = eval_step_arg_count(module, f"{self.prefix}_step", len(loaders), self.kind)
+            num_batches(loader, limit, kind, flag)  # an empty or mis-limited loader fails before any hook
+        # The sanity check runs num_sanity_val_steps batches, within limit_val_batches (-1: all of them).
+        most = trainer.num_sanity_val_steps if sanity_check and trainer.num_sanity_val_steps != -1 else math.inf
+        # A prediction writer (whatever ``lit_core.callbacks.BasePredictionWriter`` resolves to; its
+        # ``interval`` says when it writes) needs the outputs kept for a write per epoch, and the
+        # batches' sample indices. Asked without importing anything: no writer, no provider imported.
+        writer = namespace.imported_class("lit_core.callbacks", "BasePredictionWriter") if predicting else None
+        intervals = [cb.interval for cb in trainer.callbacks if writer is not None and isinstance(cb, writer)]
+        record_batch, record_epoch = any(i.on_batch for i in intervals), any(i.on_epoch for i in intervals)
+        epoch_end_method = getattr(module, f"{self.prefix}_epoch_end", None)  # Lightning 1.x
+        keep = state.return_predictions or record_epoch if predicting else epoch_end_method is not None
+        store = None if predicting else MetricStore(trainer.strategy.reduce)
+        start, epoch_start, batch_start, batch_end, epoch_end, end = (
+            getattr(state.events, f"{self.prefix}_{name}") for name in ("start", "epoch_start", "batch_start", "batch_end", "epoch_end", "end")
+        )
+        step = step_method(trainer, f"{self.prefix}_step")
+        step_end = getattr(module, f"{self.prefix}_step_end", None)  # Lightning 1.x
+        n_args = eval_step_arg_count(module, f"{self.prefix}_step", len(loaders), kind)
         grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
-        all_outputs: list[list[Any]] = []
         eval_steps = 0  # batches of this run, over every dataloader: the logger step of per-step values
 
+        outer = state.stage, state.metrics, state.log_on_step
+        if not sanity_check:
+            state.stage = self.running_stage
+            if store is not None:
+                state.eval_metrics = store
+        state.metrics, state.log_on_step = store, False
         mode = ModuleMode(module)
-        getattr(module, f"on_{'test' if self.stage == 'test' else 'validation'}_model_eval")()
+        getattr(module, f"on_{self.prefix}_model_eval")()
         try:
             with grad_context():
-                if start is not None:
-                    start(trainer=trainer, module=module)
-                    # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
-                    loaders = trainer.state.eval_loaders
-                if epoch_start is not None:
-                    epoch_start(trainer=trainer, module=module)
-                state = trainer.state
+                _fire(start, trainer=trainer, module=module)
+                # A start hook may have rebuilt them (lit_core.trial.reload_dataloaders: the batch-size finder).
+                loaders = getattr(trainer, f"{kind}_dataloaders")
+                _fire(epoch_start, trainer=trainer, module=module)
                 for dl_idx, loader in enumerate(loaders):
                     state.dataloader_idx = dl_idx
                     outputs: list[Any] = []
-                    iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="sanity_check" if self.sanity_check else self.stage)
-                    for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, self.kind, flag))):
+                    epoch_indices: list[list[int]] = []
+                    self._outputs.append(outputs)
+                    self.epoch_batch_indices.append(epoch_indices)
+                    iterable = trainer.plugin_manager.hook.lit_process_dataloader(
+                        trainer=trainer, dataloader=loader, stage="sanity_check" if sanity_check else self.stage)
+                    recorder = None
+                    if record_batch or record_epoch:
+                        iterable, recorder = recording_batch_indices(iterable)
+                    for batch_idx, batch in _batches(iterable, min(most, num_batches(iterable, limit, kind, flag))):
+                        if recorder is not None:
+                            self.current_batch_indices = recorder.seen[batch_idx] if record_batch else []
+                            if record_epoch:
+                                epoch_indices.append(recorder.seen[batch_idx])
                         batch = state.to_device(batch, dl_idx)
                         state.batch, state.batch_size = batch, None
                         if batch_start is not None:
@@ -192,194 +213,61 @@ class EvaluationLoop:
                         output = step(*(batch, batch_idx, dl_idx)[:n_args])
                         if step_end is not None:
                             output = step_end(output)
+                        if keep:
+                            outputs.append(output)
                         if batch_end is not None:
                             batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
-                        if epoch_end_method is not None:
-                            outputs.append(output)
-                        if store.fresh and not self.sanity_check:
+                        if store is not None and store.fresh and not sanity_check:
                             # self.log(..., on_step=True) in an evaluation step: one row per batch, as in Lightning.
                             trainer.send_to_loggers(store.step_values_for_logger(), eval_steps)
                         eval_steps += 1
-                    all_outputs.append(outputs)
-                trainer.state.dataloader_idx = None
+                state.dataloader_idx = None
                 if epoch_end_method is not None:
-                    epoch_end_method(all_outputs[0] if len(all_outputs) == 1 else all_outputs)
-                if epoch_end is not None:
-                    epoch_end(trainer=trainer, module=module)
-                for_logger = store.end_epoch(trainer.strategy.reduce)
-                if not self.sanity_check:
-                    trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0) if trainer.state.fn == TrainerFn.FITTING else trainer.state.batches_that_stepped)
-                if end is not None:
-                    end(trainer=trainer, module=module)
+                    epoch_end_method(self.predictions)
+                _fire(epoch_end, trainer=trainer, module=module)
+                if store is not None:
+                    for_logger = store.end_epoch(trainer.strategy.reduce)
+                    if not sanity_check:
+                        fitting = state.fn == TrainerFn.FITTING
+                        trainer.send_to_loggers(for_logger, max(state.batches_that_stepped - 1, 0) if fitting else state.batches_that_stepped)
+                _fire(end, trainer=trainer, module=module)
         finally:
-            trainer.state.dataloader_idx = None
-            trainer.state.metrics, trainer.state.log_on_step = outer_store, outer_on_step
-            trainer.state.stage = previous_stage
-            train_hook = f"on_{'test' if self.stage == 'test' else 'validation'}_model_train"
+            state.dataloader_idx = None
+            state.stage, state.metrics, state.log_on_step = outer
+            train_hook = f"on_{self.prefix}_model_train"
             if overrides(module, LightningModule, train_hook):
                 getattr(module, train_hook)()
             else:
                 mode.restore(module)  # every submodule back in its own mode, as Lightning 2.6
+        if predicting:
+            return self.predictions if state.return_predictions else None
         results = self._results(store, len(loaders))
-        if not self.sanity_check and trainer.state.fn != TrainerFn.FITTING and trainer.is_global_zero and trainer.state.verbose and any(results):
-            hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
+        if not sanity_check and state.fn != TrainerFn.FITTING and trainer.is_global_zero and state.verbose and any(results):
+            trainer.plugin_manager.hook.lit_print_results(trainer=trainer, stage=self.stage, results=results)
         return results
 
     @staticmethod
     def _results(store: MetricStore, n_loaders: int) -> list[dict[str, float]]:
-        values = to_float(store.results())
         results: list[dict[str, float]] = [{} for _ in range(n_loaders)]
-        for key, value in values.items():
-            if "/dataloader_idx_" in key:
-                idx = int(key.rsplit("_", 1)[1])
+        for key, value in to_float(store.results()).items():
+            for idx in [int(key.rsplit("_", 1)[1])] if "/dataloader_idx_" in key else range(n_loaders):
                 results[idx][key] = value
-            else:
-                for result in results:
-                    result[key] = value
         return results
-
-
-class PredictLoop:
-    """``predict_step`` over every predict dataloader; collects the outputs.
-
-    Readable as ``trainer.predict_loop`` while it runs and after, as in Lightning, where
-    prediction writers find what they write.
-    """
-
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        self._predictions: list[list[Any]] = []
-        #: Per dataloader, each batch's sample indices (recorded when a prediction writer writes per epoch).
-        self.epoch_batch_indices: list[list[list[int]]] = []
-        #: The current batch's sample indices (recorded when a prediction writer writes per batch).
-        self.current_batch_indices: list[int] = []
-        trainer.predict_loop = self
-
-    @property
-    def predictions(self) -> list[Any]:
-        """The kept outputs: a list per batch, or a list of those per dataloader when there are several."""
-        return self._predictions[0] if len(self._predictions) == 1 else self._predictions
-
-    def run(self) -> Any:
-
-        trainer = self.trainer
-        module = trainer.lightning_module
-        loaders = trainer.fetch_dataloaders("predict")
-        if not loaders:
-            raise MisconfigurationException(
-                "trainer.predict() found no data: pass dataloaders=, a datamodule with predict_dataloader(), or define "
-                "predict_dataloader() on the module."
-            )
-        trainer.predict_dataloaders = loaders
-        limit = trainer.limit_predict_batches
-        for loader in loaders:
-            num_batches(loader, limit, "predict", "limit_predict_batches")
-        # A prediction writer (whatever ``lit_core.callbacks.BasePredictionWriter`` resolves to; its
-        # ``interval`` says when it writes) needs the outputs kept for a write per epoch, and the
-        # batches' sample indices. Asked without importing anything: no writer, no provider imported.
-        writer = namespace.imported_class("lit_core.callbacks", "BasePredictionWriter")
-        intervals = [cb.interval for cb in trainer.callbacks if writer is not None and isinstance(cb, writer)]
-        record = (any(i.on_batch for i in intervals), any(i.on_epoch for i in intervals))
-        keep = trainer.state.return_predictions or record[1]
-        step = under_autocast(trainer, step_method(trainer, "predict_step"))
-        n_args = eval_step_arg_count(module, "predict_step", len(loaders), "predict")
-        grad_context = torch.inference_mode if trainer.inference_mode else torch.no_grad
-        trainer.state.stage = RunningStage.PREDICTING
-        mode = ModuleMode(module)
-        module.on_predict_model_eval()
-        try:
-            return self._predict(loaders, step, n_args, limit, keep, grad_context, record)
-        finally:
-            trainer.state.stage = None
-            mode.restore(module)
-
-    def _predict(self, loaders: list[Any], step: Callable[..., Any], n_args: int, limit: Any, keep: bool, grad_context: Any,
-                 record: tuple[bool, bool]) -> Any:
-        trainer = self.trainer
-        module = trainer.lightning_module
-        hook = trainer.plugin_manager.hook
-        events = trainer.state.events
-        predictions = self._predictions
-        record_batch, record_epoch = record
-        with grad_context():
-            if events.predict_start is not None:
-                events.predict_start(trainer=trainer, module=module)
-                loaders = trainer.predict_dataloaders  # a start hook may have rebuilt them (as above)
-            if events.predict_epoch_start is not None:
-                events.predict_epoch_start(trainer=trainer, module=module)
-            for dl_idx, loader in enumerate(loaders):
-                outputs: list[Any] = []
-                predictions.append(outputs)
-                epoch_indices: list[list[int]] = []
-                self.epoch_batch_indices.append(epoch_indices)
-                iterable = hook.lit_process_dataloader(trainer=trainer, dataloader=loader, stage="predict")
-                recorder = None
-                if record_batch or record_epoch:
-                    iterable, recorder = recording_batch_indices(iterable)
-                for batch_idx, batch in _batches(iterable, num_batches(iterable, limit, "predict", "limit_predict_batches")):
-                    if recorder is not None:
-                        self.current_batch_indices = recorder.seen[batch_idx] if record_batch else []
-                        if record_epoch:
-                            epoch_indices.append(recorder.seen[batch_idx])
-                    batch = trainer.state.to_device(batch, dl_idx)
-                    if events.predict_batch_start is not None:
-                        events.predict_batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
-                    output = step(*(batch, batch_idx, dl_idx)[:n_args])
-                    if keep:
-                        outputs.append(output)
-                    if events.predict_batch_end is not None:
-                        events.predict_batch_end(trainer=trainer, module=module, outputs=output, batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx)
-            if events.predict_epoch_end is not None:
-                events.predict_epoch_end(trainer=trainer, module=module)
-            if events.predict_end is not None:
-                events.predict_end(trainer=trainer, module=module)
-        return self.predictions if trainer.state.return_predictions else None
-
-
-def calls_closure_once_first(optimizer: Any) -> bool:
-    """Whether ``optimizer.step(closure)`` is ``closure()`` then ``optimizer.step()``.
-
-    True for torch's own first-order optimizers (exactly these classes, not subclasses, which may
-    change ``step``): they evaluate the closure once, under ``torch.enable_grad()``, before
-    updating, and return its loss. LBFGS re-evaluates it; other optimizers (SAM and the like)
-    may need it. Step pre-hooks would run after the backward pass instead of before the
-    closure, so an optimizer with any keeps the closure call.
-    """
-    if type(optimizer) not in _CLOSURE_ONCE_FIRST:
-        return False
-    from torch.optim import optimizer as torch_optimizer
-
-    return not optimizer._optimizer_step_pre_hooks and not getattr(torch_optimizer, "_global_optimizer_pre_hooks", None)
-
-
-_CLOSURE_ONCE_FIRST = frozenset(
-    getattr(torch.optim, name) for name in (
-        "SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "RMSprop", "Rprop",
-    ) if hasattr(torch.optim, name)
-)
 
 
 class _Closure:
     """Runs ``training_step`` and the backward pass; what ``optimizer.step(closure)`` calls."""
 
-    __slots__ = ("args", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping", "with_batch_idx", "with_idx")
+    __slots__ = ("batch", "batch_idx", "calls", "loop", "optimizer", "optimizer_idx", "output", "stepping")
 
     def __init__(self, loop: FitLoop, optimizer: Any, optimizer_idx: int) -> None:
         self.loop = loop
         self.optimizer = optimizer
         self.optimizer_idx = optimizer_idx
-        #: The seed's several-optimizer form: ``training_step(batch, batch_idx, optimizer_idx)``.
-        self.with_idx = loop.pass_optimizer_idx
-        #: ``training_step(self, batch)`` is called without ``batch_idx``, as in Lightning.
-        self.with_batch_idx = loop.pass_batch_idx
 
     def prepare(self, batch: Any, batch_idx: int, stepping: bool) -> None:
         """Point the closure at a new batch (one closure per optimizer serves every batch)."""
-        if self.with_idx:
-            self.args: tuple[Any, ...] = (batch, batch_idx, self.optimizer_idx)
-        else:
-            self.args = (batch, batch_idx) if self.with_batch_idx else (batch,)
-        self.stepping = stepping
+        self.batch, self.batch_idx, self.stepping = batch, batch_idx, stepping
         self.calls = 0
         self.output: Any = None
 
@@ -389,24 +277,14 @@ class _Closure:
             # Optimizers such as LBFGS re-evaluate: each evaluation starts from zero gradients.
             self.optimizer.zero_grad()
         self.calls += 1
-        output = loop.training_step(*self.args)
-        if loop.step_end is not None:
-            output = loop.step_end(output)
-        self.output = output
-        # The common case, a scalar loss tensor that requires grad, checked inline; loss_of says what is wrong otherwise.
-        if type(output) is torch.Tensor and output.requires_grad and output.numel() == 1 and not loop.check_nan_now:
-            loss = loop.last_loss = output  # read for NaN later, with the logging (see FitLoop.check_nan)
-        else:
-            loss = loop.loss_of(output, automatic=True)
-            if loss is None:
-                return None
+        self.output = loop.run_step(self.batch, self.batch_idx, self.optimizer_idx)
+        loss = loop.loss_of(self.output, automatic=True)
+        if loss is None:
+            return None
         if loop.accumulate > 1:
             loss = loss / loop.accumulate
-        if loop.plain_backward:
-            loop.backward_call(loss, self.optimizer, self.optimizer_idx, (), {})
-        else:
-            loop.trainer.backward(loss, self.optimizer, self.optimizer_idx)
-        if self.stepping and loop.pre_step_work:
+        loop.trainer.backward(loss, self.optimizer, self.optimizer_idx)
+        if self.stepping:
             loop.before_optimizer_step(self.optimizer, self.optimizer_idx)
         return loss
 
@@ -429,13 +307,15 @@ class FitLoop:
         self.check_nan = not trainer.barebones or every_step
         self.check_nan_now = every_step
         # Every checkpoint written from here on is refused while the latest loss is not finite.
-        trainer.state.loss_check = self.check_loss_before_save
+        trainer.state.loss_check = self.check_loss
         #: Whether the 0.x-era step dict ({'loss', 'log', 'progress_bar'}) was seen (warned once per fit).
         self.legacy_step_dict = False
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def _load_train(self) -> None:
+    def _load_dataloaders(self) -> None:
+        """The training dataloader (its batches counted) and the validation ones: what ``fit`` was given, or
+        what the module or datamodule builds."""
         trainer = self.trainer
         loaders = trainer.fetch_dataloaders("train")
         if not loaders:
@@ -447,6 +327,8 @@ class FitLoop:
         loader = without_shuffle(loaders[0]) if trainer.overfit_batches else loaders[0]
         self.train_loader = trainer.train_dataloader = loader
         self._count_batches(loader)
+        self.val_loop = EvaluationLoop(trainer, "validate")
+        self.val_loaders = trainer.val_dataloaders = self.val_loop.loaders() if trainer.limit_val_batches != 0 else []
 
     def _count_batches(self, loader: Any) -> None:
         trainer = self.trainer
@@ -454,18 +336,11 @@ class FitLoop:
         trainer.state.epoch_batches_total = self.n_batches
         self._set_val_check_batch()
 
-    def _load_val(self) -> None:
-        trainer = self.trainer
-        self.val_loop = EvaluationLoop(trainer, "validate")
-        self.val_loaders = self.val_loop.loaders() if trainer.limit_val_batches != 0 else []
-        trainer.val_dataloaders = self.val_loaders
-
     def _set_val_check_batch(self) -> None:
         trainer = self.trainer
         vci = trainer.val_check_interval
         if isinstance(vci, float):
-            if not 0.0 <= vci <= 1.0:
-                raise MisconfigurationException(f"val_check_interval={vci} must be in [0.0, 1.0] as a fraction, or an int number of batches.")
+            # In [0.0, 1.0]: the Trainer's flag check (lit_core.flag_checks.check_batch_limit).
             if vci != 1.0 and math.isinf(self.n_batches):
                 raise MisconfigurationException(
                     f"val_check_interval={vci} is a fraction, but the training dataloader has no length: give an int."
@@ -487,43 +362,28 @@ class FitLoop:
         trainer = self.trainer
         module = self.module
         events = trainer.state.events
-        self.step_arity = _step_arity(module.training_step)
-        self.training_step = under_autocast(trainer, step_method(trainer, "training_step"))
-        # The seed's several-optimizer form: training_step(batch, batch_idx, optimizer_idx).
-        self.pass_optimizer_idx = len(trainer.optimizers) > 1 and self.step_arity >= 3
-        self.pass_batch_idx = self.step_arity >= 2
+        self.training_step = step_method(trainer, "training_step")
+        self.step_end = getattr(module, "training_step_end", None)  # Lightning 1.x
+        arity = _step_arity(module.training_step)
+        # training_step(self, batch) is called without batch_idx, as in Lightning; the seed's
+        # several-optimizer form takes (batch, batch_idx, optimizer_idx).
+        several = module.automatic_optimization and len(trainer.optimizers) > 1
+        self.n_step_args = 3 if several and arity >= 3 else 2 if arity >= 2 else 1
         self.collect_epoch_outputs = hasattr(module, "training_epoch_end")
         #: Whether an implementation of lit_train_batch_end takes ``outputs`` (a plugin that only
         #: watches steps does not, and then no outputs dict is built per batch).
         self.batch_end_reads_outputs = any(
             "outputs" in impl.argnames for impl in trainer.plugin_manager.hook.lit_train_batch_end.get_hookimpls()
         )
-        self.step_end = getattr(module, "training_step_end", None)
         self.custom_clipping = overrides(module, LightningModule, "configure_gradient_clipping")
         # Lightning 1.x: configure_gradient_clipping(self, optimizer, optimizer_idx, gradient_clip_val, ...).
         self.clipping_takes_idx = "optimizer_idx" in inspect.signature(module.configure_gradient_clipping).parameters
-        #: Whether anything happens between backward and the optimizer step (hook, clipping).
-        self.pre_step_work = bool(trainer.state.events.before_optimizer_step or self.custom_clipping or trainer.gradient_clip_val)
-        self.plain_zero_grad = trainer.state.events.before_zero_grad is None and not trainer.state.zero_grad_overridden
-        self.plain_backward = trainer.state.plain_backward
-        self.backward_call = trainer.state.backward_call
-        self.plain_optimizer_step = trainer.state.plain_optimizer_step
-        self.several_optimizers = len(trainer.optimizers) > 1
         self.closures = [_Closure(self, opt, idx) for idx, opt in enumerate(trainer.optimizers)]
-        self.all_optimizers = range(len(trainer.optimizers))
         #: optimizer index -> its schedulers stepped per optimizer step (interval="step").
         self.step_schedulers = [
             [c for c in trainer.lr_scheduler_configs if c.opt_idx == idx and c.interval == "step"]
-            for idx in self.all_optimizers
+            for idx in range(len(trainer.optimizers))
         ]
-        #: One optimizer, stepped and zeroed by torch alone, no per-step scheduler: ``_automatic_single``.
-        self.single_plain = (
-            len(self.closures) == 1 and not trainer.state.optimizer_setup.frequencies and self.plain_optimizer_step
-            and self.plain_zero_grad and not self.step_schedulers[0]
-        )
-        #: ``_automatic_single`` runs the closure, then ``step()``, for torch's optimizers that would
-        #: call it once, first: the same work without a second trip through the step wrapper.
-        self.closure_first = self.single_plain and calls_closure_once_first(trainer.optimizers[0])
         if not module.automatic_optimization and self.accumulate > 1:
             raise MisconfigurationException(
                 f"accumulate_grad_batches={self.accumulate} works with automatic optimization only: in manual "
@@ -531,15 +391,12 @@ class FitLoop:
             )
         # self.log in the fit / train / epoch start hooks records per-epoch values, as in Lightning.
         trainer.state.metrics, trainer.state.log_on_step = trainer.state.train_metrics, False
-        if events.fit_start is not None:
-            events.fit_start(trainer=trainer, module=module)
+        _fire(events.fit_start, trainer=trainer, module=module)
         # After on_fit_start, as in Lightning: a hook there may change what the dataloaders are
         # built from (the batch-size finder sets the new batch size).
-        self._load_train()
-        self._load_val()
+        self._load_dataloaders()
         self._sanity_check()
-        if events.train_start is not None:
-            events.train_start(trainer=trainer, module=module)
+        _fire(events.train_start, trainer=trainer, module=module)
         first_epoch = trainer.current_epoch
         if self.n_batches == 0:
             rank_zero_info("limit_train_batches=0: training is skipped.")
@@ -547,18 +404,14 @@ class FitLoop:
             epoch = trainer.current_epoch
             every = trainer.reload_dataloaders_every_n_epochs
             if every and epoch != first_epoch and epoch % every == 0:
-                self._load_train()
-                self._load_val()
+                self._load_dataloaders()
             self._run_epoch()
             self.state.current_epoch += 1
             self.state.epoch_completed = False
             self.state.epoch_batches_done = 0
         trainer.state.metrics = None
-        if events.train_end is not None:
-            events.train_end(trainer=trainer, module=module)
-        if events.fit_end is not None:
-            events.fit_end(trainer=trainer, module=module)
-        return None
+        _fire(events.train_end, trainer=trainer, module=module)
+        _fire(events.fit_end, trainer=trainer, module=module)
 
     def _min_reached(self) -> bool:
         trainer = self.trainer
@@ -568,13 +421,9 @@ class FitLoop:
 
     def _done(self) -> bool:
         trainer = self.trainer
-        if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
-            return True
-        if trainer.max_epochs != -1 and trainer.current_epoch >= trainer.max_epochs:
-            return True
-        if self._out_of_time():
-            return True
-        return trainer.should_stop and self._min_reached()
+        return ((trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps)
+                or (trainer.max_epochs != -1 and trainer.current_epoch >= trainer.max_epochs)
+                or self._out_of_time() or (trainer.should_stop and self._min_reached()))
 
     def _out_of_time(self) -> bool:
         trainer = self.trainer
@@ -588,13 +437,11 @@ class FitLoop:
         events = trainer.state.events
         trainer.sanity_checking = True
         trainer.state.stage = RunningStage.SANITY_CHECKING
-        if events.sanity_check_start is not None:
-            events.sanity_check_start(trainer=trainer, module=self.module)
+        _fire(events.sanity_check_start, trainer=trainer, module=self.module)
         # As Lightning's: the check draws no random numbers the run would see (each val iterator takes a seed).
         with isolate_rng():
             EvaluationLoop(trainer, "validate", sanity_check=True).run(self.val_loaders)
-        if events.sanity_check_end is not None:
-            events.sanity_check_end(trainer=trainer, module=self.module)
+        _fire(events.sanity_check_end, trainer=trainer, module=self.module)
         trainer.sanity_checking = False
         trainer.state.stage = None
 
@@ -622,8 +469,7 @@ class FitLoop:
         store = state.train_metrics
         state.metrics, state.log_on_step = store, False
         state.epoch_completed = False
-        if events.train_epoch_start is not None:
-            events.train_epoch_start(trainer=trainer, module=module)
+        _fire(events.train_epoch_start, trainer=trainer, module=module)
         state.log_on_step = True
         # Read each epoch: a callback (GradientAccumulationScheduler) may change it in on_train_epoch_start.
         self.accumulate = trainer.accumulate_grad_batches
@@ -651,7 +497,6 @@ class FitLoop:
         log_every = trainer.log_every_n_steps
         logging_on = trainer.state.log_metrics is not None and log_every > 0
         automatic = module.automatic_optimization
-        train_batch = self._automatic_single if self.single_plain else self._automatic
         accumulate = self.accumulate
         # Checks that are usually off are decided once here, not per batch.
         batch_start, batch_end = events.train_batch_start, events.train_batch_end
@@ -674,9 +519,9 @@ class FitLoop:
             if batch_start is not None and -1 in batch_start(trainer=trainer, module=module, batch=batch, batch_idx=batch_idx):
                 break
             if automatic:
-                output = train_batch(batch, batch_idx, stepping)
+                output = self._automatic(batch, batch_idx, stepping)
             else:
-                output = self.call_training_step(batch, batch_idx, None)
+                output = self.run_step(batch, batch_idx, None)
                 self.loss_of(output, automatic=False)
             # Counted before on_train_batch_end, so a checkpoint saved there resumes after this batch.
             state.epoch_batches_done = batch_idx + 1
@@ -692,7 +537,8 @@ class FitLoop:
             if self.collect_epoch_outputs and outputs is not None:
                 epoch_outputs.append(outputs)
             if stepping and logging_on and state.batches_that_stepped % log_every == 0:
-                self._check_loss_deferred()  # the values are fetched now anyway (a device sync off the CPU)
+                if self.check_nan:
+                    self.check_loss()  # the values are fetched now anyway (a device sync off the CPU)
                 trainer.send_to_loggers(store.step_values_for_logger(), state.batches_that_stepped - 1)
             if may_validate and self._val_due(batch_idx, is_last):
                 self.val_loop.run(self.val_loaders)
@@ -720,33 +566,25 @@ class FitLoop:
         ``iter()`` ran with the epoch's captured random state, so the sampler draws the same order;
         fetching (not only indexing) the done batches keeps data workers and random transforms
         where they were. Then the random state is put back as it was when the checkpoint was saved.
+        Says so when no batches are left because the data shrank since the save.
         """
         iterator = iter(iterable)
-        done, fetched = resume.done, 0
-        while fetched < done and next(iterator, _END) is not _END:
-            fetched += 1
-        self._warn_if_shrunk(done, fetched, limit, resume.total)
+        done, total = resume.done, resume.total
+        fetched = sum(1 for _ in itertools.islice(iterator, done))
+        if total is None or done < total:  # unfinished (older checkpoints do not record the epoch's length)
+            if not math.isinf(limit) and (done > limit or (done == limit and total is not None)):
+                now = f"now has {int(limit)} batches"
+            else:
+                now = f"ran out after {fetched} batches" if fetched < done else None
+            if now is not None:
+                epoch = self.trainer.current_epoch
+                had = f" (it had {int(total)} batches at the save)" if total is not None and not math.isinf(total) else ""
+                rank_zero_warn(f"Mid-epoch checkpoint resumed at batch {done} of epoch {epoch} but the train dataloader "
+                               f"{now}: the rest of epoch {epoch} is skipped{had}. Resume on the data the checkpoint was "
+                               "saved with to train on every batch of that epoch.")
         if resume.rng_states is not None:
             restore_rng(resume.rng_states)
-        counter = itertools.count(done) if math.isinf(limit) else range(done, int(limit))
-        return zip(counter, iterator)
-
-    def _warn_if_shrunk(self, done: int, fetched: int, limit: float, total: float | None) -> None:
-        """Say so when the epoch being resumed has no batches left because the data shrank since the save."""
-        unfinished = total is None or done < total  # older checkpoints do not record the epoch's length
-        if not unfinished:
-            return
-        epoch = self.trainer.current_epoch
-        if not math.isinf(limit) and (done > limit or (done == limit and total is not None)):
-            now = f"now has {int(limit)} batches"
-        elif fetched < done:
-            now = f"ran out after {fetched} batches"
-        else:
-            return
-        had = f" (it had {int(total)} batches at the save)" if total is not None and not math.isinf(total) else ""
-        rank_zero_warn(f"Mid-epoch checkpoint resumed at batch {done} of epoch {epoch} but the train dataloader {now}: "
-                       f"the rest of epoch {epoch} is skipped{had}. Resume on the data the checkpoint was saved with "
-                       "to train on every batch of that epoch.")
+        return _batches(iterator, limit, done)
 
     def _end_epoch(self, store: MetricStore, epoch_outputs: list[Any], complete: bool, late_schedulers: list[Any]) -> None:
         """Epoch-end hooks and logging, then the schedulers still due: those monitoring a metric (after
@@ -757,12 +595,12 @@ class FitLoop:
         events = trainer.state.events
         trainer.state.log_on_step = False
         trainer.state.epoch_completed = True  # a checkpoint saved from here on resumes at the next epoch
-        self._check_loss_deferred()
+        if self.check_nan:
+            self.check_loss()
         for_logger = store.end_epoch(trainer.strategy.reduce)
         if self.collect_epoch_outputs:
             module.training_epoch_end(epoch_outputs)
-        if events.train_epoch_end is not None:
-            events.train_epoch_end(trainer=trainer, module=module)
+        _fire(events.train_epoch_end, trainer=trainer, module=module)
         for_logger.update(store.end_epoch(trainer.strategy.reduce))
         trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0))
         if module.automatic_optimization and complete:
@@ -772,63 +610,40 @@ class FitLoop:
 
     # -- one batch -----------------------------------------------------------------------------
 
-    def call_training_step(self, batch: Any, batch_idx: int, optimizer_idx: int | None) -> Any:
-        if optimizer_idx is not None and self.pass_optimizer_idx:
-            args: tuple[Any, ...] = (batch, batch_idx, optimizer_idx)
-        else:
-            args = (batch, batch_idx) if self.pass_batch_idx else (batch,)
-        output = self.training_step(*args)
-        if self.step_end is not None:
-            output = self.step_end(output)
-        return output
+    def run_step(self, batch: Any, batch_idx: int, optimizer_idx: int | None) -> Any:
+        """``training_step`` with the arguments its signature takes, then Lightning 1.x's ``training_step_end``."""
+        output = self.training_step(*(batch, batch_idx, optimizer_idx)[: self.n_step_args])
+        return output if self.step_end is None else self.step_end(output)
 
     def loss_of(self, output: Any, automatic: bool) -> torch.Tensor | None:
         """The loss in ``training_step``'s output, checked; ``None`` skips the batch."""
         if output is None:
             return None
-        if type(output) is torch.Tensor or isinstance(output, torch.Tensor):
-            loss = output
-        elif isinstance(output, Mapping):
-            if "log" in output or "progress_bar" in output:  # the 0.x-era dict form (dict returns only)
-                self._log_step_dict(output)
-            if "loss" not in output:
-                if not automatic:
-                    return None
-                raise MisconfigurationException(
-                    f"training_step returned a dict without a 'loss' key (keys: {sorted(output)}). "
-                    "Return the loss tensor, or {'loss': loss, ...}."
-                )
-            loss = output["loss"]
-        else:
+        is_dict = type(output) is not torch.Tensor and isinstance(output, Mapping)
+        if is_dict and ("log" in output or "progress_bar" in output):  # the 0.x-era dict form (dict returns only)
+            self._log_step_dict(output)
+        if not isinstance(output, torch.Tensor) and not (is_dict and "loss" in output):
             if not automatic:
-                return None
+                return None  # manual optimization: training_step may return anything
             raise MisconfigurationException(
-                f"training_step returned {type(output).__name__}; it must return the loss tensor, a dict with a "
-                "'loss' key, or None to skip the batch."
+                f"training_step returned a dict without a 'loss' key (keys: {sorted(output)}). Return the loss tensor, "
+                "or {'loss': loss, ...}." if is_dict else f"training_step returned {type(output).__name__}; it must "
+                "return the loss tensor, a dict with a 'loss' key, or None to skip the batch."
             )
+        loss = output["loss"] if is_dict else output
         if not isinstance(loss, torch.Tensor):
-            raise MisconfigurationException(
-                f"training_step's loss is a {type(loss).__name__}, not a tensor: compute it with torch operations "
-                "so it can be back-propagated."
-            )
-        scalar = loss.numel() == 1
-        if automatic:
-            if not scalar:
-                raise MisconfigurationException(
-                    f"training_step returned a loss of shape {tuple(loss.shape)}; it must be a scalar: reduce it "
-                    "(e.g. loss.mean())."
-                )
-            if not loss.requires_grad:
-                raise MisconfigurationException(
-                    "training_step returned a loss that does not require grad: it was detached, computed under "
-                    "torch.no_grad(), or from parameters with requires_grad=False."
-                )
-        if self.check_nan_now:
-            if not torch.isfinite(loss.detach().cpu()).all():
-                self._nan_error(deferred=False)
+            problem = f"'s loss is a {type(loss).__name__}, not a tensor: compute it with torch operations so it can be back-propagated."
+        elif automatic and loss.numel() != 1:
+            problem = f" returned a loss of shape {tuple(loss.shape)}; it must be a scalar: reduce it (e.g. loss.mean())."
+        elif automatic and not loss.requires_grad:
+            problem = (" returned a loss that does not require grad: it was detached, computed under torch.no_grad(), or "
+                       "from parameters with requires_grad=False.")
         else:
             self.last_loss = loss  # read for NaN when metrics go to the loggers and at the epoch's end
-        return loss
+            if self.check_nan_now:
+                self.check_loss(deferred=False)
+            return loss
+        raise MisconfigurationException(f"training_step{problem}")
 
     def _log_step_dict(self, output: Mapping[str, Any]) -> None:
         """``{'loss': ..., 'log': {...}, 'progress_bar': {...}}``: 'log' values go to the loggers,
@@ -845,23 +660,17 @@ class FitLoop:
             self.module.log(name, value, prog_bar=name in bar, logger=name in log, on_step=True, on_epoch=False,
                             reduce_fx="mean", add_dataloader_idx=False)
 
-    def _check_loss_deferred(self) -> None:
-        loss = self.last_loss
-        # Read on the host: on XLA a check on the device would be a graph of its own to compile.
-        if self.check_nan and loss is not None and not torch.isfinite(loss.detach().cpu()).all():
-            self._nan_error(deferred=True)
+    def check_loss(self, saving: str | None = None, deferred: bool = True) -> None:
+        """Raise ``FloatingPointError`` when the latest loss is NaN or infinite.
 
-    def check_loss_before_save(self, path: str) -> None:
-        """Refuse to write a checkpoint of a state whose latest loss is NaN or infinite.
-
-        Called by ``trainer.save_checkpoint`` (every checkpoint callback, preemption and user save
-        goes through it): one host read per save, nothing per step.
+        Every step with ``detect_anomaly=True``; else when metrics go to the loggers and at each
+        epoch's end (``deferred``); and before every checkpoint (``saving``: its path), which
+        ``trainer.save_checkpoint`` then refuses to write: one host read each time, nothing per step.
         """
         loss = self.last_loss
-        if loss is not None and not torch.isfinite(loss.detach().cpu()).all():
-            self._nan_error(deferred=True, saving=path)
-
-    def _nan_error(self, deferred: bool, saving: str | None = None) -> None:
+        # Read on the host: on XLA a check on the device would be a graph of its own to compile.
+        if loss is None or torch.isfinite(loss.detach().cpu()).all():
+            return
         trainer = self.trainer
         where = f"at epoch {trainer.current_epoch}, global step {trainer.global_step}"
         if saving is not None:
@@ -885,64 +694,31 @@ class FitLoop:
             return {**output, "loss": output["loss"].detach()}
         return output
 
-    def _automatic_single(self, batch: Any, batch_idx: int, stepping: bool) -> Any:
-        """``_automatic`` for the common case (see ``single_plain``), with nothing to decide per batch."""
-        closure = self.closures[0]
-        closure.prepare(batch, batch_idx, stepping)
-        if not stepping:
-            closure()
-            return closure.output
-        optimizer = closure.optimizer
-        if self.closure_first:
-            closure()
-            optimizer.step()
-        else:
-            optimizer.step(closure=closure)
-            if closure.calls == 0:
-                self._closure_not_called()
-        optimizer.zero_grad()
-        self.state.global_step += 1
-        return closure.output
-
-    @staticmethod
-    def _closure_not_called() -> None:
-        raise MisconfigurationException(
-            "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
-            "so training_step and backward run."
-        )
-
     def _automatic(self, batch: Any, batch_idx: int, stepping: bool) -> Any:
-        trainer = self.trainer
-        module = self.module
-        optimizers = trainer.optimizers
-        several = self.several_optimizers
-        state = self.state
-        optimizer_step = state.services.optimizer_step
+        """One batch of automatic optimization: for each active optimizer, the closure (step, backward)
+        through ``lit_optimizer_step`` when the batch steps, then ``zero_grad`` and the per-step schedulers."""
+        trainer, module, state = self.trainer, self.module, self.state
         setup = state.optimizer_setup
-        indices = active_optimizers(setup, state.total_batches_seen) if setup.frequencies else self.all_optimizers
+        several = len(self.closures) > 1
         output = None
-        for opt_idx in indices:
-            optimizer = optimizers[opt_idx]
+        for opt_idx in active_optimizers(setup, state.total_batches_seen) if setup.frequencies else range(len(self.closures)):
+            optimizer = trainer.optimizers[opt_idx]
             if several:
                 module.toggle_optimizer(optimizer)
             closure = self.closures[opt_idx]
             closure.prepare(batch, batch_idx, stepping)
             if stepping:
-                if self.plain_optimizer_step:
-                    optimizer.step(closure=closure)
-                else:
-                    optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
-                                   closure=closure, batch_idx=batch_idx)
+                state.services.optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=opt_idx,
+                                              closure=closure, batch_idx=batch_idx)
                 if closure.calls == 0:
-                    self._closure_not_called()
-                if self.plain_zero_grad:
-                    optimizer.zero_grad()
-                else:
-                    trainer.zero_grad(optimizer, batch_idx)
+                    raise MisconfigurationException(
+                        "optimizer_step did not call the closure: pass it on, optimizer.step(closure=optimizer_closure), "
+                        "so training_step and backward run."
+                    )
+                trainer.zero_grad(optimizer, batch_idx)
                 state.global_step += 1
-                configs = self.step_schedulers[opt_idx]
-                if configs:
-                    step_schedulers(trainer, "step", configs, batch_idx + 1)  # Lightning counts batches of the epoch
+                if self.step_schedulers[opt_idx]:
+                    step_schedulers(trainer, "step", self.step_schedulers[opt_idx], batch_idx + 1)  # Lightning counts batches of the epoch
             else:
                 closure()
             if several:

@@ -16,6 +16,7 @@ from .. import roles
 from ..apply import move_data_to_device
 from ..checkpoint import load
 from ..checkpoint_files import atomic_save
+from ..hot_path import step_optimizer
 from ..markers import hookimpl
 from ..progress import ProgressBar
 
@@ -69,7 +70,7 @@ class KernelDefaults:
         if module_step is not None:
             module_step(optimizer, optimizer_idx, closure, batch_idx)
         else:
-            optimizer.step(closure=closure)
+            step_optimizer(optimizer, closure)
         return True
 
     @hookimpl(trylast=True)
