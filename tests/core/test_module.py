@@ -504,3 +504,68 @@ def test_optimizer_frequencies_alternate_optimizers(make_trainer, boring_model):
 
     make_trainer(max_epochs=2, limit_val_batches=0).fit(Alternating())
     assert used == [0, 1, 1, 0, 1, 1, 0, 1]
+
+
+class _Pair:
+    """A batch type torch cannot move by itself (Lightning's docs' ``CustomBatch``)."""
+
+    def __init__(self, rows):
+        self.x = torch.stack([r[0] for r in rows])
+        self.y = torch.stack([r[1] for r in rows])
+
+
+class _PairData(lit.LightningDataModule):
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def train_dataloader(self):
+        data = TensorDataset(torch.randn(8, 4), torch.randn(8, 1))
+        return DataLoader(data, batch_size=4, collate_fn=_Pair)
+
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        self.log.append("datamodule before")
+        batch.x = batch.x * 0 + 1
+        return batch
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        self.log.append(f"datamodule transfer {device}")
+        return batch.x.to(device), batch.y.to(device)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        self.log.append("datamodule after")
+        return batch[0] * 3, batch[1]
+
+
+def test_a_datamodules_batch_transfer_hooks_run(make_trainer, boring_model):
+    """As in Lightning: the batch-transfer hooks of ``DataHooks`` may live in the data module."""
+    log = []
+
+    class Model(boring_model):
+        def training_step(self, batch, batch_idx):
+            log.append(batch[0].unique().tolist())
+            return self.layer(batch[0]).sum()
+
+    make_trainer(limit_train_batches=1, limit_val_batches=0).fit(Model(), datamodule=_PairData(log))
+    assert log == ["datamodule before", "datamodule transfer cpu", "datamodule after", [3.0]]
+
+
+def test_batch_transfer_hooks_in_both_the_datamodules_run_with_a_warning(make_trainer, boring_model):
+    log = []
+
+    class Model(boring_model):
+        def on_before_batch_transfer(self, batch, dataloader_idx):
+            log.append("module before")
+            return batch
+
+        def transfer_batch_to_device(self, batch, device, dataloader_idx):
+            log.append("module transfer")
+            return batch
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+    with pytest.warns(UserWarning, match="overridden in both Model .*_PairData.*the LightningDataModule's runs") as record:
+        make_trainer(limit_train_batches=1, limit_val_batches=0).fit(Model(), datamodule=_PairData(log))
+    assert len([w for w in record if "overridden in both" in str(w.message)]) == 2  # before and transfer; not after
+    assert log == ["datamodule before", "datamodule transfer cpu", "datamodule after"]

@@ -37,7 +37,7 @@ from torch.optim import Optimizer
 from torch.optim import optimizer as torch_optimizer
 
 from . import hookspecs
-from .builtins.adapters import overrides, positional_arity
+from .builtins.adapters import data_hook, overrides, positional_arity
 from .module import LightningModule
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def _make_transfer(trainer: Trainer, module: LightningModule) -> Callable[[Any, 
     """What the loops call per batch: the module's transfer hooks around ``lit_batch_to_device``."""
     state, device = trainer.state, trainer.device
     # A hook set to None on the instance is absent, as in Lightning (``overrides``).
-    before, after = (getattr(module, name) if overrides(module, LightningModule, name) else _unchanged
+    before, after = (data_hook(module, trainer.datamodule, name) or _unchanged
                      for name in ("on_before_batch_transfer", "on_after_batch_transfer"))
 
     def transfer(batch: Any, dataloader_idx: int) -> Any:

@@ -392,7 +392,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         module = self.lightning_module
         assert module is not None
         hook = self.plugin_manager.hook
-        adapter = module_plugin(module)
+        adapter = module_plugin(module, self.datamodule)
         self.plugin_manager.register(adapter, "lit.module-adapter")
         saved = stage_setup.apply_torch_settings(self.deterministic, self.benchmark)
         try:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import inspect
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from ..callback import Callback
+from ..data_hooks import DataHooks
 from ..markers import function_factory, hookimpl
 from ..module import LightningModule
 
@@ -116,7 +118,20 @@ def callback_plugin(callback: Callback) -> types.SimpleNamespace:
     return plugin
 
 
-def module_plugin(module: LightningModule) -> types.SimpleNamespace:
+def data_hook(module: LightningModule, datamodule: Any, name: str) -> Callable[..., Any] | None:
+    """The data module's override of batch-transfer hook ``name``, else the module's, else ``None``.
+
+    As Lightning's ``_DataHookSelector``: the data module's wins, with a warning when both override it.
+    """
+    in_datamodule = datamodule is not None and overrides(datamodule, DataHooks, name)
+    in_module = overrides(module, DataHooks, name)
+    if in_datamodule and in_module:
+        warnings.warn(f"`{name}` is overridden in both {type(module).__name__} (LightningModule) and {type(datamodule).__name__} "
+                      "(LightningDataModule): the LightningDataModule's runs. Remove one of them.", UserWarning, stacklevel=2)
+    return getattr(datamodule, name) if in_datamodule else getattr(module, name) if in_module else None
+
+
+def module_plugin(module: LightningModule, datamodule: Any = None) -> types.SimpleNamespace:
     """A plugin object carrying a trampoline for every hook ``module`` overrides.
 
     The trampolines are ``trylast``: callbacks (and other plugins) are called before the
@@ -126,7 +141,8 @@ def module_plugin(module: LightningModule) -> types.SimpleNamespace:
     for hook, (name, extra) in EVENT_HOOKS.items():
         if overrides(module, LightningModule, name):
             setattr(plugin, hook, hookimpl(trylast=True)(trampoline(hook, getattr(module, name), extra)))
-    if overrides(module, LightningModule, "transfer_batch_to_device"):
-        transfer = trampoline("lit_batch_to_device", module.transfer_batch_to_device, ("batch", "device", "dataloader_idx"))
+    method = data_hook(module, datamodule, "transfer_batch_to_device")
+    if method is not None:
+        transfer = trampoline("lit_batch_to_device", method, ("batch", "device", "dataloader_idx"))
         plugin.lit_batch_to_device = hookimpl(tryfirst=True)(transfer)
     return plugin
