@@ -58,6 +58,14 @@ ROLES: dict[str, Role] = {
     "tpu_cores_accelerator": Role("accelerator", "the accelerator of Lightning 1.x's Trainer(tpu_cores=N)"),
 }
 
+#: Lightning's ``precision=`` spellings for precision plugins of other distributions, as roles
+#: ``precision_<spelling>``: ``precision=16`` (or ``"16"``) is the plugin that fills ``precision_16``.
+#: (lit-core's own spellings, ``32`` and ``64``, are ``lit_core.selection.CORE_PRECISION_SPELLINGS``.)
+ROLES.update({
+    "precision_16": Role("precision", "Lightning's precision=16 or '16'"),
+    "precision_bf16": Role("precision", "Lightning's precision='bf16'"),
+})
+
 
 def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
     """The roles ``distribution`` declares for its ``kind`` plugin ``name`` (for ``lit plugins``)."""

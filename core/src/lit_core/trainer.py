@@ -46,7 +46,6 @@ from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
 from .rank_zero import rank_zero_info, rank_zero_only
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
-from .selection import PRECISION_ALIASES  # noqa: F401  (importable from here, where it was)
 from .strategies.strategy import Strategy
 from .trainer_properties import TrainerProperties
 from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus  # noqa: F401  (Lightning's path: lit_core.trainer.states)
