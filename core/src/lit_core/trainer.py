@@ -53,15 +53,6 @@ from .unique_plugins import check_each_once
 from .utilities import argparse as _argparse
 
 
-class _Result:
-    """The value a launched stage returned; never ``None`` so ``lit_launch`` stops at it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 @_argparse.takes_legacy_flags
 class Trainer(TrainerProperties, MetricLogging, HotPath):
     """Runs ``fit`` / ``validate`` / ``test`` / ``predict`` for a ``LightningModule``.
@@ -382,15 +373,15 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self._sigint_before_shutdown: tuple[Any] | None = None  # set when Ctrl+C starts a graceful shutdown
         try:
             # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
-            result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
+            result = self.strategy.launch(functools.partial(self._run_stage, fn, ckpt_path))
         except BaseException:
             if self._sigint_before_shutdown is not None:  # whatever the launcher turned it into
                 end_shutdown(self._sigint_before_shutdown[0])
             raise
-        return result.value if isinstance(result, _Result) else result
+        return result
 
-    def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> _Result:
-        """Everything one process does for a stage; ``lit_launch`` runs it in each process."""
+    def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> Any:
+        """Everything one process does for a stage; ``trainer.strategy.launch`` runs it in each process."""
         module = self.lightning_module
         assert module is not None
         hook = self.plugin_manager.hook
@@ -444,7 +435,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             self.state.status = TrainerStatus.FINISHED
             if fn == TrainerFn.FITTING:
                 self._fit_ran = True
-            return _Result(value)
+            return value
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 self._sigint_before_shutdown = (begin_shutdown(),)

@@ -30,10 +30,6 @@ class KernelDefaults:
     """One process, one device, the module's own ``backward`` / ``optimizer_step``."""
 
     @hookimpl(trylast=True)
-    def lit_launch(self, function: Callable[[], Any]) -> Any:
-        return function()
-
-    @hookimpl(trylast=True)
     def lit_setup_module(self, trainer: Trainer, module: LightningModule) -> torch.nn.Module:
         return module.to(trainer.device)
 
