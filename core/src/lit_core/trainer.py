@@ -36,7 +36,7 @@ from .hot_path import bind as bind_hot_path
 from .hparams import hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
 from .legacy import init_with_legacy_flags, translate_seed_flags
-from .logger import Logger
+from .logger import Logger, after_save_checkpoint_plugin
 from .loops import Loops
 from .metric_logging import MetricLogging
 from .metrics import MetricStore
@@ -160,6 +160,9 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         for lg in self.loggers:
             lg.attach(self)
             self.plugin_manager.register(lg, selection.plugin_name(self.plugin_manager, "logger", lg))
+            after_save = after_save_checkpoint_plugin(lg)  # Lightning's Logger.after_save_checkpoint, when overridden
+            if after_save is not None:
+                self.plugin_manager.register(after_save, f"lit.logger-adapter:{id(lg)}")
         # pluggy asks later registrations first: register in reverse to call them in the order given.
         for plugin in reversed(chosen["other"]):
             self.plugin_manager.register(plugin, selection.plugin_name(self.plugin_manager, "plugin", plugin))

@@ -34,6 +34,19 @@ class Strategy(_Plugin):
     #: multi-process strategy detected; ``None`` for one process with none given.
     cluster_environment: ClusterEnvironment | None = None
 
+    @property
+    def checkpoint_io(self) -> Any:
+        """The object that writes, reads and removes the Trainer's checkpoints (Lightning's ``strategy.checkpoint_io``).
+
+        The answer of the ``lit_checkpoint_io`` service hook: a ``CheckpointIO`` given in
+        ``Trainer(plugins=[...])`` (lit-checkpoint's, or ``AsyncCheckpointIO`` in front of it).
+        ``None`` when no plugin answers, or before the strategy joins a Trainer: lit's hook chain
+        writes (atomic local files). To change it, pass a ``CheckpointIO`` in ``plugins=[...]``.
+        """
+        if self.trainer is None:
+            return None
+        return self.trainer.plugin_manager.hook.lit_checkpoint_io(trainer=self.trainer)
+
     def launch(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` (everything one process does for a stage) in every process this strategy
         needs, and return what it returned in the global-rank-zero process. One process: ``function()``.
