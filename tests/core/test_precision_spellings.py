@@ -84,3 +84,9 @@ def test_a_spelling_nobody_declares_names_lit_amp_and_lists_the_spellings_there_
     with pytest.raises(PluginError, match=r"is provided by lit-amp: `pip install lit-amp`") as info:
         lit.Trainer(precision="bf16", accelerator="cpu", logger=False)
     assert "(and the aliases 32, 64)" in str(info.value), "16 and 'bf16' need a distribution that declares them"
+
+
+def test_a_spelling_is_a_name_given_explicitly_so_it_works_with_autoload_off(make_trainer, monkeypatch):
+    monkeypatch.setenv("LIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert roles.fill("default_progress_bar") is None, "defaults: lit-core's claims only"
+    assert make_trainer(precision="bf16").precision == "bf16-mixed", "as precision='bf16-mixed' does"

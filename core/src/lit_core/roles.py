@@ -73,11 +73,15 @@ def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
                   if c.name == name and c.distribution == distribution and c.role in ROLES and ROLES[c.role].kind == kind)
 
 
-def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
-    """The usable claims on ``role``, best first (rules 2 to 4 of the module docstring)."""
+def claims(role: str, disabled: Iterable[str] = (), explicit: bool = False) -> list[registry.RoleClaim]:
+    """The usable claims on ``role``, best first (rules 2 to 4 of the module docstring).
+
+    ``explicit``: the user named the role (a ``precision=16`` spelling), so, as for any name given
+    explicitly, ``LIT_DISABLE_PLUGIN_AUTOLOAD`` does not narrow the claims to lit-core's.
+    """
     kind = ROLES[role].kind
     installed = registry.installed(kind)
-    core_only = registry.autoload_disabled()
+    core_only = registry.autoload_disabled() and not explicit
     blocked = set(disabled)
     usable = [
         c for c in registry.role_claims()
@@ -90,9 +94,9 @@ def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
 _WARNED: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def fill(role: str, disabled: Iterable[str] = ()) -> str | None:
-    """The plugin name that fills ``role``, or ``None`` when no installed distribution claims it."""
-    usable = claims(role, disabled)
+def fill(role: str, disabled: Iterable[str] = (), explicit: bool = False) -> str | None:
+    """The plugin name that fills ``role``, or ``None`` when no installed distribution claims it (``explicit``: see ``claims``)."""
+    usable = claims(role, disabled, explicit)
     if not usable:
         return None
     others = sorted({c.distribution for c in usable if c.distribution != CORE})

@@ -57,13 +57,14 @@ def precision_name(value: Any, disabled: Iterable[str] = ()) -> Any:
     role = f"{_SPELLING_ROLE}{value}"
     if role not in roles.ROLES:
         return value
-    return roles.fill(role, disabled) or roles.fill(role) or value
+    return roles.fill(role, disabled, explicit=True) or roles.fill(role, explicit=True) or value
 
 
 def precision_spellings() -> list[str]:
     """The ``precision=`` spellings usable here: lit-core's and those whose role an installed distribution fills."""
     spellings = {str(v) for v in CORE_PRECISION_SPELLINGS} | {
-        role.removeprefix(_SPELLING_ROLE) for role in roles.ROLES if role.startswith(_SPELLING_ROLE) and roles.fill(role)}
+        role.removeprefix(_SPELLING_ROLE) for role in roles.ROLES
+        if role.startswith(_SPELLING_ROLE) and roles.fill(role, explicit=True)}
     return sorted(spellings, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
 
