@@ -99,6 +99,7 @@ USER_API: tuple[str, ...] = (
     "callback.py",
     "hparams.py",
     "core/saving.py",
+    "hparams_files.py",
     "export.py",
 )
 GOAL_KERNEL = 2000

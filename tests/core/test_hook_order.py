@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import lit_core as lit
 from lit_core import hookspecs
 
-# Deprecated hooks (those that warn when implemented: the collectives) are not part of the order.
+# Deprecated hooks (those that warn when implemented: lit_launch and the collectives) are not part of the order.
 HOOKS = [name for name, spec in vars(hookspecs).items()
          if name.startswith("lit_") and not getattr(spec, "lit_spec", {}).get("warn_on_impl")]
 
@@ -91,7 +91,7 @@ def test_fit_hook_order(tmp_path):
         "train_epoch_end",  # nothing logged per epoch in training: no log_metrics here
     ]
     assert squash(recorder.calls) == [
-        "launch", "setup_environment", "setup", "setup_module", "setup_optimizers", "run_stage",
+        "setup_environment", "setup", "setup_module", "setup_optimizers", "run_stage",
         "autocast",  # asked once for the training loop
         "fit_start",
         "sanity_check_start", *val_run(1), "validation_end", "sanity_check_end",  # sanity metrics are not logged
@@ -107,14 +107,14 @@ def test_validate_test_predict_hook_order(tmp_path):
     recorder.calls.clear()
     trainer.validate(model, loader(), verbose=False)
     assert squash(recorder.calls) == [
-        "launch", "setup_environment", "setup", "setup_module", "run_stage",
+        "setup_environment", "setup", "setup_module", "run_stage",
         *val_run(2), "log_metrics", "validation_end", "teardown",  # log_metrics: the recorder implements it
     ]
     recorder.calls.clear()
     trainer.test(model, loader())
     per_batch = ["batch_to_device", "test_batch_start", "test_batch_end"]
     assert squash(recorder.calls) == [
-        "launch", "setup_environment", "setup", "setup_module", "run_stage",
+        "setup_environment", "setup", "setup_module", "run_stage",
         "autocast", "test_start", "test_epoch_start", "process_dataloader", *per_batch * 2, "test_epoch_end", "log_metrics", "test_end",
         "print_results", "teardown",
     ]
@@ -122,7 +122,7 @@ def test_validate_test_predict_hook_order(tmp_path):
     trainer.predict(model, loader())
     per_batch = ["batch_to_device", "predict_batch_start", "predict_batch_end"]
     assert squash(recorder.calls) == [
-        "launch", "setup_environment", "setup", "setup_module", "run_stage",
+        "setup_environment", "setup", "setup_module", "run_stage",
         "autocast", "predict_start", "predict_epoch_start", "process_dataloader", *per_batch * 2, "predict_epoch_end",
         "predict_end", "teardown",
     ]
@@ -144,5 +144,5 @@ def test_recorded_order_follows_the_hookspecs_docstring(tmp_path):
     assert first_seen == [h for h in doc_order if h in first_seen]
     # every hook the fit loop documents was really called
     missing = set(doc_order) - set(first_seen) - {"lit_exception", "lit_resolve_checkpoint_path", "lit_load_checkpoint", "lit_load_checkpoint_state",
-                                                  "lit_log_hyperparams", "lit_clip_gradients", "lit_barrier"}
+                                                  "lit_log_hyperparams", "lit_clip_gradients", "lit_barrier", "lit_launch"}
     assert not missing

@@ -66,8 +66,8 @@ class ListLogger(Logger):
 class LaunchReduceStrategy(Strategy):
     """A strategy that launches in this process and reduces as if two processes sent equal values.
 
-    Implementing ``lit_launch`` and ``lit_reduce`` is all a strategy needs to own both seams
-    (``lit_reduce`` is deprecated, overriding ``Strategy.reduce`` is the way now; still honoured).
+    Implementing ``lit_launch`` and ``lit_reduce`` is all a strategy needed to own both seams
+    (both are deprecated, overriding ``Strategy.launch`` / ``Strategy.reduce`` is the way now; still honoured).
     """
 
     name = "test_launch_reduce"
@@ -134,7 +134,8 @@ def test_lit_init_end(make_trainer):
 @pytest.mark.filterwarnings("ignore:the lit_reduce hook is deprecated:DeprecationWarning")
 def test_lit_launch(make_trainer, boring_model):
     strategy = LaunchReduceStrategy()
-    trainer = make_trainer(strategy=strategy)
+    with pytest.warns(DeprecationWarning, match="the lit_launch hook is deprecated"):
+        trainer = make_trainer(strategy=strategy)
     results = trainer.validate(boring_model())
     assert strategy.events == [("launch", "validate", True), "setup_environment", "returned"]
     assert list(results[0]) == ["val_loss"], "what `function` returned reaches the caller"
@@ -142,7 +143,9 @@ def test_lit_launch(make_trainer, boring_model):
     # The first non-None result wins: a launcher that does not call `function` runs nothing.
     ran = []
     skip = plugin(lit_launch=lambda: "not launched", lit_setup_environment=lambda: ran.append(True))
-    assert make_trainer(plugins=[skip]).validate(boring_model()) == "not launched"
+    with pytest.warns(DeprecationWarning, match="the lit_launch hook is deprecated"):
+        trainer = make_trainer(plugins=[skip])
+    assert trainer.validate(boring_model()) == "not launched"
     assert ran == []
 
 
@@ -1062,7 +1065,8 @@ def test_lit_reduce(make_trainer, boring_model):
             self.log("local_mean", float(batch_idx))
 
     strategy = LaunchReduceStrategy()
-    with pytest.warns(DeprecationWarning, match="the lit_reduce hook is deprecated"):
+    with pytest.warns(DeprecationWarning, match="the lit_reduce hook is deprecated"), \
+            pytest.warns(DeprecationWarning, match="the lit_launch hook is deprecated"):
         trainer = make_trainer(strategy=strategy)
     (results,) = trainer.validate(Model())
     assert results["local_sum"] == 4.0 and results["synced_sum"] == 8.0, "self.log(sync_dist=True) goes through the hook"

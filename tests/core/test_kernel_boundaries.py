@@ -14,7 +14,6 @@ PRIVATE = re.compile(r"\b(?:self\._trainer|self\.trainer|trainer)\._([a-zA-Z]\w*
 
 #: Imports inside functions between lit_core's modules, each with the reason it cannot be at module level.
 DEFERRED = {
-    ("checkpoint.py", "core.saving"): "lit_core/core/__init__ imports LightningModule, whose module imports checkpoint",
     ("tuning.py", "tuner"): "resolves Tuner from lit-callbacks: paid only when the tuner is used",
     ("checkpoint_contents.py", ""): "lit_core.__version__ is set after lit_core/__init__ imports the Trainer",
 }

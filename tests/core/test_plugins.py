@@ -313,7 +313,7 @@ def test_trace_hooks_env_prints_every_call(tmp_path):
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={"LIT_TRACE_HOOKS": "1", "PATH": ""}, check=True)
-    assert "lit hook lit_launch -> [lit.defaults]" in result.stderr
+    assert "lit hook lit_setup_module -> [lit.defaults]" in result.stderr  # (lit_launch is deprecated: strategy.launch)
     assert result.stderr.count("lit hook lit_optimizer_step") == 2
 
 

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import lit_core as lit
+from lit_core.strategies import SingleDeviceStrategy
 
 
 class Regression(lit.LightningModule):
@@ -71,15 +72,14 @@ def test_trainer_round_trips_through_pickle(make_trainer):
     assert again.validate(Regression())[0].keys() == {"val_loss"}
 
 
-class CopyingLauncher:
+class CopyingLauncher(SingleDeviceStrategy):
     """Runs each stage in a pickled copy of the Trainer, as a spawning launcher does in its processes."""
 
-    @lit.hookimpl
-    def lit_launch(self, function):
+    def launch(self, function):
         return pickle.loads(pickle.dumps(function))()
 
 
 def test_the_stage_function_pickles(make_trainer):
-    trainer = make_trainer(plugins=[CopyingLauncher()])
+    trainer = make_trainer(strategy=CopyingLauncher())
     results = trainer.validate(Regression())
     assert list(results[0]) == ["val_loss"], "the copy ran the stage and its result came back"

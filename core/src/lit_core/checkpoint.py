@@ -28,6 +28,7 @@ import torch
 from .checkpoint_files import cuda_requested, verify, verify_file
 from .exceptions import CheckpointError, UnsafeCheckpointError
 from .hparams import decode
+from .hparams_files import load_hparams_file
 from .rank_zero import rank_zero_warn
 
 
@@ -264,10 +265,6 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
     """
     checkpoint = _read(checkpoint_path, map_location)
     if hparams_file is not None:
-        # Deferred: importing lit_core.core.saving runs lit_core/core/__init__.py, which imports
-        # LightningModule and LightningDataModule; both import this module.
-        from .core.saving import load_hparams_file
-
         overrides = {**load_hparams_file(hparams_file), **overrides}
     hparams, left_out = decode(checkpoint, hparams_key, overrides)
     try:

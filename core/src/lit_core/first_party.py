@@ -43,6 +43,7 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "lit-amp": {
         "lit.precision": ("16-mixed", "bf16-mixed", "16-true", "bf16-true"),
+        "lit.roles": ("precision_16", "precision_bf16"),
         "lit_core.plugins.precision": ("MixedPrecision", "HalfPrecision"),
     },
     "lit-tensorboard": {

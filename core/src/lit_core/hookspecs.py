@@ -5,7 +5,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
 
     Trainer(...)                                     # <lit_init_start> ... <lit_init_end>
     trainer.fit(module, data):
-        <lit_launch(trainer, function)>              # run `function` here or in N processes
+        trainer.strategy.launch(function)            # run `function` here or in N processes (<lit_launch>)
           <lit_setup_environment>                    # ranks, devices, process group
           prepare_data() on the ranks that download  -> trainer.strategy.barrier() (<lit_barrier>)
           datamodule.setup(stage), <lit_setup>       # callbacks' and module's setup(stage)
@@ -135,15 +135,21 @@ def lit_init_end(trainer: Trainer) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@hookspec(firstresult=True)
+@hookspec(firstresult=True, warn_on_impl=DeprecationWarning(
+    "the lit_launch hook is deprecated (plugin API 1.x; removed in 2.0): launching is a method of the one selected "
+    "strategy. Subclass lit_core.plugin_api.Strategy, override launch(function), and pass it as Trainer(strategy=...)."))
 def lit_launch(trainer: Trainer, function: Callable[[], Any]) -> Any:
-    """Run ``function`` (the whole stage) in as many processes as the strategy needs.
+    """Deprecated: override ``Strategy.launch``. Run ``function`` (the whole stage) in as many processes as needed.
+
+    The base ``Strategy.launch`` (which strategies that launch nothing themselves inherit) asks
+    this hook first while a plugin implements it.
 
     :param trainer: the trainer.
     :param function: a zero-argument callable that runs setup, the loop and teardown in the
-        calling process.
+        calling process, and returns the stage's value (``None`` for ``fit``).
     :return: what ``function`` returned in the global-rank-zero process. Stops at the first
-        non-``None`` result; the kernel's default calls ``function()`` in this process.
+        non-``None`` result; ``None`` when the stage did not run (``trainer.state.finished`` is
+        false): the strategy's own ``launch`` runs it.
     """
 
 

@@ -84,6 +84,14 @@ class Logger:
     def attach(self, trainer: Trainer) -> None:
         """Called when the logger joins ``trainer``; the default does nothing."""
 
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Called after ``checkpoint_callback`` (a ``ModelCheckpoint``) saved a checkpoint file (Lightning's method).
+
+        lit calls it on global rank zero from the ``lit_checkpoint_saved`` event, once the file is
+        complete on disk (with ``AsyncCheckpointIO``, on its writer thread), for each file the
+        callback announces, and only for a logger class that overrides it (``AfterSaveCheckpoint``).
+        """
+
     # -- the hooks that connect a logger to the loop (global rank zero only) ------------------
 
     @hookimpl(trylast=True)
@@ -107,6 +115,29 @@ class Logger:
         yield
         if trainer.is_global_zero:
             self.finalize(exit_status(exception))
+
+
+class AfterSaveCheckpoint:
+    """Calls Lightning's ``logger.after_save_checkpoint(checkpoint_callback)`` on the ``lit_checkpoint_saved`` event.
+
+    The Trainer registers one next to each logger whose class overrides the method
+    (``after_save_checkpoint_plugin``); other loggers cost nothing when a checkpoint is saved. The
+    callback passed is the Trainer's callback whose ``state_key`` is the event's ``source``.
+    """
+
+    def __init__(self, logger: Logger) -> None:
+        self.logger = logger
+
+    @hookimpl
+    def lit_checkpoint_saved(self, trainer: Trainer, source: str) -> None:
+        callback = next((cb for cb in trainer.callbacks if cb.state_key == source), None)
+        if callback is not None:  # announced by a plugin that is not one of the Trainer's callbacks
+            self.logger.after_save_checkpoint(callback)
+
+
+def after_save_checkpoint_plugin(logger: Logger) -> AfterSaveCheckpoint | None:
+    """The ``AfterSaveCheckpoint`` plugin for ``logger`` when its class overrides ``after_save_checkpoint``, else ``None``."""
+    return AfterSaveCheckpoint(logger) if type(logger).after_save_checkpoint is not Logger.after_save_checkpoint else None
 
 
 def exit_status(exception: BaseException) -> str:

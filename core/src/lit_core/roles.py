@@ -72,6 +72,14 @@ ROLES: dict[str, Role] = {
 #: The kind of a role filled by an object (its claim's value is an object reference), not by a plugin.
 SERVICE = "service"
 
+#: Lightning's ``precision=`` spellings for precision plugins of other distributions, as roles
+#: ``precision_<spelling>``: ``precision=16`` (or ``"16"``) is the plugin that fills ``precision_16``.
+#: (lit-core's own spellings, ``32`` and ``64``, are ``lit_core.selection.CORE_PRECISION_SPELLINGS``.)
+ROLES.update({
+    "precision_16": Role("precision", "Lightning's precision=16 or '16'"),
+    "precision_bf16": Role("precision", "Lightning's precision='bf16'"),
+})
+
 
 def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
     """The roles ``distribution`` declares for its ``kind`` plugin ``name`` (for ``lit plugins``)."""
@@ -79,14 +87,18 @@ def of_plugin(kind: str, name: str, distribution: str) -> list[str]:
                   if c.name == name and c.distribution == distribution and c.role in ROLES and ROLES[c.role].kind == kind)
 
 
-def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
-    """The usable claims on ``role``, best first (rules 2 to 4 of the module docstring)."""
+def claims(role: str, disabled: Iterable[str] = (), explicit: bool = False) -> list[registry.RoleClaim]:
+    """The usable claims on ``role``, best first (rules 2 to 4 of the module docstring).
+
+    ``explicit``: the user named the role (a ``precision=16`` spelling), so, as for any name given
+    explicitly, ``LIT_DISABLE_PLUGIN_AUTOLOAD`` does not narrow the claims to lit-core's.
+    """
     kind = ROLES[role].kind
     if kind == SERVICE:  # nothing to be installed besides the claiming distribution, nothing to disable
         return sorted((c for c in registry.role_claims() if c.role == role),
                       key=lambda c: (c.distribution == CORE, c.distribution, c.name))
     installed = registry.installed(kind)
-    core_only = registry.autoload_disabled()
+    core_only = registry.autoload_disabled() and not explicit
     blocked = set(disabled)
     usable = [
         c for c in registry.role_claims()
@@ -99,9 +111,9 @@ def claims(role: str, disabled: Iterable[str] = ()) -> list[registry.RoleClaim]:
 _WARNED: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def fill(role: str, disabled: Iterable[str] = ()) -> str | None:
-    """The plugin name that fills ``role``, or ``None`` when no installed distribution claims it."""
-    usable = claims(role, disabled)
+def fill(role: str, disabled: Iterable[str] = (), explicit: bool = False) -> str | None:
+    """The plugin name that fills ``role``, or ``None`` when no installed distribution claims it (``explicit``: see ``claims``)."""
+    usable = claims(role, disabled, explicit)
     if not usable:
         return None
     others = sorted({c.distribution for c in usable if c.distribution != CORE})

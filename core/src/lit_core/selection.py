@@ -33,11 +33,39 @@ if TYPE_CHECKING:
     from .registry import PluginManager
     from .trainer import Trainer
 
-#: ``precision=`` aliases -> canonical names.
-PRECISION_ALIASES: dict[Any, str] = {
-    32: "32-true", "32": "32-true", 64: "64-true", "64": "64-true",
-    16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed",
-}
+#: Lightning's ``precision=`` spellings of lit-core's own precision plugins. The spellings of other
+#: distributions' precisions (``16``, ``"bf16"``) are roles those distributions declare
+#: (``precision_16``... in ``lit_core.roles``); ``precision_name`` asks both.
+CORE_PRECISION_SPELLINGS: dict[Any, str] = {32: "32-true", "32": "32-true", 64: "64-true", "64": "64-true"}
+
+#: The prefix of the roles that give a ``precision=`` spelling its plugin name.
+_SPELLING_ROLE = "precision_"
+
+
+def precision_name(value: Any, disabled: Iterable[str] = ()) -> Any:
+    """The precision plugin name a ``precision=`` value means (``16`` -> the ``precision_16`` role's plugin).
+
+    A name of the ``lit.precision`` group, a class or an instance comes back unchanged, and so
+    does a spelling that no installed distribution declares (its error then names what to install).
+    A claim ``disabled`` blocks is passed over; when it is the only one, its name comes back, so
+    that loading it says that ``disable_plugins`` blocks it.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return value
+    if value in CORE_PRECISION_SPELLINGS:
+        return CORE_PRECISION_SPELLINGS[value]
+    role = f"{_SPELLING_ROLE}{value}"
+    if role not in roles.ROLES:
+        return value
+    return roles.fill(role, disabled, explicit=True) or roles.fill(role, explicit=True) or value
+
+
+def precision_spellings() -> list[str]:
+    """The ``precision=`` spellings usable here: lit-core's and those whose role an installed distribution fills."""
+    spellings = {str(v) for v in CORE_PRECISION_SPELLINGS} | {
+        role.removeprefix(_SPELLING_ROLE) for role in roles.ROLES
+        if role.startswith(_SPELLING_ROLE) and roles.fill(role, explicit=True)}
+    return sorted(spellings, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
 
 class PluginSelection:
@@ -72,7 +100,7 @@ class PluginSelection:
 
     def classify(self, item: Any) -> tuple[str, Any]:
         if isinstance(item, str):
-            name = PRECISION_ALIASES.get(item, item)
+            name = precision_name(item, self.disabled)
             kinds = registry.find_kinds(name)
             if not kinds:
                 raise PluginError(
@@ -170,14 +198,16 @@ class PluginSelection:
 
     def choose_precision(self, value: Any) -> Precision:
         if isinstance(value, (str, int)):
-            name = PRECISION_ALIASES.get(value, value)
+            name = precision_name(value, self.disabled)
             if not isinstance(name, str) or name not in registry.installed("precision"):
                 group = registry.GROUPS["precision"]
                 known = sorted({*registry.installed("precision"), *(n for n, _ in first_party.names(group))})
+                aliases = ", ".join(s if s.isdigit() else repr(s) for s in precision_spellings())
                 hint = first_party.provider(group, name) if isinstance(name, str) else None
+                hint = hint or first_party.provider(roles.GROUP, f"{_SPELLING_ROLE}{value}")
                 raise UnknownPluginError(
-                    f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases 16, 32, 64, "
-                    f"'bf16')." + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
+                    f"precision={value!r} is not available. Valid values: {', '.join(known)} (and the aliases {aliases})."
+                    + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
                 )
             value = name
         return self.resolve("precision", value, Precision)

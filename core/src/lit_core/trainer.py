@@ -35,7 +35,7 @@ from .hot_path import HotPath
 from .hot_path import bind as bind_hot_path
 from .hparams import hyperparameters_to_log
 from .interrupt import begin_shutdown, end_shutdown
-from .logger import Logger
+from .logger import Logger, after_save_checkpoint_plugin
 from .loops import Loops
 from .metric_logging import MetricLogging
 from .metrics import MetricStore
@@ -45,20 +45,10 @@ from .optim import LightningOptimizer, LRSchedulerConfig, parse_optimizers
 from .plugins.precision.precision import Precision
 from .rank_zero import rank_zero_info, rank_zero_only
 from .seed import seed_everything  # noqa: F401  (Lightning's lightning.pytorch.trainer exports it)
-from .selection import PRECISION_ALIASES  # noqa: F401  (importable from here, where it was)
 from .strategies.strategy import Strategy
 from .trainer_properties import TrainerProperties
 from .trainer_state import RunningStage, TrainerFn, TrainerState, TrainerStatus  # noqa: F401  (Lightning's path: lit_core.trainer.states)
 from .unique_plugins import check_each_once
-
-
-class _Result:
-    """The value a launched stage returned; never ``None`` so ``lit_launch`` stops at it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
 
 
 class Trainer(TrainerProperties, MetricLogging, HotPath):
@@ -167,6 +157,9 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         for lg in self.loggers:
             lg.attach(self)
             self.plugin_manager.register(lg, selection.plugin_name(self.plugin_manager, "logger", lg))
+            after_save = after_save_checkpoint_plugin(lg)  # Lightning's Logger.after_save_checkpoint, when overridden
+            if after_save is not None:
+                self.plugin_manager.register(after_save, f"lit.logger-adapter:{id(lg)}")
         # pluggy asks later registrations first: register in reverse to call them in the order given.
         for plugin in reversed(chosen["other"]):
             self.plugin_manager.register(plugin, selection.plugin_name(self.plugin_manager, "plugin", plugin))
@@ -380,15 +373,15 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self._sigint_before_shutdown: tuple[Any] | None = None  # set when Ctrl+C starts a graceful shutdown
         try:
             # A partial, not a lambda: launchers that start processes with multiprocessing pickle it (with the Trainer).
-            result = self.plugin_manager.hook.lit_launch(trainer=self, function=functools.partial(self._run_stage, fn, ckpt_path))
+            result = self.strategy.launch(functools.partial(self._run_stage, fn, ckpt_path))
         except BaseException:
             if self._sigint_before_shutdown is not None:  # whatever the launcher turned it into
                 end_shutdown(self._sigint_before_shutdown[0])
             raise
-        return result.value if isinstance(result, _Result) else result
+        return result
 
-    def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> _Result:
-        """Everything one process does for a stage; ``lit_launch`` runs it in each process."""
+    def _run_stage(self, fn: TrainerFn, ckpt_path: str | None) -> Any:
+        """Everything one process does for a stage; ``trainer.strategy.launch`` runs it in each process."""
         module = self.lightning_module
         assert module is not None
         hook = self.plugin_manager.hook
@@ -442,7 +435,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
             self.state.status = TrainerStatus.FINISHED
             if fn == TrainerFn.FITTING:
                 self._fit_ran = True
-            return _Result(value)
+            return value
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 self._sigint_before_shutdown = (begin_shutdown(),)

@@ -35,10 +35,6 @@ class KernelDefaults:
         self.disabled = frozenset(disabled)
 
     @hookimpl(trylast=True)
-    def lit_launch(self, function: Callable[[], Any]) -> Any:
-        return function()
-
-    @hookimpl(trylast=True)
     def lit_setup_module(self, trainer: Trainer, module: LightningModule) -> torch.nn.Module:
         return module.to(trainer.device)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -16,12 +17,13 @@ if TYPE_CHECKING:
 class Strategy(_Plugin):
     """How work is spread over processes and devices (``lit.strategies``).
 
-    The collectives are this object's methods: the kernel, callbacks and user code call
-    ``trainer.strategy.reduce(x)`` and the one selected strategy answers, with no hook in
+    Launching and the collectives are this object's methods: the kernel calls
+    ``trainer.strategy.launch(function)`` for every stage, and the kernel, callbacks and user
+    code call ``trainer.strategy.reduce(x)``; the one selected strategy answers, with no hook in
     between. The methods here are the single-process versions; a multi-process strategy
-    overrides them. (Plugins that still implement the deprecated ``lit_reduce`` /
-    ``lit_all_gather`` / ``lit_barrier`` / ``lit_broadcast`` hooks are asked first by these
-    base methods; see ``docs/hooks.rst``.)
+    overrides them. (Plugins that still implement the deprecated ``lit_launch`` /
+    ``lit_reduce`` / ``lit_all_gather`` / ``lit_barrier`` / ``lit_broadcast`` hooks are asked
+    first by these base methods; see ``docs/hooks.rst``.)
     """
 
     #: Whether this strategy runs several processes (the kernel then needs no other launcher).
@@ -31,6 +33,34 @@ class Strategy(_Plugin):
     #: The job's ``ClusterEnvironment``: given in ``plugins=[...]`` (or to the strategy), else what a
     #: multi-process strategy detected; ``None`` for one process with none given.
     cluster_environment: ClusterEnvironment | None = None
+
+    @property
+    def checkpoint_io(self) -> Any:
+        """The object that writes, reads and removes the Trainer's checkpoints (Lightning's ``strategy.checkpoint_io``).
+
+        The answer of the ``lit_checkpoint_io`` service hook: a ``CheckpointIO`` given in
+        ``Trainer(plugins=[...])`` (lit-checkpoint's, or ``AsyncCheckpointIO`` in front of it).
+        ``None`` when no plugin answers, or before the strategy joins a Trainer: lit's hook chain
+        writes (atomic local files). To change it, pass a ``CheckpointIO`` in ``plugins=[...]``.
+        """
+        if self.trainer is None:
+            return None
+        return self.trainer.plugin_manager.hook.lit_checkpoint_io(trainer=self.trainer)
+
+    def launch(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` (everything one process does for a stage) in every process this strategy
+        needs, and return what it returned in the global-rank-zero process. One process: ``function()``.
+
+        ``function`` pickles (with the Trainer), for launchers that start processes with
+        ``multiprocessing``.
+        """
+        legacy = self._deprecated_hook("lit_launch")
+        if legacy is not None:
+            result = legacy(trainer=self.trainer, function=function)
+            # The hook's old meaning of None, "not launched by me": then the stage has not run.
+            if result is not None or self.trainer.state.finished:  # type: ignore[union-attr]
+                return result
+        return function()
 
     def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
         """Reduce ``tensor`` over all processes with ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``.
@@ -61,10 +91,11 @@ class Strategy(_Plugin):
         return obj if result is None else result
 
     def _deprecated_hook(self, name: str) -> Any:
-        """The hook caller of deprecated collective ``name`` when some plugin still implements it, else ``None``.
+        """The hook caller of deprecated hook ``name`` (a collective, ``lit_launch``) when some plugin still
+        implements it, else ``None``.
 
         Asked per call, not cached: collectives are rare (``sync_dist`` values, checkpoint decisions) and
-        plugins may register during setup. Goes with the four hookspecs (plugin API 2).
+        plugins may register during setup. Goes with the five hookspecs (plugin API 2).
         """
         if self.trainer is None:
             return None

@@ -1,9 +1,9 @@
 """``DDPStrategy``: DistributedDataParallel through lit's service hooks.
 
-What each hook does here:
+``launch`` (a method: the Trainer calls ``trainer.strategy.launch(function)`` for every stage)
+starts the local processes (``launchers``), or joins the ones torchrun / srun / lit's launcher
+started. What each hook does here:
 
-``lit_launch``             start the local processes (``launchers``), or join the ones torchrun /
-                           srun / lit's launcher started
 ``lit_setup_environment``  ranks on the trainer, ``init_process_group`` (gloo on CPU, nccl on CUDA)
 ``lit_setup_module``       (wrapper, fit only) ``sync_batchnorm``, then ``DistributedDataParallel``
                            around the module's steps; ``no_sync`` while accumulating gradients
@@ -81,8 +81,10 @@ class DDPStrategy(Strategy):
             return detect(trainer.num_devices, trainer.num_nodes)
         return place(self.cluster_environment, trainer.num_devices, trainer.num_nodes)
 
-    @lit.hookimpl
-    def lit_launch(self, trainer: lit.Trainer, function: Callable[[], Any]) -> Any:
+    def launch(self, function: Callable[[], Any]) -> Any:
+        """Run the script again for every other local process (unless torchrun / srun started them),
+        and ``function`` here as local rank zero."""
+        trainer = self._attached()
         return ScriptLauncher().launch(self.environment(trainer), trainer.num_devices, function)
 
     @lit.hookimpl
@@ -258,8 +260,10 @@ class DDPSpawnStrategy(DDPStrategy):
         super().__init__(**kwargs)
         self.start_method = start_method
 
-    @lit.hookimpl
-    def lit_launch(self, trainer: lit.Trainer, function: Callable[[], Any]) -> Any:
+    def launch(self, function: Callable[[], Any]) -> Any:
+        """Start every local process with ``torch.multiprocessing`` and take global rank zero's outcome
+        back (``function()`` here when torchrun / srun started the processes)."""
+        trainer = self._attached()
         env = self.environment(trainer)
         if env.creates_processes_externally:
             return function()

@@ -55,10 +55,11 @@ class XLAStrategy(Strategy):
 
     # -- processes ----------------------------------------------------------------------------
 
-    @lit.hookimpl
-    def lit_launch(self, trainer: lit.Trainer, function: Callable[[], Any]) -> Any:
+    def launch(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` in one process per XLA device (``torch_xla.launch``), or here with ``devices=1``."""
         from .launcher import launch
 
+        trainer = self._attached()
         count = trainer.accelerator.device_count()
         if trainer.num_devices not in (1, count):
             raise MisconfigurationException(
