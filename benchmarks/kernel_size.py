@@ -96,6 +96,7 @@ USER_API: tuple[str, ...] = (
     "module.py",
     "datamodule.py",
     "datamodule_extras.py",
+    "data_hooks.py",
     "callback.py",
     "hparams.py",
     "core/saving.py",

@@ -677,7 +677,8 @@ def lit_print_model_summary(trainer: Trainer, module: LightningModule) -> Any:
     :param trainer: the trainer.
     :param module: the user's ``LightningModule`` (not a wrapper a strategy put around it).
     :return: anything non-``None`` once shown. Stops at the first non-``None`` result; the
-        kernel's default prints a plain table of the direct children and the parameter totals.
+        kernel's default runs the callback of the ``default_model_summary`` role (lit-callbacks'
+        ``ModelSummary``, ``max_depth=1``); with no distribution filling the role nothing is shown.
     """
 
 
