@@ -24,7 +24,7 @@ XLA_KEY := $(shell printf '%s|%s' '$(XLA_REQS)' "$$($(PYTHON) -c 'import sys; pr
 XLA_CACHE ?= $(HOME)/.cache/lit/venv-xla-$(XLA_KEY)
 XLA_VENV := .venv-xla
 XLA_PY := $(XLA_VENV)/bin/python
-XLA_DISTS := core plugins/ddp plugins/xla plugins/checkpoint plugins/amp
+XLA_DISTS := core plugins/ddp plugins/xla plugins/checkpoint plugins/amp plugins/demos
 XLA_STAMP := $(XLA_VENV)/.bootstrap-stamp
 purelib = $$($(1) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
