@@ -37,7 +37,7 @@ def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, wei
         "global_step": trainer.global_step,
         "lit_version": __version__,
         # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
-        "lineage": lineage.entry(lineage_record, module),
+        "lineage": lineage_record if lineage_record is not None else lineage.record(module),
         "state_dict": module.state_dict(),
         **checkpoint_entries(module.hparams, "hyper_parameters"),
         "loops": {
