@@ -35,9 +35,23 @@ from .rank_zero import rank_zero_warn
 def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, Any]:
     """Read a checkpoint dict with ``torch.load(weights_only=True)``; explain what went wrong.
 
-    The file is verified first (``checkpoint_files.verify``): a corrupt file, or one that is no
-    checkpoint at all, is reported as such and never reaches the unpickler.
+    ``path``: a local path, a ``file://`` URL, another fsspec URL (``s3://...``; fsspec comes
+    with lit-checkpoint) or an open binary file. The file is verified first
+    (``checkpoint_files.verify``): a corrupt file, or one that is no checkpoint at all, is
+    reported as such and never reaches the unpickler.
     """
+    if isinstance(path, str) and path.startswith("file://"):
+        path = path[len("file://"):]
+    if isinstance(path, str) and "://" in path:
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError as exc:
+            raise CheckpointError(f"Reading {path!r} needs fsspec: pip install lit-checkpoint (it brings fsspec).") from exc
+        fs, inner = url_to_fs(path)
+        if not fs.isfile(inner):
+            raise FileNotFoundError(f"Checkpoint {path!r} does not exist (or is not a file): check ckpt_path.")
+        with fs.open(inner, "rb") as f:
+            return load(f, map_location)
     name = path if isinstance(path, (str, os.PathLike)) else getattr(path, "name", repr(path))
     if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint {os.fspath(path)!r} does not exist (or is not a file): check ckpt_path.")
@@ -263,7 +277,8 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
     ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning;
     keyword arguments override both.
     """
-    checkpoint = _read(checkpoint_path, map_location)
+    path = os.fspath(checkpoint_path) if isinstance(checkpoint_path, os.PathLike) else checkpoint_path
+    checkpoint = load(path, map_location)
     if hparams_file is not None:
         overrides = {**load_hparams_file(hparams_file), **overrides}
     hparams, left_out = decode(checkpoint, hparams_key, overrides)
@@ -278,22 +293,6 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
             f"or pass the missing ones: {cls.__name__}.load_from_checkpoint(path, name=value)."
         ) from exc
     return obj, checkpoint
-
-
-def _read(checkpoint_path: Any, map_location: Any) -> dict[str, Any]:
-    path = os.fspath(checkpoint_path) if isinstance(checkpoint_path, os.PathLike) else checkpoint_path
-    if isinstance(path, str) and "://" in path and not path.startswith("file://"):
-        try:
-            import fsspec
-        except ImportError as exc:
-            raise CheckpointError(
-                f"Reading {path!r} needs fsspec: pip install lit-checkpoint (it brings fsspec)."
-            ) from exc
-        with fsspec.open(path, "rb") as f:
-            return load(f, map_location)
-    if isinstance(path, str) and path.startswith("file://"):
-        path = path[len("file://"):]
-    return load(path, map_location)
 
 
 # ------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
+from lit_core.plugin_api import checkpoint_files, load_checkpoint
 
 from . import io
 
@@ -83,16 +84,13 @@ class TorchCheckpointIO(CheckpointIO):
         path = str(path)
         local = io.local_path(path)
         if local is not None:
-            io.save_local(checkpoint, local)
+            checkpoint_files.atomic_save(checkpoint, local)  # the kernel's atomic writer, with lit's checksum
         else:
             io.save(checkpoint, path)
 
     def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
-        from lit_core.plugin_api import load_checkpoint as load
-
-        path = str(path)
-        local = io.local_path(path)
-        return load(local, map_location) if local is not None else io.load(path, map_location)
+        local = io.local_path(str(path))
+        return load_checkpoint(local if local is not None else str(path), map_location)
 
     def remove_checkpoint(self, path: str | os.PathLike) -> None:
         io.remove(str(path))

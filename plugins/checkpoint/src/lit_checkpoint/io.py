@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
-from lit_core.plugin_api import checkpoint_files
+from lit_core.plugin_api import checkpoint_files, load_checkpoint
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -164,11 +164,6 @@ def is_writable(path: str) -> bool:
     return os.path.isdir(probe) and os.access(probe, os.W_OK | os.X_OK)
 
 
-def _temporary_name(path: str) -> str:
-    """A hidden name beside ``path`` for a write that is renamed over it once complete (owner pid and host in it)."""
-    return checkpoint_files.temporary_path(path)
-
-
 def _replace_local(tmp: str, target: str) -> None:
     os.replace(tmp, target)
     checkpoint_files.fsync_folder(os.path.dirname(os.path.abspath(target)))
@@ -197,7 +192,7 @@ def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
 
 def copy(source: str, target: str) -> None:
     """Copy file ``source`` to ``target`` on the same filesystem, renamed into place once written."""
-    tmp = _temporary_name(target)
+    tmp = checkpoint_files.temporary_path(target)
     local_source, local_tmp, local_target = local_path(source), local_path(tmp), local_path(target)
     if local_source is not None and local_tmp is not None and local_target is not None:
         try:
@@ -229,7 +224,7 @@ def link_or_copy(target: str, link: str) -> bool:
     """
     local_target, local_link = local_path(target), local_path(link)
     if local_target is not None and local_link is not None:
-        tmp = local_path(_temporary_name(link))
+        tmp = local_path(checkpoint_files.temporary_path(link))
         assert tmp is not None
         try:
             os.symlink(os.path.relpath(local_target, os.path.dirname(local_link)), tmp)
@@ -246,21 +241,12 @@ def link_or_copy(target: str, link: str) -> bool:
     return False
 
 
-def save_local(checkpoint: dict[str, Any], path: str) -> None:
-    """Write ``checkpoint`` to local ``path``: a temporary file beside it, fsync, rename, fsync of the folder.
-
-    The file carries lit's checksum and gets the mode a plain write would (see
-    ``lit_core.checkpoint_files.atomic_save``).
-    """
-    checkpoint_files.atomic_save(checkpoint, path)
-
-
 def save(checkpoint: dict[str, Any], url: str) -> None:
     """Write ``checkpoint`` to URL ``url``: serialized in memory (with lit's checksum), written under a temporary name, moved."""
     buffer = io.BytesIO()
     checkpoint_files.write(checkpoint, buffer, url)
     fs, inner = filesystem(url)
-    _, inner_tmp = filesystem(_temporary_name(url))
+    _, inner_tmp = filesystem(checkpoint_files.temporary_path(url))
     makedirs(parent(url))
     try:
         with fs.open(inner_tmp, "wb") as f:
@@ -269,17 +255,6 @@ def save(checkpoint: dict[str, Any], url: str) -> None:
     finally:
         if fs.exists(inner_tmp):
             fs.rm(inner_tmp)
-
-
-def load(url: str, map_location: Any) -> dict[str, Any]:
-    """Read a checkpoint from URL ``url`` with ``torch.load(weights_only=True)`` (the kernel's checks)."""
-    from lit_core.plugin_api import load_checkpoint
-
-    fs, inner = filesystem(url)
-    if not fs.isfile(inner):
-        raise FileNotFoundError(f"Checkpoint {url!r} does not exist (or is not a file): check ckpt_path.")
-    with fs.open(inner, "rb") as f:
-        return load_checkpoint(f, map_location)
 
 
 #: The plugin name ``FsspecCheckpointIO.ensure_registered`` registers it under, once per trainer.
@@ -314,7 +289,7 @@ class FsspecCheckpointIO:
             return None
         if local is not None:
             return trainer.plugin_manager.hook.lit_load_checkpoint(trainer=trainer, path=local, map_location=map_location)
-        return load(path, map_location)
+        return load_checkpoint(path, map_location)  # the kernel reads URLs through fsspec
 
     @classmethod
     def ensure_registered(cls, trainer: lit.Trainer) -> None:

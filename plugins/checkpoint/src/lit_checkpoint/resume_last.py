@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 import lit_core as lit
-from lit_core.plugin_api import lineage, rank_zero_warn
+from lit_core.plugin_api import lineage, load_checkpoint, rank_zero_warn
 
 from . import io
 
@@ -123,7 +123,7 @@ def _saved_entries(path: str) -> dict[str, Any] | None:
         if local is not None:
             checkpoint = torch.load(local, map_location="cpu", weights_only=True, mmap=True)
         else:
-            checkpoint = io.load(path, map_location="cpu")
+            checkpoint = load_checkpoint(path, map_location="cpu")
     except Exception:  # any unreadable file: reported by the load that follows, which explains each case
         return None
     return checkpoint if isinstance(checkpoint, dict) else None
