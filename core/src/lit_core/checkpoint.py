@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint_files import cuda_requested, verify, verify_file
+from .checkpoint_files import cuda_requested, truncated, verify, verify_file
 from .exceptions import CheckpointError, UnsafeCheckpointError
 from .hparams import decode
 from .hparams_files import load_hparams_file
@@ -84,11 +84,7 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         if "torch.cuda.is_available() is False" in str(exc):  # a map_location function that chose CUDA
             raise _no_cuda(name, map_location) from exc
-        raise CheckpointError(
-            f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint "
-            f"({_first_line(exc)}). A partly written file comes from a copy that was interrupted: lit's own writes "
-            "are atomic, so take the previous checkpoint (e.g. ckpt_path='last') or copy the file again."
-        ) from exc
+        raise truncated(name, _first_line(exc)) from exc
     except (KeyError, IndexError, ValueError, TypeError, AttributeError, struct.error) as exc:
         # torch's reader on a file that is a zip archive but not one torch.save wrote.
         raise CheckpointError(

@@ -88,8 +88,7 @@ class Trial:
         module = trainer.lightning_module
         pm = trainer.plugin_manager
         self._registered = list(pm.list_name_plugin())
-        self._flags = {name: getattr(trainer, name) for name in FLAGS}
-        self._state = {name: getattr(trainer, name) for name in _STATE}
+        self._attributes = {name: getattr(trainer, name) for name in (*FLAGS, *_STATE)}
         # The loop state as a whole (a trial's fit loop sets its own loss check: the run's saves check the run's loss).
         self._loop_state = copy.copy(trainer.state)
         self._loop_state.logged_metrics = dict(trainer.state.logged_metrics)  # the trial's loop updates the dict
@@ -123,9 +122,7 @@ class Trial:
         trainer = self.trainer
         module = trainer.lightning_module
         pm = trainer.plugin_manager
-        for name, value in self._flags.items():
-            setattr(trainer, name, value)
-        for name, value in self._state.items():
+        for name, value in self._attributes.items():
             setattr(trainer, name, value)
         for f in dataclasses.fields(trainer.state):
             setattr(trainer.state, f.name, getattr(self._loop_state, f.name))
@@ -193,8 +190,6 @@ def reload_dataloaders(trainer: Trainer) -> None:
         return
     kind = {"validate": "val", "test": "test", "predict": "predict"}[fn]
     loaders = trainer.fetch_dataloaders(kind)
-    if kind == "predict":
-        trainer.predict_dataloaders = loaders
-        return
-    setattr(trainer, "val_dataloaders" if kind == "val" else "test_dataloaders", loaders)
-    trainer.state.eval_loaders = loaders
+    setattr(trainer, f"{kind}_dataloaders", loaders)
+    if kind != "predict":
+        trainer.state.eval_loaders = loaders

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -169,10 +171,42 @@ def _replace_local(tmp: str, target: str) -> None:
     checkpoint_files.fsync_folder(os.path.dirname(os.path.abspath(target)))
 
 
+_OWNED = re.compile(r"\.pid(\d+)-([A-Za-z0-9]*)-[0-9a-f]{8}\.tmp$")
+#: This host as the kernel's temporary names spell it (``lit_core.checkpoint_files.temporary_path``).
+_HOST = _OWNED.search(checkpoint_files.temporary_path("probe")).group(2)  # type: ignore[union-attr]
+#: A temporary file whose owner cannot be asked (another host, or an older lit's name) counts as
+#: abandoned once unmodified this long: a live writer writes (and so touches it) far more often.
+STALE_AFTER_S = 3600.0
+
+
+def is_stale(name: str, modified: float, now: float | None = None) -> bool:
+    """Whether temporary file ``name`` (last written at ``modified``) was left by a writer that is gone.
+
+    Written by a process of this host: stale when that process no longer exists. Otherwise
+    (another host, or a name without an owner): stale when unmodified for ``STALE_AFTER_S``.
+    """
+    owner = _OWNED.search(name)
+    if owner is not None and owner.group(2) == _HOST:
+        return not _alive(int(owner.group(1)))
+    return (time.time() if now is None else now) - modified > STALE_AFTER_S
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process may be writing it now (a background save)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
 def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
     """Delete the temporary files (``.<name><extension>.*.tmp``) that killed writers left in ``folder``.
 
-    Only those whose writer is gone (``lit_core.checkpoint_files.is_stale``): the temporary
+    Only those whose writer is gone (``is_stale``): the temporary
     file of another run still writing to this folder is left alone. Returns the names deleted.
     """
     removed = []
@@ -184,7 +218,7 @@ def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
             written = modified(path)
         except FileNotFoundError:
             continue  # renamed into place meanwhile
-        if checkpoint_files.is_stale(name, written):
+        if is_stale(name, written):
             remove(path)
             removed.append(name)
     return removed
