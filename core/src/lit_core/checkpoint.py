@@ -14,6 +14,7 @@ this module holds what every checkpoint needs whoever writes it:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -211,22 +212,16 @@ def restore_rng(states: dict[str, Any]) -> None:
     random.setstate(_as_tuple(states["python"]))
     if "torch.cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([_cpu(state) for state in states["torch.cuda"]])
-    numpy = _numpy()
-    if "numpy" in states and numpy is not None:
-        kind, keys, pos, has_gauss, cached = states["numpy"]
-        numpy.random.set_state((kind, _cpu(keys).numpy().astype("uint32"), pos, has_gauss, cached))
+    if "numpy" in states:
+        with contextlib.suppress(ImportError):  # saved where numpy was installed, restored where it is not
+            import numpy
+
+            kind, keys, pos, has_gauss, cached = states["numpy"]
+            numpy.random.set_state((kind, _cpu(keys).numpy().astype("uint32"), pos, has_gauss, cached))
 
 
 def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-def _numpy() -> Any:
-    try:
-        import numpy
-    except ImportError:
-        return None
-    return numpy
 
 
 def _generators(loader: Any) -> dict[str, torch.Generator]:

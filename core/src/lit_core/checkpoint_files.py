@@ -108,10 +108,7 @@ def _no_space_cause(exc: BaseException | None) -> OSError | None:
 
 def no_space(path: str, cause: OSError) -> CheckpointError:
     """The error for a save that found the disk (or the quota) full."""
-    if not path:
-        folder = "the checkpoint folder"
-    else:
-        folder = path.rstrip("/").rsplit("/", 1)[0] if "://" in path else os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(path)) if path else "the checkpoint folder"
     return CheckpointError(
         f"Could not save checkpoint {path!r}: no space left on {folder} ({os.strerror(cause.errno)}). Nothing was "
         "replaced: the previous checkpoints are intact. Free some space, or save elsewhere (ModelCheckpoint(dirpath=...), "
@@ -167,13 +164,10 @@ def temporary_path(path: str) -> str:
     """The hidden name, beside ``path``, that a write uses until it is renamed over ``path``.
 
     ``.<name>.pid<process id>-<host>-<random>.tmp``: who owns it can be told from the name.
+    ``path`` is a local path (lit-checkpoint names the temporary files of URLs the same way).
     """
-    if "://" in path:
-        head, _, name = path.rstrip("/").rpartition("/")
-    else:
-        head, name = os.path.split(path)
-    tag = f".{name}.pid{os.getpid()}-{_HOST}-{uuid.uuid4().hex[:8]}.tmp"
-    return f"{head}/{tag}" if "://" in path else os.path.join(head, tag)
+    head, name = os.path.split(path)
+    return os.path.join(head, f".{name}.pid{os.getpid()}-{_HOST}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ them. A ``CheckpointIO`` is a lit hook plugin too: its ``lit_save_checkpoint`` a
 so every ``trainer.save_checkpoint``, every ``ModelCheckpoint`` save and every ``ckpt_path=``
 load goes through it; ``ModelCheckpoint`` removes the checkpoints it displaces (top-k) with
 ``remove_checkpoint``. Each answers lit's ``lit_checkpoint_io`` service hook with itself, in the
-order its ``lit_save_checkpoint`` runs: ``checkpoint_io_service(trainer)`` is the one that writes
+order its ``lit_save_checkpoint`` runs: ``trainer.strategy.checkpoint_io`` is the one that writes
 the next checkpoint, found without scanning the plugin manager.
 
 Without one, lit's hook chain does the same work (lit-core's atomic local writer, lit-checkpoint's
@@ -96,11 +96,6 @@ class TorchCheckpointIO(CheckpointIO):
         io.remove(str(path))
 
 
-def checkpoint_io_service(trainer: lit.Trainer) -> CheckpointIO | None:
-    """The ``CheckpointIO`` that writes ``trainer``'s next checkpoint (``lit_checkpoint_io``), or ``None`` (lit's hook chain)."""
-    return trainer.plugin_manager.hook.lit_checkpoint_io(trainer=trainer)
-
-
 def active_checkpoint_io(trainer: lit.Trainer) -> CheckpointIO | None:
     """The ``CheckpointIO`` the trainer's checkpoints are written with, or ``None`` (lit's hook chain).
 
@@ -108,7 +103,7 @@ def active_checkpoint_io(trainer: lit.Trainer) -> CheckpointIO | None:
     """
     from .async_save import AsyncCheckpointIO
 
-    service = checkpoint_io_service(trainer)
+    service = trainer.strategy.checkpoint_io  # the lit_checkpoint_io service's answer
     if isinstance(service, AsyncCheckpointIO):
         if service.checkpoint_io is not None:
             return service.checkpoint_io

@@ -171,6 +171,18 @@ def _replace_local(tmp: str, target: str) -> None:
     checkpoint_files.fsync_folder(os.path.dirname(os.path.abspath(target)))
 
 
+def temporary_path(path: str) -> str:
+    """The hidden name beside ``path`` (a local path or a URL) that a write uses until it is renamed over ``path``.
+
+    ``.<name>.pid<process id>-<host>-<random>.tmp``, as ``lit_core.checkpoint_files.temporary_path``
+    names those of local files: who owns it can be told from the name.
+    """
+    if protocol(path) is None:
+        return checkpoint_files.temporary_path(path)
+    head, _, name = path.rstrip("/").rpartition("/")
+    return f"{head}/{checkpoint_files.temporary_path(name)}"
+
+
 _OWNED = re.compile(r"\.pid(\d+)-([A-Za-z0-9]*)-[0-9a-f]{8}\.tmp$")
 #: This host as the kernel's temporary names spell it (``lit_core.checkpoint_files.temporary_path``).
 _HOST = _OWNED.search(checkpoint_files.temporary_path("probe")).group(2)  # type: ignore[union-attr]
@@ -226,7 +238,7 @@ def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
 
 def copy(source: str, target: str) -> None:
     """Copy file ``source`` to ``target`` on the same filesystem, renamed into place once written."""
-    tmp = checkpoint_files.temporary_path(target)
+    tmp = temporary_path(target)
     local_source, local_tmp, local_target = local_path(source), local_path(tmp), local_path(target)
     if local_source is not None and local_tmp is not None and local_target is not None:
         try:
@@ -258,7 +270,7 @@ def link_or_copy(target: str, link: str) -> bool:
     """
     local_target, local_link = local_path(target), local_path(link)
     if local_target is not None and local_link is not None:
-        tmp = local_path(checkpoint_files.temporary_path(link))
+        tmp = local_path(temporary_path(link))
         assert tmp is not None
         try:
             os.symlink(os.path.relpath(local_target, os.path.dirname(local_link)), tmp)
@@ -280,7 +292,7 @@ def save(checkpoint: dict[str, Any], url: str) -> None:
     buffer = io.BytesIO()
     checkpoint_files.write(checkpoint, buffer, url)
     fs, inner = filesystem(url)
-    _, inner_tmp = filesystem(checkpoint_files.temporary_path(url))
+    _, inner_tmp = filesystem(temporary_path(url))
     makedirs(parent(url))
     try:
         with fs.open(inner_tmp, "wb") as f:
