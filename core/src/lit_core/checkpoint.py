@@ -161,13 +161,12 @@ def restore_optimizers(optimizers: list[torch.optim.Optimizer], checkpoint: dict
     for i, (opt, state) in enumerate(zip(optimizers, states)):
         before = opt.state_dict()
         saved = saved_types[i] if isinstance(saved_types, list) and i < len(saved_types) else None
+        error: Exception | None = None
         try:
             opt.load_state_dict(state)
             missing = sorted({key for group in opt.param_groups for key in opt.defaults if key not in group})
         except (KeyError, ValueError, TypeError) as exc:
             missing, error = [], exc
-        else:
-            error = None
         if missing or error is not None:
             opt.load_state_dict(before)
             configured = type(opt).__name__

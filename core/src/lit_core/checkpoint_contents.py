@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 
+#: The loop state a checkpoint keeps (``trainer.state``'s fields), under ``"loops"``: the
+#: epoch's position and, mid-epoch, how many of its batches are done and what decided its order.
+LOOP_FIELDS = ("batches_that_stepped", "epoch_completed", "epoch_batches_done", "epoch_batches_total",
+               "total_batches_seen", "epoch_rng")
+
+
 def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, weights_only: bool = False) -> dict[str, Any]:
     """What a checkpoint holds: the weights, the loops' position, hyperparameters and, unless ``weights_only``,
     the random state, the optimizers, schedulers, callbacks, datamodule and precision plugin state, and what
@@ -40,15 +46,7 @@ def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, wei
         "lineage": lineage_record if lineage_record is not None else lineage.record(module),
         "state_dict": module.state_dict(),
         **checkpoint_entries(module.hparams, "hyper_parameters"),
-        "loops": {
-            "batches_that_stepped": trainer.state.batches_that_stepped,
-            "epoch_completed": trainer.state.epoch_completed,
-            # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
-            "epoch_batches_done": trainer.state.epoch_batches_done,
-            "epoch_batches_total": trainer.state.epoch_batches_total,
-            "total_batches_seen": trainer.state.total_batches_seen,
-            "epoch_rng": trainer.state.epoch_rng,
-        },
+        "loops": {name: getattr(trainer.state, name) for name in LOOP_FIELDS},
     }
     if trainer.datamodule is not None and trainer.datamodule.hparams:
         checkpoint.update(checkpoint_entries(trainer.datamodule.hparams, "datamodule_hyper_parameters"))
