@@ -159,7 +159,8 @@ def test_case_02_cleanup_keeps_the_temporary_file_of_a_live_writer(tmp_path, bor
 
 def test_case_02_cleanup_removes_temporary_files_of_dead_or_long_gone_writers(tmp_path, boring_model):
     from lit_checkpoint import ModelCheckpoint
-    from lit_core.checkpoint_files import STALE_AFTER_S, temporary_path
+    from lit_checkpoint.io import STALE_AFTER_S
+    from lit_core.checkpoint_files import temporary_path
 
     folder = tmp_path / "ckpt"
     folder.mkdir()

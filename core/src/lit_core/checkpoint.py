@@ -14,6 +14,7 @@ this module holds what every checkpoint needs whoever writes it:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -25,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint_files import cuda_requested, verify, verify_file
+from .checkpoint_files import cuda_requested, truncated, verify, verify_file
 from .exceptions import CheckpointError, UnsafeCheckpointError
 from .hparams import decode
 from .hparams_files import load_hparams_file
@@ -35,9 +36,23 @@ from .rank_zero import rank_zero_warn
 def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, Any]:
     """Read a checkpoint dict with ``torch.load(weights_only=True)``; explain what went wrong.
 
-    The file is verified first (``checkpoint_files.verify``): a corrupt file, or one that is no
-    checkpoint at all, is reported as such and never reaches the unpickler.
+    ``path``: a local path, a ``file://`` URL, another fsspec URL (``s3://...``; fsspec comes
+    with lit-checkpoint) or an open binary file. The file is verified first
+    (``checkpoint_files.verify``): a corrupt file, or one that is no checkpoint at all, is
+    reported as such and never reaches the unpickler.
     """
+    if isinstance(path, str) and path.startswith("file://"):
+        path = path[len("file://"):]
+    if isinstance(path, str) and "://" in path:
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError as exc:
+            raise CheckpointError(f"Reading {path!r} needs fsspec: pip install lit-checkpoint (it brings fsspec).") from exc
+        fs, inner = url_to_fs(path)
+        if not fs.isfile(inner):
+            raise FileNotFoundError(f"Checkpoint {path!r} does not exist (or is not a file): check ckpt_path.")
+        with fs.open(inner, "rb") as f:
+            return load(f, map_location)
     name = path if isinstance(path, (str, os.PathLike)) else getattr(path, "name", repr(path))
     if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint {os.fspath(path)!r} does not exist (or is not a file): check ckpt_path.")
@@ -70,11 +85,7 @@ def load(path: str | os.PathLike | Any, map_location: Any = None) -> dict[str, A
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         if "torch.cuda.is_available() is False" in str(exc):  # a map_location function that chose CUDA
             raise _no_cuda(name, map_location) from exc
-        raise CheckpointError(
-            f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint "
-            f"({_first_line(exc)}). A partly written file comes from a copy that was interrupted: lit's own writes "
-            "are atomic, so take the previous checkpoint (e.g. ckpt_path='last') or copy the file again."
-        ) from exc
+        raise truncated(name, _first_line(exc)) from exc
     except (KeyError, IndexError, ValueError, TypeError, AttributeError, struct.error) as exc:
         # torch's reader on a file that is a zip archive but not one torch.save wrote.
         raise CheckpointError(
@@ -150,13 +161,12 @@ def restore_optimizers(optimizers: list[torch.optim.Optimizer], checkpoint: dict
     for i, (opt, state) in enumerate(zip(optimizers, states)):
         before = opt.state_dict()
         saved = saved_types[i] if isinstance(saved_types, list) and i < len(saved_types) else None
+        error: Exception | None = None
         try:
             opt.load_state_dict(state)
             missing = sorted({key for group in opt.param_groups for key in opt.defaults if key not in group})
         except (KeyError, ValueError, TypeError) as exc:
             missing, error = [], exc
-        else:
-            error = None
         if missing or error is not None:
             opt.load_state_dict(before)
             configured = type(opt).__name__
@@ -201,22 +211,16 @@ def restore_rng(states: dict[str, Any]) -> None:
     random.setstate(_as_tuple(states["python"]))
     if "torch.cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([_cpu(state) for state in states["torch.cuda"]])
-    numpy = _numpy()
-    if "numpy" in states and numpy is not None:
-        kind, keys, pos, has_gauss, cached = states["numpy"]
-        numpy.random.set_state((kind, _cpu(keys).numpy().astype("uint32"), pos, has_gauss, cached))
+    if "numpy" in states:
+        with contextlib.suppress(ImportError):  # saved where numpy was installed, restored where it is not
+            import numpy
+
+            kind, keys, pos, has_gauss, cached = states["numpy"]
+            numpy.random.set_state((kind, _cpu(keys).numpy().astype("uint32"), pos, has_gauss, cached))
 
 
 def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-def _numpy() -> Any:
-    try:
-        import numpy
-    except ImportError:
-        return None
-    return numpy
 
 
 def _generators(loader: Any) -> dict[str, torch.Generator]:
@@ -263,7 +267,8 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
     ``hparams_file`` (``.yaml`` or ``.csv``) overrides the saved hyperparameters, as in Lightning;
     keyword arguments override both.
     """
-    checkpoint = _read(checkpoint_path, map_location)
+    path = os.fspath(checkpoint_path) if isinstance(checkpoint_path, os.PathLike) else checkpoint_path
+    checkpoint = load(path, map_location)
     if hparams_file is not None:
         overrides = {**load_hparams_file(hparams_file), **overrides}
     hparams, left_out = decode(checkpoint, hparams_key, overrides)
@@ -278,22 +283,6 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
             f"or pass the missing ones: {cls.__name__}.load_from_checkpoint(path, name=value)."
         ) from exc
     return obj, checkpoint
-
-
-def _read(checkpoint_path: Any, map_location: Any) -> dict[str, Any]:
-    path = os.fspath(checkpoint_path) if isinstance(checkpoint_path, os.PathLike) else checkpoint_path
-    if isinstance(path, str) and "://" in path and not path.startswith("file://"):
-        try:
-            import fsspec
-        except ImportError as exc:
-            raise CheckpointError(
-                f"Reading {path!r} needs fsspec: pip install lit-checkpoint (it brings fsspec)."
-            ) from exc
-        with fsspec.open(path, "rb") as f:
-            return load(f, map_location)
-    if isinstance(path, str) and path.startswith("file://"):
-        path = path[len("file://"):]
-    return load(path, map_location)
 
 
 # ------------------------------------------------------------------------------------------

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 
+#: The loop state a checkpoint keeps (``trainer.state``'s fields), under ``"loops"``: the
+#: epoch's position and, mid-epoch, how many of its batches are done and what decided its order.
+LOOP_FIELDS = ("batches_that_stepped", "epoch_completed", "epoch_batches_done", "epoch_batches_total",
+               "total_batches_seen", "epoch_rng")
+
+
 def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, weights_only: bool = False) -> dict[str, Any]:
     """What a checkpoint holds: the weights, the loops' position, hyperparameters and, unless ``weights_only``,
     the random state, the optimizers, schedulers, callbacks, datamodule and precision plugin state, and what
@@ -37,26 +43,15 @@ def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, wei
         "global_step": trainer.global_step,
         "lit_version": __version__,
         # Which experiment and job wrote it: ckpt_path="last" resumes only checkpoints of this run's lineage.
-        "lineage": lineage.entry(lineage_record, module),
+        "lineage": lineage_record if lineage_record is not None else lineage.record(module),
         "state_dict": module.state_dict(),
         **checkpoint_entries(module.hparams, "hyper_parameters"),
-        "loops": {
-            "batches_that_stepped": trainer.state.batches_that_stepped,
-            "epoch_completed": trainer.state.epoch_completed,
-            # Mid-epoch: how many of this epoch's batches are done, and what decided its order.
-            "epoch_batches_done": trainer.state.epoch_batches_done,
-            "epoch_batches_total": trainer.state.epoch_batches_total,
-            "total_batches_seen": trainer.state.total_batches_seen,
-            "epoch_rng": trainer.state.epoch_rng,
-        },
+        "loops": {name: getattr(trainer.state, name) for name in LOOP_FIELDS},
     }
     if trainer.datamodule is not None and trainer.datamodule.hparams:
         checkpoint.update(checkpoint_entries(trainer.datamodule.hparams, "datamodule_hyper_parameters"))
     if not weights_only:
-        checkpoint["rng_states"] = capture_rng()
-        checkpoint["optimizer_states"] = [opt.state_dict() for opt in trainer.optimizers]
-        checkpoint["optimizer_types"] = optimizer_types(trainer.optimizers)  # lit's: names a mismatch on resume
-        checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in trainer.lr_scheduler_configs]
+        checkpoint.update(training_state(trainer))
         checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in trainer.callbacks if cb.state_dict()}
         if trainer.datamodule is not None:
             checkpoint["datamodule"] = trainer.datamodule.state_dict()
@@ -73,6 +68,28 @@ def checkpoint_dict(trainer: Trainer, lineage_record: dict[str, Any] | None, wei
             if adapter is not None:
                 trainer.plugin_manager.unregister(adapter)
     return checkpoint
+
+
+def training_state(trainer: Trainer) -> dict[str, Any]:
+    """What training changes besides the weights, as a checkpoint stores it: the random state, the
+    optimizers (and their classes, which name a mismatch on resume) and the schedulers.
+    ``restore_training_state`` puts it back (``Trial`` takes and restores it too)."""
+    return {
+        "rng_states": capture_rng(),
+        "optimizer_states": [opt.state_dict() for opt in trainer.optimizers],
+        "optimizer_types": optimizer_types(trainer.optimizers),
+        "lr_schedulers": [config.scheduler.state_dict() for config in trainer.lr_scheduler_configs],
+    }
+
+
+def restore_training_state(trainer: Trainer, state: dict[str, Any], source: str) -> None:
+    """Put ``training_state``'s optimizer and scheduler states back (an optimizer of another class is an error).
+
+    The random state is the caller's to restore: a mid-epoch resume puts it back only after replaying the epoch.
+    """
+    restore_optimizers(trainer.optimizers, state, source)
+    for config, scheduler_state in zip(trainer.lr_scheduler_configs, state.get("lr_schedulers", [])):
+        config.scheduler.load_state_dict(scheduler_state)
 
 
 def resolve_ckpt_path(trainer: Trainer, ckpt_path: Any, fn: TrainerFn, model_given: bool, fit_ran: bool) -> str | None:
@@ -119,9 +136,7 @@ def restore(trainer: Trainer, ckpt_path: str, fn: TrainerFn) -> None:
             f"training. Load the weights with {type(module).__name__}.load_from_checkpoint(path) and call fit() "
             "without ckpt_path, or resume from a full checkpoint."
         )
-    restore_optimizers(trainer.optimizers, checkpoint, f"Checkpoint {ckpt_path!r}")
-    for config, state in zip(trainer.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
-        config.scheduler.load_state_dict(state)
+    restore_training_state(trainer, checkpoint, f"Checkpoint {ckpt_path!r}")
     for cb in trainer.callbacks:
         if cb.state_key in checkpoint.get("callbacks", {}):
             cb.load_state_dict(checkpoint["callbacks"][cb.state_key])

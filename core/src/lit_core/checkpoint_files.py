@@ -17,8 +17,9 @@ What every writer of lit checkpoints shares (lit-core's default local writer, li
   records' CRC32 checked. Bytes that are no torch checkpoint at all are "not a checkpoint".
   Checking reads the file once: about 30 ms per 100 MB on the development machine, against
   ``torch.load``'s own 60 ms (``benchmarks/checkpoint.py``).
-* ``temporary_path`` / ``is_stale``: temporary names carry the writer's process id and host, so
-  cleaning up after a killed run never deletes the temporary file of a run still writing.
+* ``temporary_path``: temporary names carry the writer's process id and host,
+  ``.<name>.pid<process id>-<host>-<random>.tmp``, so that cleaning up after a killed run
+  (lit-checkpoint's ``ModelCheckpoint`` does) never deletes the temporary file of a run still writing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import pickle
 import re
 import socket
 import struct
-import time
 import uuid
 import zipfile
 import zlib
@@ -108,10 +108,7 @@ def _no_space_cause(exc: BaseException | None) -> OSError | None:
 
 def no_space(path: str, cause: OSError) -> CheckpointError:
     """The error for a save that found the disk (or the quota) full."""
-    if not path:
-        folder = "the checkpoint folder"
-    else:
-        folder = path.rstrip("/").rsplit("/", 1)[0] if "://" in path else os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(path)) if path else "the checkpoint folder"
     return CheckpointError(
         f"Could not save checkpoint {path!r}: no space left on {folder} ({os.strerror(cause.errno)}). Nothing was "
         "replaced: the previous checkpoints are intact. Free some space, or save elsewhere (ModelCheckpoint(dirpath=...), "
@@ -161,47 +158,16 @@ def fsync_folder(folder: str) -> None:
 # ------------------------------------------------------------------------------------------
 
 _HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname().split(".")[0])[:32] or "host"
-_OWNED = re.compile(r"\.pid(\d+)-([A-Za-z0-9]*)-[0-9a-f]{8}\.tmp$")
-#: A temporary file whose owner cannot be asked (another host, or an older lit's name) counts as
-#: abandoned once unmodified this long: a live writer writes (and so touches it) far more often.
-STALE_AFTER_S = 3600.0
 
 
 def temporary_path(path: str) -> str:
     """The hidden name, beside ``path``, that a write uses until it is renamed over ``path``.
 
     ``.<name>.pid<process id>-<host>-<random>.tmp``: who owns it can be told from the name.
+    ``path`` is a local path (lit-checkpoint names the temporary files of URLs the same way).
     """
-    if "://" in path:
-        head, _, name = path.rstrip("/").rpartition("/")
-    else:
-        head, name = os.path.split(path)
-    tag = f".{name}.pid{os.getpid()}-{_HOST}-{uuid.uuid4().hex[:8]}.tmp"
-    return f"{head}/{tag}" if "://" in path else os.path.join(head, tag)
-
-
-def is_stale(name: str, modified: float, now: float | None = None) -> bool:
-    """Whether temporary file ``name`` (last written at ``modified``) was left by a writer that is gone.
-
-    Written by a process of this host: stale when that process no longer exists. Otherwise
-    (another host, or a name without an owner): stale when unmodified for ``STALE_AFTER_S``.
-    """
-    owner = _OWNED.search(name)
-    if owner is not None and owner.group(2) == _HOST:
-        return not _alive(int(owner.group(1)))
-    return (time.time() if now is None else now) - modified > STALE_AFTER_S
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True  # this process may be writing it now (a background save)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    return True
+    head, name = os.path.split(path)
+    return os.path.join(head, f".{name}.pid{os.getpid()}-{_HOST}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 # ------------------------------------------------------------------------------------------
@@ -340,6 +306,15 @@ def _check_records(f: BinaryIO, records: list[_Record], name: str) -> None:
             raise _corrupt(name, f"record {record.name!r} does not match its CRC32")
 
 
+def truncated(name: Any, why: str) -> CheckpointError:
+    """The error for a file that ends early or is no torch archive (``why``: what the reader said)."""
+    return CheckpointError(
+        f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint ({why}). A partly "
+        "written file comes from a copy that was interrupted: lit's own writes are atomic, so take the previous "
+        "checkpoint (e.g. ckpt_path='last') or copy the file again."
+    )
+
+
 def _verify_records_only(f: BinaryIO, name: str) -> None:
     """A zip checkpoint without lit's checksum (Lightning's, older lit's): check each record's CRC32.
 
@@ -348,11 +323,7 @@ def _verify_records_only(f: BinaryIO, name: str) -> None:
     try:
         records = _records(f)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
-        raise CheckpointError(
-            f"Could not read checkpoint {name!r}: the file is truncated or is not a torch checkpoint (a damaged zip "
-            f"archive: {exc}). A partly written file comes from a copy that was interrupted: lit's own writes are "
-            "atomic, so take the previous checkpoint (e.g. ckpt_path='last') or copy the file again."
-        ) from exc
+        raise truncated(name, f"a damaged zip archive: {exc}") from exc
     if any(record.crc for record in records):
         _check_records(f, records, name)
 

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .checkpoint import capture_rng, restore_rng
+from .checkpoint import restore_rng
+from .checkpoint_contents import restore_training_state, training_state
 from .exceptions import MisconfigurationException
 from .hot_path import bind as bind_hot_path
 from .metrics import MetricStore
@@ -87,16 +88,13 @@ class Trial:
         module = trainer.lightning_module
         pm = trainer.plugin_manager
         self._registered = list(pm.list_name_plugin())
-        self._flags = {name: getattr(trainer, name) for name in FLAGS}
-        self._state = {name: getattr(trainer, name) for name in _STATE}
+        self._attributes = {name: getattr(trainer, name) for name in (*FLAGS, *_STATE)}
         # The loop state as a whole (a trial's fit loop sets its own loss check: the run's saves check the run's loss).
         self._loop_state = copy.copy(trainer.state)
         self._loop_state.logged_metrics = dict(trainer.state.logged_metrics)  # the trial's loop updates the dict
-        self._rng = capture_rng()
         self._training = module.training
-        self._weights = _cpu_clone(module.state_dict())
-        self._optimizers = [_cpu_clone(opt.state_dict()) for opt in trainer.optimizers]
-        self._schedulers = [_cpu_clone(c.scheduler.state_dict()) for c in trainer.lr_scheduler_configs]
+        # What a checkpoint would hold of the run, in memory (tensors cloned to the CPU).
+        self._saved = _cpu_clone({"state_dict": module.state_dict(), **training_state(trainer)})
         for name, value in self.flags.items():
             setattr(trainer, name, value)
         trainer.optimizers = list(trainer.optimizers)
@@ -124,18 +122,13 @@ class Trial:
         trainer = self.trainer
         module = trainer.lightning_module
         pm = trainer.plugin_manager
-        for name, value in self._flags.items():
-            setattr(trainer, name, value)
-        for name, value in self._state.items():
+        for name, value in self._attributes.items():
             setattr(trainer, name, value)
         for f in dataclasses.fields(trainer.state):
             setattr(trainer.state, f.name, getattr(self._loop_state, f.name))
-        module.load_state_dict(self._weights)
-        for opt, state in zip(trainer.optimizers, self._optimizers):
-            opt.load_state_dict(state)  # torch moves the state to the parameters' device
-        for config, state in zip(trainer.lr_scheduler_configs, self._schedulers):
-            config.scheduler.load_state_dict(state)
-        restore_rng(self._rng)
+        module.load_state_dict(self._saved["state_dict"])
+        restore_training_state(trainer, self._saved, "Trial")  # torch moves optimizer state to the parameters' device
+        restore_rng(self._saved["rng_states"])
         module.train(self._training)
         # Everything back in its original registration order: pluggy calls hooks by that order.
         for name, plugin in list(pm.list_name_plugin()):
@@ -197,8 +190,6 @@ def reload_dataloaders(trainer: Trainer) -> None:
         return
     kind = {"validate": "val", "test": "test", "predict": "predict"}[fn]
     loaders = trainer.fetch_dataloaders(kind)
-    if kind == "predict":
-        trainer.predict_dataloaders = loaders
-        return
-    setattr(trainer, "val_dataloaders" if kind == "val" else "test_dataloaders", loaders)
-    trainer.state.eval_loaders = loaders
+    setattr(trainer, f"{kind}_dataloaders", loaders)
+    if kind != "predict":
+        trainer.state.eval_loaders = loaders

@@ -224,7 +224,7 @@ class AsyncCheckpointIO(CheckpointIO):
 def async_checkpoint_io(trainer: lit.Trainer) -> AsyncCheckpointIO | None:
     """The ``AsyncCheckpointIO`` writing ``trainer``'s checkpoints, or ``None`` when they are written synchronously.
 
-    Asked through the ``lit_checkpoint_io`` service hook, which every ``CheckpointIO`` answers.
+    Asked through the ``lit_checkpoint_io`` service hook (``strategy.checkpoint_io``), which every ``CheckpointIO`` answers.
     """
-    service = trainer.plugin_manager.hook.lit_checkpoint_io(trainer=trainer)
+    service = trainer.strategy.checkpoint_io
     return service if isinstance(service, AsyncCheckpointIO) else None

@@ -7,7 +7,7 @@ them. A ``CheckpointIO`` is a lit hook plugin too: its ``lit_save_checkpoint`` a
 so every ``trainer.save_checkpoint``, every ``ModelCheckpoint`` save and every ``ckpt_path=``
 load goes through it; ``ModelCheckpoint`` removes the checkpoints it displaces (top-k) with
 ``remove_checkpoint``. Each answers lit's ``lit_checkpoint_io`` service hook with itself, in the
-order its ``lit_save_checkpoint`` runs: ``checkpoint_io_service(trainer)`` is the one that writes
+order its ``lit_save_checkpoint`` runs: ``trainer.strategy.checkpoint_io`` is the one that writes
 the next checkpoint, found without scanning the plugin manager.
 
 Without one, lit's hook chain does the same work (lit-core's atomic local writer, lit-checkpoint's
@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
+from lit_core.plugin_api import checkpoint_files, load_checkpoint
 
 from . import io
 
@@ -83,24 +84,16 @@ class TorchCheckpointIO(CheckpointIO):
         path = str(path)
         local = io.local_path(path)
         if local is not None:
-            io.save_local(checkpoint, local)
+            checkpoint_files.atomic_save(checkpoint, local)  # the kernel's atomic writer, with lit's checksum
         else:
             io.save(checkpoint, path)
 
     def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
-        from lit_core.plugin_api import load_checkpoint as load
-
-        path = str(path)
-        local = io.local_path(path)
-        return load(local, map_location) if local is not None else io.load(path, map_location)
+        local = io.local_path(str(path))
+        return load_checkpoint(local if local is not None else str(path), map_location)
 
     def remove_checkpoint(self, path: str | os.PathLike) -> None:
         io.remove(str(path))
-
-
-def checkpoint_io_service(trainer: lit.Trainer) -> CheckpointIO | None:
-    """The ``CheckpointIO`` that writes ``trainer``'s next checkpoint (``lit_checkpoint_io``), or ``None`` (lit's hook chain)."""
-    return trainer.plugin_manager.hook.lit_checkpoint_io(trainer=trainer)
 
 
 def active_checkpoint_io(trainer: lit.Trainer) -> CheckpointIO | None:
@@ -110,7 +103,7 @@ def active_checkpoint_io(trainer: lit.Trainer) -> CheckpointIO | None:
     """
     from .async_save import AsyncCheckpointIO
 
-    service = checkpoint_io_service(trainer)
+    service = trainer.strategy.checkpoint_io  # the lit_checkpoint_io service's answer
     if isinstance(service, AsyncCheckpointIO):
         if service.checkpoint_io is not None:
             return service.checkpoint_io

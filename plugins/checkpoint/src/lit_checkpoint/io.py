@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import lit_core as lit
-from lit_core.plugin_api import checkpoint_files
+from lit_core.plugin_api import checkpoint_files, load_checkpoint
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -164,20 +166,59 @@ def is_writable(path: str) -> bool:
     return os.path.isdir(probe) and os.access(probe, os.W_OK | os.X_OK)
 
 
-def _temporary_name(path: str) -> str:
-    """A hidden name beside ``path`` for a write that is renamed over it once complete (owner pid and host in it)."""
-    return checkpoint_files.temporary_path(path)
-
-
 def _replace_local(tmp: str, target: str) -> None:
     os.replace(tmp, target)
     checkpoint_files.fsync_folder(os.path.dirname(os.path.abspath(target)))
 
 
+def temporary_path(path: str) -> str:
+    """The hidden name beside ``path`` (a local path or a URL) that a write uses until it is renamed over ``path``.
+
+    ``.<name>.pid<process id>-<host>-<random>.tmp``, as ``lit_core.checkpoint_files.temporary_path``
+    names those of local files: who owns it can be told from the name.
+    """
+    if protocol(path) is None:
+        return checkpoint_files.temporary_path(path)
+    head, _, name = path.rstrip("/").rpartition("/")
+    return f"{head}/{checkpoint_files.temporary_path(name)}"
+
+
+_OWNED = re.compile(r"\.pid(\d+)-([A-Za-z0-9]*)-[0-9a-f]{8}\.tmp$")
+#: This host as the kernel's temporary names spell it (``lit_core.checkpoint_files.temporary_path``).
+_HOST = _OWNED.search(checkpoint_files.temporary_path("probe")).group(2)  # type: ignore[union-attr]
+#: A temporary file whose owner cannot be asked (another host, or an older lit's name) counts as
+#: abandoned once unmodified this long: a live writer writes (and so touches it) far more often.
+STALE_AFTER_S = 3600.0
+
+
+def is_stale(name: str, modified: float, now: float | None = None) -> bool:
+    """Whether temporary file ``name`` (last written at ``modified``) was left by a writer that is gone.
+
+    Written by a process of this host: stale when that process no longer exists. Otherwise
+    (another host, or a name without an owner): stale when unmodified for ``STALE_AFTER_S``.
+    """
+    owner = _OWNED.search(name)
+    if owner is not None and owner.group(2) == _HOST:
+        return not _alive(int(owner.group(1)))
+    return (time.time() if now is None else now) - modified > STALE_AFTER_S
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process may be writing it now (a background save)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
 def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
     """Delete the temporary files (``.<name><extension>.*.tmp``) that killed writers left in ``folder``.
 
-    Only those whose writer is gone (``lit_core.checkpoint_files.is_stale``): the temporary
+    Only those whose writer is gone (``is_stale``): the temporary
     file of another run still writing to this folder is left alone. Returns the names deleted.
     """
     removed = []
@@ -189,7 +230,7 @@ def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
             written = modified(path)
         except FileNotFoundError:
             continue  # renamed into place meanwhile
-        if checkpoint_files.is_stale(name, written):
+        if is_stale(name, written):
             remove(path)
             removed.append(name)
     return removed
@@ -197,7 +238,7 @@ def remove_stale_temporaries(folder: str, extension: str) -> list[str]:
 
 def copy(source: str, target: str) -> None:
     """Copy file ``source`` to ``target`` on the same filesystem, renamed into place once written."""
-    tmp = _temporary_name(target)
+    tmp = temporary_path(target)
     local_source, local_tmp, local_target = local_path(source), local_path(tmp), local_path(target)
     if local_source is not None and local_tmp is not None and local_target is not None:
         try:
@@ -229,7 +270,7 @@ def link_or_copy(target: str, link: str) -> bool:
     """
     local_target, local_link = local_path(target), local_path(link)
     if local_target is not None and local_link is not None:
-        tmp = local_path(_temporary_name(link))
+        tmp = local_path(temporary_path(link))
         assert tmp is not None
         try:
             os.symlink(os.path.relpath(local_target, os.path.dirname(local_link)), tmp)
@@ -246,21 +287,12 @@ def link_or_copy(target: str, link: str) -> bool:
     return False
 
 
-def save_local(checkpoint: dict[str, Any], path: str) -> None:
-    """Write ``checkpoint`` to local ``path``: a temporary file beside it, fsync, rename, fsync of the folder.
-
-    The file carries lit's checksum and gets the mode a plain write would (see
-    ``lit_core.checkpoint_files.atomic_save``).
-    """
-    checkpoint_files.atomic_save(checkpoint, path)
-
-
 def save(checkpoint: dict[str, Any], url: str) -> None:
     """Write ``checkpoint`` to URL ``url``: serialized in memory (with lit's checksum), written under a temporary name, moved."""
     buffer = io.BytesIO()
     checkpoint_files.write(checkpoint, buffer, url)
     fs, inner = filesystem(url)
-    _, inner_tmp = filesystem(_temporary_name(url))
+    _, inner_tmp = filesystem(temporary_path(url))
     makedirs(parent(url))
     try:
         with fs.open(inner_tmp, "wb") as f:
@@ -269,17 +301,6 @@ def save(checkpoint: dict[str, Any], url: str) -> None:
     finally:
         if fs.exists(inner_tmp):
             fs.rm(inner_tmp)
-
-
-def load(url: str, map_location: Any) -> dict[str, Any]:
-    """Read a checkpoint from URL ``url`` with ``torch.load(weights_only=True)`` (the kernel's checks)."""
-    from lit_core.plugin_api import load_checkpoint
-
-    fs, inner = filesystem(url)
-    if not fs.isfile(inner):
-        raise FileNotFoundError(f"Checkpoint {url!r} does not exist (or is not a file): check ckpt_path.")
-    with fs.open(inner, "rb") as f:
-        return load_checkpoint(f, map_location)
 
 
 #: The plugin name ``FsspecCheckpointIO.ensure_registered`` registers it under, once per trainer.
@@ -314,7 +335,7 @@ class FsspecCheckpointIO:
             return None
         if local is not None:
             return trainer.plugin_manager.hook.lit_load_checkpoint(trainer=trainer, path=local, map_location=map_location)
-        return load(path, map_location)
+        return load_checkpoint(path, map_location)  # the kernel reads URLs through fsspec
 
     @classmethod
     def ensure_registered(cls, trainer: lit.Trainer) -> None:

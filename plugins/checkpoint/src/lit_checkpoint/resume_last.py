@@ -12,19 +12,28 @@ hyperparameters) is compared with the module about to train:
   torchrun run id after a restart) wins over a twin run's, then the newest.
 
 A file the user names (``ckpt_path="path/last.ckpt"``) is loaded as given.
+
+>>> import torch
+>>> class Net(torch.nn.Module):
+...     hparams = {"lr": 0.5}
+>>> differences({"hyper_parameters": {"lr": 0.1}, "lineage": {"module": lineage.record(Net())["module"]}}, Net())
+['hyperparameter lr: 0.1 in the checkpoint, 0.5 now']
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 
 import lit_core as lit
-from lit_core.plugin_api import lineage, rank_zero_warn
+from lit_core.plugin_api import lineage, load_checkpoint, rank_zero_warn
 
 from . import io
+
+#: How many differences a message lists before "and N more".
+_SHOWN = 4
 
 
 def newest_of_this_run(trainer: lit.Trainer, paths: Sequence[str], version_of: Callable[[str], int]) -> str | None:
@@ -43,17 +52,65 @@ def newest_of_this_run(trainer: lit.Trainer, paths: Sequence[str], version_of: C
     skipped: list[tuple[str, list[str]]] = []
     for path in ordered:
         saved = _saved_entries(path)
-        problems = lineage.differences(saved, module) if saved is not None else []
+        problems = differences(saved, module) if saved is not None else []
         if problems:
             skipped.append((path, problems))
             continue
-        if job is None or (saved is not None and lineage.saved_job(saved) == job):
+        saved_lineage = saved.get("lineage") if saved is not None else None
+        if job is None or (isinstance(saved_lineage, Mapping) and saved_lineage.get("job") == job):
             chosen = path
             break
         newest = newest or path  # of this experiment but another job: taken if this job wrote none
     chosen = chosen or newest
     _warn_skipped(skipped, chosen, ordered, type(module).__name__)
     return chosen
+
+
+def differences(checkpoint: Mapping[str, Any], module: Any) -> list[str]:
+    """How the experiment that saved ``checkpoint`` differs from ``module``: its class, then each hyperparameter.
+
+    Empty when they match. A checkpoint without a ``lineage`` entry (older lit, Lightning) is
+    compared on its hyperparameters only; one whose entry has no ``hparams`` (an older lit's, which
+    left them out when equal to the saved ones) on its ``hyper_parameters``.
+    """
+    found: list[str] = []
+    saved_lineage = checkpoint.get("lineage")
+    saved_lineage = saved_lineage if isinstance(saved_lineage, Mapping) else {}
+    now = lineage.record(module)
+    saved_class, current = saved_lineage.get("module"), now["hparams"]
+    if saved_class is not None and saved_class != now["module"]:
+        found.append(f"module class: {saved_class} in the checkpoint, {now['module']} now")
+    saved = saved_lineage.get("hparams")
+    saved = saved if saved is not None else checkpoint.get("hyper_parameters") or {}
+    for name in sorted(set(saved) | set(current), key=str):
+        if name not in current:
+            found.append(f"hyperparameter {name}: {_short(saved[name])} in the checkpoint, absent now")
+        elif name not in saved:
+            found.append(f"hyperparameter {name}: absent in the checkpoint, {_short(current[name])} now")
+        elif not _same(saved[name], current[name]):
+            found.append(f"hyperparameter {name}: {_short(saved[name])} in the checkpoint, {_short(current[name])} now")
+    if len(found) > _SHOWN:
+        found[_SHOWN:] = [f"and {len(found) - _SHOWN} more"]
+    return found
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of stored hyperparameter values: tensors by value, containers item by item."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    try:
+        return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
+    except Exception:  # a value whose == raises or is not a truth value: compare what it prints
+        return repr(a) == repr(b)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _saved_entries(path: str) -> dict[str, Any] | None:
@@ -66,7 +123,7 @@ def _saved_entries(path: str) -> dict[str, Any] | None:
         if local is not None:
             checkpoint = torch.load(local, map_location="cpu", weights_only=True, mmap=True)
         else:
-            checkpoint = io.load(path, map_location="cpu")
+            checkpoint = load_checkpoint(path, map_location="cpu")
     except Exception:  # any unreadable file: reported by the load that follows, which explains each case
         return None
     return checkpoint if isinstance(checkpoint, dict) else None
