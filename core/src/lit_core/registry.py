@@ -310,17 +310,6 @@ class PluginManager(pluggy.PluginManager):
 
         return call
 
-    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
-        """pluggy's answer, remembered per module: every ``Trainer`` reads ``lit_core.hookspecs`` anew."""
-        per_namespace = _SPEC_OPTS.get(module_or_class)
-        if per_namespace is None:
-            per_namespace = _SPEC_OPTS[module_or_class] = {}
-        try:
-            return per_namespace[name]
-        except KeyError:
-            opts = per_namespace[name] = super().parse_hookspec_opts(module_or_class, name)
-            return opts
-
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         """pluggy's answer, remembered per class for attributes the class defines.
 
@@ -376,8 +365,6 @@ class PluginManager(pluggy.PluginManager):
 
 #: ``parse_hookimpl_opts`` per class: attribute name -> pluggy's options (``None``: not a hook).
 _IMPL_OPTS: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
-#: ``parse_hookspec_opts`` per hookspec module or class: name -> pluggy's options (``None``: not a spec).
-_SPEC_OPTS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _instance_dict(plugin: Any) -> Any:
