@@ -343,12 +343,7 @@ class PluginManager(pluggy.PluginManager):
         try:
             return super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
-            label = name or type(plugin).__name__
-            detail = " ".join(str(exc).split())
-            raise PluginError(
-                f"Plugin {label!r} from {distribution_of(plugin)} does not fit lit's hooks: {detail}. "
-                "See lit_core.hookspecs for each hook's argument names."
-            ) from exc
+            raise _misfit(exc, name or type(plugin).__name__, "does not fit lit's hooks", "each hook's argument names") from exc
 
     def get_plugins(self) -> list[Any]:  # type: ignore[override]
         """Every registered plugin, in registration order (a list: adapter plugins are not hashable)."""
@@ -359,12 +354,13 @@ class PluginManager(pluggy.PluginManager):
         try:
             super().check_pending()
         except pluggy.PluginValidationError as exc:
-            plugin = exc.plugin
-            detail = " ".join(str(exc).split())
-            raise PluginError(
-                f"Plugin {type(plugin).__name__!r} from {distribution_of(plugin)} implements a hook "
-                f"lit does not have: {detail}. See lit_core.hookspecs for the hook names."
-            ) from exc
+            raise _misfit(exc, type(exc.plugin).__name__, "implements a hook lit does not have", "the hook names") from exc
+
+
+def _misfit(exc: pluggy.PluginValidationError, label: str, problem: str, see: str) -> PluginError:
+    """pluggy's validation error as lit's: which plugin, from which distribution, what is wrong, where to look."""
+    detail = " ".join(str(exc).split())
+    return PluginError(f"Plugin {label!r} from {distribution_of(exc.plugin)} {problem}: {detail}. See lit_core.hookspecs for {see}.")
 
 
 #: ``parse_hookimpl_opts`` per class: attribute name -> pluggy's options (``None``: not a hook).

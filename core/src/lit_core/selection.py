@@ -167,13 +167,9 @@ class PluginSelection:
                 )
             return self.resolve("accelerator", value)
         names = ["cpu"] if registry.autoload_disabled() else list(registry.installed("accelerator"))
-        candidates = []
-        for name in names:
-            if name in self.disabled:
-                continue
-            cls = registry.usable_for_auto("accelerator", name)  # a broken third-party one is skipped, with a warning
-            if cls is not None:
-                candidates.append((cls.priority, name == "cpu", name))
+        # A broken third-party accelerator is skipped, with a warning (``usable_for_auto``).
+        usable = {name: registry.usable_for_auto("accelerator", name) for name in names if name not in self.disabled}
+        candidates = [(cls.priority, name == "cpu", name) for name, cls in usable.items() if cls is not None]
         if not candidates and "cpu" not in self.disabled:
             return self.resolve("accelerator", "cpu")  # raises what keeps lit-core's cpu from running
         if not candidates:
