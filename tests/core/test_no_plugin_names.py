@@ -25,9 +25,8 @@ CORE = REPO / "core" / "src" / "lit_core"
 PLUGIN_GROUPS = ("lit.accelerators", "lit.strategies", "lit.loggers", "lit.callbacks")
 
 #: Literals that equal a plugin name and mean something else, with why (file, value): count.
-NOT_PLUGIN_NAMES = {
-    # the argument name of Lightning's on_save_checkpoint(checkpoint) / on_load_checkpoint(checkpoint)
-    ("builtins/adapters.py", "checkpoint"): 2,
+NOT_PLUGIN_NAMES: dict[tuple[str, str], int] = {
+    # (none left: builtins/adapters.py reads on_save_checkpoint(checkpoint)'s argument names from the hookspecs)
 }
 
 

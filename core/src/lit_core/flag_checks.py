@@ -39,6 +39,11 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[0] in 'AEIOU' else 'a'} {noun}"
 
 
+def _names_plugin(value: Any, base: type) -> bool:
+    """A plugin name, a ``base`` subclass or an instance of one (which names are installed is checked later)."""
+    return isinstance(value, (str, base)) or (inspect.isclass(value) and issubclass(value, base))
+
+
 def _int_at_least(low: int, meaning: str = "", optional: bool = False) -> Callable[[str, Any], None]:
     """A rule: an int >= ``low`` (``None`` too when ``optional``); a wrong type is also a ``TypeError``."""
     allowed = f"an int >= {low}{f' ({meaning})' if meaning else ''}{', or None' if optional else ''}"
@@ -80,11 +85,11 @@ def check_batch_limit(name: str, value: Any) -> None:
     )
 
 
-def _plugin_choice(base: type, example: str, nullable: bool = True) -> Callable[[str, Any], None]:
-    """A rule for ``accelerator=`` / ``strategy=``: a name, a ``base`` subclass or an instance of one."""
+def _plugin_choice(base: type, example: str) -> Callable[[str, Any], None]:
+    """A rule for ``accelerator=`` / ``strategy=``: a name, a ``base`` subclass or an instance of one (or ``None``)."""
 
     def rule(name: str, value: Any) -> None:
-        if isinstance(value, (str, base)) or (inspect.isclass(value) and issubclass(value, base)) or (nullable and value is None):
+        if value is None or _names_plugin(value, base):
             return
         raise MisconfigurationTypeError(
             f"{name}={value!r}: give a name such as {example}, {_a(base.__name__)} subclass or an instance of one."
@@ -94,8 +99,8 @@ def _plugin_choice(base: type, example: str, nullable: bool = True) -> Callable[
 
 
 def _precision(name: str, value: Any) -> None:
-    if isinstance(value, (str, Precision)) or _is_int(value) or (inspect.isclass(value) and issubclass(value, Precision)):
-        return  # which names are installed is checked when the precision plugin is chosen
+    if _is_int(value) or _names_plugin(value, Precision):
+        return
     raise MisconfigurationValueError(
         f"{name}={value!r}: give a name such as '32-true', '16-mixed' or 'bf16-mixed', one of the ints 16, 32 or 64, "
         "or a Precision plugin."
@@ -105,13 +110,10 @@ def _precision(name: str, value: Any) -> None:
 def _one_or_list(base: type, extra: str, bools: bool = False) -> Callable[[str, Any], None]:
     """A rule for ``logger=`` / ``callbacks=``: a name, a ``base`` subclass or instance, or a list of them."""
 
-    def item_ok(item: Any) -> bool:
-        return isinstance(item, (str, base)) or (inspect.isclass(item) and issubclass(item, base))
-
     def rule(name: str, value: Any) -> None:
-        if value is None or (bools and isinstance(value, bool)) or item_ok(value):
+        if value is None or (bools and isinstance(value, bool)) or _names_plugin(value, base):
             return
-        if isinstance(value, (list, tuple)) and all(item_ok(item) for item in value):
+        if isinstance(value, (list, tuple)) and all(_names_plugin(item, base) for item in value):
             return
         raise MisconfigurationTypeError(
             f"{name}={value!r}: give a name, {_a(base.__name__)} subclass or instance, or a list of them{extra}."
@@ -196,12 +198,6 @@ def _num_nodes(name: str, value: Any) -> None:
         raise MisconfigurationValueError(f"{name}={value!r} must be a positive int (the number of machines).")
 
 
-def _check_val_every_n_epoch(name: str, value: Any) -> None:
-    if value is not None and (not _is_int(value) or value < 1):
-        kind = MisconfigurationException if _is_int(value) else MisconfigurationTypeError
-        raise kind(f"{name}={value!r} must be an int >= 1, or None to count validation batches across epochs.")
-
-
 def _gradient_clip_val(name: str, value: Any) -> None:
     if value is None:
         return
@@ -255,7 +251,7 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "limit_predict_batches": check_batch_limit,
     "overfit_batches": check_batch_limit,
     "val_check_interval": check_batch_limit,
-    "check_val_every_n_epoch": _check_val_every_n_epoch,
+    "check_val_every_n_epoch": _int_at_least(1, "None: count validation batches across epochs", optional=True),
     "num_sanity_val_steps": _int_at_least(-1, "-1: all batches", optional=True),
     "log_every_n_steps": _int_at_least(0, "0: only at epoch ends", optional=True),
     "enable_checkpointing": _flag(optional=True),

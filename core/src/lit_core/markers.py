@@ -1,7 +1,7 @@
 """The pluggy markers for lit: ``@lit.hookspec`` declares a hook, ``@lit.hookimpl`` implements one.
 
 Also ``function_factory``: how lit compiles the small functions that stand in for hook
-implementations and callers (adapter trampolines, fast callers).
+implementations (the adapter's trampolines, ``lit_core.builtins.adapters``).
 """
 
 from __future__ import annotations

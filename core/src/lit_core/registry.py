@@ -24,7 +24,7 @@ import pluggy
 
 from . import first_party, hookspecs, namespace
 from .exceptions import PluginError, UnknownPluginError
-from .markers import PROJECT, function_factory
+from .markers import PROJECT
 from .rank_zero import rank_zero_warn
 
 #: kind -> entry-point group.
@@ -100,22 +100,13 @@ def installed(kind: str) -> dict[str, PluginEntry]:
     A name that several distributions register maps to the first one's entry, holding the
     others as ``rivals``. One distribution found twice (the same folder twice on ``sys.path``,
     or a copy in another) counts once: ``importlib.metadata`` keeps the first of each name.
+    The scan is ``namespace.claims``, the one reader of entry points.
     """
-    by_name: dict[str, dict[str, PluginEntry]] = {}
-    for ep in metadata.entry_points(group=GROUPS[kind]):
-        dist = ep.dist
-        distribution = dist.metadata["Name"] if dist else f"the entry point {ep.value!r}"
-        by_name.setdefault(ep.name, {}).setdefault(distribution, PluginEntry(
-            kind=kind,
-            name=ep.name,
-            value=ep.value,
-            distribution=distribution,
-            version=dist.version if dist else "?",
-            entry_point=ep,
-        ))
     found = {}
-    for name, by_dist in by_name.items():
-        first, *others = by_dist.values()
+    for name, claims in namespace.claims(GROUPS[kind]).items():
+        first, *others = (PluginEntry(kind, name, c.entry_point.value, c.distribution,
+                                      c.entry_point.dist.version if c.entry_point.dist else "?", c.entry_point)
+                          for c in claims)
         found[name] = dataclasses.replace(first, rivals=tuple(others)) if others else first
     return found
 
@@ -129,20 +120,15 @@ class RoleClaim:
     distribution: str
 
 
-@functools.cache
 def role_claims() -> tuple[RoleClaim, ...]:
     """Every role claim of the installed distributions (metadata only; ``lit_core.roles`` decides)."""
-    found: dict[tuple[str, str, str], RoleClaim] = {}
-    for ep in metadata.entry_points(group=ROLES_GROUP):
-        distribution = ep.dist.metadata["Name"] if ep.dist else f"the entry point {ep.value!r}"
-        found.setdefault((ep.name, ep.value, distribution), RoleClaim(ep.name, ep.value, distribution))
-    return tuple(found.values())
+    return tuple(RoleClaim(role, c.entry_point.value, c.distribution)
+                 for role, claims in namespace.claims(ROLES_GROUP).items() for c in claims)
 
 
 def refresh() -> None:
     """Forget what was discovered (after installing a distribution at run time, in tests)."""
     installed.cache_clear()
-    role_claims.cache_clear()
     _WARNED.clear()
     namespace.refresh()
 
@@ -255,7 +241,11 @@ def instantiate(obj: Any, what: str, defaults: dict[str, Any] | None = None) -> 
 
 @functools.lru_cache(maxsize=256)
 def _constructor_parameters(cls: type) -> Any:
-    """``inspect.signature(cls).parameters`` (empty when it has none): asked for each plugin of each ``Trainer``."""
+    """``inspect.signature(cls).parameters`` (empty when it has none): asked for each plugin of each ``Trainer``.
+
+    Remembered because reading a class's signature is slow: ``Trainer(barebones=True)`` took
+    1.1 ms without this, 0.85 ms with it (CPU time, this machine).
+    """
     try:
         return inspect.signature(cls).parameters
     except (TypeError, ValueError):
@@ -284,12 +274,20 @@ class PluginManager(pluggy.PluginManager):
         """A callable equivalent to ``self.hook.<name>(**kwargs)`` for the hot path.
 
         ``None`` when nobody implements the hook. Plain implementations (no wrappers) are called
-        directly, skipping pluggy's dispatch (~1.5 µs a call): one that takes every argument of
-        a ``firstresult`` hook as it is, else through a compiled trampoline that calls each in
-        pluggy's order with the arguments it takes and returns pluggy's result (the first
-        non-``None`` value for ``firstresult`` hooks, the list of non-``None`` values
-        otherwise). With a wrapper, or ``LIT_TRACE_HOOKS``, it is pluggy's own caller. Build it
-        after registration: it does not follow later ``register`` / ``unregister`` calls.
+        directly, skipping pluggy's dispatch: one that takes every argument of a ``firstresult``
+        hook as it is, else a loop that calls each in pluggy's order with the arguments it takes
+        and returns pluggy's result (the first non-``None`` value for ``firstresult`` hooks, the
+        list of non-``None`` values otherwise). With a wrapper, or ``LIT_TRACE_HOOKS``, it is
+        pluggy's own caller. Build it after registration: it does not follow later ``register`` /
+        ``unregister`` calls.
+
+        Why not pluggy's caller for every hook (``benchmarks/loop_cost.py``: null model, CPU time
+        per step over a raw loop, min of 9 rounds, two runs on a shared 2-core machine): it measured
+        +14.9 / +16.3 us/step default and +10.7 / +10.8 barebones; this, +7.6 / +8.0 and
+        +4.7 / +4.7. Inside the goals (<= 50 / <= 20) either way, but ``benchmarks/overhead.py``'s
+        ratio goal on a real model (<= 1.03x, last 1.011x / 1.014x) has less room than 8 us.
+        The compiled trampoline per hook (``exec``) that this loop replaced measured +6.8 / +7.3
+        and +4.3 / +5.0: not worth its code generation.
         """
         caller = getattr(self.hook, name)
         impls = caller.get_hookimpls()
@@ -302,20 +300,19 @@ class PluginManager(pluggy.PluginManager):
         if len(impls) == 1 and firstresult and set(impls[0].argnames) == set(spec_args):
             return impls[0].function  # it takes every argument by name already: call it as it is
         # pluggy calls the implementations last-registered first (tryfirst / trylast already sorted).
-        ordered = list(reversed(impls))
-        make = _fast_caller_factory(name, tuple(spec_args), tuple(tuple(impl.argnames) for impl in ordered), firstresult)
-        return make(*(impl.function for impl in ordered))
+        ordered = [(impl.function, impl.argnames) for impl in reversed(impls)]
 
-    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
-        """pluggy's answer, remembered per module: every ``Trainer`` reads ``lit_core.hookspecs`` anew."""
-        per_namespace = _SPEC_OPTS.get(module_or_class)
-        if per_namespace is None:
-            per_namespace = _SPEC_OPTS[module_or_class] = {}
-        try:
-            return per_namespace[name]
-        except KeyError:
-            opts = per_namespace[name] = super().parse_hookspec_opts(module_or_class, name)
-            return opts
+        def call(**kwargs: Any) -> Any:
+            results = []
+            for function, argnames in ordered:
+                result = function(*[kwargs[arg] for arg in argnames])
+                if result is not None:
+                    if firstresult:
+                        return result
+                    results.append(result)
+            return None if firstresult else results
+
+        return call
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         """pluggy's answer, remembered per class for attributes the class defines.
@@ -346,12 +343,7 @@ class PluginManager(pluggy.PluginManager):
         try:
             return super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
-            label = name or type(plugin).__name__
-            detail = " ".join(str(exc).split())
-            raise PluginError(
-                f"Plugin {label!r} from {distribution_of(plugin)} does not fit lit's hooks: {detail}. "
-                "See lit_core.hookspecs for each hook's argument names."
-            ) from exc
+            raise _misfit(exc, name or type(plugin).__name__, "does not fit lit's hooks", "each hook's argument names") from exc
 
     def get_plugins(self) -> list[Any]:  # type: ignore[override]
         """Every registered plugin, in registration order (a list: adapter plugins are not hashable)."""
@@ -362,34 +354,17 @@ class PluginManager(pluggy.PluginManager):
         try:
             super().check_pending()
         except pluggy.PluginValidationError as exc:
-            plugin = exc.plugin
-            detail = " ".join(str(exc).split())
-            raise PluginError(
-                f"Plugin {type(plugin).__name__!r} from {distribution_of(plugin)} implements a hook "
-                f"lit does not have: {detail}. See lit_core.hookspecs for the hook names."
-            ) from exc
+            raise _misfit(exc, type(exc.plugin).__name__, "implements a hook lit does not have", "the hook names") from exc
 
 
-def _fast_caller_factory(name: str, spec_args: tuple[str, ...], impl_args: tuple[tuple[str, ...], ...],
-                         firstresult: bool) -> Callable[..., Callable[..., Any]]:
-    """``make(*functions) -> caller`` for ``fast_caller`` (compiled once per shape: ``function_factory``)."""
-    if len(impl_args) == 1:
-        call = f"_fn0({', '.join(impl_args[0])})"
-        body = f"        return {call}\n" if firstresult else f"        return [r for r in ({call},) if r is not None]\n"
-    else:
-        body = "" if firstresult else "        results = []\n"
-        for i, argnames in enumerate(impl_args):
-            body += f"        r = _fn{i}({', '.join(argnames)})\n"
-            body += "        if r is not None:\n" + ("            return r\n" if firstresult else "            results.append(r)\n")
-        body += "        return None\n" if firstresult else "        return results\n"
-    functions = ", ".join(f"_fn{i}" for i in range(len(impl_args)))
-    return function_factory(f"lit fast caller {name}", name, f"*, {', '.join(spec_args)}", functions, body)
+def _misfit(exc: pluggy.PluginValidationError, label: str, problem: str, see: str) -> PluginError:
+    """pluggy's validation error as lit's: which plugin, from which distribution, what is wrong, where to look."""
+    detail = " ".join(str(exc).split())
+    return PluginError(f"Plugin {label!r} from {distribution_of(exc.plugin)} {problem}: {detail}. See lit_core.hookspecs for {see}.")
 
 
 #: ``parse_hookimpl_opts`` per class: attribute name -> pluggy's options (``None``: not a hook).
 _IMPL_OPTS: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
-#: ``parse_hookspec_opts`` per hookspec module or class: name -> pluggy's options (``None``: not a spec).
-_SPEC_OPTS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _instance_dict(plugin: Any) -> Any:

@@ -94,16 +94,11 @@ def claims(role: str, disabled: Iterable[str] = (), explicit: bool = False) -> l
     explicitly, ``LIT_DISABLE_PLUGIN_AUTOLOAD`` does not narrow the claims to lit-core's.
     """
     kind = ROLES[role].kind
-    if kind == SERVICE:  # nothing to be installed besides the claiming distribution, nothing to disable
-        return sorted((c for c in registry.role_claims() if c.role == role),
-                      key=lambda c: (c.distribution == CORE, c.distribution, c.name))
-    installed = registry.installed(kind)
-    core_only = registry.autoload_disabled() and not explicit
-    blocked = set(disabled)
-    usable = [
-        c for c in registry.role_claims()
-        if c.role == role and c.name in installed and c.name not in blocked and not (core_only and c.distribution != CORE)
-    ]
+    usable = [c for c in registry.role_claims() if c.role == role]
+    if kind != SERVICE:  # a service has nothing to be installed besides the claiming distribution, nothing to disable
+        installed, blocked = registry.installed(kind), set(disabled)
+        core_only = registry.autoload_disabled() and not explicit
+        usable = [c for c in usable if c.name in installed and c.name not in blocked and not (core_only and c.distribution != CORE)]
     return sorted(usable, key=lambda c: (c.distribution == CORE, c.distribution, c.name))
 
 

@@ -68,6 +68,14 @@ def precision_spellings() -> list[str]:
     return sorted(spellings, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
 
+#: kind -> the base class of its plugins; an object in ``plugins=[...]`` is of the first kind it fits.
+BASES: dict[str, type] = {"accelerator": Accelerator, "strategy": Strategy, "precision": Precision, "logger": Logger,
+                          "callback": Callback, "environment": ClusterEnvironment}
+
+#: The kinds of which a Trainer takes one, with the value that means "not given".
+_NOT_GIVEN: dict[str, Any] = {"accelerator": "auto", "strategy": "auto", "precision": "32-true", "environment": None}
+
+
 class PluginSelection:
     """Turns the Trainer's plugin arguments into plugin instances (names, classes or instances).
 
@@ -81,17 +89,14 @@ class PluginSelection:
 
     def sort_plugins(self, plugins: Any, **flags: Any) -> dict[str, Any]:
         """Merge ``plugins=[...]`` into the per-kind choices; names, classes or instances."""
-        chosen: dict[str, Any] = {"accelerator": flags["accelerator"], "strategy": flags["strategy"],
-                                  "precision": flags["precision"], "environment": None, "logger": [], "callback": [],
-                                  "other": []}
+        chosen: dict[str, Any] = {**_NOT_GIVEN, **flags, "logger": [], "callback": [], "other": []}
         items = plugins if isinstance(plugins, (list, tuple)) else ([] if plugins is None else [plugins])
         for item in items:
             kind, obj = self.classify(item)
-            if kind in ("logger", "callback", "other"):
+            if kind not in _NOT_GIVEN:
                 chosen[kind].append(obj)
                 continue
-            default = {"accelerator": "auto", "strategy": "auto", "precision": "32-true", "environment": None}[kind]
-            if chosen[kind] not in (default, None) and chosen[kind] is not obj:
+            if chosen[kind] not in (_NOT_GIVEN[kind], None) and chosen[kind] is not obj:
                 raise MisconfigurationException(
                     f"Two {kind}s were given: {kind}={chosen[kind]!r} and {obj!r} in plugins=[...]. Give one."
                 )
@@ -117,8 +122,7 @@ class PluginSelection:
             return kind, (self.load_named(kind, name) if kind in ("logger", "callback") else name)
         defaults = self.constructor_defaults("logger") if inspect.isclass(item) and issubclass(item, Logger) else None
         obj = registry.instantiate(item, "plugins=[...]", defaults)
-        for base, kind in ((Accelerator, "accelerator"), (Strategy, "strategy"), (Precision, "precision"), (Logger, "logger"),
-                           (Callback, "callback"), (ClusterEnvironment, "environment")):
+        for kind, base in BASES.items():
             if isinstance(obj, base):
                 return kind, obj
         if not any(name.startswith("lit_") for name in dir(obj)):
@@ -138,7 +142,9 @@ class PluginSelection:
         """What a plugin built from its name or class gets from the Trainer (loggers: the root dir)."""
         return {"save_dir": self.default_root_dir} if kind == "logger" else {}
 
-    def resolve(self, kind: str, value: Any, base: type) -> Any:
+    def resolve(self, kind: str, value: Any) -> Any:
+        """The plugin of ``kind`` that ``value`` (a name, a class or an instance) gives, checked to run here."""
+        base = BASES[kind]
         if isinstance(value, str):
             obj = self.load_named(kind, value)
         else:
@@ -152,49 +158,42 @@ class PluginSelection:
 
     def choose_accelerator(self, value: Any) -> Accelerator:
         if value not in ("auto", None):
-            try:
-                return self.resolve("accelerator", value, Accelerator)
-            except PluginError as exc:
-                dist = first_party.provider(registry.GROUPS["accelerator"], value) if isinstance(value, str) else None
-                if dist is not None and value not in registry.installed("accelerator"):
-                    raise PluginError(
-                        f"accelerator={value!r} needs the {dist} plugin, which is not installed: "
-                        f"`pip install {dist}`. Installed accelerators: {', '.join(sorted(registry.installed('accelerator')))}."
-                    ) from exc
-                raise
+            missing = isinstance(value, str) and value not in registry.installed("accelerator")
+            dist = first_party.provider(registry.GROUPS["accelerator"], value) if missing else None
+            if dist is not None:  # a device plugin lit knows: say which distribution to install
+                raise PluginError(
+                    f"accelerator={value!r} needs the {dist} plugin, which is not installed: "
+                    f"`pip install {dist}`. Installed accelerators: {', '.join(sorted(registry.installed('accelerator')))}."
+                )
+            return self.resolve("accelerator", value)
         names = ["cpu"] if registry.autoload_disabled() else list(registry.installed("accelerator"))
-        candidates = []
-        for name in names:
-            if name in self.disabled:
-                continue
-            cls = registry.usable_for_auto("accelerator", name)  # a broken third-party one is skipped, with a warning
-            if cls is not None:
-                candidates.append((cls.priority, name == "cpu", name))
+        # A broken third-party accelerator is skipped, with a warning (``usable_for_auto``).
+        usable = {name: registry.usable_for_auto("accelerator", name) for name in names if name not in self.disabled}
+        candidates = [(cls.priority, name == "cpu", name) for name, cls in usable.items() if cls is not None]
         if not candidates and "cpu" not in self.disabled:
-            return self.resolve("accelerator", "cpu", Accelerator)  # raises what keeps lit-core's cpu from running
+            return self.resolve("accelerator", "cpu")  # raises what keeps lit-core's cpu from running
         if not candidates:
             raise MisconfigurationException(
                 f"No accelerator can run here: the available ones are blocked by disable_plugins={sorted(self.disabled)} "
                 "or not installed (lit-core provides 'cpu'). Remove them from disable_plugins or pass accelerator=."
             )
         _, _, best = max(candidates)
-        return self.resolve("accelerator", best, Accelerator)
+        return self.resolve("accelerator", best)
 
     def choose_strategy(self, value: Any, accelerator: Accelerator, num_devices: int, num_nodes: int) -> Strategy:
+        if value in ("auto", None) and num_devices * num_nodes == 1:
+            return SingleDeviceStrategy()
         if value in ("auto", None):
-            if num_devices * num_nodes > 1:
-                value = accelerator.multi_device_strategy or roles.require(
-                    "multi_device_strategy", f"devices={num_devices}, num_nodes={num_nodes}", self.disabled)
-                if value not in registry.installed("strategy"):
-                    raise PluginError(
-                        f"devices={num_devices}, num_nodes={num_nodes} needs the multi-process strategy {value!r} "
-                        f"of accelerator={accelerator.name!r}, and it is not installed. "
-                        + registry.install_hint("strategy", value)
-                        + f" Then strategy={value!r} is picked automatically."
-                    )
-            else:
-                return SingleDeviceStrategy()
-        return self.resolve("strategy", value, Strategy)
+            value = accelerator.multi_device_strategy or roles.require(
+                "multi_device_strategy", f"devices={num_devices}, num_nodes={num_nodes}", self.disabled)
+            if value not in registry.installed("strategy"):
+                raise PluginError(
+                    f"devices={num_devices}, num_nodes={num_nodes} needs the multi-process strategy {value!r} "
+                    f"of accelerator={accelerator.name!r}, and it is not installed. "
+                    + registry.install_hint("strategy", value)
+                    + f" Then strategy={value!r} is picked automatically."
+                )
+        return self.resolve("strategy", value)
 
     def choose_precision(self, value: Any) -> Precision:
         if isinstance(value, (str, int)):
@@ -210,7 +209,7 @@ class PluginSelection:
                     + (f" {name!r} is provided by {hint}: `pip install {hint}`." if hint else "")
                 )
             value = name
-        return self.resolve("precision", value, Precision)
+        return self.resolve("precision", value)
 
     def choose_loggers(self, value: Any, extra: list[Logger]) -> list[Logger]:
         if value is False:
@@ -221,12 +220,12 @@ class PluginSelection:
             name = roles.fill("default_logger", self.disabled)  # lit-core's csv unless a distribution claims the role
             return [] if name is None else [self.load_named("logger", name)]
         values = value if isinstance(value, (list, tuple)) else [value]
-        return [self.resolve("logger", v, Logger) for v in values] + list(extra)
+        return [self.resolve("logger", v) for v in values] + list(extra)
 
     def choose_callbacks(self, value: Any, extra: list[Callback], progress_bar: bool | None, checkpointing: bool | None, quiet: bool,
                          barebones: bool) -> list[Callback]:
         given = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
-        callbacks = [self.resolve("callback", cb, Callback) for cb in given] + list(extra)
+        callbacks = [self.resolve("callback", cb) for cb in given] + list(extra)
         present = {getattr(cb, "name", None) for cb in callbacks} | {type(cb).__name__ for cb in callbacks}
         wanted = []
         # A bar the user chose (by name, class or instance) keeps the default one out.
@@ -290,7 +289,7 @@ def attach_model_callbacks(trainer: Trainer, module: LightningModule, selection:
     if not extra:
         return
     replaced = {type(cb) for cb in extra}
-    callbacks = [cb for cb in trainer.callbacks if type(cb) not in replaced] + [selection.resolve("callback", cb, Callback) for cb in extra]
+    callbacks = [cb for cb in trainer.callbacks if type(cb) not in replaced] + [selection.resolve("callback", cb) for cb in extra]
     check_each_once((), callbacks, ())
     for cb in trainer.callbacks:
         trainer.plugin_manager.unregister(cb)

@@ -15,50 +15,30 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from .. import hookspecs
 from ..callback import Callback
 from ..data_hooks import DataHooks
 from ..markers import function_factory, hookimpl
 from ..module import LightningModule
 
-#: lit hook -> (Lightning method name, arguments after ``trainer, pl_module``).
-EVENT_HOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "lit_setup": ("setup", ("stage",)),
-    "lit_teardown": ("teardown", ("stage",)),
-    "lit_fit_start": ("on_fit_start", ()),
-    "lit_fit_end": ("on_fit_end", ()),
-    "lit_sanity_check_start": ("on_sanity_check_start", ()),
-    "lit_sanity_check_end": ("on_sanity_check_end", ()),
-    "lit_train_start": ("on_train_start", ()),
-    "lit_train_end": ("on_train_end", ()),
-    "lit_train_epoch_start": ("on_train_epoch_start", ()),
-    "lit_train_epoch_end": ("on_train_epoch_end", ()),
-    "lit_train_batch_start": ("on_train_batch_start", ("batch", "batch_idx")),
-    "lit_train_batch_end": ("on_train_batch_end", ("outputs", "batch", "batch_idx")),
-    "lit_before_backward": ("on_before_backward", ("loss",)),
-    "lit_after_backward": ("on_after_backward", ()),
-    "lit_before_optimizer_step": ("on_before_optimizer_step", ("optimizer", "optimizer_idx")),
-    "lit_before_zero_grad": ("on_before_zero_grad", ("optimizer",)),
-    "lit_save_checkpoint_state": ("on_save_checkpoint", ("checkpoint",)),
-    "lit_load_checkpoint_state": ("on_load_checkpoint", ("checkpoint",)),
-    "lit_exception": ("on_exception", ("exception",)),
+#: lit hook -> the Lightning method it calls: ``on_<event>`` for each event below, and four renamed.
+EVENT_HOOKS: dict[str, str] = {
+    "lit_setup": "setup",
+    "lit_teardown": "teardown",
+    "lit_save_checkpoint_state": "on_save_checkpoint",
+    "lit_load_checkpoint_state": "on_load_checkpoint",
+    **{f"lit_{event}": f"on_{event}" for event in (
+        "init_start", "init_end", "fit_start", "fit_end", "sanity_check_start", "sanity_check_end", "train_start",
+        "train_end", "train_epoch_start", "train_epoch_end", "train_batch_start", "train_batch_end", "before_backward",
+        "after_backward", "before_optimizer_step", "before_zero_grad", "exception",
+        *(f"{stage}_{when}" for stage in ("validation", "test", "predict")
+          for when in ("start", "end", "epoch_start", "epoch_end", "batch_start", "batch_end")))},
 }
-for _stage in ("validation", "test", "predict"):
-    EVENT_HOOKS.update(
-        {
-            f"lit_{_stage}_start": (f"on_{_stage}_start", ()),
-            f"lit_{_stage}_end": (f"on_{_stage}_end", ()),
-            f"lit_{_stage}_epoch_start": (f"on_{_stage}_epoch_start", ()),
-            f"lit_{_stage}_epoch_end": (f"on_{_stage}_epoch_end", ()),
-            f"lit_{_stage}_batch_start": (f"on_{_stage}_batch_start", ("batch", "batch_idx", "dataloader_idx")),
-            f"lit_{_stage}_batch_end": (
-                f"on_{_stage}_batch_end",
-                ("outputs", "batch", "batch_idx", "dataloader_idx"),
-            ),
-        }
-    )
 
-#: Hooks a callback has but a module does not (they receive only the trainer).
-TRAINER_ONLY_HOOKS: dict[str, str] = {"lit_init_start": "on_init_start", "lit_init_end": "on_init_end"}
+#: lit hook -> its hookspec's arguments, which are Lightning's in Lightning's order: a callback's
+#: method gets them all (``trainer, pl_module, ...``), a module's those after ``trainer, module``
+#: (``on_init_start`` / ``on_init_end`` take only the trainer: callbacks only).
+ARGUMENTS: dict[str, tuple[str, ...]] = {hook: tuple(inspect.signature(getattr(hookspecs, hook)).parameters) for hook in EVENT_HOOKS}
 
 
 def positional_arity(fn: Callable[..., Any]) -> int | None:
@@ -86,16 +66,15 @@ def overrides(obj: object, base: type, name: str) -> bool:
     return impl is not None and impl is not getattr(base, name, None)
 
 
-def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...], first: tuple[str, ...] = ()) -> Callable[..., Any]:
+def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...]) -> Callable[..., Any]:
     """Compile ``def <hook>(<names>): return method(<names>)`` with a hookimpl marker.
 
-    ``first`` are leading values bound into the call (``trainer``/``module`` are passed by
-    pluggy like any other argument). Arguments beyond what ``method`` accepts are dropped.
+    pluggy passes hook arguments by the implementation's parameter names; ``method`` gets them
+    positionally. Arguments beyond what ``method`` accepts are dropped.
     """
     arity = positional_arity(method)
-    passed = args if arity is None else args[:arity]
-    params = tuple(dict.fromkeys((*first, *passed)))
-    make = function_factory(f"lit adapter {hook}", hook, ", ".join(params), "_method", f"        return _method({', '.join(passed)})\n")
+    passed = ", ".join(args if arity is None else args[:arity])
+    make = function_factory(f"lit adapter {hook}", hook, passed, "_method", f"        return _method({passed})\n")
     return hookimpl(make(method))
 
 
@@ -109,12 +88,9 @@ class AdapterPlugin(types.SimpleNamespace):
 def callback_plugin(callback: Callback) -> types.SimpleNamespace:
     """A plugin object carrying a trampoline for every hook ``callback`` overrides."""
     plugin = AdapterPlugin()
-    for hook, (name, extra) in EVENT_HOOKS.items():
+    for hook, name in EVENT_HOOKS.items():
         if overrides(callback, Callback, name):  # an instance attribute gives a hook too (LambdaCallback)
-            setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer", "module", *extra)))
-    for hook, name in TRAINER_ONLY_HOOKS.items():
-        if overrides(callback, Callback, name):  # an instance attribute gives a hook too (LambdaCallback)
-            setattr(plugin, hook, trampoline(hook, getattr(callback, name), ("trainer",)))
+            setattr(plugin, hook, trampoline(hook, getattr(callback, name), ARGUMENTS[hook]))
     return plugin
 
 
@@ -138,9 +114,9 @@ def module_plugin(module: LightningModule, datamodule: Any = None) -> types.Simp
     module, as in Lightning; loggers' ``trylast`` hooks, registered earlier, still come last.
     """
     plugin = AdapterPlugin()
-    for hook, (name, extra) in EVENT_HOOKS.items():
-        if overrides(module, LightningModule, name):
-            setattr(plugin, hook, hookimpl(trylast=True)(trampoline(hook, getattr(module, name), extra)))
+    for hook, name in EVENT_HOOKS.items():
+        if ARGUMENTS[hook][:2] == ("trainer", "module") and overrides(module, LightningModule, name):
+            setattr(plugin, hook, hookimpl(trylast=True)(trampoline(hook, getattr(module, name), ARGUMENTS[hook][2:])))
     method = data_hook(module, datamodule, "transfer_batch_to_device")
     if method is not None:
         transfer = trampoline("lit_batch_to_device", method, ("batch", "device", "dataloader_idx"))

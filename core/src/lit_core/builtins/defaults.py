@@ -47,7 +47,7 @@ class KernelDefaults:
         return dataloader
 
     # The three per-step services take every argument of their hookspec, used or not, so that
-    # PluginManager.fast_caller can hand the loop the method itself (no trampoline frame).
+    # PluginManager.fast_caller can hand the loop the method itself (no argument selection).
 
     @hookimpl(trylast=True)
     def lit_batch_to_device(self, trainer: Trainer, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
