@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -28,6 +29,22 @@ if TYPE_CHECKING:
     from .callback import Callback
     from .logger import Logger
     from .trainer_state import TrainerState
+
+
+def _state_field(name: str, doc: str) -> property:
+    """A Trainer property that reads and sets ``trainer.state.<name>``."""
+    return property(attrgetter(f"state.{name}"), lambda trainer, value: setattr(trainer.state, name, value), doc=doc)
+
+
+def _loader_batches(kind: str, doc: str) -> property:
+    """``trainer.num_<kind>_batches``: the batches of each ``<kind>`` dataloader under ``limit_<kind>_batches``."""
+    return property(lambda trainer: batches_per_loader(getattr(trainer, f"{kind}_dataloaders"), getattr(trainer, f"limit_{kind}_batches")),
+                    doc=doc)
+
+
+def _stage_is(stage: RunningStage) -> property:
+    """``trainer.training`` and the like: whether ``stage`` is running."""
+    return property(lambda trainer: trainer.state.stage == stage, doc=f"Whether ``trainer.state.stage`` is ``RunningStage.{stage.name}``.")
 
 
 class TrainerProperties:
@@ -100,41 +117,10 @@ class TrainerProperties:
         return next(iter(self.early_stopping_callbacks), None)
 
     # Lightning's loop counters: fields of trainer.state (lit_core.loop_state), where the loops keep them.
-    @property
-    def current_epoch(self) -> int:
-        """Epochs completed."""
-        return self.state.current_epoch
-
-    @current_epoch.setter
-    def current_epoch(self, value: int) -> None:
-        self.state.current_epoch = value
-
-    @property
-    def global_step(self) -> int:
-        """Optimizer steps taken."""
-        return self.state.global_step
-
-    @global_step.setter
-    def global_step(self, value: int) -> None:
-        self.state.global_step = value
-
-    @property
-    def is_last_batch(self) -> bool:
-        """Whether the current training batch is the last of its epoch."""
-        return self.state.is_last_batch
-
-    @is_last_batch.setter
-    def is_last_batch(self, value: bool) -> None:
-        self.state.is_last_batch = value
-
-    @property
-    def should_stop(self) -> bool:
-        """Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached)."""
-        return self.state.should_stop
-
-    @should_stop.setter
-    def should_stop(self, value: bool) -> None:
-        self.state.should_stop = value
+    current_epoch = _state_field("current_epoch", "Epochs completed.")
+    global_step = _state_field("global_step", "Optimizer steps taken.")
+    is_last_batch = _state_field("is_last_batch", "Whether the current training batch is the last of its epoch.")
+    should_stop = _state_field("should_stop", "Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached).")
 
     @property
     def interrupted(self) -> bool:
@@ -171,20 +157,9 @@ class TrainerProperties:
         most = math.inf if self.num_sanity_val_steps == -1 else self.num_sanity_val_steps
         return batches_per_loader(self.val_dataloaders, self.limit_val_batches, most)
 
-    @property
-    def num_val_batches(self) -> list[int | float]:
-        """Batches of each validation dataloader a validation run takes, after ``limit_val_batches``."""
-        return batches_per_loader(self.val_dataloaders, self.limit_val_batches)
-
-    @property
-    def num_test_batches(self) -> list[int | float]:
-        """Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``."""
-        return batches_per_loader(self.test_dataloaders, self.limit_test_batches)
-
-    @property
-    def num_predict_batches(self) -> list[int | float]:
-        """Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``."""
-        return batches_per_loader(self.predict_dataloaders, self.limit_predict_batches)
+    num_val_batches = _loader_batches("val", "Batches of each validation dataloader a validation run takes, after ``limit_val_batches``.")
+    num_test_batches = _loader_batches("test", "Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``.")
+    num_predict_batches = _loader_batches("predict", "Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``.")
 
     @property
     def estimated_stepping_batches(self) -> float:
@@ -213,21 +188,10 @@ class TrainerProperties:
         total = per_epoch * max(self.max_epochs or 1, 1)
         return min(total, self.max_steps) if self.max_steps != -1 else total
 
-    @property
-    def training(self) -> bool:
-        return self.state.stage == RunningStage.TRAINING
-
-    @property
-    def validating(self) -> bool:
-        return self.state.stage == RunningStage.VALIDATING
-
-    @property
-    def testing(self) -> bool:
-        return self.state.stage == RunningStage.TESTING
-
-    @property
-    def predicting(self) -> bool:
-        return self.state.stage == RunningStage.PREDICTING
+    training = _stage_is(RunningStage.TRAINING)
+    validating = _stage_is(RunningStage.VALIDATING)
+    testing = _stage_is(RunningStage.TESTING)
+    predicting = _stage_is(RunningStage.PREDICTING)
 
     @property
     def enable_validation(self) -> bool:
