@@ -13,12 +13,7 @@ from .exceptions import MisconfigurationException
 from .utilities.combined_loader import CombinedBatches, CombinedLoader, _flatten
 
 #: stage -> the method on the module / datamodule that returns its dataloader(s).
-LOADER_METHODS = {
-    "train": "train_dataloader",
-    "val": "val_dataloader",
-    "test": "test_dataloader",
-    "predict": "predict_dataloader",
-}
+LOADER_METHODS = {kind: f"{kind}_dataloader" for kind in ("train", "val", "test", "predict")}
 
 
 def has_len(loader: Any) -> bool:
@@ -40,36 +35,30 @@ def as_loader_list(loaders: Any, stage: str) -> list[Any]:
     """
     if loaders is None:
         return []
+    train = stage == "train"
     if isinstance(loaders, CombinedLoader):
-        if stage == "train" and loaders.mode == "sequential":
+        if train and loaders.mode == "sequential":
             raise ValueError(
                 'trainer.fit() does not support CombinedLoader(mode="sequential") for training: use "max_size_cycle", '
                 '"min_size" or "max_size".'
             )
-        if stage == "train":
-            return [loaders]
-        if loaders.mode != "sequential":
+        if not train and loaders.mode != "sequential":
             fn = {"val": "validate", "test": "test", "predict": "predict"}.get(stage, stage)
             raise ValueError(f'trainer.{fn}() only supports the CombinedLoader(mode="sequential") mode for {stage} data.')
-        loaders = loaders.flattened
+        flat = loaders.flattened
     elif isinstance(loaders, (Mapping, Sequence)) and not isinstance(loaders, (str, bytes)):
-        if stage == "train":
-            _check_iterable(_flatten(loaders)[0], stage)
-            return [CombinedLoader(loaders, mode="max_size_cycle")]
-        loaders = _flatten(loaders)[0]
+        flat = _flatten(loaders)[0]
+        if train:
+            loaders = CombinedLoader(loaders, mode="max_size_cycle")
     else:
-        loaders = [loaders]
-    _check_iterable(loaders, stage)
-    return loaders
-
-
-def _check_iterable(loaders: list[Any], stage: str) -> None:
-    for loader in loaders:
+        flat = [loaders]
+    for loader in flat:
         if not hasattr(loader, "__iter__"):
             raise MisconfigurationException(
                 f"The {stage} dataloader {loader!r} is not iterable: give a torch.utils.data.DataLoader "
                 "(or any iterable of batches)."
             )
+    return [loaders] if train else flat
 
 
 def process_dataloader(trainer: Any, loader: Any, stage: str) -> Any:

@@ -70,12 +70,15 @@ def _check_keys(entry: Mapping[str, Any], required: str, optional: set[str], ret
         raise _error(returned, f": unknown {kind}keys {sorted(unknown)}")
 
 
-def _scheduler_config(entry: Any, returned: Any) -> LRSchedulerConfig:
+def _scheduler_config(entry: Any, returned: Any, monitor: str | None = None) -> LRSchedulerConfig:
+    """One ``lr_scheduler`` entry, checked; ``monitor``: the optimizer dict's, unless the entry names its own."""
     if isinstance(entry, Mapping):
         _check_keys(entry, "scheduler", {"interval", "frequency", "monitor", "strict", "name", "opt_idx"}, returned, "lr_scheduler ")
         config = LRSchedulerConfig(**entry)
     else:
         config = LRSchedulerConfig(scheduler=entry)
+    if config.monitor is None:
+        config.monitor = monitor
     if config.interval not in ("step", "epoch"):
         raise _error(returned, f": lr_scheduler interval={config.interval!r} must be 'step' or 'epoch'")
     if not hasattr(config.scheduler, "step"):
@@ -108,10 +111,8 @@ def parse_optimizers(returned: Any) -> OptimizerSetup:
             if "frequency" in entry:
                 frequencies.append(int(entry["frequency"]))
             if entry.get("lr_scheduler") is not None:
-                config = _scheduler_config(entry["lr_scheduler"], returned)
+                config = _scheduler_config(entry["lr_scheduler"], returned, entry.get("monitor"))
                 config.opt_idx = idx
-                if config.monitor is None:
-                    config.monitor = entry.get("monitor")
                 schedulers.append(config)
     else:
         optimizers = list(returned)
