@@ -86,34 +86,30 @@ def num_batches(loader: Any, limit: int | float, stage: str = "", flag: str | No
     """
     length = len(loader) if has_len(loader) else math.inf
     if flag is not None:
-        _check_limit(length, limit, stage, flag)
+        if isinstance(limit, bool) or limit < 0 or (isinstance(limit, float) and limit > 1.0):
+            raise MisconfigurationException(
+                f"{flag}={limit!r}: use an int (number of batches) or a float between 0.0 and 1.0 (a fraction)."
+            )
+        if math.isinf(length) and isinstance(limit, float) and 0.0 < limit < 1.0:
+            raise MisconfigurationException(
+                f"{flag}={limit} is a fraction, but the {stage} dataloader has no length (an IterableDataset): "
+                "give an int number of batches instead."
+            )
+        if length == 0:
+            raise MisconfigurationException(
+                f"The {stage} dataloader is empty (len 0): check that its dataset has samples and that "
+                "batch_size / drop_last leave at least one batch."
+            )
+        if isinstance(limit, float) and 0 < length * limit < 1:
+            raise MisconfigurationException(
+                f"{flag}={limit} of {length} batches is less than one batch: raise it to at least {1 / length:.3g} "
+                "or give an int number of batches."
+            )
     if not isinstance(limit, float):
         return float(min(length, limit))
     if math.isinf(length):
         return length if limit else 0.0
     return float(int(length * limit))
-
-
-def _check_limit(length: float, limit: int | float, stage: str, flag: str) -> None:
-    if isinstance(limit, bool) or limit < 0 or (isinstance(limit, float) and limit > 1.0):
-        raise MisconfigurationException(
-            f"{flag}={limit!r}: use an int (number of batches) or a float between 0.0 and 1.0 (a fraction)."
-        )
-    if math.isinf(length) and isinstance(limit, float) and 0.0 < limit < 1.0:
-        raise MisconfigurationException(
-            f"{flag}={limit} is a fraction, but the {stage} dataloader has no length (an IterableDataset): "
-            "give an int number of batches instead."
-        )
-    if length == 0:
-        raise MisconfigurationException(
-            f"The {stage} dataloader is empty (len 0): check that its dataset has samples and that "
-            "batch_size / drop_last leave at least one batch."
-        )
-    if isinstance(limit, float) and 0 < length * limit < 1:
-        raise MisconfigurationException(
-            f"{flag}={limit} of {length} batches is less than one batch: raise it to at least {1 / length:.3g} "
-            "or give an int number of batches."
-        )
 
 
 def _copied_kwargs(loader: DataLoader) -> dict[str, Any]:

@@ -185,9 +185,7 @@ class MetricStore:
             else:
                 value = metric.compute(self.reduce_across if metric.sync_dist else None)
             self.epoch_values[metric.key] = value
-            self.callback[metric.key] = value
-            if metric.on_step:
-                self.callback[metric.epoch_key] = value
+            self.callback[metric.key] = self.callback[metric.epoch_key] = value  # the same name unless also per step
             if metric.logger:
                 for_logger[metric.epoch_key] = value
             metric.total = None

@@ -42,10 +42,12 @@ class Progress:
         self.total = total
 
 
-def _from_trainer(path: str, doc: str, settable: bool = False) -> property:
-    """A view property reading ``trainer.<path>`` when read (``settable``: assigning it sets the Trainer's attribute)."""
-    setter = (lambda view, value: setattr(view._trainer, path, value)) if settable else None
-    return property(attrgetter(f"_trainer.{path}"), setter, doc=doc)
+def forwarded(path: str, doc: str, settable: bool = False) -> property:
+    """A property that reads the attribute at ``path`` (``"_trainer.state.batch_idx"``) when read;
+    ``settable``: assigning the property sets that attribute."""
+    owner, _, name = path.rpartition(".")
+    setter = (lambda obj, value: setattr(attrgetter(owner)(obj), name, value)) if settable else None
+    return property(attrgetter(path), setter, doc=doc)
 
 
 class _LoopView:
@@ -54,9 +56,9 @@ class _LoopView:
     def __init__(self, trainer: Trainer) -> None:
         self._trainer = trainer
 
-    max_steps = _from_trainer("max_steps", "``Trainer(max_steps=...)``.")
-    min_steps = _from_trainer("min_steps", "``Trainer(min_steps=...)``.")
-    batch_idx = _from_trainer("state.batch_idx", "Index of the current training batch in its epoch.")
+    max_steps = forwarded("_trainer.max_steps", "``Trainer(max_steps=...)``.")
+    min_steps = forwarded("_trainer.min_steps", "``Trainer(min_steps=...)``.")
+    batch_idx = forwarded("_trainer.state.batch_idx", "Index of the current training batch in its epoch.")
 
     @property
     def total_batch_idx(self) -> int:
@@ -67,8 +69,8 @@ class _LoopView:
 class EpochLoopView(_LoopView):
     """``trainer.fit_loop.epoch_loop``: the training batches of the running epoch."""
 
-    global_step = _from_trainer("state.global_step", "Optimizer steps taken (``trainer.global_step``).")
-    _batches_that_stepped = _from_trainer("state.batches_that_stepped", "Training batches that stepped (the logging step).")
+    global_step = forwarded("_trainer.state.global_step", "Optimizer steps taken (``trainer.global_step``).")
+    _batches_that_stepped = forwarded("_trainer.state.batches_that_stepped", "Training batches that stepped (the logging step).")
 
     @property
     def batch_progress(self) -> Progress:
@@ -82,8 +84,8 @@ class EpochLoopView(_LoopView):
 class FitLoopView(_LoopView):
     """``trainer.fit_loop``: epochs of the fit (``epoch_progress``) and the epoch loop (``epoch_loop``)."""
 
-    max_epochs = _from_trainer("max_epochs", "``Trainer(max_epochs=...)``; settable (to train longer on a second ``fit``).", True)
-    min_epochs = _from_trainer("min_epochs", "``Trainer(min_epochs=...)``; settable.", True)
+    max_epochs = forwarded("_trainer.max_epochs", "``Trainer(max_epochs=...)``; settable (to train longer on a second ``fit``).", True)
+    min_epochs = forwarded("_trainer.min_epochs", "``Trainer(min_epochs=...)``; settable.", True)
 
     def __init__(self, trainer: Trainer) -> None:
         super().__init__(trainer)

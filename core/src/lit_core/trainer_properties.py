@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,7 +21,7 @@ from .data import LOADER_METHODS, batches_per_loader, num_batches, process_datal
 from .datamodule import LightningDataModule
 from .metrics import to_float
 from .module import LightningModule
-from .progress_view import FitLoopView
+from .progress_view import FitLoopView, forwarded
 from .trainer_state import RunningStage, TrainerStatus
 
 if TYPE_CHECKING:
@@ -31,15 +30,15 @@ if TYPE_CHECKING:
     from .trainer_state import TrainerState
 
 
-def _state_field(name: str, doc: str) -> property:
-    """A Trainer property that reads and sets ``trainer.state.<name>``."""
-    return property(attrgetter(f"state.{name}"), lambda trainer, value: setattr(trainer.state, name, value), doc=doc)
-
-
 def _loader_batches(kind: str, doc: str) -> property:
     """``trainer.num_<kind>_batches``: the batches of each ``<kind>`` dataloader under ``limit_<kind>_batches``."""
     return property(lambda trainer: batches_per_loader(getattr(trainer, f"{kind}_dataloaders"), getattr(trainer, f"limit_{kind}_batches")),
                     doc=doc)
+
+
+def _first_of(name: str) -> property:
+    """``trainer.checkpoint_callback`` and the like: the first of the list property ``name``, or ``None``."""
+    return property(lambda trainer: next(iter(getattr(trainer, name)), None), doc=f"The first of ``{name}``, or ``None``.")
 
 
 def _stage_is(stage: RunningStage) -> property:
@@ -100,10 +99,7 @@ class TrainerProperties:
         """The checkpointing callbacks (``lit_core.callbacks.Checkpoint`` instances, such as ``ModelCheckpoint``)."""
         return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
 
-    @property
-    def checkpoint_callback(self) -> Checkpoint | None:
-        """The first of ``checkpoint_callbacks``, or ``None``."""
-        return next(iter(self.checkpoint_callbacks), None)
+    checkpoint_callback = _first_of("checkpoint_callbacks")
 
     @property
     def early_stopping_callbacks(self) -> list[Callback]:
@@ -111,16 +107,13 @@ class TrainerProperties:
         cls = namespace.imported_class("lit_core.callbacks", "EarlyStopping")
         return [cb for cb in self.callbacks if isinstance(cb, cls)] if cls is not None else []
 
-    @property
-    def early_stopping_callback(self) -> Callback | None:
-        """The first of ``early_stopping_callbacks``, or ``None``."""
-        return next(iter(self.early_stopping_callbacks), None)
+    early_stopping_callback = _first_of("early_stopping_callbacks")
 
     # Lightning's loop counters: fields of trainer.state (lit_core.loop_state), where the loops keep them.
-    current_epoch = _state_field("current_epoch", "Epochs completed.")
-    global_step = _state_field("global_step", "Optimizer steps taken.")
-    is_last_batch = _state_field("is_last_batch", "Whether the current training batch is the last of its epoch.")
-    should_stop = _state_field("should_stop", "Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached).")
+    current_epoch = forwarded("state.current_epoch", "Epochs completed.", True)
+    global_step = forwarded("state.global_step", "Optimizer steps taken.", True)
+    is_last_batch = forwarded("state.is_last_batch", "Whether the current training batch is the last of its epoch.", True)
+    should_stop = forwarded("state.should_stop", "Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached).", True)
 
     @property
     def interrupted(self) -> bool:
