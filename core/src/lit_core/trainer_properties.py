@@ -162,8 +162,9 @@ class TrainerProperties:
         strategy's sharding), divided by ``accumulate_grad_batches``, times ``max_epochs``, capped by
         ``max_steps``. Reads the training dataloader when the loop has not done so yet.
         """
+        max_steps = math.inf if self.max_steps == -1 else self.max_steps
         if self.max_epochs == -1:
-            return float("inf") if self.max_steps == -1 else self.max_steps
+            return max_steps
         batches = self.state.epoch_batches_total
         if batches is None:
             loaders = self.fetch_dataloaders("train") if self.lightning_module is not None else []
@@ -178,8 +179,7 @@ class TrainerProperties:
             # lit's 1.x-style several optimizers in automatic optimization each count a step.
             several = len(self.optimizers or [None]) if getattr(self.lightning_module, "automatic_optimization", True) else 1
             per_epoch = math.ceil(batches / self.accumulate_grad_batches) * several
-        total = per_epoch * max(self.max_epochs or 1, 1)
-        return min(total, self.max_steps) if self.max_steps != -1 else total
+        return min(per_epoch * max(self.max_epochs or 1, 1), max_steps)
 
     training = _stage_is(RunningStage.TRAINING)
     validating = _stage_is(RunningStage.VALIDATING)
