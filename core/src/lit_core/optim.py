@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from .exceptions import MisconfigurationException
 
@@ -35,14 +37,9 @@ class LRSchedulerConfig:
     needs_metric: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        from torch.optim.lr_scheduler import ReduceLROnPlateau
-
         self.needs_metric = isinstance(self.scheduler, ReduceLROnPlateau)
 
-    @property
-    def reduce_on_plateau(self) -> bool:
-        """Lightning's name for ``needs_metric`` (read by callbacks such as learning-rate monitors)."""
-        return self.needs_metric
+    reduce_on_plateau = property(attrgetter("needs_metric"), doc="Lightning's name for ``needs_metric`` (read by learning-rate monitors).")
 
 
 @dataclass
