@@ -344,3 +344,13 @@ def test_barebones_skips_the_nan_check(tmp_path):
 def test_barebones_checks_nan_with_detect_anomaly(tmp_path):
     with pytest.raises(FloatingPointError, match=r"at epoch 0, global step 0\."):
         fit(Model(step=lambda m, loss: loss * float("nan")), tmp_path, barebones=True, detect_anomaly=True)
+
+
+def test_plateau_monitor_given_next_to_a_bare_scheduler(tmp_path):
+    # Lightning's documented form {"optimizer", "lr_scheduler": scheduler, "monitor"}: the dict's monitor is the scheduler's.
+    def plateau(m):
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt), "monitor": "val_loss"}
+
+    with pytest.raises(MisconfigurationException, match=r"monitors 'val_loss', which was not logged"):
+        fit(Model(optimizers=plateau), tmp_path)

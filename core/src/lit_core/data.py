@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,12 +13,7 @@ from .exceptions import MisconfigurationException
 from .utilities.combined_loader import CombinedBatches, CombinedLoader, _flatten
 
 #: stage -> the method on the module / datamodule that returns its dataloader(s).
-LOADER_METHODS = {
-    "train": "train_dataloader",
-    "val": "val_dataloader",
-    "test": "test_dataloader",
-    "predict": "predict_dataloader",
-}
+LOADER_METHODS = {kind: f"{kind}_dataloader" for kind in ("train", "val", "test", "predict")}
 
 
 def has_len(loader: Any) -> bool:
@@ -39,36 +35,30 @@ def as_loader_list(loaders: Any, stage: str) -> list[Any]:
     """
     if loaders is None:
         return []
+    train = stage == "train"
     if isinstance(loaders, CombinedLoader):
-        if stage == "train" and loaders.mode == "sequential":
+        if train and loaders.mode == "sequential":
             raise ValueError(
                 'trainer.fit() does not support CombinedLoader(mode="sequential") for training: use "max_size_cycle", '
                 '"min_size" or "max_size".'
             )
-        if stage == "train":
-            return [loaders]
-        if loaders.mode != "sequential":
+        if not train and loaders.mode != "sequential":
             fn = {"val": "validate", "test": "test", "predict": "predict"}.get(stage, stage)
             raise ValueError(f'trainer.{fn}() only supports the CombinedLoader(mode="sequential") mode for {stage} data.')
-        loaders = loaders.flattened
+        flat = loaders.flattened
     elif isinstance(loaders, (Mapping, Sequence)) and not isinstance(loaders, (str, bytes)):
-        if stage == "train":
-            _check_iterable(_flatten(loaders)[0], stage)
-            return [CombinedLoader(loaders, mode="max_size_cycle")]
-        loaders = _flatten(loaders)[0]
+        flat = _flatten(loaders)[0]
+        if train:
+            loaders = CombinedLoader(loaders, mode="max_size_cycle")
     else:
-        loaders = [loaders]
-    _check_iterable(loaders, stage)
-    return loaders
-
-
-def _check_iterable(loaders: list[Any], stage: str) -> None:
-    for loader in loaders:
+        flat = [loaders]
+    for loader in flat:
         if not hasattr(loader, "__iter__"):
             raise MisconfigurationException(
                 f"The {stage} dataloader {loader!r} is not iterable: give a torch.utils.data.DataLoader "
                 "(or any iterable of batches)."
             )
+    return [loaders] if train else flat
 
 
 def process_dataloader(trainer: Any, loader: Any, stage: str) -> Any:
@@ -82,53 +72,44 @@ def process_dataloader(trainer: Any, loader: Any, stage: str) -> Any:
     return CombinedBatches(loader._with_flattened(processed))
 
 
-def batches_per_loader(loaders: Sequence[Any], limit: int | float, most: float = float("inf")) -> list[int | float]:
-    """Batches a loop runs over each of ``loaders`` under a ``limit_*_batches`` value, at most
-    ``most`` each (``inf`` for a loader without a length and no int limit). No checks: see
-    ``num_batches`` for the errors."""
-    counts: list[int | float] = []
-    for loader in loaders:
-        n: float = len(loader) if has_len(loader) else float("inf")
-        if isinstance(limit, int) and not isinstance(limit, bool):
-            n = min(n, limit)
-        elif isinstance(limit, float) and n != float("inf"):
-            n = int(n * limit)
-        n = min(n, most)
-        counts.append(int(n) if n != float("inf") else n)
-    return counts
+def batches_per_loader(loaders: Sequence[Any], limit: int | float, most: float = math.inf) -> list[int | float]:
+    """``num_batches`` of each of ``loaders`` (without its checks), at most ``most`` each: ints, or ``inf``."""
+    counts = [min(num_batches(loader, limit), most) for loader in loaders]
+    return [n if math.isinf(n) else int(n) for n in counts]
 
 
-def num_batches(loader: Any, limit: int | float, stage: str, flag: str) -> float:
-    """How many batches of ``loader`` to run under ``limit`` (``inf`` for an unsized loader).
+def num_batches(loader: Any, limit: int | float, stage: str = "", flag: str | None = None) -> float:
+    """How many batches of ``loader`` to run under ``limit`` (``inf`` for an unsized loader without an int limit).
 
-    ``limit`` is a number of batches (int) or a fraction of the loader (float in [0, 1]).
+    ``limit`` is a number of batches (int) or a fraction of the loader (float in [0, 1]). Given
+    ``flag`` (the ``limit_*_batches`` name), a limit that cannot apply to the ``stage`` loader is an error.
     """
-    if isinstance(limit, bool) or limit < 0 or (isinstance(limit, float) and limit > 1.0):
-        raise MisconfigurationException(
-            f"{flag}={limit!r}: use an int (number of batches) or a float between 0.0 and 1.0 (a fraction)."
-        )
-    if not has_len(loader):
-        if isinstance(limit, float) and 0.0 < limit < 1.0:
+    length = len(loader) if has_len(loader) else math.inf
+    if flag is not None:
+        if isinstance(limit, bool) or limit < 0 or (isinstance(limit, float) and limit > 1.0):
+            raise MisconfigurationException(
+                f"{flag}={limit!r}: use an int (number of batches) or a float between 0.0 and 1.0 (a fraction)."
+            )
+        if math.isinf(length) and isinstance(limit, float) and 0.0 < limit < 1.0:
             raise MisconfigurationException(
                 f"{flag}={limit} is a fraction, but the {stage} dataloader has no length (an IterableDataset): "
                 "give an int number of batches instead."
             )
-        return float("inf") if isinstance(limit, float) and limit == 1.0 else float(limit)
-    length = len(loader)
-    if length == 0:
-        raise MisconfigurationException(
-            f"The {stage} dataloader is empty (len 0): check that its dataset has samples and that "
-            "batch_size / drop_last leave at least one batch."
-        )
-    if isinstance(limit, int):
+        if length == 0:
+            raise MisconfigurationException(
+                f"The {stage} dataloader is empty (len 0): check that its dataset has samples and that "
+                "batch_size / drop_last leave at least one batch."
+            )
+        if isinstance(limit, float) and 0 < length * limit < 1:
+            raise MisconfigurationException(
+                f"{flag}={limit} of {length} batches is less than one batch: raise it to at least {1 / length:.3g} "
+                "or give an int number of batches."
+            )
+    if not isinstance(limit, float):
         return float(min(length, limit))
-    n = int(length * limit)
-    if n == 0 and limit > 0:
-        raise MisconfigurationException(
-            f"{flag}={limit} of {length} batches is less than one batch: raise it to at least {1 / length:.3g} "
-            "or give an int number of batches."
-        )
-    return float(n)
+    if math.isinf(length):
+        return length if limit else 0.0
+    return float(int(length * limit))
 
 
 def _copied_kwargs(loader: DataLoader) -> dict[str, Any]:

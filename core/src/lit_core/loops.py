@@ -226,7 +226,7 @@ class EvaluationLoop:
                     epoch_end_method(self.predictions)
                 _fire(epoch_end, trainer=trainer, module=module)
                 if store is not None:
-                    for_logger = store.end_epoch(trainer.strategy.reduce)
+                    for_logger = store.end_epoch()
                     if not sanity_check:
                         fitting = state.fn == TrainerFn.FITTING
                         trainer.send_to_loggers(for_logger, max(state.batches_that_stepped - 1, 0) if fitting else state.batches_that_stepped)
@@ -597,11 +597,11 @@ class FitLoop:
         trainer.state.epoch_completed = True  # a checkpoint saved from here on resumes at the next epoch
         if self.check_nan:
             self.check_loss()
-        for_logger = store.end_epoch(trainer.strategy.reduce)
+        for_logger = store.end_epoch()
         if self.collect_epoch_outputs:
             module.training_epoch_end(epoch_outputs)
         _fire(events.train_epoch_end, trainer=trainer, module=module)
-        for_logger.update(store.end_epoch(trainer.strategy.reduce))
+        for_logger.update(store.end_epoch())
         trainer.send_to_loggers(for_logger, max(trainer.state.batches_that_stepped - 1, 0))
         if module.automatic_optimization and complete:
             due = late_schedulers + [c for c in trainer.lr_scheduler_configs if c.interval == "epoch" and c.needs_metric]

@@ -40,6 +40,7 @@ def log_value(trainer: Trainer, name: str, value: Any, prog_bar: bool, logger: b
         raise MisconfigurationException("self.log() is off with Trainer(barebones=True): remove the call or barebones=True.")
     if state.dataloader_idx is not None and add_dataloader_idx and len(state.eval_loaders) > 1:
         name = f"{name}/dataloader_idx_{state.dataloader_idx}"
+    metric_object = None
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise MisconfigurationException(
@@ -54,9 +55,8 @@ def log_value(trainer: Trainer, name: str, value: Any, prog_bar: bool, logger: b
         value = torch.tensor(float(value))  # numpy scalars too (the ABC, slower, is tried last)
     elif is_metric_object(value):
         # Checked only for what is neither a tensor nor a number: logging plain values costs nothing more.
-        store.log_metric_object(name, value, prog_bar, logger, state.log_on_step if on_step is None else on_step,
-                                (not state.log_on_step) if on_epoch is None else on_epoch)
-        return
+        # Its epoch value is its compute() (no reduce_fx, no sync_dist: the metric reduces and syncs itself).
+        metric_object, value, reduce_fx, sync_dist = value, None, "mean", False
     else:
         raise MisconfigurationException(
             f"self.log({name!r}, value) takes a number or a scalar tensor; got {type(value).__name__}. "
@@ -68,6 +68,7 @@ def log_value(trainer: Trainer, name: str, value: Any, prog_bar: bool, logger: b
         (not state.log_on_step) if on_epoch is None else on_epoch,
         reduce_fx, sync_dist,
         batch_size if batch_size is not None else functools.partial(_current_batch_size, state),
+        metric_object,
     )
 
 
@@ -84,10 +85,6 @@ class MetricLogging:
     # Set by Trainer.__init__; declared here for readers of this module.
     state: TrainerState
     plugin_manager: PluginManager
-
-    def _reduce(self, tensor: torch.Tensor, op: str) -> torch.Tensor:
-        """``sync_dist=True``'s reduction across processes (the strategy's ``reduce``), for the ``MetricStore``."""
-        return self.strategy.reduce(tensor, op)
 
     def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int) -> None:
         """Record ``metrics`` in ``logged_metrics`` and, on rank zero, send them to the loggers at ``step``."""

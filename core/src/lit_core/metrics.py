@@ -13,6 +13,7 @@ does not reduce it again), and it is ``reset()`` when the epoch's values are com
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +27,9 @@ _REDUCE_NAMES: dict[Any, str] = {
     "max": "max", torch.max: "max", max: "max",
     "min": "min", torch.min: "min", min: "min",
 }
+
+#: How the running epoch value takes in the next value, per reduction but ``"mean"`` (a weighted sum).
+_COMBINE: dict[str, Callable[..., torch.Tensor]] = {"sum": torch.add, "max": torch.maximum, "min": torch.minimum}
 
 
 def reduce_name(reduce_fx: Any) -> str:
@@ -43,37 +47,33 @@ def is_metric_object(value: Any) -> bool:
     return all(callable(getattr(value, name, None)) for name in ("update", "compute", "reset", "forward"))
 
 
+@dataclass(slots=True, eq=False)
 class LoggedMetric:
     """One logged name: its options, the last step value and the running epoch reduction."""
 
-    __slots__ = ("fresh", "key", "logger", "metric", "on_epoch", "on_step", "prog_bar", "reduce", "sync_dist", "total",
-                 "updated", "value", "weight")
+    key: str
+    prog_bar: bool
+    logger: bool
+    on_step: bool
+    on_epoch: bool
+    reduce: str
+    sync_dist: bool
+    #: The ``Metric`` object logged under this name (``None`` for values).
+    metric: Any = None
+    value: torch.Tensor | None = None
+    #: Logged since the loggers last received step values.
+    fresh: bool = False
+    total: torch.Tensor | None = None
+    weight: int = 0
+    #: The metric object was logged since its last ``compute()`` / ``reset()``.
+    updated: bool = False
+    #: The names its step and epoch values go under (``name_step`` / ``name_epoch`` when logged both ways).
+    step_key: str = field(init=False)
+    epoch_key: str = field(init=False)
 
-    def __init__(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> None:
-        self.key = key
-        self.prog_bar = prog_bar
-        self.logger = logger
-        self.on_step = on_step
-        self.on_epoch = on_epoch
-        self.reduce = reduce
-        self.sync_dist = sync_dist
-        self.value: torch.Tensor | None = None
-        #: Logged since the loggers last received step values.
-        self.fresh = False
-        self.total: torch.Tensor | None = None
-        self.weight = 0
-        #: The ``Metric`` object logged under this name (``None`` for values).
-        self.metric: Any = None
-        #: The metric object was logged since its last ``compute()`` / ``reset()``.
-        self.updated = False
-
-    @property
-    def step_key(self) -> str:
-        return f"{self.key}_step" if self.on_epoch else self.key
-
-    @property
-    def epoch_key(self) -> str:
-        return f"{self.key}_epoch" if self.on_step else self.key
+    def __post_init__(self) -> None:
+        self.step_key = f"{self.key}_step" if self.on_epoch else self.key
+        self.epoch_key = f"{self.key}_epoch" if self.on_step else self.key
 
     def accumulate(self, value: torch.Tensor, batch_size: int) -> None:
         total = self.total
@@ -84,12 +84,8 @@ class LoggedMetric:
         elif total is None:
             self.total = value.clone()
             self.weight = 1
-        elif self.reduce == "sum":
-            self.total = total + value
-        elif self.reduce == "max":
-            self.total = torch.maximum(total, value)
         else:
-            self.total = torch.minimum(total, value)
+            self.total = _COMBINE[self.reduce](total, value)
 
     def compute(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None) -> torch.Tensor:
         """The epoch value, reduced across processes when ``sync_dist`` asked for it."""
@@ -107,7 +103,8 @@ class MetricStore:
     """What was logged during one run of a loop (the fit's training, one validation run...)."""
 
     def __init__(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None = None) -> None:
-        #: Reduces a ``sync_dist=True`` step value across processes when it is logged (``lit_reduce``).
+        #: Reduces ``sync_dist=True`` values across processes (the strategy's ``reduce``): step values when
+        #: logged, epoch values at the epoch's end.
         self.reduce_across = reduce_across
         self.metrics: dict[str, LoggedMetric] = {}
         #: name -> tensor, as ``trainer.callback_metrics`` shows it.
@@ -120,7 +117,7 @@ class MetricStore:
     def log(
         self,
         key: str,
-        value: torch.Tensor,
+        value: torch.Tensor | None,
         prog_bar: bool,
         logger: bool,
         on_step: bool,
@@ -128,58 +125,49 @@ class MetricStore:
         reduce_fx: Any,
         sync_dist: bool,
         batch_size: Callable[[], int] | int,
+        metric_object: Any = None,
     ) -> None:
+        """Record ``value`` under ``key``; or, given ``metric_object`` (a ``Metric`` the user has updated; ``value``
+        is then ``None``), its ``forward`` value per step and its ``compute()`` per epoch."""
         metric = self.metrics.get(key)
         if metric is None:
-            metric = self._new(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist)
-        elif metric.metric is not None:
+            if not (on_step or on_epoch):
+                raise MisconfigurationException(
+                    f"self.log({key!r}, ..., on_step=False, on_epoch=False) records nothing: set one of them to True."
+                )
+            metric = self.metrics[key] = LoggedMetric(key, prog_bar, logger, on_step, on_epoch, reduce_name(reduce_fx), sync_dist,
+                                                      metric_object)
+        elif metric.metric is not metric_object:
+            if metric_object is None:
+                raise MisconfigurationException(
+                    f"self.log({key!r}, value): {key!r} was logged as a metric object earlier in this loop, whose epoch "
+                    f"value is its compute(). Log this value under another name (e.g. {key + '_computed'!r})."
+                )
             raise MisconfigurationException(
-                f"self.log({key!r}, value): {key!r} was logged as a metric object earlier in this loop, whose epoch value "
-                f"is its compute(). Log this value under another name (e.g. {key + '_computed'!r})."
+                f"self.log({key!r}, metric): {key!r} was logged with a different "
+                f"{'value' if metric.metric is None else 'metric object'} earlier in this loop. Log each metric "
+                "object under a name of its own."
             )
+        if metric_object is not None:
+            metric.updated = True
+            # What the user's latest ``metric(preds, target)`` returned; None when only update() ran.
+            value = getattr(metric_object, "_forward_cache", None) if metric.on_step else None
+            if value is None:
+                return
+            value = _scalar(key, value)
+        elif metric.on_epoch:
+            # The epoch accumulates local values, reduced once at its end.
+            metric.accumulate(value, batch_size if isinstance(batch_size, int) else batch_size())
         if metric.on_step:
-            # The step value is reduced now; the epoch accumulates local values, reduced once at its end.
+            # The step value is reduced now (a metric object's was by its forward: it has no sync_dist).
             step_value = value if not (metric.sync_dist and self.reduce_across) else self.reduce_across(value, metric.reduce)
             metric.value = step_value
             metric.fresh = self.fresh = True
             self.callback[metric.step_key] = step_value
             if metric.on_epoch and metric.key not in self.epoch_values:
                 self.callback[metric.key] = step_value  # until the first epoch value exists, as in Lightning
-        if metric.on_epoch:
-            metric.accumulate(value, batch_size if isinstance(batch_size, int) else batch_size())
 
-    def _new(self, key: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool, reduce: str, sync_dist: bool) -> LoggedMetric:
-        if not (on_step or on_epoch):
-            raise MisconfigurationException(
-                f"self.log({key!r}, ..., on_step=False, on_epoch=False) records nothing: set one of them to True."
-            )
-        metric = self.metrics[key] = LoggedMetric(key, prog_bar, logger, on_step, on_epoch, reduce, sync_dist)
-        return metric
-
-    def log_metric_object(self, key: str, obj: Any, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool) -> None:
-        """Log a ``Metric`` object the user has updated: its ``forward`` value per step, ``compute()`` per epoch."""
-        metric = self.metrics.get(key)
-        if metric is None:
-            metric = self._new(key, prog_bar, logger, on_step, on_epoch, "mean", False)
-            metric.metric = obj
-        elif metric.metric is not obj:
-            raise MisconfigurationException(
-                f"self.log({key!r}, metric): {key!r} was logged with a different "
-                f"{'value' if metric.metric is None else 'metric object'} earlier in this loop. Log each metric "
-                "object under a name of its own."
-            )
-        metric.updated = True
-        if metric.on_step:
-            # What the user's latest ``metric(preds, target)`` returned; None when only update() ran.
-            value = getattr(obj, "_forward_cache", None)
-            if value is not None:
-                metric.value = _scalar(key, value)
-                metric.fresh = self.fresh = True
-                self.callback[metric.step_key] = metric.value
-                if metric.on_epoch and metric.key not in self.epoch_values:
-                    self.callback[metric.key] = metric.value
-
-    def end_epoch(self, reduce_across: Callable[[torch.Tensor, str], torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    def end_epoch(self) -> dict[str, torch.Tensor]:
         """Reduce every epoch metric; return the values for loggers (``logger=True`` ones)."""
         for_logger: dict[str, torch.Tensor] = {}
         for metric in self.metrics.values():
@@ -195,11 +183,9 @@ class MetricStore:
             elif not metric.on_epoch or metric.total is None:
                 continue
             else:
-                value = metric.compute(reduce_across if metric.sync_dist else None)
+                value = metric.compute(self.reduce_across if metric.sync_dist else None)
             self.epoch_values[metric.key] = value
-            self.callback[metric.key] = value
-            if metric.on_step:
-                self.callback[metric.epoch_key] = value
+            self.callback[metric.key] = self.callback[metric.epoch_key] = value  # the same name unless also per step
             if metric.logger:
                 for_logger[metric.epoch_key] = value
             metric.total = None

@@ -44,24 +44,16 @@ class ModelModeHooks:
         return model if model is not None else self  # type: ignore[return-value]
 
     def on_validation_model_eval(self) -> None:
-        """Put the model in eval mode before validation (the sanity check included)."""
+        """Put the model in eval mode before the loop: validation (the sanity check included), test, predict."""
         self._model_for_mode().eval()
 
     def on_validation_model_train(self) -> None:
-        """Called after validation only when overridden; otherwise each submodule's mode is restored."""
+        """Called after validation (testing) only when overridden; otherwise each submodule's mode is restored."""
         self._model_for_mode().train()
 
-    def on_test_model_eval(self) -> None:
-        """Put the model in eval mode before testing."""
-        self._model_for_mode().eval()
-
-    def on_test_model_train(self) -> None:
-        """Called after testing only when overridden; otherwise each submodule's mode is restored."""
-        self._model_for_mode().train()
-
-    def on_predict_model_eval(self) -> None:
-        """Put the model in eval mode before predicting (each submodule's mode is restored after)."""
-        self._model_for_mode().eval()
+    # The same rule for every evaluation loop (predict has no ``_model_train`` hook: modes are always restored).
+    on_test_model_eval = on_predict_model_eval = on_validation_model_eval
+    on_test_model_train = on_validation_model_train
 
     def configure_model(self) -> None:
         """Create layers here instead of in ``__init__`` to build them under the Trainer's init context.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from .exceptions import MisconfigurationException
 
@@ -35,14 +37,9 @@ class LRSchedulerConfig:
     needs_metric: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        from torch.optim.lr_scheduler import ReduceLROnPlateau
-
         self.needs_metric = isinstance(self.scheduler, ReduceLROnPlateau)
 
-    @property
-    def reduce_on_plateau(self) -> bool:
-        """Lightning's name for ``needs_metric`` (read by callbacks such as learning-rate monitors)."""
-        return self.needs_metric
+    reduce_on_plateau = property(attrgetter("needs_metric"), doc="Lightning's name for ``needs_metric`` (read by learning-rate monitors).")
 
 
 @dataclass
@@ -61,16 +58,24 @@ def _error(returned: Any, detail: str = "") -> MisconfigurationException:
     )
 
 
-def _scheduler_config(entry: Any, returned: Any) -> LRSchedulerConfig:
+def _check_keys(entry: Mapping[str, Any], required: str, optional: set[str], returned: Any, kind: str) -> None:
+    """A dict of ``configure_optimizers``' value has its ``required`` key and no key but ``optional`` ones."""
+    if required not in entry:
+        raise _error(returned, f": the {kind}dict {dict(entry)!r} has no {required!r} key")
+    unknown = set(entry) - optional - {required}
+    if unknown:
+        raise _error(returned, f": unknown {kind}keys {sorted(unknown)}")
+
+
+def _scheduler_config(entry: Any, returned: Any, monitor: str | None = None) -> LRSchedulerConfig:
+    """One ``lr_scheduler`` entry, checked; ``monitor``: the optimizer dict's, unless the entry names its own."""
     if isinstance(entry, Mapping):
-        if "scheduler" not in entry:
-            raise _error(returned, f": the lr_scheduler dict {dict(entry)!r} has no 'scheduler' key")
-        unknown = set(entry) - {"scheduler", "interval", "frequency", "monitor", "strict", "name", "opt_idx"}
-        if unknown:
-            raise _error(returned, f": unknown lr_scheduler keys {sorted(unknown)}")
+        _check_keys(entry, "scheduler", {"interval", "frequency", "monitor", "strict", "name", "opt_idx"}, returned, "lr_scheduler ")
         config = LRSchedulerConfig(**entry)
     else:
         config = LRSchedulerConfig(scheduler=entry)
+    if config.monitor is None:
+        config.monitor = monitor
     if config.interval not in ("step", "epoch"):
         raise _error(returned, f": lr_scheduler interval={config.interval!r} must be 'step' or 'epoch'")
     if not hasattr(config.scheduler, "step"):
@@ -88,35 +93,26 @@ def parse_optimizers(returned: Any) -> OptimizerSetup:
     optimizers: list[Optimizer] = []
     schedulers: list[LRSchedulerConfig] = []
     frequencies: list[int] = []
-    if isinstance(returned, Optimizer):
-        optimizers = [returned]
-    elif isinstance(returned, Mapping):
-        return parse_optimizers([returned])
-    elif isinstance(returned, Sequence) and not isinstance(returned, str) and returned:
-        if len(returned) == 2 and all(isinstance(x, Sequence) and not isinstance(x, str) for x in returned):
-            opts, scheds = returned
-            optimizers = list(opts)
-            schedulers = [_scheduler_config(s, returned) for s in scheds]
-        elif all(isinstance(x, Mapping) for x in returned):
-            for idx, entry in enumerate(returned):
-                if "optimizer" not in entry:
-                    raise _error(returned, f": the dict {dict(entry)!r} has no 'optimizer' key")
-                unknown = set(entry) - {"optimizer", "lr_scheduler", "frequency", "monitor"}
-                if unknown:
-                    raise _error(returned, f": unknown keys {sorted(unknown)}")
-                optimizers.append(entry["optimizer"])
-                if "frequency" in entry:
-                    frequencies.append(int(entry["frequency"]))
-                if entry.get("lr_scheduler") is not None:
-                    config = _scheduler_config(entry["lr_scheduler"], returned)
-                    config.opt_idx = idx
-                    if config.monitor is None:
-                        config.monitor = entry.get("monitor")
-                    schedulers.append(config)
-        else:
-            optimizers = list(returned)
-    else:
+    if isinstance(returned, (Optimizer, Mapping)):
+        returned = [returned]
+    if not (isinstance(returned, Sequence) and not isinstance(returned, str) and returned):
         raise _error(returned)
+    if len(returned) == 2 and all(isinstance(x, Sequence) and not isinstance(x, str) for x in returned):
+        opts, scheds = returned
+        optimizers = list(opts)
+        schedulers = [_scheduler_config(s, returned) for s in scheds]
+    elif all(isinstance(x, Mapping) for x in returned):
+        for idx, entry in enumerate(returned):
+            _check_keys(entry, "optimizer", {"lr_scheduler", "frequency", "monitor"}, returned, "")
+            optimizers.append(entry["optimizer"])
+            if "frequency" in entry:
+                frequencies.append(int(entry["frequency"]))
+            if entry.get("lr_scheduler") is not None:
+                config = _scheduler_config(entry["lr_scheduler"], returned, entry.get("monitor"))
+                config.opt_idx = idx
+                schedulers.append(config)
+    else:
+        optimizers = list(returned)
     bad = [o for o in optimizers if not isinstance(o, Optimizer)]
     if not optimizers or bad:
         raise _error(returned, f": {bad[0]!r} is not a torch.optim.Optimizer" if bad else ": no optimizer")
@@ -125,14 +121,10 @@ def parse_optimizers(returned: Any) -> OptimizerSetup:
             "configure_optimizers: give a 'frequency' for every optimizer dict, or for none of them."
         )
     for config in schedulers:
-        owner = [i for i, o in enumerate(optimizers) if _owns(o, config.scheduler)]
+        owner = [i for i, o in enumerate(optimizers) if getattr(config.scheduler, "optimizer", None) is o]
         if owner:
             config.opt_idx = owner[0]
     return OptimizerSetup(optimizers, schedulers, frequencies)
-
-
-def _owns(optimizer: Optimizer, scheduler: Any) -> bool:
-    return getattr(scheduler, "optimizer", None) is optimizer
 
 
 def active_optimizers(setup: OptimizerSetup, batches_seen: int) -> list[int]:

@@ -12,6 +12,7 @@ Differences: ``batch_progress.current.completed`` already counts the batch whose
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,11 +42,35 @@ class Progress:
         self.total = total
 
 
-class EpochLoopView:
-    """``trainer.fit_loop.epoch_loop``: the training batches of the running epoch."""
+def forwarded(path: str, doc: str, settable: bool = False) -> property:
+    """A property that reads the attribute at ``path`` (``"_trainer.state.batch_idx"``) when read;
+    ``settable``: assigning the property sets that attribute."""
+    owner, _, name = path.rpartition(".")
+    setter = (lambda obj, value: setattr(attrgetter(owner)(obj), name, value)) if settable else None
+    return property(attrgetter(path), setter, doc=doc)
+
+
+class _LoopView:
+    """What both loop views show: the step limits and the current training batch's place."""
 
     def __init__(self, trainer: Trainer) -> None:
         self._trainer = trainer
+
+    max_steps = forwarded("_trainer.max_steps", "``Trainer(max_steps=...)``.")
+    min_steps = forwarded("_trainer.min_steps", "``Trainer(min_steps=...)``.")
+    batch_idx = forwarded("_trainer.state.batch_idx", "Index of the current training batch in its epoch.")
+
+    @property
+    def total_batch_idx(self) -> int:
+        """Index of the current training batch over all epochs."""
+        return max(self._trainer.state.total_batches_seen - 1, 0)
+
+
+class EpochLoopView(_LoopView):
+    """``trainer.fit_loop.epoch_loop``: the training batches of the running epoch."""
+
+    global_step = forwarded("_trainer.state.global_step", "Optimizer steps taken (``trainer.global_step``).")
+    _batches_that_stepped = forwarded("_trainer.state.batches_that_stepped", "Training batches that stepped (the logging step).")
 
     @property
     def batch_progress(self) -> Progress:
@@ -55,39 +80,15 @@ class EpochLoopView:
         started = t.state.batch_idx + 1 if t.training and t.state.batch_idx + 1 > done else done
         return Progress(ProgressCounts(started, done), ProgressCounts(t.state.total_batches_seen + started - done, t.state.total_batches_seen))
 
-    @property
-    def _batches_that_stepped(self) -> int:
-        return self._trainer.state.batches_that_stepped
 
-    @property
-    def global_step(self) -> int:
-        """Optimizer steps taken (``trainer.global_step``)."""
-        return self._trainer.global_step
-
-    @property
-    def batch_idx(self) -> int:
-        """Index of the current training batch in its epoch."""
-        return self._trainer.state.batch_idx
-
-    @property
-    def total_batch_idx(self) -> int:
-        """Index of the current training batch over all epochs."""
-        return max(self._trainer.state.total_batches_seen - 1, 0)
-
-    @property
-    def max_steps(self) -> int:
-        return self._trainer.max_steps
-
-    @property
-    def min_steps(self) -> int | None:
-        return self._trainer.min_steps
-
-
-class FitLoopView:
+class FitLoopView(_LoopView):
     """``trainer.fit_loop``: epochs of the fit (``epoch_progress``) and the epoch loop (``epoch_loop``)."""
 
+    max_epochs = forwarded("_trainer.max_epochs", "``Trainer(max_epochs=...)``; settable (to train longer on a second ``fit``).", True)
+    min_epochs = forwarded("_trainer.min_epochs", "``Trainer(min_epochs=...)``; settable.", True)
+
     def __init__(self, trainer: Trainer) -> None:
-        self._trainer = trainer
+        super().__init__(trainer)
         self.epoch_loop = EpochLoopView(trainer)
 
     @property
@@ -99,36 +100,3 @@ class FitLoopView:
         counts = ProgressCounts(completed + 1 if running else completed, completed)
         counts.processed = completed + 1 if t.state.epoch_completed else completed
         return Progress(counts, counts)
-
-    @property
-    def max_epochs(self) -> int | None:
-        """``Trainer(max_epochs=...)``; settable, as Lightning users do to train longer on a second ``fit``."""
-        return self._trainer.max_epochs
-
-    @max_epochs.setter
-    def max_epochs(self, value: int) -> None:
-        self._trainer.max_epochs = value
-
-    @property
-    def min_epochs(self) -> int | None:
-        return self._trainer.min_epochs
-
-    @min_epochs.setter
-    def min_epochs(self, value: int | None) -> None:
-        self._trainer.min_epochs = value
-
-    @property
-    def max_steps(self) -> int:
-        return self._trainer.max_steps
-
-    @property
-    def min_steps(self) -> int | None:
-        return self._trainer.min_steps
-
-    @property
-    def total_batch_idx(self) -> int:
-        return self.epoch_loop.total_batch_idx
-
-    @property
-    def batch_idx(self) -> int:
-        return self.epoch_loop.batch_idx

@@ -220,8 +220,8 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         self.test_dataloaders: list[Any] = []
         self.predict_dataloaders: list[Any] = []
         # The loop's position, the current batch, the logging session: trainer.state (lit_core.loop_state).
-        self.state.train_metrics = MetricStore(self._reduce)
-        self.state.eval_metrics = MetricStore(self._reduce)
+        self.state.train_metrics = MetricStore(self.strategy.reduce)
+        self.state.eval_metrics = MetricStore(self.strategy.reduce)
         #: What each checkpoint records of its run (``lit_core.lineage``), taken when a stage starts.
         self._lineage: dict[str, Any] | None = None
         self._model_given = True
@@ -421,7 +421,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
                 if params:
                     hook.lit_log_hyperparams(trainer=self, params=params)
             # Each stage starts with no metrics, as Lightning's: a test's callback_metrics hold only what it logged.
-            self.state.train_metrics, self.state.eval_metrics, self.state.logged_metrics = MetricStore(self._reduce), MetricStore(self._reduce), {}
+            self.state.train_metrics, self.state.eval_metrics, self.state.logged_metrics = MetricStore(self.strategy.reduce), MetricStore(self.strategy.reduce), {}
             self.state.start_time = time.monotonic()
             try:
                 with torch.autograd.set_detect_anomaly(self.detect_anomaly) if self.detect_anomaly else contextlib.nullcontext():

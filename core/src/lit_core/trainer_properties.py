@@ -21,13 +21,29 @@ from .data import LOADER_METHODS, batches_per_loader, num_batches, process_datal
 from .datamodule import LightningDataModule
 from .metrics import to_float
 from .module import LightningModule
-from .progress_view import FitLoopView
+from .progress_view import FitLoopView, forwarded
 from .trainer_state import RunningStage, TrainerStatus
 
 if TYPE_CHECKING:
     from .callback import Callback
     from .logger import Logger
     from .trainer_state import TrainerState
+
+
+def _loader_batches(kind: str, doc: str) -> property:
+    """``trainer.num_<kind>_batches``: the batches of each ``<kind>`` dataloader under ``limit_<kind>_batches``."""
+    return property(lambda trainer: batches_per_loader(getattr(trainer, f"{kind}_dataloaders"), getattr(trainer, f"limit_{kind}_batches")),
+                    doc=doc)
+
+
+def _first_of(name: str) -> property:
+    """``trainer.checkpoint_callback`` and the like: the first of the list property ``name``, or ``None``."""
+    return property(lambda trainer: next(iter(getattr(trainer, name)), None), doc=f"The first of ``{name}``, or ``None``.")
+
+
+def _stage_is(stage: RunningStage) -> property:
+    """``trainer.training`` and the like: whether ``stage`` is running."""
+    return property(lambda trainer: trainer.state.stage == stage, doc=f"Whether ``trainer.state.stage`` is ``RunningStage.{stage.name}``.")
 
 
 class TrainerProperties:
@@ -83,10 +99,7 @@ class TrainerProperties:
         """The checkpointing callbacks (``lit_core.callbacks.Checkpoint`` instances, such as ``ModelCheckpoint``)."""
         return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
 
-    @property
-    def checkpoint_callback(self) -> Checkpoint | None:
-        """The first of ``checkpoint_callbacks``, or ``None``."""
-        return next(iter(self.checkpoint_callbacks), None)
+    checkpoint_callback = _first_of("checkpoint_callbacks")
 
     @property
     def early_stopping_callbacks(self) -> list[Callback]:
@@ -94,47 +107,13 @@ class TrainerProperties:
         cls = namespace.imported_class("lit_core.callbacks", "EarlyStopping")
         return [cb for cb in self.callbacks if isinstance(cb, cls)] if cls is not None else []
 
-    @property
-    def early_stopping_callback(self) -> Callback | None:
-        """The first of ``early_stopping_callbacks``, or ``None``."""
-        return next(iter(self.early_stopping_callbacks), None)
+    early_stopping_callback = _first_of("early_stopping_callbacks")
 
     # Lightning's loop counters: fields of trainer.state (lit_core.loop_state), where the loops keep them.
-    @property
-    def current_epoch(self) -> int:
-        """Epochs completed."""
-        return self.state.current_epoch
-
-    @current_epoch.setter
-    def current_epoch(self, value: int) -> None:
-        self.state.current_epoch = value
-
-    @property
-    def global_step(self) -> int:
-        """Optimizer steps taken."""
-        return self.state.global_step
-
-    @global_step.setter
-    def global_step(self, value: int) -> None:
-        self.state.global_step = value
-
-    @property
-    def is_last_batch(self) -> bool:
-        """Whether the current training batch is the last of its epoch."""
-        return self.state.is_last_batch
-
-    @is_last_batch.setter
-    def is_last_batch(self, value: bool) -> None:
-        self.state.is_last_batch = value
-
-    @property
-    def should_stop(self) -> bool:
-        """Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached)."""
-        return self.state.should_stop
-
-    @should_stop.setter
-    def should_stop(self, value: bool) -> None:
-        self.state.should_stop = value
+    current_epoch = forwarded("state.current_epoch", "Epochs completed.", True)
+    global_step = forwarded("state.global_step", "Optimizer steps taken.", True)
+    is_last_batch = forwarded("state.is_last_batch", "Whether the current training batch is the last of its epoch.", True)
+    should_stop = forwarded("state.should_stop", "Set it to stop the fit (honoured once ``min_epochs`` / ``min_steps`` are reached).", True)
 
     @property
     def interrupted(self) -> bool:
@@ -171,20 +150,9 @@ class TrainerProperties:
         most = math.inf if self.num_sanity_val_steps == -1 else self.num_sanity_val_steps
         return batches_per_loader(self.val_dataloaders, self.limit_val_batches, most)
 
-    @property
-    def num_val_batches(self) -> list[int | float]:
-        """Batches of each validation dataloader a validation run takes, after ``limit_val_batches``."""
-        return batches_per_loader(self.val_dataloaders, self.limit_val_batches)
-
-    @property
-    def num_test_batches(self) -> list[int | float]:
-        """Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``."""
-        return batches_per_loader(self.test_dataloaders, self.limit_test_batches)
-
-    @property
-    def num_predict_batches(self) -> list[int | float]:
-        """Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``."""
-        return batches_per_loader(self.predict_dataloaders, self.limit_predict_batches)
+    num_val_batches = _loader_batches("val", "Batches of each validation dataloader a validation run takes, after ``limit_val_batches``.")
+    num_test_batches = _loader_batches("test", "Batches of each test dataloader ``test()`` runs, after ``limit_test_batches``.")
+    num_predict_batches = _loader_batches("predict", "Batches of each predict dataloader ``predict()`` runs, after ``limit_predict_batches``.")
 
     @property
     def estimated_stepping_batches(self) -> float:
@@ -194,8 +162,9 @@ class TrainerProperties:
         strategy's sharding), divided by ``accumulate_grad_batches``, times ``max_epochs``, capped by
         ``max_steps``. Reads the training dataloader when the loop has not done so yet.
         """
+        max_steps = math.inf if self.max_steps == -1 else self.max_steps
         if self.max_epochs == -1:
-            return float("inf") if self.max_steps == -1 else self.max_steps
+            return max_steps
         batches = self.state.epoch_batches_total
         if batches is None:
             loaders = self.fetch_dataloaders("train") if self.lightning_module is not None else []
@@ -210,24 +179,12 @@ class TrainerProperties:
             # lit's 1.x-style several optimizers in automatic optimization each count a step.
             several = len(self.optimizers or [None]) if getattr(self.lightning_module, "automatic_optimization", True) else 1
             per_epoch = math.ceil(batches / self.accumulate_grad_batches) * several
-        total = per_epoch * max(self.max_epochs or 1, 1)
-        return min(total, self.max_steps) if self.max_steps != -1 else total
+        return min(per_epoch * max(self.max_epochs or 1, 1), max_steps)
 
-    @property
-    def training(self) -> bool:
-        return self.state.stage == RunningStage.TRAINING
-
-    @property
-    def validating(self) -> bool:
-        return self.state.stage == RunningStage.VALIDATING
-
-    @property
-    def testing(self) -> bool:
-        return self.state.stage == RunningStage.TESTING
-
-    @property
-    def predicting(self) -> bool:
-        return self.state.stage == RunningStage.PREDICTING
+    training = _stage_is(RunningStage.TRAINING)
+    validating = _stage_is(RunningStage.VALIDATING)
+    testing = _stage_is(RunningStage.TESTING)
+    predicting = _stage_is(RunningStage.PREDICTING)
 
     @property
     def enable_validation(self) -> bool:
