@@ -12,8 +12,13 @@ DISTS := core $(wildcard plugins/*/pyproject.toml) $(wildcard contrib/*/pyprojec
 DIST_DIRS := core $(patsubst %/pyproject.toml,%,$(filter %/pyproject.toml,$(DISTS)))
 DEV_TOOLS := pytest ruff scikit-learn numpy build torchmetrics jsonargparse
 STAMP := $(VENV)/.bootstrap-stamp
-# A distribution whose pyproject declares a `test` extra (test-only backends, e.g. the mlflow server) is installed with it.
-has_test_extra = $(shell grep -qs '^test *=' $(1)/pyproject.toml && echo yes)
+# A distribution whose pyproject declares a `test` extra (test-only backends, e.g. the mlflow server) or a `docs`
+# extra (lit-core's: Sphinx, for `make docs`) is installed with it.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+has_extra = $(shell grep -qs '^$(2) *=' $(1)/pyproject.toml && echo $(2))
+extras_of = $(subst $(space),$(comma),$(strip $(call has_extra,$(1),test) $(call has_extra,$(1),docs)))
 
 # lit-xla's tests need real torch_xla, which loads only with its own torch (2.9.0), not the CPU torch above.
 # The heavy part (torch + torch_xla, ~7 GB) is built once per machine in a cache keyed by its requirements
@@ -28,14 +33,21 @@ XLA_DISTS := core plugins/ddp plugins/xla plugins/checkpoint plugins/amp plugins
 XLA_STAMP := $(XLA_VENV)/.bootstrap-stamp
 purelib = $$($(1) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-.PHONY: demo test bootstrap bootstrap-xla lint bench clean
+.PHONY: demo test docs bootstrap bootstrap-xla lint bench clean
 
 demo: bootstrap
 	$(PY) examples/mnist.py
 
-test: bootstrap bootstrap-xla
+# The docs build first: it takes about 10 s and fails fast on a broken docstring or reference.
+test: bootstrap bootstrap-xla docs
 	$(PY) -m pytest
 	PJRT_DEVICE=CPU $(XLA_PY) -m pytest tests/xla
+
+# The documentation as a site, docs/_build/html. -W: a warning is an error; -n (nitpicky): every
+# cross-reference must resolve (docs/conf.py lists the third-party names it cannot); -E: a fresh
+# environment, so that the warnings of pages that did not change are reported again.
+docs: bootstrap
+	$(VENV)/bin/sphinx-build -W -n -E --keep-going -q -b html docs docs/_build/html
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
@@ -54,7 +66,7 @@ bootstrap: $(STAMP)
 $(STAMP): Makefile $(foreach d,$(DIST_DIRS),$(d)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet $(foreach d,$(DIST_DIRS),-e "./$(d)$(if $(call has_test_extra,$(d)),[test])") $(DEV_TOOLS)
+	$(PIP) install --quiet $(foreach d,$(DIST_DIRS),-e "./$(d)$(if $(call extras_of,$(d)),[$(call extras_of,$(d))])") $(DEV_TOOLS)
 	touch $(STAMP)
 
 bootstrap-xla: $(XLA_STAMP)

@@ -19,7 +19,7 @@ class Callback:
     also carry ``@lit.hookimpl`` methods for lit's own hooks (see ``lit_core.hookspecs``).
     """
 
-    #: A progress bar sets this: the kernel then adds no default bar, and ``trainer.progress_bar_callback`` finds it.
+    #: Set to ``True`` by a progress bar, so that the kernel adds no default bar and ``trainer.progress_bar_callback`` finds it.
     is_progress_bar: bool = False
 
     @property

@@ -76,7 +76,7 @@ class ProgressBar(Callback):
     is_progress_bar = True
     _refresh_rate: int = 1
     _enabled: bool = True
-    #: Seconds between two redraws of a bar (0: every ``refresh_rate`` batches, the clock unread).
+    #: Seconds between two redraws of a bar; with ``0`` a bar redraws every ``refresh_rate`` batches, the clock unread.
     min_interval: float = 0.1
     #: Lightning's descriptions of the bars (the training bar shows ``Epoch N``).
     sanity_check_description = "Sanity Checking"
@@ -95,7 +95,7 @@ class ProgressBar(Callback):
 
     @property
     def refresh_rate(self) -> int:
-        """Redraw every this many batches (0: the bar is off)."""
+        """Redraw every this many batches; ``0`` turns the bar off."""
         return self._refresh_rate
 
     @property

@@ -327,7 +327,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
 
     @property
     def tuner(self) -> Any:
-        """Lightning 1.x (deprecated): ``trainer.tuner.lr_find(model)`` / ``.scale_batch_size(model)``."""
+        """Lightning 1.x's tuner, deprecated, as ``trainer.tuner.lr_find(model)`` / ``.scale_batch_size(model)``."""
         return tuning.legacy_tuner(self)
 
     def _evaluate(self, fn: TrainerFn, kind: str, model: Any, dataloaders: Any, ckpt_path: Any, verbose: bool, datamodule: Any) -> Any:

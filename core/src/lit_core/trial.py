@@ -3,7 +3,7 @@
 The tuner (lit-callbacks' learning-rate and batch-size finders) runs the stage's loop a few
 times from inside a stage hook (``on_fit_start``, ``on_validation_start``...), as Lightning's
 tuner does, and needs the run to go on afterwards as if nothing had happened. ``Trial`` is the
-kernel's public piece for that, so that no plugin touches the Trainer's private counters:
+kernel's public piece for that, so that no plugin touches the Trainer's private counters::
 
     with Trial(trainer, callbacks=[probe], max_steps=10, limit_val_batches=0) as trial:
         trial.run()                           # the loop of trainer.state.fn, as configured

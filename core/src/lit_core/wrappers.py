@@ -23,4 +23,5 @@ class StepForward(nn.Module):
         self.module = module
 
     def forward(self, step: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``module.<step>(*args, **kwargs)`` (``step`` is ``"training_step"``, ``"validation_step"`` ...)."""
         return getattr(self.module, step)(*args, **kwargs)

@@ -41,7 +41,7 @@ class CSVLogger(FolderLogger):
 
     @property
     def experiment(self) -> CSVLogger:
-        """The logger itself: it is its own backend."""
+        """The logger itself, which is its own backend."""
         return self
 
     @property
