@@ -111,7 +111,9 @@ def module_plugin(module: LightningModule, datamodule: Any = None) -> types.Simp
     """A plugin object carrying a trampoline for every hook ``module`` overrides.
 
     The trampolines are ``trylast``: callbacks (and other plugins) are called before the
-    module, as in Lightning; loggers' ``trylast`` hooks, registered earlier, still come last.
+    module, as in Lightning. The adapter is registered when the stage starts, after every plugin
+    the Trainer registered, so those plugins' ``trylast`` implementations run before the module's
+    too (pluggy calls ``trylast`` ones first registered first); loggers finalize in wrappers, after it.
     """
     plugin = AdapterPlugin()
     for hook, name in EVENT_HOOKS.items():
