@@ -68,7 +68,7 @@ def squash(calls: list[str]) -> list[str]:
 def train_batch() -> list[str]:
     # The optimizer step runs the closure: forward, backward, then the pre-step hooks.
     return ["batch_to_device", "train_batch_start", "optimizer_step", "scale_loss", "before_backward", "backward", "after_backward",
-            "before_optimizer_step", "before_zero_grad", "train_batch_end", "log_metrics"]
+            "before_optimizer_step", "gradients_ready", "before_zero_grad", "train_batch_end", "log_metrics"]
 
 
 def val_run(batches: int) -> list[str]:

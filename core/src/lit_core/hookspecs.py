@@ -34,6 +34,7 @@ happens. The fit loop, with a marker at each point where a hook fires::
                             loss = <lit_scale_loss(loss)>       # loss scaling (16-mixed)
                             <lit_before_backward>  <lit_backward>  <lit_after_backward>
                             when stepping: <lit_before_optimizer_step>  <lit_clip_gradients>
+                                           <lit_gradients_ready>
                     when stepping: <lit_before_zero_grad>  zero_grad  schedulers (interval="step")
                     <lit_train_batch_end>
                     every log_every_n_steps: <lit_log_metrics(metrics, step)>
@@ -448,6 +449,25 @@ def lit_clip_gradients(trainer: Trainer, module: LightningModule, optimizer: Opt
     :param clip_val: ``Trainer(gradient_clip_val=...)``.
     :param algorithm: ``"norm"`` or ``"value"``.
     :return: anything non-``None`` once done. Stops at the first non-``None`` result.
+    """
+
+
+@hookspec
+def lit_gradients_ready(trainer: Trainer, module: LightningModule, optimizer: Optimizer, optimizer_idx: int | None) -> None:
+    """Called when the gradients are final, just before the optimizer applies them (inside its closure).
+
+    Backward has run for every accumulated batch, precision plugins have unscaled the gradients
+    (lit-amp does it in a ``tryfirst`` ``lit_before_optimizer_step``) and clipping has been applied
+    (``Trainer(gradient_clip_val=...)`` or ``configure_gradient_clipping``). The point for a
+    gradient monitor: a ``tryfirst`` ``lit_before_optimizer_step`` may see scaled gradients and
+    every ``lit_before_optimizer_step`` sees them unclipped. In manual optimization it fires in
+    ``opt.step()`` after the closure, with the gradients as the user left them. Under 16-bit AMP
+    the scaler may still skip the step when a gradient is not finite.
+
+    :param trainer: the trainer.
+    :param module: the user's ``LightningModule``.
+    :param optimizer: the optimizer about to step.
+    :param optimizer_idx: its index among the module's optimizers.
     """
 
 

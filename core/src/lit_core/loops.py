@@ -739,3 +739,5 @@ class FitLoop:
         elif trainer.gradient_clip_val:
             trainer.state.services.clip_gradients(trainer=trainer, module=module, optimizer=optimizer,
                                              clip_val=trainer.gradient_clip_val, algorithm=trainer.gradient_clip_algorithm)
+        if events.gradients_ready is not None:
+            events.gradients_ready(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=optimizer_idx)

@@ -179,18 +179,21 @@ class LightningOptimizer:
     def step(self, closure: Any = None) -> Any:
         """Step through the Trainer; ``closure`` (optional) computes the loss.
 
-        ``lit_optimizer_step`` with the wrapped closure (which calls ``lit_before_optimizer_step``
-        once the loss is computed, as in automatic optimization), then ``global_step`` counts it.
+        ``lit_optimizer_step`` with the wrapped closure (which calls ``lit_before_optimizer_step`` and
+        ``lit_gradients_ready`` once the loss is computed, as in automatic optimization), then
+        ``global_step`` counts it.
         """
         trainer, optimizer, index = self._trainer, self._optimizer, self._index
         state = trainer.state
         module = trainer.lightning_module
-        before_step = state.events.before_optimizer_step
+        before_step, ready = state.events.before_optimizer_step, state.events.gradients_ready
 
         def wrapped() -> Any:
             result = closure() if closure is not None else None
             if before_step is not None:
                 before_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=index)
+            if ready is not None:
+                ready(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=index)
             return result
 
         state.services.optimizer_step(trainer=trainer, module=module, optimizer=optimizer, optimizer_idx=index,
