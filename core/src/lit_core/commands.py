@@ -101,7 +101,7 @@ def _report(problems: list[plugin_check.Problem], checked: int) -> str:
         by_plugin.setdefault((problem.distribution, problem.version, problem.kind, problem.name, problem.plugin), []).append(problem)
     lines: list[str] = []
     for (dist, version, kind, name, value), found in by_plugin.items():
-        lines.append(f"{dist} {version}".strip() + f": {kind} {name!r} ({value})")
+        lines += _wrap(f"{dist} {version}".strip() + f": {kind} {name!r} ({value})", "    ")
         for problem in found:
             lines += _wrap(f"  - {problem.message}", "    ")
     count = f"{len(problems)} problem{'s' * (len(problems) != 1)} in {len(by_plugin)} of {checked} plugins"

@@ -21,6 +21,7 @@ Every problem names the distribution, the plugin and the fix.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import tempfile
 import warnings
@@ -31,7 +32,6 @@ from . import hookspecs, registry, selection
 from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .exceptions import PluginError
-from .loops import Loops
 from .markers import PROJECT
 
 
@@ -66,11 +66,12 @@ def check_installed() -> list[Problem]:
 
 
 def _duplicated(first: registry.PluginEntry) -> Problem:
-    dists = " and ".join(sorted(e.distribution for e in (first, *first.rivals)))
+    claimants = sorted((first, *first.rivals), key=lambda entry: entry.distribution)
+    dists = " and ".join(entry.distribution for entry in claimants)
     try:
         first.load()
     except PluginError as exc:  # the error a Trainer raises for the name: the same words here
-        return Problem(dists, "", first.kind, first.name, first.value, str(exc))
+        return Problem(dists, "", first.kind, first.name, ", ".join(entry.value for entry in claimants), str(exc))
     raise AssertionError("PluginEntry.load() accepted a name with rivals")
 
 
@@ -201,25 +202,22 @@ def _unknown_hook(where: str, hook: str, specname: str | None) -> str:
             f"plugin).{hint} Fix: use a hook name of lit_core.hookspecs (see docs/hooks.rst).")
 
 
-_KERNEL_ANSWERS: frozenset[str] | None = None
-
-
+@functools.cache
 def kernel_answers() -> frozenset[str]:
-    """The firstresult hooks whose kernel default always returns a result (annotated with a type that excludes ``None``)."""
-    global _KERNEL_ANSWERS
-    if _KERNEL_ANSWERS is None:
-        pm = registry.PluginManager()
-        answered = set()
-        for plugin in (KernelDefaults(), Loops()):
-            pm.register(plugin)
-            for caller in pm.get_hookcallers(plugin) or []:
-                impls = [i for i in caller.get_hookimpls() if i.plugin is plugin and not (i.wrapper or i.hookwrapper)]
-                returns = [str(inspect.signature(i.function).return_annotation) for i in impls]
-                if caller.spec and caller.spec.opts.get("firstresult") and returns and all(
-                        r not in (str(inspect.Signature.empty), "Any") and "None" not in r for r in returns):
-                    answered.add(caller.name)
-        _KERNEL_ANSWERS = frozenset(answered)
-    return _KERNEL_ANSWERS
+    """The firstresult hooks whose kernel default always returns a result: ``KernelDefaults``' plain
+    implementations annotated with a return type that excludes ``None`` (``lit_print_model_summary``'s
+    may return ``None``; ``lit_print_results``' default is a wrapper)."""
+    pm = registry.PluginManager()
+    defaults = KernelDefaults()
+    pm.register(defaults)
+    answered = set()
+    for caller in pm.get_hookcallers(defaults) or []:
+        returns = [str(inspect.signature(impl.function).return_annotation) for impl in caller.get_hookimpls()
+                   if impl.plugin is defaults and not (impl.wrapper or impl.hookwrapper)]
+        if caller.spec and caller.spec.opts.get("firstresult") and returns and all(
+                r != str(inspect.Signature.empty) and "None" not in r for r in returns):
+            answered.add(caller.name)
+    return frozenset(answered)
 
 
 def _callback_method_problems(callback: Any) -> list[str]:
