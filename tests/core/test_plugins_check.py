@@ -333,3 +333,14 @@ def test_lit_plugins_finds_no_plugin_unavailable_for_an_error():
     broken = [(row["name"], row["reason"]) for row in rows if not row["available"] and (
         "Error" in row["reason"] or "required positional argument" in row["reason"])]
     assert broken == []
+
+
+def test_the_documented_listing_is_what_lit_core_alone_prints():
+    """docs/plugins.rst shows ``lit plugins`` with lit-core alone: the same lines as lit-core's rows here."""
+    docs = (Path(__file__).parents[2] / "docs" / "plugins.rst").read_text()
+    block = docs.split("        $ lit plugins\n", 1)[1].split("\n\n", 1)[0]
+    shown = [line[8:] for line in block.splitlines()]
+    rows = [row for row in commands.describe_plugins() if row["distribution"] == "lit-core"]
+    for row in rows:
+        row["version"] = "0.1.0"  # the docs show lit-core 0.1.0 whatever the version installed
+    assert shown == commands._table(rows).splitlines()
