@@ -230,6 +230,23 @@ def test_a_name_two_distributions_register_is_reported(install_distribution, cap
     assert "Uninstall all but one of them" in found
 
 
+def test_two_callbacks_that_save_state_under_one_key_are_reported(install_distribution, capsys):
+    for side in ("a", "b"):
+        install_distribution(f"lit-keyed-{side}", {f"lit_keyed_{side}": """
+            import lit_core as lit
+
+            class Stopper(lit.Callback):
+                def state_dict(self):
+                    return {"wait": 0}
+            """}, {"lit.callbacks": {f"stopper_{side}": f"lit_keyed_{side}:Stopper"}})
+    status, out = run_check(capsys)
+    assert status == 1
+    found = problems_of(out, "lit-keyed-b 1.0: callback 'stopper_b' (lit_keyed_b:Stopper)")
+    assert "callback='stopper_b' and callback='stopper_a' (lit-keyed-a) cannot be used together:" in found
+    assert "Found more than one stateful callback of type `Stopper` with state_key 'Stopper'" in found
+    assert "override `Stopper.state_key` to make each unique" in found
+
+
 def test_unavailable_reason_that_is_an_instance_method_is_reported(install_distribution, capsys):
     install_distribution("lit-instreason", {"lit_instreason": """
         import lit_core as lit

@@ -111,7 +111,8 @@ def _report(problems: list[plugin_check.Problem], checked: int) -> str:
 
 _CHECK_HELP = (
     "check every installed plugin and exit with status 1 on a problem: an entry point that cannot be "
-    "imported, built by name or is not of its kind; a name two distributions register for one kind; a "
+    "imported, built by name or is not of its kind; a name two distributions register for one kind; two "
+    "callbacks that save their state under one state_key; a "
     "lit_* method without @lit.hookimpl, or with another pluggy project's marker; a hook name or "
     "specname= that is no lit hook; arguments that do not fit the hookspec; trylast on a firstresult "
     "hook that the kernel's default always answers; a callback on_* method that is no Callback hook; "

@@ -13,7 +13,8 @@ that the check finds the mistakes that fail *silently* at run time:
 - ``unavailable_reason`` that cannot be asked on the class (``lit plugins`` and
   ``accelerator="auto"`` ask before any instance exists), or that raises;
 - an entry point whose object cannot be imported, built by name, or is not of its kind;
-- a name that several distributions register for one kind.
+- a name that several distributions register for one kind, or two callbacks that save their
+  state under one ``state_key`` (a ``Trainer`` refuses them together: ``lit_core.unique_plugins``).
 
 Every problem names the distribution, the plugin and the fix.
 """
@@ -33,6 +34,7 @@ from .builtins.defaults import KernelDefaults
 from .callback import Callback
 from .exceptions import PluginError
 from .markers import PROJECT
+from .unique_plugins import check_state_keys
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,31 @@ class Problem:
 def check_installed() -> list[Problem]:
     """Check every installed plugin (every claimant of a shared name too); the problems found, in listing order."""
     problems: list[Problem] = []
+    callbacks: list[tuple[registry.PluginEntry, Callback]] = []
     with tempfile.TemporaryDirectory(prefix="lit-plugins-check-") as save_dir:
         for kind in registry.GROUPS:
             for _, first in sorted(registry.installed(kind).items()):
                 if first.rivals:
                     problems.append(_duplicated(first))
                 for entry in (first, *first.rivals):
-                    problems += check_entry(entry, save_dir)
+                    problems += check_entry(entry, save_dir, callbacks)
+    return problems + _shared_state_keys(callbacks)
+
+
+def _shared_state_keys(callbacks: list[tuple[registry.PluginEntry, Callback]]) -> list[Problem]:
+    """Callbacks of different names that save their state under one ``state_key``: a Trainer refuses the two
+    together (``unique_plugins.check_state_keys``, whose error is reported)."""
+    problems, kept = [], []
+    for entry, callback in callbacks:
+        try:
+            check_state_keys([cb for _, cb in kept] + [callback])
+        except RuntimeError as exc:
+            other = next(e for e, cb in kept if cb.state_key == callback.state_key)
+            problems.append(Problem(entry.distribution, entry.version, entry.kind, entry.name, entry.value,
+                                    f"callback={entry.name!r} and callback={other.name!r} ({other.distribution}) cannot be "
+                                    f"used together: {exc}"))
+        else:
+            kept.append((entry, callback))
     return problems
 
 
@@ -75,8 +95,11 @@ def _duplicated(first: registry.PluginEntry) -> Problem:
     raise AssertionError("PluginEntry.load() accepted a name with rivals")
 
 
-def check_entry(entry: registry.PluginEntry, save_dir: str) -> list[Problem]:
-    """The problems of one installed plugin (``save_dir``: where a logger built by name may write)."""
+def check_entry(entry: registry.PluginEntry, save_dir: str, callbacks: list[Any] | None = None) -> list[Problem]:
+    """The problems of one installed plugin (``save_dir``: where a logger built by name may write).
+
+    A callback built by name is added to ``callbacks`` as ``(entry, callback)``, when given.
+    """
     found: list[str] = []
     try:
         obj = entry.import_object()
@@ -102,6 +125,8 @@ def check_entry(entry: registry.PluginEntry, save_dir: str) -> list[Problem]:
                 f"Trainer refuses it. Fix: subclass lit_core.plugin_api.{base.__name__} (or point the entry point "
                 "at such a class)."
             )
+    if callbacks is not None and isinstance(target, Callback):
+        callbacks.append((entry, target))
     found += _hook_problems(target)
     if isinstance(target, Callback) or (inspect.isclass(target) and issubclass(target, Callback)):
         found += _callback_method_problems(target)
