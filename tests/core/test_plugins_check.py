@@ -361,3 +361,17 @@ def test_the_documented_listing_is_what_lit_core_alone_prints():
     for row in rows:
         row["version"] = "0.1.0"  # the docs show lit-core 0.1.0 whatever the version installed
     assert shown == commands._table(rows).splitlines()
+
+
+def test_the_lit_command_exits_with_status_1_on_a_problem(install_distribution):
+    site = install_distribution("lit-cliproblem", {"lit_cliproblem": """
+        import lit_core as lit
+
+        class Quiet(lit.Callback):
+            def on_fit_starts(self, trainer, pl_module):
+                pass
+        """}, {"lit.callbacks": {"cliproblem": "lit_cliproblem:Quiet"}})
+    done = subprocess.run([*LIT, "plugins", "--check"], capture_output=True, text=True, env=_env(site), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "lit-cliproblem 1.0: callback 'cliproblem' (lit_cliproblem:Quiet)" in done.stdout
+    assert "did you mean 'on_fit_start'?" in done.stdout and done.stderr == ""

@@ -24,6 +24,7 @@ import pluggy
 from pluggy import HookImpl
 
 from . import first_party, hookspecs, namespace
+from .builtins.adapters import EVENT_HOOKS, AdapterPlugin
 from .exceptions import ExitStage, PluginError, UnknownPluginError
 from .markers import PROJECT
 from .rank_zero import rank_zero_warn
@@ -414,16 +415,12 @@ def plugin_label(impl: HookImpl, hook: str) -> str:
     owner = _adapted(impl.plugin)
     if owner is None:
         return impl.plugin_name
-    from .builtins.adapters import EVENT_HOOKS
-
     method = EVENT_HOOKS.get(hook, "transfer_batch_to_device" if hook == "lit_batch_to_device" else hook)
     return f"{type(owner).__name__}.{method}"
 
 
 def _adapted(plugin: Any) -> Any:
     """The callback or LightningModule an adapter plugin calls, else ``None``."""
-    from .builtins.adapters import AdapterPlugin
-
     return plugin.owner if isinstance(plugin, AdapterPlugin) else None
 
 
