@@ -109,6 +109,19 @@ def test_a_hook_name_typo_is_reported(install_distribution, capsys):
     assert "Did you mean 'lit_train_epoch_end'?" in found
 
 
+def test_an_optionalhook_for_a_hook_lit_does_not_have_yet_is_fine(install_distribution, capsys):
+    install_distribution("lit-optional", {"lit_optional": """
+        import lit_core as lit
+
+        class Ahead(lit.Callback):
+            @lit.hookimpl(optionalhook=True)
+            def lit_hook_from_a_later_release(self, trainer):
+                pass
+        """}, {"lit.callbacks": {"ahead": "lit_optional:Ahead"}})
+    status, out = run_check(capsys)
+    assert status == 0 and "lit-optional" not in out, out
+
+
 def test_trylast_on_a_firstresult_hook_the_kernel_answers_is_reported(install_distribution, capsys):
     install_distribution("lit-late", {"lit_late": """
         import torch
