@@ -291,10 +291,11 @@ def test_lit_plugins_cli_lists_kind_name_distribution_version_hooks(toy_dist):
     assert ("accelerator", "toy", "lit-toy", "1.2.3") in lines
     assert ("accelerator", "cpu", "lit-core", lit.__version__) in lines
     assert ("logger", "csv", "lit-core", lit.__version__) in lines
-    toy_line = next(line for line in out.splitlines() if line.split()[:2] == ["accelerator", "toy"])
-    assert toy_line.endswith("batch_to_device")
-    broken_line = next(line for line in out.splitlines() if line.split()[:2] == ["accelerator", "broken"])
-    assert "no: the broken device is not plugged in" in broken_line
+    lines = out.splitlines()
+    toy = next(i for i, line in enumerate(lines) if line.split()[:2] == ["accelerator", "toy"])
+    assert lines[toy].split()[-1] == "yes" and lines[toy + 1].split() == ["hooks:", "batch_to_device"]
+    broken = next(i for i, line in enumerate(lines) if line.split()[:2] == ["accelerator", "broken"])
+    assert lines[broken].split()[-1] == "no" and lines[broken + 1].strip() == "why not: the broken device is not plugged in"
 
 
 def test_trace_hooks_env_prints_every_call(tmp_path):

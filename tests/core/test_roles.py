@@ -212,8 +212,9 @@ def test_lit_plugins_lists_the_declared_roles(make_dist, capsys):
     assert listed["lit-core", "csv"] == ["default_logger"]
     assert listed["lit-core", "cpu"] == []
     assert commands.main(["plugins"]) == 0
-    line = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["logger", "rows"])
-    assert line.split()[4] == "default_logger"
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:2] == ["logger", "rows"])
+    assert lines[at + 1].split() == ["roles:", "default_logger"]  # the plugin's roles, under its row
 
 
 QUIET = {"logger": False, "enable_progress_bar": False, "enable_checkpointing": False, "max_steps": 1,

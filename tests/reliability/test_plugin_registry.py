@@ -155,8 +155,10 @@ def test_case_18_lit_plugins_shows_both_marked_as_a_conflict(make_dist, capsys):
     assert dups == [("lit-dup-a", ["lit-dup-b"]), ("lit-dup-b", ["lit-dup-a"])]
     assert commands.main(["plugins"]) == 0
     table = capsys.readouterr().out
-    lines = [line for line in table.splitlines() if line.split()[:2] == ["callback", "dup"]]
-    assert len(lines) == 2 and all("conflict" in line for line in lines), table
+    lines = table.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.split()[:2] == ["callback", "dup"]]
+    assert len(rows) == 2 and all(lines[i].split()[-1] == "no" for i in rows), table
+    assert all(lines[i + 1].lstrip().startswith("why not: conflict:") for i in rows), table
 
 
 def test_case_18_one_distribution_seen_twice_on_sys_path_is_not_a_conflict(make_dist, tmp_path, monkeypatch):

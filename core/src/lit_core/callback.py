@@ -22,6 +22,15 @@ class Callback:
     #: Set to ``True`` by a progress bar, so that the kernel adds no default bar and ``trainer.progress_bar_callback`` finds it.
     is_progress_bar: bool = False
 
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this callback cannot run here (a missing library...), or ``None`` when it can.
+
+        A classmethod, as on every kind of plugin (``lit_core.plugin_base``): ``lit plugins`` asks
+        the class before any instance exists.
+        """
+        return None
+
     @property
     def state_key(self) -> str:
         """The key of this callback's state in checkpoints."""

@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 class Logger:
     """Base class for loggers. Subclasses implement ``log_metrics`` and ``log_hyperparams``."""
 
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this logger cannot run here (its client library is missing...), or ``None`` when it can.
+
+        A classmethod, as on every kind of plugin (``lit_core.plugin_base``): ``lit plugins`` asks
+        the class before any instance exists. Must be cheap: import nothing heavy to answer.
+        """
+        return None
+
     @property
     def name(self) -> str | None:
         """The experiment name (a folder under ``save_dir`` for file-based loggers)."""

@@ -15,15 +15,17 @@ import os
 import sys
 import types
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import pluggy
+from pluggy import HookImpl
 
 from . import first_party, hookspecs, namespace
-from .exceptions import PluginError, UnknownPluginError
+from .builtins.adapters import EVENT_HOOKS, AdapterPlugin
+from .exceptions import ExitStage, PluginError, UnknownPluginError
 from .markers import PROJECT
 from .rank_zero import rank_zero_warn
 
@@ -253,11 +255,21 @@ def _constructor_parameters(cls: type) -> Any:
 
 
 def distribution_of(obj: Any) -> str:
-    """The distribution that ships ``obj``'s module, for error messages."""
-    module = obj.__name__ if inspect.ismodule(obj) else type(obj).__module__
+    """The distribution that ships ``obj``'s module, for error messages.
+
+    From the installed files, else from the plugins' entry points: an editable install's files
+    are a ``.pth`` file, and a plugin's distribution is the one whose entry points name its package.
+    """
+    module = obj.__name__ if inspect.ismodule(obj) else obj.__module__ if inspect.isclass(obj) else type(obj).__module__
     top = module.split(".")[0]
     dists = metadata.packages_distributions().get(top)
-    return dists[0] if dists else f"the module {module!r}"
+    if dists:
+        return dists[0]
+    for kind in GROUPS:
+        for entry in installed(kind).values():
+            if entry.value.split(":")[0].split(".")[0] == top:
+                return entry.distribution
+    return f"the module {module!r}"
 
 
 class PluginManager(pluggy.PluginManager):
@@ -297,22 +309,35 @@ class PluginManager(pluggy.PluginManager):
             return caller
         firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
         spec_args = caller.spec.argnames if caller.spec else impls[0].argnames
-        if len(impls) == 1 and firstresult and set(impls[0].argnames) == set(spec_args):
-            return impls[0].function  # it takes every argument by name already: call it as it is
+        if len(impls) == 1 and firstresult and set(impls[0].argnames) == set(spec_args) and impls[0].plugin_name in KERNEL_PLUGINS:
+            return impls[0].function  # it takes every argument by name already, and its errors get no note: call it as it is
         # pluggy calls the implementations last-registered first (tryfirst / trylast already sorted).
         ordered = [(impl.function, impl.argnames) for impl in reversed(impls)]
+        by_function = {id(impl.function): impl for impl in impls}
 
         def call(**kwargs: Any) -> Any:
             results = []
-            for function, argnames in ordered:
-                result = function(*[kwargs[arg] for arg in argnames])
-                if result is not None:
-                    if firstresult:
-                        return result
-                    results.append(result)
+            try:  # free until something raises (CPython 3.11's exception tables)
+                for function, argnames in ordered:
+                    result = function(*[kwargs[arg] for arg in argnames])
+                    if result is not None:
+                        if firstresult:
+                            return result
+                        results.append(result)
+            except Exception as exc:
+                note_hook_error(exc, name, by_function[id(function)])
+                raise
             return None if firstresult else results
 
         return call
+
+    def _hookexec(self, hook_name: str, methods: Sequence[HookImpl], kwargs: Mapping[str, object], firstresult: bool) -> Any:
+        """pluggy's dispatch (every hook call but the fast callers'), with ``note_hook_error`` on the way out."""
+        try:  # free until something raises (CPython 3.11's exception tables)
+            return self._inner_hookexec(hook_name, methods, kwargs, firstresult)
+        except Exception as exc:
+            note_hook_error(exc, hook_name, _raising_impl(exc, methods))
+            raise
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         """pluggy's answer, remembered per class for attributes the class defines.
@@ -375,8 +400,84 @@ def _instance_dict(plugin: Any) -> Any:
     return found if isinstance(found, dict) else ()
 
 
+#: The kernel's own plugins: they run the loop and the user's closures, so an error raised through them
+#: is someone else's (they get no note, and ``fast_caller`` calls a lone one of them directly).
+KERNEL_PLUGINS = frozenset({"lit.defaults", "lit.loops"})
+
+#: How ``note_hook_error``'s notes begin (one per exception: the innermost hook call names the plugin).
+NOTE_PREFIX = "lit: "
+
+
+def plugin_label(impl: HookImpl, hook: str) -> str:
+    """A readable name for ``impl`` in traces and notes: ``MyCallback.on_train_epoch_end`` for the hooks
+    of a callback or a LightningModule (the adapter's, ``lit_core.builtins.adapters``), else the name the
+    plugin was registered under (``callback:TQDMProgressBar``, ``lit.precision:16-mixed``)."""
+    owner = _adapted(impl.plugin)
+    if owner is None:
+        return impl.plugin_name
+    method = EVENT_HOOKS.get(hook, "transfer_batch_to_device" if hook == "lit_batch_to_device" else hook)
+    return f"{type(owner).__name__}.{method}"
+
+
+def _adapted(plugin: Any) -> Any:
+    """The callback or LightningModule an adapter plugin calls, else ``None``."""
+    return plugin.owner if isinstance(plugin, AdapterPlugin) else None
+
+
+def note_hook_error(exc: Exception, hook: str, impl: HookImpl | None) -> None:
+    """Add a note to ``exc`` naming the plugin whose implementation of ``hook`` raised it, and its distribution.
+
+    Once per exception: the innermost hook call that sees it knows the plugin; calls further out
+    (``lit_run_stage``...) leave it. Nothing for the kernel's own plugins (``KERNEL_PLUGINS``) or a
+    stage's planned exit (``ExitStage``).
+    """
+    if impl is None or impl.plugin_name in KERNEL_PLUGINS or isinstance(exc, ExitStage) or not hasattr(exc, "add_note"):
+        return
+    if any(isinstance(note, str) and note.startswith(NOTE_PREFIX) for note in getattr(exc, "__notes__", ())):
+        return
+    owner = _adapted(impl.plugin)
+    exc.add_note(f"{NOTE_PREFIX}raised in hook {hook} by {plugin_label(impl, hook)}, from {_origin(impl.plugin if owner is None else owner)}")
+
+
+def _origin(obj: Any) -> str:
+    dist = distribution_of(obj)
+    if dist.startswith("the module "):
+        return f"{dist} (no installed distribution)"
+    try:
+        return f"distribution {dist} {metadata.version(dist)}"
+    except metadata.PackageNotFoundError:
+        return f"distribution {dist}"
+
+
+def _raising_impl(exc: BaseException, impls: Sequence[HookImpl]) -> HookImpl | None:
+    """The implementation ``exc`` came out of: the one running in the deepest frame of its traceback.
+
+    Implementations can share code (one class's method on two instances; the adapters' compiled
+    trampolines): the frame's ``self`` and closure tell them apart.
+    """
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        for impl in impls:
+            function = getattr(impl.function, "__func__", impl.function)
+            if getattr(function, "__code__", None) is frame.f_code and _runs_in(impl.function, frame):
+                found = impl
+        tb = tb.tb_next
+    return found
+
+
+def _runs_in(function: Any, frame: types.FrameType) -> bool:
+    local = frame.f_locals
+    if inspect.ismethod(function):
+        code = function.__func__.__code__
+        return bool(code.co_varnames) and local.get(code.co_varnames[0]) is function.__self__
+    cells = zip(function.__code__.co_freevars, function.__closure__ or ())
+    return all(local.get(name) is cell.cell_contents for name, cell in cells)
+
+
 def _trace_before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
-    names = ", ".join(impl.plugin_name for impl in hook_impls)
+    names = ", ".join(plugin_label(impl, hook_name) for impl in hook_impls)
     print(f"lit hook {hook_name} -> [{names}]", file=sys.stderr)
 
 

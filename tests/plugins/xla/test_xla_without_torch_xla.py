@@ -7,6 +7,7 @@ own; the real torch_xla runs are in ``tests/xla`` (``.venv-xla``).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -28,13 +29,30 @@ def test_matching_pair_is_fine():
 def test_missing_torch_xla_names_torch_and_the_release_to_install():
     message = runtime.version_problem("2.13.0+cpu", None)
     assert "torch_xla is not installed (torch is 2.13.0+cpu)" in message
-    assert "pip install torch-xla==2.13.*" in message and "pip install torch==2.9.0 torch-xla==2.9.0" in message
+    # No torch_xla 2.13 exists: the hint says how to find the matching one and names a pair that exists.
+    assert "torch-xla matching your torch version (see https://github.com/pytorch/xla#installation)" in message
+    assert "`pip install torch==2.9.* torch-xla==2.9.*`" in message and "2.13.*" not in message
+
+
+@pytest.mark.parametrize("torch_version", ["2.1.2", "2.5.1+cu121", "2.8.0", "2.9.0+cpu"])
+def test_a_torch_with_its_own_torch_xla_release_gets_that_release(torch_version):
+    pair = "{}.{}".format(*runtime.release(torch_version))
+    message = runtime.version_problem(torch_version, None)
+    assert f"`pip install torch-xla=={pair}.*`" in message and "github.com/pytorch/xla" not in message
+
+
+@pytest.mark.parametrize("torch_version", ["2.0.1", "2.10.0", "2.13.0+cpu", "3.0.0"])
+def test_every_install_hint_names_a_torch_xla_release_that_exists(torch_version):
+    for xla_version in (None, "2.9.0", "2.5.1"):
+        message = runtime.version_problem(torch_version, xla_version) or ""
+        for major, minor in re.findall(r"torch-xla==(\d+)\.(\d+)", message):
+            assert (int(major), int(minor)) in runtime.RELEASES, (torch_version, xla_version, message)
 
 
 def test_mismatch_names_both_versions_and_the_matching_pair():
     message = runtime.version_problem("2.13.0+cpu", "2.9.0")
     assert "torch_xla 2.9.0 is built for torch 2.9.*, but torch 2.13.0+cpu is installed" in message
-    assert "pip install torch==2.9.* torch-xla==2.9.0" in message
+    assert "pip install torch==2.9.* torch-xla==2.9.0" in message and "2.13.*" not in message
 
 
 def test_release_reads_local_versions():
@@ -55,7 +73,7 @@ def test_entry_points_and_lit_plugins_row():
 
 @pytest.mark.parametrize("flags", [{"accelerator": "xla"}, {"accelerator": "tpu"}, {"accelerator": "xla", "strategy": "xla_spmd"}])
 def test_choosing_xla_says_what_to_install(make_trainer, flags):
-    with pytest.raises(MisconfigurationException, match=r"cannot run on this machine: torch_xla is not installed \(torch is .*pip install torch-xla=="):
+    with pytest.raises(MisconfigurationException, match=r"cannot run on this machine: torch_xla is not installed \(torch is .*torch-xla=="):
         make_trainer(**flags)
 
 

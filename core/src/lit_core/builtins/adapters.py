@@ -79,7 +79,11 @@ def trampoline(hook: str, method: Callable[..., Any], args: tuple[str, ...]) -> 
 
 
 class AdapterPlugin(types.SimpleNamespace):
-    """The trampolines of one user object. Compared by identity: two adapters with no hooks are still two plugins."""
+    """The trampolines of one user object, its ``owner`` (traces and error notes name the owner's class).
+    Compared by identity: two adapters with no hooks are still two plugins."""
+
+    def __init__(self, owner: Any = None) -> None:
+        super().__init__(owner=owner)
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
@@ -87,7 +91,7 @@ class AdapterPlugin(types.SimpleNamespace):
 
 def callback_plugin(callback: Callback) -> types.SimpleNamespace:
     """A plugin object carrying a trampoline for every hook ``callback`` overrides."""
-    plugin = AdapterPlugin()
+    plugin = AdapterPlugin(callback)
     for hook, name in EVENT_HOOKS.items():
         if overrides(callback, Callback, name):  # an instance attribute gives a hook too (LambdaCallback)
             setattr(plugin, hook, trampoline(hook, getattr(callback, name), ARGUMENTS[hook]))
@@ -115,7 +119,7 @@ def module_plugin(module: LightningModule, datamodule: Any = None) -> types.Simp
     the Trainer registered, so those plugins' ``trylast`` implementations run before the module's
     too (pluggy calls ``trylast`` ones first registered first); loggers finalize in wrappers, after it.
     """
-    plugin = AdapterPlugin()
+    plugin = AdapterPlugin(module)
     for hook, name in EVENT_HOOKS.items():
         if ARGUMENTS[hook][:2] == ("trainer", "module") and overrides(module, LightningModule, name):
             setattr(plugin, hook, hookimpl(trylast=True)(trampoline(hook, getattr(module, name), ARGUMENTS[hook][2:])))

@@ -33,6 +33,33 @@ def release(version: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+#: The torch_xla releases on PyPI, as ``(major, minor)`` (``pip index versions torch-xla``, December 2026:
+#: 2.1.0 to 2.9.0, one per torch minor release). torch_xla X.Y loads only with torch X.Y; torch releases
+#: newer than the last one here have no torch_xla to match (yet). Add a release here when one is published.
+RELEASES: tuple[tuple[int, int], ...] = tuple((2, minor) for minor in range(1, 10))
+
+#: Where torch_xla says which of its releases matches which torch.
+INSTALL_DOCS = "https://github.com/pytorch/xla#installation"
+
+
+def matching_install(torch_version: str) -> str:
+    """How to install the torch_xla that matches ``torch_version``: a release that exists, or how to find one.
+
+    For a torch with a torch_xla release of its own, ``pip install torch-xla==X.Y.*``; for one
+    without (newer than the last torch_xla, or older than the first), torch_xla's installation
+    page and the newest pair that exists, never an invented ``torch-xla==2.13.*``.
+    """
+    pair = release(torch_version)
+    if pair in RELEASES:
+        return "the matching torch_xla release: `pip install torch-xla=={}.{}.*` (torch_xla X.Y pairs with torch X.Y)".format(*pair)
+    newest = "{}.{}".format(*max(RELEASES))
+    return (
+        f"torch-xla matching your torch version (see {INSTALL_DOCS}); no torch_xla release that lit-xla knows of "
+        f"matches torch {pair[0]}.{pair[1]} (the newest is {newest}, for torch {newest}): "
+        f"`pip install torch=={newest}.* torch-xla=={newest}.*` installs a pair that exists"
+    )
+
+
 def version_problem(torch_version: str, xla_version: str | None) -> str | None:
     """Why torch_xla ``xla_version`` cannot run with torch ``torch_version``, or ``None`` when it can.
 
@@ -42,16 +69,15 @@ def version_problem(torch_version: str, xla_version: str | None) -> str | None:
     torch_pair = "{}.{}".format(*release(torch_version))
     if xla_version is None:
         return (
-            f"torch_xla is not installed (torch is {torch_version}); lit-xla trains through it. Install the torch_xla "
-            f"release that matches torch, `pip install torch-xla=={torch_pair}.*` (torch_xla X.Y pairs with torch X.Y; "
-            "for example `pip install torch==2.9.0 torch-xla==2.9.0`)."
+            f"torch_xla is not installed (torch is {torch_version}); lit-xla trains through it. Install "
+            f"{matching_install(torch_version)}."
         )
     xla_pair = "{}.{}".format(*release(xla_version))
     if xla_pair != torch_pair:
         return (
             f"torch_xla {xla_version} is built for torch {xla_pair}.*, but torch {torch_version} is installed, and "
             f"torch_xla cannot load with it. Install a matching pair: `pip install torch=={xla_pair}.* "
-            f"torch-xla=={xla_version}` (or the torch_xla {torch_pair} release for this torch, if there is one)."
+            f"torch-xla=={xla_version}`, or for torch {torch_pair}, {matching_install(torch_version)}."
         )
     return None
 
