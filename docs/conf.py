@@ -72,6 +72,9 @@ nitpick_ignore = [
     # pluggy: lit's PluginManager subclasses pluggy's.
     ("py:class", "pluggy._manager.PluginManager"),
     ("py:class", "pluggy.PluginManager"),
+    # pluggy: the registry's trace and error-note helpers take pluggy's hook implementation records.
+    ("py:class", "pluggy._impl.HookImpl"),
+    ("py:class", "pluggy.HookImpl"),
 ]
 # A private base class (``lit_core.plugin_base._Plugin``, ``progress_view._LoopView``) is shown in
 # "Bases:" but never documented: what it provides is documented on its public subclasses.
