@@ -400,8 +400,8 @@ def _instance_dict(plugin: Any) -> Any:
     return found if isinstance(found, dict) else ()
 
 
-#: The kernel's own plugins: they run the loop and the user's closures, so an error raised through them
-#: is someone else's (they get no note, and ``fast_caller`` calls a lone one of them directly).
+#: The names of the kernel's own plugins, which run the loop and the user's closures, so an error raised
+#: through them is someone else's (they get no note, and ``fast_caller`` calls a lone one of them directly).
 KERNEL_PLUGINS = frozenset({"lit.defaults", "lit.loops"})
 
 #: How ``note_hook_error``'s notes begin (one per exception: the innermost hook call names the plugin).
