@@ -13,7 +13,7 @@ read back what the backend recorded::
 Checks: the class is a ``Logger`` selectable by name; metrics reach the backend at the steps
 they were logged; hyperparameters reach it; ``finalize`` is called once with ``"success"``,
 ``"failed"`` or ``"interrupted"`` (and the backend records it, if it records statuses);
-``log_dir`` is the Trainer's and holds the run; global rank 1 writes nothing; importing the
+``log_dir`` is the Trainer's, inside ``save_dir`` and fixed before the run; global rank 1 writes nothing; importing the
 plugin's module does not import its backend.
 """
 
@@ -158,16 +158,17 @@ class LoggerConformance(Conformance):
             assert run.status == self.backend_status[status], f"the backend recorded {run.status!r} for {status!r}"
 
     def test_log_dir(self, tmp_path: Path) -> None:
-        """``trainer.log_dir`` is the logger's ``log_dir`` (inside its ``save_dir``), which holds the run."""
+        """``trainer.log_dir`` is the logger's ``log_dir``: inside its ``save_dir``, known before ``fit``, unchanged by it."""
         logger = self.make(tmp_path / "logs")
         trainer = quiet_trainer(tmp_path, logger=logger, log_every_n_steps=1)
+        before = trainer.log_dir
         trainer.fit(TinyModel())
         if logger.log_dir is None:
-            assert trainer.log_dir == trainer.default_root_dir
+            assert trainer.log_dir == before == trainer.default_root_dir
             return
-        assert trainer.log_dir == logger.log_dir
-        assert os.path.isdir(logger.log_dir) and os.listdir(logger.log_dir), f"nothing written in {logger.log_dir}"
-        assert Path(logger.log_dir).resolve().is_relative_to((tmp_path / "logs").resolve())
+        assert trainer.log_dir == logger.log_dir == before, f"log_dir moved during fit: {before} -> {trainer.log_dir}"
+        assert Path(logger.log_dir).resolve().is_relative_to((tmp_path / "logs").resolve()), (
+            f"log_dir {logger.log_dir} is outside save_dir {tmp_path / 'logs'}")
 
     def test_rank_zero_only(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """On global rank 1 (``rank_zero_only.rank == 1``) the logger writes nothing and finalizes nothing."""

@@ -41,3 +41,13 @@ class Conformance:
                     f"The installed {self.kind} {self.name!r} ({entry.label}) is not {type(self).plugin!r}: set `name` to "
                     "the plugin's entry-point name, or to a name nothing installed uses.")
             yield plugins
+
+    def test_unavailable_reason_asked_on_the_class(self) -> None:
+        """``unavailable_reason()``, where defined, answers on the class (``lit plugins`` and ``"auto"`` ask before any instance exists)."""
+        ask = getattr(type(self).plugin, "unavailable_reason", None)
+        if ask is None:
+            pytest.skip("the plugin defines no unavailable_reason()")
+        reason = ask()
+        assert reason is None or (isinstance(reason, str) and reason), (
+            f"{type(self).plugin.__qualname__}.unavailable_reason() returned {reason!r}: None (available) or a non-empty "
+            "message saying why not and how to fix it.")
