@@ -13,7 +13,9 @@ class TestMLFlowLogger(LoggerConformance):
     name = "mlflow"
     keep_installed = ("lit-mlflow",)
     backend_modules = ("mlflow",)
-    backend_status = {"success": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+
+    def backend_status(self, status):
+        return {"success": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}[status]
 
     def make(self, save_dir):
         return MLFlowLogger(save_dir=save_dir, tracking_uri=f"file:{save_dir / 'mlruns'}")

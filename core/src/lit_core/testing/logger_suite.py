@@ -20,7 +20,6 @@ plugin's module does not import its backend.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -45,8 +44,8 @@ class LoggedRun:
 
     :param metrics: metric name to ``(step, value)`` pairs, in the order recorded.
     :param hyperparams: the hyperparameters recorded (values as the backend keeps them).
-    :param status: the run's final status in the backend's own terms (see ``backend_status``),
-        or ``None`` when the backend records no status.
+    :param status: the run's final status in the backend's own terms (see
+        ``LoggerConformance.backend_status``), or ``None`` when the backend records no status.
     """
 
     metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
@@ -67,20 +66,23 @@ class LoggerConformance(Conformance):
 
     - ``backend_modules``: top-level modules of the backend (``("wandb",)``) that importing the
       plugin's module must not import (users who do not log to it must not pay for it);
-    - ``backend_status``: lit's status -> what ``read_back`` reports for it (``{"success":
-      "FINISHED", ...}``), or ``None`` when the backend records no status;
+    - ``backend_status(status)``: what ``read_back`` reports for lit's ``status`` (MLflow:
+      ``"FINISHED"`` for ``"success"``), when the backend records run statuses;
     - ``by_name_defaults``: whether ``Trainer(logger=name)`` can build one with the Trainer's
       defaults (``save_dir``); ``False`` for a logger that needs arguments.
     """
 
     kind = "logger"
     backend_modules: ClassVar[tuple[str, ...]] = ()
-    backend_status: ClassVar[dict[str, Any] | None] = None
     by_name_defaults: ClassVar[bool] = True
 
     def make(self, save_dir: Path) -> Logger:
         """A logger that writes everything under ``save_dir`` (default: ``plugin(save_dir=save_dir)``)."""
         return type(self).plugin(save_dir=str(save_dir))
+
+    def backend_status(self, status: str) -> Any:
+        """The backend's record of lit's ``status`` (``"success"``, ``"failed"``, ``"interrupted"``); ``None``: it records none."""
+        return None
 
     def read_back(self, logger: Logger, save_dir: Path) -> LoggedRun | None:
         """What the backend recorded for ``logger``'s run, read with the backend's own reader; ``None``: nothing."""
@@ -154,8 +156,9 @@ class LoggerConformance(Conformance):
         run = self.read_back(logger, save_dir)
         assert run is not None, "read_back found no run"
         assert [int(s) for s, _ in run.metrics.get("loss", [])] == [s for s, _ in model.losses]
-        if self.backend_status is not None:
-            assert run.status == self.backend_status[status], f"the backend recorded {run.status!r} for {status!r}"
+        expected = self.backend_status(status)
+        if expected is not None:
+            assert run.status == expected, f"the backend recorded {run.status!r} for {status!r}, expected {expected!r}"
 
     def test_log_dir(self, tmp_path: Path) -> None:
         """``trainer.log_dir`` is the logger's ``log_dir``: inside its ``save_dir``, known before ``fit``, unchanged by it."""
