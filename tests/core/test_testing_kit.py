@@ -180,9 +180,24 @@ CHECKS = ["test_is_a_logger_selected_by_name", "test_metrics_reach_the_backend",
           "test_log_dir", "test_rank_zero_only", "test_backend_imported_lazily"]
 
 
-def run_suite(pytester: pytest.Pytester, **bugs: str) -> dict[str, str]:
-    """Run the logger suite on the JSON-lines logger with ``bugs``; each check's outcome by test name."""
-    pytester.makepyfile(test_jsonl=textwrap.dedent(JSONL_LOGGER.format(**{**CORRECT, **bugs})))
+@pytest.fixture(scope="module")
+def torch_warmed_up(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One fit and checkpoint here first: torch imports hundreds of modules lazily on the first (``torch._inductor``).
+
+    pytester's in-process runs forget the modules a run imported; torch cannot import some of
+    them twice (``TORCH_LIBRARY`` registered once per process), so they must predate the runs.
+    """
+    from lit_core.testing.models import TinyModel, quiet_trainer
+
+    root = tmp_path_factory.mktemp("warm-up")
+    trainer = quiet_trainer(root, max_steps=1)
+    trainer.fit(TinyModel())
+    trainer.save_checkpoint(root / "warm-up.ckpt")
+
+
+def run_suite(pytester: pytest.Pytester, source: str = JSONL_LOGGER, correct: dict[str, str] = CORRECT, **bugs: str) -> dict[str, str]:
+    """Run the suite of ``source`` (the JSON-lines logger by default) with ``bugs``; each check's outcome by test name."""
+    pytester.makepyfile(test_plugin=textwrap.dedent(source.format(**{**correct, **bugs})))
     result = pytester.runpytest_inprocess("-p", "lit_core.testing", "-p", "no:cacheprovider", "-q")
     outcomes = {}
     for report in result.reprec.getreports("pytest_runtest_logreport"):
@@ -191,7 +206,7 @@ def run_suite(pytester: pytest.Pytester, **bugs: str) -> dict[str, str]:
     return outcomes
 
 
-def test_a_correct_logger_passes_the_suite(pytester):
+def test_a_correct_logger_passes_the_suite(torch_warmed_up, pytester):
     outcomes = run_suite(pytester)
     assert outcomes == dict.fromkeys(CHECKS, "passed") | {"test_unavailable_reason_asked_on_the_class": "skipped"}
 
@@ -204,8 +219,59 @@ def test_a_correct_logger_passes_the_suite(pytester):
      {"test_rank_zero_only"}),
     ({"backend_import": "import sqlite3"}, {"test_backend_imported_lazily"}),
 ], ids=["wrong-step", "status-ignored", "writes-on-every-rank", "eager-backend-import"])
-def test_a_broken_logger_fails_the_check_it_breaks(pytester, bugs, failing):
+def test_a_broken_logger_fails_the_check_it_breaks(torch_warmed_up, pytester, bugs, failing):
     outcomes = run_suite(pytester, **bugs)
+    assert {name for name, outcome in outcomes.items() if outcome == "failed"} == failing
+
+
+COUNTER_CALLBACK = '''
+    from lit_core.plugin_api import Callback
+    from lit_core.testing import CallbackConformance
+
+
+    class BatchCounter(Callback):
+        """Counts training batches (every ``every``-th); with ``every=0`` it has nothing to do per step."""
+
+        def __init__(self, every=1):
+            self.every, self.count = every, 0
+            if every:
+                self.on_train_batch_end = self._count  # per-step work only for an instance that has some
+            {class_hook}
+
+        def _count(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.count += batch_idx % self.every == 0
+
+        def state_dict(self):
+            return {{"count": self.count}}
+
+        def load_state_dict(self, state_dict):
+            {load}
+
+
+    class TestBatchCounter(CallbackConformance):
+        plugin = BatchCounter
+        name = "counter"
+
+        def make_idle(self):
+            return BatchCounter(every=0)
+'''
+
+COUNTER_CORRECT = {"class_hook": "", "load": 'self.count = state_dict["count"]'}
+CALLBACK_CHECKS = ["test_is_a_callback_selected_by_name", "test_state_dict_round_trip", "test_exact_resume",
+                   "test_no_per_step_hook_when_idle"]
+
+
+def test_a_correct_callback_passes_the_suite(torch_warmed_up, pytester):
+    outcomes = run_suite(pytester, COUNTER_CALLBACK, COUNTER_CORRECT)
+    assert outcomes == dict.fromkeys(CALLBACK_CHECKS, "passed") | {"test_unavailable_reason_asked_on_the_class": "skipped"}
+
+
+@pytest.mark.parametrize(("bugs", "failing"), [
+    ({"load": "pass"}, {"test_state_dict_round_trip", "test_exact_resume"}),
+    ({"class_hook": "self.on_train_batch_end = self._count"}, {"test_no_per_step_hook_when_idle"}),
+], ids=["state-not-loaded", "per-step-hook-when-idle"])
+def test_a_broken_callback_fails_the_check_it_breaks(torch_warmed_up, pytester, bugs, failing):
+    outcomes = run_suite(pytester, COUNTER_CALLBACK, COUNTER_CORRECT, **bugs)
     assert {name for name, outcome in outcomes.items() if outcome == "failed"} == failing
 
 

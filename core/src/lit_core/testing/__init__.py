@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .callback_suite import CallbackConformance
 from .logger_suite import LoggedRun, LoggerConformance
 from .plugins import MemoryDistribution, PluginRegistry
 
@@ -30,6 +31,7 @@ def lit_plugins() -> Iterator[PluginRegistry]:
 
 
 __all__ = [
+    "CallbackConformance",
     "LoggedRun",
     "LoggerConformance",
     "MemoryDistribution",

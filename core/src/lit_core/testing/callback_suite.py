@@ -1,0 +1,126 @@
+"""``CallbackConformance``: what every lit callback must do, checked by training a tiny model with it.
+
+Checks: the class is a ``Callback`` selectable by name; its ``state_dict`` reaches the checkpoint
+under its ``state_key`` and loads back into a new instance; fitting N steps, checkpointing and
+resuming ends exactly where an uninterrupted run ends (weights and the callback's state); and an
+idle instance (``make_idle``) adds no implementation to any per-step hook.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import torch
+
+from .. import hookspecs
+from ..callback import Callback
+from ..checkpoint import load as load_checkpoint
+from .models import TinyModel, quiet_trainer
+from .suite import Conformance
+
+#: The hooks the loops call for every batch or optimizer step (events and services).
+PER_STEP_HOOKS = tuple(sorted(
+    name for name in vars(hookspecs) if name.startswith("lit_")
+    and any(part in name for part in ("_batch_", "backward", "optimizer_step", "zero_grad", "clip_gradients", "autocast"))
+))
+
+
+class CallbackConformance(Conformance):
+    """The callback conformance suite. Set ``plugin``; override ``make`` when the class needs arguments.
+
+    - ``make()``: an instance as users configure it for the resume checks;
+    - ``make_idle()``: an instance configured to do nothing per step (default: ``make()``), which
+      must add no implementation to any per-step hook (``PER_STEP_HOOKS``);
+    - ``steps`` / ``resume_at``: the run length and where the interrupted run stops (4 batches an
+      epoch; a resume mid-epoch restarts that epoch's data, as in Lightning, so keep it at an
+      epoch's end).
+    """
+
+    kind = "callback"
+    steps: ClassVar[int] = 8
+    resume_at: ClassVar[int] = 4
+
+    def make(self) -> Callback:
+        """The callback under test (default: ``plugin()``)."""
+        return type(self).plugin()
+
+    def make_idle(self) -> Callback:
+        """An instance with nothing to do per step (default: ``make()``)."""
+        return self.make()
+
+    def test_is_a_callback_selected_by_name(self, tmp_path: Path) -> None:
+        """A ``lit_core.plugin_api.Callback`` subclass; ``Trainer(callbacks=[name])`` builds one."""
+        assert issubclass(type(self).plugin, Callback), f"{type(self).plugin!r} must subclass lit_core.plugin_api.Callback"
+        try:
+            trainer = quiet_trainer(tmp_path, callbacks=[self.name])
+        except Exception as exc:
+            if "needs arguments" not in str(exc):
+                raise
+            pytest.skip(f"{type(self).plugin.__qualname__} needs arguments: not usable by name alone")
+        assert any(type(cb) is type(self).plugin for cb in trainer.callbacks), f"callbacks=[{self.name!r}] gave {trainer.callbacks}"
+
+    def test_state_dict_round_trip(self, tmp_path: Path) -> None:
+        """The state after a fit is in the checkpoint under ``state_key``; a new instance resumed from it has that state."""
+        callback = self.make()
+        trainer = quiet_trainer(tmp_path, callbacks=[callback], max_steps=self.resume_at, max_epochs=-1)
+        trainer.fit(TinyModel())
+        state = callback.state_dict()
+        path = tmp_path / "round-trip.ckpt"
+        trainer.save_checkpoint(path)
+        saved = load_checkpoint(str(path)).get("callbacks", {})
+        if state:
+            assert callback.state_key in saved, f"state_key {callback.state_key!r} missing from the checkpoint's callbacks {list(saved)}"
+            assert _same(saved[callback.state_key], state)
+        fresh = self.make()  # restored by the Trainer, as users resume: fit from the checkpoint with nothing left to train
+        quiet_trainer(tmp_path, callbacks=[fresh], max_steps=self.resume_at, max_epochs=-1).fit(TinyModel(), ckpt_path=str(path))
+        assert fresh.state_key == callback.state_key, "state_key must depend on configuration only"
+        assert _same(fresh.state_dict(), state), (
+            f"restored from the checkpoint, the callback's state is {fresh.state_dict()}, not the saved {state}")
+
+    def test_exact_resume(self, tmp_path: Path) -> None:
+        """Fit ``resume_at`` steps, checkpoint, resume to ``steps``: the weights and the callback's state match an uninterrupted run."""
+        root = tmp_path / "run"
+        whole, whole_cb = TinyModel(), self.make()
+        quiet_trainer(root, callbacks=[whole_cb], max_steps=self.steps, max_epochs=-1).fit(whole)
+        expected_state = whole_cb.state_dict()
+        shutil.rmtree(root, ignore_errors=True)  # the resumed run writes where the whole run wrote: file paths in the state compare equal
+
+        first = quiet_trainer(root, callbacks=[self.make()], max_steps=self.resume_at, max_epochs=-1)
+        first.fit(TinyModel())
+        path = tmp_path / "interrupted.ckpt"
+        first.save_checkpoint(path)
+        resumed, resumed_cb = TinyModel(), self.make()
+        quiet_trainer(root, callbacks=[resumed_cb], max_steps=self.steps, max_epochs=-1).fit(resumed, ckpt_path=str(path))
+
+        assert [s for s, _ in resumed.losses] == list(range(self.resume_at, self.steps))
+        for name, value in whole.state_dict().items():
+            assert torch.equal(value, resumed.state_dict()[name]), f"resumed weights differ from the uninterrupted run's: {name}"
+        assert _same(resumed_cb.state_dict(), expected_state), (
+            f"the resumed callback's state {resumed_cb.state_dict()} differs from the uninterrupted run's {expected_state}")
+
+    def test_no_per_step_hook_when_idle(self, tmp_path: Path) -> None:
+        """``make_idle()`` adds no implementation to any per-step hook (nothing is called per batch for it)."""
+        callback = self.make_idle()
+        trainer = quiet_trainer(tmp_path, callbacks=[callback])
+        manager = trainer.plugin_manager
+        # lit registers each callback itself (its lit_* hookimpls) and an adapter for its Lightning on_* methods.
+        own = {manager.get_name(callback), f"lit.callback-adapter:{id(callback)}"} - {None}
+        found = sorted(hook for hook in PER_STEP_HOOKS
+                       if any(impl.plugin_name in own for impl in getattr(manager.hook, hook).get_hookimpls()))
+        assert found == [], (
+            f"an idle {type(callback).__name__} implements per-step hooks {found}: decide once (in __init__ or setup) and "
+            "set the per-step method on the instance only when it has work (see docs/testing_plugins.rst)")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with tensors compared by value and containers element by element."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
