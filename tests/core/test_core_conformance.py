@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from lit_core.accelerators import CPUAccelerator
 from lit_core.loggers import CSVLogger
-from lit_core.testing import LoggedRun, LoggerConformance
+from lit_core.testing import AcceleratorConformance, LoggedRun, LoggerConformance
 
 
 class TestCSVLogger(LoggerConformance):
@@ -28,3 +29,8 @@ class TestCSVLogger(LoggerConformance):
         hparams_file = Path(logger.log_dir) / "hparams.yaml"
         hparams = yaml.safe_load(hparams_file.read_text()) if hparams_file.exists() else {}
         return LoggedRun(metrics=metrics, hyperparams=hparams or {})
+
+
+class TestCPUAccelerator(AcceleratorConformance):
+    plugin = CPUAccelerator
+    name = "cpu"

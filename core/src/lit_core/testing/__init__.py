@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .accelerator_suite import AcceleratorConformance
 from .callback_suite import CallbackConformance
 from .logger_suite import LoggedRun, LoggerConformance
 from .plugins import MemoryDistribution, PluginRegistry
@@ -31,6 +32,7 @@ def lit_plugins() -> Iterator[PluginRegistry]:
 
 
 __all__ = [
+    "AcceleratorConformance",
     "CallbackConformance",
     "LoggedRun",
     "LoggerConformance",

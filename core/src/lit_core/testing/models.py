@@ -22,7 +22,8 @@ def loader(n: int = 8, batch_size: int = 2, seed: int = 0) -> DataLoader:
 
 
 class TinyModel(LightningModule):
-    """A linear regression trained with SGD that logs ``loss`` every step and keeps ``(global_step, loss)``.
+    """A linear regression trained with SGD that logs ``loss`` every step and keeps ``(global_step, loss)``
+    (``losses``) and the devices its batches were on (``devices``).
 
     :param fail_with: raised by ``training_step`` at batch ``fail_at`` (a failed or interrupted run).
     :param hparams: saved with ``save_hyperparameters`` (they reach the loggers).
@@ -36,6 +37,7 @@ class TinyModel(LightningModule):
             self.layer = nn.Linear(FEATURES, 1)
         self.fail_with, self.fail_at = fail_with, fail_at
         self.losses: list[tuple[int, float]] = []
+        self.devices: set[torch.device] = set()  # where training_step saw its batches
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer(x)
@@ -44,6 +46,7 @@ class TinyModel(LightningModule):
         if self.fail_with is not None and batch_idx == self.fail_at:
             raise self.fail_with
         x, y = batch
+        self.devices.add(x.device)
         loss = F.mse_loss(self(x), y)
         self.losses.append((self.global_step, loss.item()))
         self.log("loss", loss)
