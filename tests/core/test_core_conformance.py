@@ -6,11 +6,13 @@ import csv
 import os
 from pathlib import Path
 
+import torch
 import yaml
 
 from lit_core.accelerators import CPUAccelerator
+from lit_core.builtins.precision import DoublePrecision, FullPrecision
 from lit_core.loggers import CSVLogger
-from lit_core.testing import AcceleratorConformance, LoggedRun, LoggerConformance
+from lit_core.testing import AcceleratorConformance, LoggedRun, LoggerConformance, PrecisionConformance
 
 
 class TestCSVLogger(LoggerConformance):
@@ -34,3 +36,14 @@ class TestCSVLogger(LoggerConformance):
 class TestCPUAccelerator(AcceleratorConformance):
     plugin = CPUAccelerator
     name = "cpu"
+
+
+class TestFullPrecision(PrecisionConformance):
+    plugin = FullPrecision
+    name = "32-true"
+
+
+class TestDoublePrecision(PrecisionConformance):
+    plugin = DoublePrecision
+    name = "64-true"
+    param_dtype = compute_dtype = torch.float64

@@ -22,6 +22,7 @@ from .accelerator_suite import AcceleratorConformance
 from .callback_suite import CallbackConformance
 from .logger_suite import LoggedRun, LoggerConformance
 from .plugins import MemoryDistribution, PluginRegistry
+from .precision_suite import PrecisionConformance
 
 
 @pytest.fixture
@@ -38,5 +39,6 @@ __all__ = [
     "LoggerConformance",
     "MemoryDistribution",
     "PluginRegistry",
+    "PrecisionConformance",
     "lit_plugins",
 ]

@@ -8,18 +8,16 @@ idle instance (``make_idle``) adds no implementation to any per-step hook.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import torch
 
 from .. import hookspecs
 from ..callback import Callback
 from ..checkpoint import load as load_checkpoint
 from .models import TinyModel, quiet_trainer
-from .suite import Conformance
+from .suite import Conformance, run_whole_and_resumed, same_state
 
 #: The hooks the loops call for every batch or optimizer step (events and services).
 PER_STEP_HOOKS = tuple(sorted(
@@ -73,32 +71,25 @@ class CallbackConformance(Conformance):
         saved = load_checkpoint(str(path)).get("callbacks", {})
         if state:
             assert callback.state_key in saved, f"state_key {callback.state_key!r} missing from the checkpoint's callbacks {list(saved)}"
-            assert _same(saved[callback.state_key], state)
+            assert same_state(saved[callback.state_key], state)
         fresh = self.make()  # restored by the Trainer, as users resume: fit from the checkpoint with nothing left to train
         quiet_trainer(tmp_path, callbacks=[fresh], max_steps=self.resume_at, max_epochs=-1).fit(TinyModel(), ckpt_path=str(path))
         assert fresh.state_key == callback.state_key, "state_key must depend on configuration only"
-        assert _same(fresh.state_dict(), state), (
+        assert same_state(fresh.state_dict(), state), (
             f"restored from the checkpoint, the callback's state is {fresh.state_dict()}, not the saved {state}")
 
     def test_exact_resume(self, tmp_path: Path) -> None:
         """Fit ``resume_at`` steps, checkpoint, resume to ``steps``: the weights and the callback's state match an uninterrupted run."""
-        root = tmp_path / "run"
-        whole, whole_cb = TinyModel(), self.make()
-        quiet_trainer(root, callbacks=[whole_cb], max_steps=self.steps, max_epochs=-1).fit(whole)
+        made: list[Callback] = []
+
+        def flags() -> dict[str, Any]:
+            made.append(self.make())
+            return {"callbacks": [made[-1]]}
+
+        run_whole_and_resumed(tmp_path, flags, self.steps, self.resume_at)
+        whole_cb, resumed_cb = made[0], made[-1]
         expected_state = whole_cb.state_dict()
-        shutil.rmtree(root, ignore_errors=True)  # the resumed run writes where the whole run wrote: file paths in the state compare equal
-
-        first = quiet_trainer(root, callbacks=[self.make()], max_steps=self.resume_at, max_epochs=-1)
-        first.fit(TinyModel())
-        path = tmp_path / "interrupted.ckpt"
-        first.save_checkpoint(path)
-        resumed, resumed_cb = TinyModel(), self.make()
-        quiet_trainer(root, callbacks=[resumed_cb], max_steps=self.steps, max_epochs=-1).fit(resumed, ckpt_path=str(path))
-
-        assert [s for s, _ in resumed.losses] == list(range(self.resume_at, self.steps))
-        for name, value in whole.state_dict().items():
-            assert torch.equal(value, resumed.state_dict()[name]), f"resumed weights differ from the uninterrupted run's: {name}"
-        assert _same(resumed_cb.state_dict(), expected_state), (
+        assert same_state(resumed_cb.state_dict(), expected_state), (
             f"the resumed callback's state {resumed_cb.state_dict()} differs from the uninterrupted run's {expected_state}")
 
     def test_no_per_step_hook_when_idle(self, tmp_path: Path) -> None:
@@ -114,13 +105,3 @@ class CallbackConformance(Conformance):
             f"an idle {type(callback).__name__} implements per-step hooks {found}: decide once (in __init__ or setup) and "
             "set the per-step method on the instance only when it has work (see docs/testing_plugins.rst)")
 
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal, with tensors compared by value and containers element by element."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return bool(a == b)

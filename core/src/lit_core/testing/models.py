@@ -23,7 +23,8 @@ def loader(n: int = 8, batch_size: int = 2, seed: int = 0) -> DataLoader:
 
 class TinyModel(LightningModule):
     """A linear regression trained with SGD that logs ``loss`` every step and keeps ``(global_step, loss)``
-    (``losses``) and the devices its batches were on (``devices``).
+    (``losses``), the devices its batches were on (``devices``) and the dtypes of its parameters
+    and of ``forward``'s output (``dtypes``).
 
     :param fail_with: raised by ``training_step`` at batch ``fail_at`` (a failed or interrupted run).
     :param hparams: saved with ``save_hyperparameters`` (they reach the loggers).
@@ -38,6 +39,7 @@ class TinyModel(LightningModule):
         self.fail_with, self.fail_at = fail_with, fail_at
         self.losses: list[tuple[int, float]] = []
         self.devices: set[torch.device] = set()  # where training_step saw its batches
+        self.dtypes: set[tuple[torch.dtype, torch.dtype]] = set()  # (parameters, forward's output) in training_step
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer(x)
@@ -47,7 +49,9 @@ class TinyModel(LightningModule):
             raise self.fail_with
         x, y = batch
         self.devices.add(x.device)
-        loss = F.mse_loss(self(x), y)
+        out = self(x)
+        self.dtypes.add((self.layer.weight.dtype, out.dtype))
+        loss = F.mse_loss(out, y.to(out.dtype))
         self.losses.append((self.global_step, loss.item()))
         self.log("loss", loss)
         return loss

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import torch
 
 from .. import registry
+from ..trainer import Trainer
+from .models import TinyModel, quiet_trainer
 from .plugins import PluginRegistry
 
 
@@ -51,3 +57,48 @@ class Conformance:
         assert reason is None or (isinstance(reason, str) and reason), (
             f"{type(self).plugin.__qualname__}.unavailable_reason() returned {reason!r}: None (available) or a non-empty "
             "message saying why not and how to fix it.")
+
+
+def same_state(a: Any, b: Any) -> bool:
+    """Equal, with tensors compared by value and containers element by element (checkpointed states)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+@dataclass
+class ResumeRuns:
+    """Two runs of ``steps`` steps: ``whole`` uninterrupted, ``resumed`` stopped at ``resume_at``, checkpointed and resumed."""
+
+    whole: TinyModel
+    whole_trainer: Trainer
+    resumed: TinyModel
+    resumed_trainer: Trainer
+
+
+def run_whole_and_resumed(tmp_path: Path, flags: Callable[[], dict[str, Any]], steps: int, resume_at: int) -> ResumeRuns:
+    """Train twice under ``tmp_path/run`` with fresh ``flags()`` for each Trainer: whole, then interrupted and resumed.
+
+    Both runs write in the same folder (the first one's files removed in between) so file
+    paths kept in plugin states compare equal.
+    """
+    root = tmp_path / "run"
+    whole = TinyModel()
+    whole_trainer = quiet_trainer(root, max_steps=steps, max_epochs=-1, **flags())
+    whole_trainer.fit(whole)
+    shutil.rmtree(root, ignore_errors=True)
+    first = quiet_trainer(root, max_steps=resume_at, max_epochs=-1, **flags())
+    first.fit(TinyModel())
+    path = tmp_path / "interrupted.ckpt"
+    first.save_checkpoint(path)
+    resumed = TinyModel()
+    resumed_trainer = quiet_trainer(root, max_steps=steps, max_epochs=-1, **flags())
+    resumed_trainer.fit(resumed, ckpt_path=str(path))
+    assert [s for s, _ in resumed.losses] == list(range(resume_at, steps)), f"the resumed run trained steps {resumed.losses}"
+    for name, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), f"resumed weights differ from the uninterrupted run's: {name}"
+    return ResumeRuns(whole, whole_trainer, resumed, resumed_trainer)
