@@ -77,17 +77,17 @@ class PluginRegistry:
 
     # -- what a test declares --------------------------------------------------------------
 
-    def register(self, kind: str, name: str, obj: Any) -> str:
-        """Register ``obj`` as the ``kind`` plugin ``name`` (kinds: ``lit_core.registry.GROUPS``); returns the entry point's value."""
+    def register(self, kind: str, name: str, obj: Any) -> None:
+        """Register ``obj`` as the ``kind`` plugin ``name`` (kinds: ``lit_core.registry.GROUPS``)."""
         if kind not in registry.GROUPS:
             raise ValueError(f"Unknown plugin kind {kind!r}: use one of {', '.join(sorted(registry.GROUPS))}.")
-        return self.declare(registry.GROUPS[kind], name, obj)
+        self.declare(registry.GROUPS[kind], name, obj)
 
     def register_role(self, role: str, name: str) -> None:
         """Declare that the registered plugin ``name`` fills ``role`` by default (``lit.roles``, e.g. ``default_logger``)."""
         self.declare(registry.ROLES_GROUP, role, name, literal=True)
 
-    def declare(self, group: str, name: str, obj: Any, *, literal: bool = False) -> str:
+    def declare(self, group: str, name: str, obj: Any, *, literal: bool = False) -> None:
         """Declare an entry point ``name`` in any ``group`` (a namespace such as ``lit_core.loggers`` too).
 
         ``literal``: ``obj`` is the entry point's value as it is (role claims name a plugin, not an object).
@@ -95,7 +95,6 @@ class PluginRegistry:
         value = obj if literal or isinstance(obj, str) else self._importable(obj)
         self.distribution.add(group, name, value)
         registry.refresh()
-        return value
 
     def hide(self, *distributions: str) -> None:
         """Discover as if ``distributions`` were not installed."""
