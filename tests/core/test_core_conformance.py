@@ -12,7 +12,8 @@ import yaml
 from lit_core.accelerators import CPUAccelerator
 from lit_core.builtins.precision import DoublePrecision, FullPrecision
 from lit_core.loggers import CSVLogger
-from lit_core.testing import AcceleratorConformance, LoggedRun, LoggerConformance, PrecisionConformance
+from lit_core.strategies import SingleDeviceStrategy
+from lit_core.testing import AcceleratorConformance, LoggedRun, LoggerConformance, PrecisionConformance, StrategyConformance
 
 
 class TestCSVLogger(LoggerConformance):
@@ -47,3 +48,8 @@ class TestDoublePrecision(PrecisionConformance):
     plugin = DoublePrecision
     name = "64-true"
     param_dtype = compute_dtype = torch.float64
+
+
+class TestSingleDeviceStrategy(StrategyConformance):
+    plugin = SingleDeviceStrategy
+    name = "single_device"

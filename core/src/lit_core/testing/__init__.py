@@ -23,6 +23,7 @@ from .callback_suite import CallbackConformance
 from .logger_suite import LoggedRun, LoggerConformance
 from .plugins import MemoryDistribution, PluginRegistry
 from .precision_suite import PrecisionConformance
+from .strategy_suite import StrategyConformance
 
 
 @pytest.fixture
@@ -40,5 +41,6 @@ __all__ = [
     "MemoryDistribution",
     "PluginRegistry",
     "PrecisionConformance",
+    "StrategyConformance",
     "lit_plugins",
 ]
