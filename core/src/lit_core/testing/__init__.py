@@ -28,7 +28,7 @@ from .strategy_suite import StrategyConformance
 
 @pytest.fixture
 def lit_plugins() -> Iterator[PluginRegistry]:
-    """An isolated plugin registry for this test: register plugins by name; all forgotten afterwards."""
+    """A plugin registry of this test's own: plugins registered by name (``hide_installed()``: only these and lit-core's), all forgotten afterwards."""
     with PluginRegistry() as plugins:
         yield plugins
 

@@ -18,7 +18,7 @@ import torch
 from ..checkpoint import load as load_checkpoint
 from ..plugins.precision import Precision
 from .models import TinyModel, quiet_trainer
-from .suite import Conformance, run_whole_and_resumed, same_state
+from .suite import Conformance, run_whole_and_resumed, same_state, skip_unless_available
 
 
 class PrecisionConformance(Conformance):
@@ -45,27 +45,18 @@ class PrecisionConformance(Conformance):
 
     def fit(self, tmp_path: Path, **flags: Any) -> tuple[TinyModel, Any]:
         """Train ``TinyModel`` one epoch with ``make()`` on ``accelerator``; the model and the Trainer."""
-        self.require_accelerator()
+        skip_unless_available("accelerator", self.accelerator)
         model = TinyModel()
         trainer = quiet_trainer(tmp_path, accelerator=self.accelerator, **{"precision": self.make(), **flags})
         trainer.fit(model)
         return model, trainer
-
-    def require_accelerator(self) -> None:
-        """Skip the calling check where ``accelerator`` cannot run."""
-        from .. import registry
-
-        accelerator = registry.load("accelerator", self.accelerator)
-        reason = accelerator.unavailable_reason()
-        if reason is not None:
-            pytest.skip(f"accelerator={self.accelerator!r} cannot run here: {reason}")
 
     def test_is_a_precision_selected_by_name(self, tmp_path: Path) -> None:
         """A ``lit_core.plugin_api.Precision`` subclass; ``Trainer(precision=name)`` builds one."""
         assert issubclass(type(self).plugin, Precision), f"{type(self).plugin!r} must subclass lit_core.plugin_api.Precision"
         if not self.by_name:
             pytest.skip("by_name = False: this configuration needs an instance")
-        self.require_accelerator()
+        skip_unless_available("accelerator", self.accelerator)
         trainer = quiet_trainer(tmp_path, accelerator=self.accelerator, precision=self.name)
         assert type(trainer.precision_plugin) is type(self).plugin, f"precision={self.name!r} gave {trainer.precision_plugin!r}"
 
@@ -78,7 +69,7 @@ class PrecisionConformance(Conformance):
 
     def test_trains(self, tmp_path: Path) -> None:
         """Four steps with finite losses that move the weights."""
-        self.require_accelerator()
+        skip_unless_available("accelerator", self.accelerator)
         before = TinyModel().layer.weight.detach().double()
         model, _ = self.fit(tmp_path)
         assert len(model.losses) == 4 and all(torch.isfinite(torch.tensor(loss)) for _, loss in model.losses), model.losses
@@ -99,6 +90,6 @@ class PrecisionConformance(Conformance):
 
     def test_exact_resume(self, tmp_path: Path) -> None:
         """Fit ``resume_at`` steps, checkpoint, resume to ``steps``: the weights match an uninterrupted run's."""
-        self.require_accelerator()
+        skip_unless_available("accelerator", self.accelerator)
         run_whole_and_resumed(tmp_path, lambda: {"accelerator": self.accelerator, "precision": self.make()},
                               self.steps, self.resume_at)

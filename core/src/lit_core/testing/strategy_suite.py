@@ -20,7 +20,7 @@ import torch.distributed as dist
 from ..callback import Callback
 from ..strategies import SingleDeviceStrategy, Strategy
 from .models import TinyModel, quiet_trainer
-from .suite import Conformance, same_state
+from .suite import Conformance, same_state, skip_unless_available
 
 REDUCE_OPS = ("mean", "sum", "max", "min")
 
@@ -70,11 +70,7 @@ class StrategyConformance(Conformance):
 
     def fit(self, tmp_path: Path, strategy: Any, **flags: Any) -> tuple[TinyModel, Any]:
         """Train ``TinyModel`` one epoch on one device of ``accelerator`` with ``strategy``."""
-        from .. import registry
-
-        reason = registry.load("accelerator", self.accelerator).unavailable_reason()
-        if reason is not None:
-            pytest.skip(f"accelerator={self.accelerator!r} cannot run here: {reason}")
+        skip_unless_available("accelerator", self.accelerator)
         model = TinyModel()
         trainer = quiet_trainer(tmp_path, accelerator=self.accelerator, devices=1, strategy=strategy, **flags)
         trainer.fit(model)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,7 +11,6 @@ import pytest
 import torch
 
 from .. import registry
-from ..trainer import Trainer
 from .models import TinyModel, quiet_trainer
 from .plugins import PluginRegistry
 
@@ -70,35 +68,30 @@ def same_state(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@dataclass
-class ResumeRuns:
-    """Two runs of ``steps`` steps: ``whole`` uninterrupted, ``resumed`` stopped at ``resume_at``, checkpointed and resumed."""
-
-    whole: TinyModel
-    whole_trainer: Trainer
-    resumed: TinyModel
-    resumed_trainer: Trainer
-
-
-def run_whole_and_resumed(tmp_path: Path, flags: Callable[[], dict[str, Any]], steps: int, resume_at: int) -> ResumeRuns:
-    """Train twice under ``tmp_path/run`` with fresh ``flags()`` for each Trainer: whole, then interrupted and resumed.
+def run_whole_and_resumed(tmp_path: Path, flags: Callable[[], dict[str, Any]], steps: int, resume_at: int) -> None:
+    """Train ``steps`` steps twice under ``tmp_path/run``, with fresh ``flags()`` for each Trainer: uninterrupted,
+    then stopped at ``resume_at``, checkpointed and resumed; assert that both end with the same weights.
 
     Both runs write in the same folder (the first one's files removed in between) so file
     paths kept in plugin states compare equal.
     """
     root = tmp_path / "run"
     whole = TinyModel()
-    whole_trainer = quiet_trainer(root, max_steps=steps, max_epochs=-1, **flags())
-    whole_trainer.fit(whole)
+    quiet_trainer(root, max_steps=steps, max_epochs=-1, **flags()).fit(whole)
     shutil.rmtree(root, ignore_errors=True)
     first = quiet_trainer(root, max_steps=resume_at, max_epochs=-1, **flags())
     first.fit(TinyModel())
     path = tmp_path / "interrupted.ckpt"
     first.save_checkpoint(path)
     resumed = TinyModel()
-    resumed_trainer = quiet_trainer(root, max_steps=steps, max_epochs=-1, **flags())
-    resumed_trainer.fit(resumed, ckpt_path=str(path))
+    quiet_trainer(root, max_steps=steps, max_epochs=-1, **flags()).fit(resumed, ckpt_path=str(path))
     assert [s for s, _ in resumed.losses] == list(range(resume_at, steps)), f"the resumed run trained steps {resumed.losses}"
     for name, value in whole.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[name]), f"resumed weights differ from the uninterrupted run's: {name}"
-    return ResumeRuns(whole, whole_trainer, resumed, resumed_trainer)
+
+
+def skip_unless_available(kind: str, name: str) -> None:
+    """Skip the calling check when the installed ``kind`` plugin ``name`` cannot run here (its ``unavailable_reason()``)."""
+    reason = registry.load(kind, name).unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"{kind}={name!r} cannot run here: {reason}")
