@@ -275,6 +275,71 @@ def test_a_broken_callback_fails_the_check_it_breaks(torch_warmed_up, pytester, 
     assert {name for name, outcome in outcomes.items() if outcome == "failed"} == failing
 
 
+BROKEN_PLUGINS = {
+    "precision": ('''
+        import lit_core as lit
+        from lit_core.builtins.precision import FullPrecision
+        from lit_core.testing import PrecisionConformance
+
+        class CountingPrecision(FullPrecision):
+            """Counts the training steps; the count is its checkpoint state, which it forgets to load."""
+
+            def __init__(self):
+                self.steps = 0
+
+            @lit.hookimpl
+            def lit_train_batch_end(self):
+                self.steps += 1
+
+            def state_dict(self):
+                return {"steps": self.steps}
+
+            def load_state_dict(self, state_dict):
+                pass
+
+        class TestCountingPrecision(PrecisionConformance):
+            plugin = CountingPrecision
+            name = "counting"
+    ''', {"test_checkpoint_state_round_trip", "test_exact_resume"}),
+    "strategy": ('''
+        from lit_core.strategies import SingleDeviceStrategy
+        from lit_core.testing import StrategyConformance
+
+        class TwiceStrategy(SingleDeviceStrategy):
+            """Sums as if a second process held the same tensor."""
+
+            def reduce(self, tensor, reduce_op="mean"):
+                return tensor * 2 if reduce_op == "sum" else tensor
+
+        class TestTwiceStrategy(StrategyConformance):
+            plugin = TwiceStrategy
+            name = "twice"
+    ''', {"test_collectives_match_the_single_process_reference"}),
+    "accelerator": ('''
+        from lit_core.accelerators import CPUAccelerator
+        from lit_core.testing import AcceleratorConformance
+
+        class LaxAccelerator(CPUAccelerator):
+            """Takes devices=0 for one device instead of refusing it."""
+
+            def parse_devices(self, devices):
+                return [0] if devices == 0 else super().parse_devices(devices)
+
+        class TestLaxAccelerator(AcceleratorConformance):
+            plugin = LaxAccelerator
+            name = "lax"
+    ''', {"test_parse_devices"}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_PLUGINS))
+def test_a_broken_plugin_of_each_kind_fails_its_suite(torch_warmed_up, pytester, kind):
+    source, failing = BROKEN_PLUGINS[kind]
+    outcomes = run_suite(pytester, source.replace("{", "{{").replace("}", "}}"), {})
+    assert {name for name, outcome in outcomes.items() if outcome == "failed"} == failing
+    assert "passed" in outcomes.values()
+
+
 def test_the_suite_trains_a_real_model(tmp_path):
     from lit_core.testing.models import TinyModel, quiet_trainer
 

@@ -4,7 +4,7 @@ Checks: the class is a ``Precision`` selectable by name; each training step runs
 parameters in ``param_dtype`` (module conversion) and ``forward`` computing in ``compute_dtype``
 (autocast); the model trains (finite losses, weights move); the plugin's ``state_dict`` reaches
 the checkpoint under ``"precision"`` and is restored on resume; and a run interrupted,
-checkpointed and resumed ends with the weights of an uninterrupted one.
+checkpointed and resumed ends with the weights and plugin state of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -89,7 +89,14 @@ class PrecisionConformance(Conformance):
         assert same_state(fresh.state_dict(), state), f"restored, the plugin's state is {fresh.state_dict()}, not the saved {state}"
 
     def test_exact_resume(self, tmp_path: Path) -> None:
-        """Fit ``resume_at`` steps, checkpoint, resume to ``steps``: the weights match an uninterrupted run's."""
+        """Fit ``resume_at`` steps, checkpoint, resume to ``steps``: the weights and the plugin's state match an uninterrupted run's."""
         skip_unless_available("accelerator", self.accelerator)
-        run_whole_and_resumed(tmp_path, lambda: {"accelerator": self.accelerator, "precision": self.make()},
-                              self.steps, self.resume_at)
+        made: list[Precision] = []
+
+        def flags() -> dict[str, Any]:
+            made.append(self.make())
+            return {"accelerator": self.accelerator, "precision": made[-1]}
+
+        run_whole_and_resumed(tmp_path, flags, self.steps, self.resume_at)
+        whole, resumed = made[0].state_dict(), made[-1].state_dict()
+        assert same_state(resumed, whole), f"the resumed plugin's state {resumed} differs from the uninterrupted run's {whole}"
