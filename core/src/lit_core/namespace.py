@@ -63,11 +63,19 @@ class Claim:
             ) from exc
 
 
+def entry_points(group: str) -> Iterable[metadata.EntryPoint]:
+    """The installed entry points of ``group``: lit reads plugin metadata only through here.
+
+    The one seam where ``lit_core.testing`` gives a test its own plugins (``lit_plugins``).
+    """
+    return metadata.entry_points(group=group)
+
+
 @functools.cache
 def claims(group: str) -> dict[str, tuple[Claim, ...]]:
     """Every name the installed distributions declare in ``group``, with who declares it."""
     found: dict[str, dict[str, Claim]] = {}
-    for ep in metadata.entry_points(group=group):
+    for ep in entry_points(group):
         dist = ep.dist.metadata["Name"] if ep.dist is not None else f"the entry point {ep.value!r}"
         found.setdefault(ep.name, {}).setdefault(dist, Claim(ep.name, group, dist, ep))
     return {name: tuple(by_dist.values()) for name, by_dist in found.items()}

@@ -37,6 +37,9 @@ class LearningRateMonitor(Callback):
         self.lrs: dict[str, list[float]] = {}
         self.last_momentum_values: dict[str, float | None] = {}
         self.last_weight_decay_values: dict[str, float | None] = {}
+        if logging_interval == "epoch" and type(self).on_train_batch_start is LearningRateMonitor.on_train_batch_start:
+            # Nothing to log per step: a hook set to None on the instance is absent, so lit calls none per batch.
+            self.on_train_batch_start = None  # type: ignore[assignment]
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.loggers:

@@ -51,6 +51,9 @@ class Timer(Callback):
         self._end_time: dict[str, float | None] = dict.fromkeys(STAGES)
         #: Training time of the runs before a resume (from the checkpoint).
         self._offset = 0.0
+        if not (interval == "step" and self._duration is not None) and type(self).on_train_batch_end is Timer.on_train_batch_end:
+            # Nothing to check per step: a hook set to None on the instance is absent, so lit calls none per batch.
+            self.on_train_batch_end = None  # type: ignore[assignment]
 
     @staticmethod
     def _stage(stage: Any) -> str:

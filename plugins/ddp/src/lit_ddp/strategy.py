@@ -128,17 +128,24 @@ class DDPStrategy(Strategy):
 
     @lit.hookimpl
     def lit_teardown(self, trainer: lit.Trainer) -> None:
-        self._remove_sync_switch(trainer)
+        self._stage_done(trainer)
         if self.cluster_environment is not None:
             self.cluster_environment.teardown()
 
     @lit.hookimpl
     def lit_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
-        self._remove_sync_switch(trainer)
+        self._stage_done(trainer)
         _exit_state["failed"] = True  # the others may never reach the exit barrier
         note_timeout(exception, self.timeout, trainer.global_rank)
 
-    def _remove_sync_switch(self, trainer: lit.Trainer) -> None:
+    def _stage_done(self, trainer: lit.Trainer) -> None:
+        """Undo what the stage set up: the gradient-sync switch, and the wrapper.
+
+        After the stage ``trainer.model`` is the user's module again, as after Lightning's
+        ``DDPStrategy.teardown``: ``trainer.model.state_dict()`` has the module's keys, not DDP's.
+        """
+        if isinstance(trainer.model, DistributedDataParallel):
+            trainer.model = trainer.lightning_module
         if self._sync_switch is not None:
             trainer.plugin_manager.unregister(self._sync_switch)
             self._sync_switch = None
