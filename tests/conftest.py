@@ -29,6 +29,9 @@ from torch.utils.data import DataLoader, TensorDataset
 import lit_core as lit
 from lit_core import hookspecs
 
+# The plugin-author kit's fixture (lit_plugins), loaded as a plugin author loads it.
+pytest_plugins = ["lit_core.testing"]
+
 FEATURES = 4
 
 
