@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from . import registry, roles
+from . import new_plugin, registry, roles
 
 
 def describe_plugins() -> list[dict[str, Any]]:
@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     plugins = sub.add_parser("plugins", help="list installed plugins: kind, name, distribution, version, default roles, availability, hooks")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    new_plugin.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "new-plugin":
+        return new_plugin.main(args)
     if args.command == "plugins":
         rows = describe_plugins()
         print(json.dumps(rows, indent=2) if args.json else _table(rows))
