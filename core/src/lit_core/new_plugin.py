@@ -135,7 +135,7 @@ def validate(name: str, kind: str, distribution: str | None = None) -> PluginSpe
         hint = f" (for example {suggestion!r})" if suggestion and NAME_PATTERN.fullmatch(suggestion) else ""
         raise ValueError(
             f"plugin name {name!r} is not valid: use lower-case letters and digits, starting with a letter, with single "
-            f"'-' or '_' between parts{hint}. It is what users type: Trainer({_flag(kind)}=\"{suggestion or 'name'}\")."
+            f"'-' or '_' between parts{hint}. It is what users type: {_usage(kind, suggestion or 'name')}."
         )
     if name == "core" or name.startswith(("lit-", "lit_")) or keyword.iskeyword(name):
         raise ValueError(
@@ -152,8 +152,8 @@ def validate(name: str, kind: str, distribution: str | None = None) -> PluginSpe
     return PluginSpec(name=name, kind=kind, distribution=distribution)
 
 
-def _flag(kind: str) -> str:
-    return {"callback": "callbacks"}.get(kind, kind)
+def _usage(kind: str, name: str) -> str:
+    return f'Trainer(callbacks=["{name}"])' if kind == "callback" else f'Trainer({kind}="{name}")'
 
 
 def render(spec: PluginSpec) -> dict[str, str]:
