@@ -5,7 +5,10 @@ each generated distribution and runs its tests.)"""
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +50,13 @@ def test_each_kind_renders_a_distribution(kind, tmp_path, monkeypatch):
     assert f"from lit_my_thing import {cls}" in tests and "lit_plugins" in tests
     assert f"({PLUGIN_API_VERSION[0]}, {PLUGIN_API_VERSION[1]})" in (folder / "src/lit_my_thing/__init__.py").read_text()
     assert "## 0.1.0" in (folder / "CHANGELOG.md").read_text()
+
+    # Lint-clean as its author's project (its pyproject's ruff settings: lit_core is a third-party import there).
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is not None:
+        lint = subprocess.run([ruff, "check", "--no-cache", "--output-format", "concise", "."], cwd=folder,
+                              capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout
 
 
 @pytest.mark.parametrize("name", ["Jsonl", "json lines", "2fast", "a--b", "x_", "über", ""])
