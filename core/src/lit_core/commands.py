@@ -13,7 +13,7 @@ import sys
 import textwrap
 from typing import Any
 
-from . import plugin_check, registry, roles
+from . import new_plugin, plugin_check, registry, roles
 
 
 def describe_plugins() -> list[dict[str, Any]]:
@@ -132,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     plugins.add_argument("--json", action="store_true",
                          help="print JSON: the list of plugins; with --check one object, {\"plugins\": [...], \"problems\": [...]}")
     plugins.add_argument("--check", action="store_true", help=_CHECK_HELP)
+    new_plugin.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "new-plugin":
+        return new_plugin.main(args)
     status = 0
     rows = describe_plugins()
     if args.check:
