@@ -105,5 +105,8 @@ def test_generated_plugin_installed_alone_passes_its_tests(kind: str, alone_pyth
     assert {row["distribution"] for row in rows} == {"lit-core", distribution}
     (row,) = [row for row in rows if row["distribution"] == distribution]
     assert (row["kind"], row["name"], row["version"], row["available"]) == (kind, name, "0.1.0", True), row
+    # And `lit plugins --check` finds nothing wrong with it (the "checked with lit plugins --check").
+    check = run_alone(alone_python, ["-m", "lit_core.commands", "plugins", "--check"], site, tmp_path)
+    assert check.returncode == 0 and "no problems" in check.stdout, check.stdout + check.stderr
 
     assert dev_site_state() == before, "the test changed the development venv"
