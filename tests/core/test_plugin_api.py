@@ -209,3 +209,19 @@ def test_plugin_needing_a_newer_api_fails_naming_its_distribution(tmp_path, monk
     cause = failure.value.__cause__
     assert isinstance(cause, PluginError)
     assert f"plugin API {major}.{minor + 5}" in str(cause) and f"provides plugin API {major}.{minor}" in str(cause)
+
+
+def test_every_distribution_has_a_changelog_for_its_version():
+    """Each distribution keeps a CHANGELOG.md whose newest section is the version it declares."""
+    problems = []
+    for distribution in DISTRIBUTIONS:
+        (package,) = _wheel_packages(distribution)
+        version = re.search(r'__version__ = "([^"]+)"', (distribution / package / "__init__.py").read_text(encoding="utf-8")).group(1)
+        changelog = distribution / "CHANGELOG.md"
+        if not changelog.is_file():
+            problems.append(f"{distribution.relative_to(REPO)}: no CHANGELOG.md")
+            continue
+        sections = re.findall(r"^## (\S+)", changelog.read_text(encoding="utf-8"), re.MULTILINE)
+        if not sections or sections[0] != version:
+            problems.append(f"{changelog.relative_to(REPO)}: newest section {sections[:1]} but the distribution is {version}")
+    assert not problems, "; ".join(problems)
