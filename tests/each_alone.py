@@ -56,6 +56,7 @@ class Result:
     """What happened to one plugin alone."""
 
     name: str
+    folder: str  # plugins/wandb
     ok: bool
     stage: str  # "install", "check" or "test": where it stopped (the last one when ok)
     installed: list[str] = field(default_factory=list)  # pip freeze of the venv (its own site-packages)
@@ -176,9 +177,10 @@ def run_alone(plugin: Plugin, wheels: dict[str, Path], base: Path, work: Path, p
     start = time.monotonic()
     venv = work / plugin.source.name
     log = work / f"{plugin.source.name}.log"
+    work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(venv, ignore_errors=True)
     log.write_text("")
-    result = Result(plugin.name, False, "install", log=str(log))
+    result = Result(plugin.name, str(plugin.source.relative_to(REPO)), False, "install", log=str(log))
 
     def done(stage: str, ok: bool, summary: str) -> Result:
         result.stage, result.ok, result.summary = stage, ok, summary
@@ -186,7 +188,7 @@ def run_alone(plugin: Plugin, wheels: dict[str, Path], base: Path, work: Path, p
         return result
 
     if not plugin.tests.is_dir():
-        return done("test", False, f"no tests of its own: {plugin.tests.relative_to(REPO)} does not exist")
+        return done("test", False, f"no tests of its own: {plugin.tests} does not exist")
     subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
     Path(purelib(venv), "lit-alone-base.pth").write_text(f"import site; site.addsitedir({purelib(base)!r})\n")
 
@@ -212,10 +214,11 @@ def run_alone(plugin: Plugin, wheels: dict[str, Path], base: Path, work: Path, p
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     with open(log, "a") as f:
-        f.write(f"$ python -m pytest {plugin.tests.relative_to(REPO)}\n")
+        f.write(f"$ python -m pytest {plugin.tests}\n")
         f.flush()
+        # From the repository's root: its pyproject.toml configures pytest, tests/conftest.py gives the fixtures.
         tested = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                 str(plugin.tests.relative_to(REPO)), *pytest_args],
+                                 str(plugin.tests), *pytest_args],
                                 cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
     last = tail(log, 1)
     if tested.returncode:
