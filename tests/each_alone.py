@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -78,9 +79,10 @@ def plugins() -> list[Plugin]:
 def build_wheels(folder: Path) -> dict[str, Path]:
     """A wheel of lit-core and of every plugin, into ``folder``; ``{canonical name: wheel}``."""
     sources = [REPO / "core", *(p.source for p in plugins())]
-    # No build isolation: hatchling comes from this interpreter's environment, so no index is needed.
-    subprocess.run([PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(folder),
-                    *map(str, sources)], check=True)
+    # Without build isolation when hatchling is installed here (faster, no index needed); else pip fetches it.
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("hatchling") else []
+    subprocess.run([PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation, "-w", str(folder), *map(str, sources)],
+                   check=True)
     wheels = {canonicalize_name(w.name.split("-")[0]): w for w in folder.glob("*.whl")}
     assert len(wheels) == len(sources), f"built {sorted(wheels)} for {len(sources)} distributions"
     return wheels
