@@ -115,7 +115,7 @@ def test_linear_mode_spaces_rates_evenly(make_trainer: Any) -> None:
     # Lightning 2.6's points: min_lr, then (i + 1) / 20 of the range at step i, so the second
     # point is two twentieths up and the last is max_lr.
     assert lrs[0] == pytest.approx(0.01) and lrs[-1] == pytest.approx(0.2)
-    assert steps[0] == pytest.approx(2 * 0.0095)
+    assert steps[0].item() == pytest.approx(2 * 0.0095)  # a float: pytest.approx compares tensors through numpy
     assert torch.allclose(steps[1:], torch.full_like(steps[1:], 0.0095))
 
 

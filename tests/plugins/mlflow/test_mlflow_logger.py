@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
@@ -134,3 +135,22 @@ def test_mlflow_is_imported_only_when_used(tmp_path):
         assert not [m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")], "mlflow was imported"
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_log_model_without_a_checkpointing_callback_warns_at_fit_start(make_trainer, logging_model, tmp_root, monkeypatch, installed):
+    if not installed:  # as where lit-mlflow is installed without lit-checkpoint
+        find_spec = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lit_checkpoint" else find_spec(name, *a))
+    fix = r"turn checkpointing on \(Trainer\(enable_checkpointing=True\)" if installed else r"install lit-checkpoint \(`pip install lit-checkpoint`\)"
+    logger = MLFlowLogger(save_dir=tmp_root, log_model="all")
+    with pytest.warns(UserWarning, match=r"MLFlowLogger\(log_model='all'\) uploads .* has none, so no checkpoint will be uploaded: " + fix):
+        make_trainer(logger=logger, enable_checkpointing=False).fit(logging_model())
+    assert MlflowClient(logger.tracking_uri).list_artifacts(logger.run_id, "checkpoints") == []
+
+
+def test_log_model_with_a_checkpointing_callback_does_not_warn(make_trainer, logging_model, tmp_root, recwarn):
+    logger = MLFlowLogger(save_dir=tmp_root, log_model=True)
+    make_trainer(logger=logger, callbacks=[ModelCheckpoint(dirpath=tmp_root / "ckpts")], enable_checkpointing=True).fit(logging_model())
+    assert not [w for w in recwarn if "log_model" in str(w.message)]
+    assert len(MlflowClient(logger.tracking_uri).list_artifacts(logger.run_id, "checkpoints")) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -158,3 +159,24 @@ def test_no_api_key_is_a_clear_error(tmp_root, monkeypatch, fresh_wandb_settings
 def test_bad_log_model(tmp_root):
     with pytest.raises(MisconfigurationException, match=r"log_model='best'.*True \(at the end\), 'all'"):
         WandbLogger(save_dir=tmp_root, log_model="best")
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_log_model_without_a_checkpointing_callback_warns_at_fit_start(wandb_trainer, logging_model, offline_run, tmp_root,
+                                                                        monkeypatch, installed):
+    if not installed:  # as where lit-wandb is installed without lit-checkpoint
+        find_spec = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lit_checkpoint" else find_spec(name, *a))
+    fix = r"turn checkpointing on \(Trainer\(enable_checkpointing=True\)" if installed else r"install lit-checkpoint \(`pip install lit-checkpoint`\)"
+    logger = WandbLogger(save_dir=tmp_root, offline=True, log_model=True)
+    trainer = wandb_trainer(logger=logger, enable_checkpointing=False)
+    with pytest.warns(UserWarning, match=r"WandbLogger\(log_model=True\) uploads .* has none, so no checkpoint will be uploaded: " + fix):
+        trainer.fit(logging_model())
+    assert offline_run(tmp_root).artifacts == []
+
+
+def test_log_model_with_a_checkpointing_callback_does_not_warn(wandb_trainer, logging_model, tmp_root, recwarn):
+    logger = WandbLogger(save_dir=tmp_root, offline=True, log_model=True)
+    wandb_trainer(logger=logger, callbacks=[ModelCheckpoint(dirpath=tmp_root / "ckpt")], enable_checkpointing=True).fit(logging_model())
+    assert not [w for w in recwarn if "log_model" in str(w.message)]
+    assert len(logger._logged_checkpoints) == 1

@@ -154,6 +154,12 @@ class WandbLogger(lit.Logger):
         wait_for_closed_runs()
 
     @lit.hookimpl
+    def lit_fit_start(self, trainer: lit.Trainer) -> None:
+        """Warn when ``log_model`` has nothing to upload: no checkpointing callback in this Trainer."""
+        if self._log_model and not trainer.checkpoint_callbacks:
+            rank_zero_warn(no_checkpoints_to_log(type(self).__name__, self._log_model))
+
+    @lit.hookimpl
     def lit_checkpoint_saved(self, trainer: lit.Trainer, path: str, score: Any, is_best: bool, source: str,
                              settings: dict[str, Any]) -> None:
         """Note the file (``log_model``); with ``log_model="all"``, upload what is new now."""
@@ -199,6 +205,17 @@ class WandbLogger(lit.Logger):
         state = self.__dict__.copy()
         state["_experiment"] = None
         return state
+
+
+def no_checkpoints_to_log(logger: str, log_model: bool | str) -> str:
+    """What to do when ``log_model`` is set and the Trainer has no checkpointing callback to announce files."""
+    if importlib.util.find_spec("lit_checkpoint") is None:
+        fix = ("install lit-checkpoint (`pip install lit-checkpoint`), which adds ModelCheckpoint and saves checkpoints "
+               "by default (enable_checkpointing=True)")
+    else:
+        fix = "turn checkpointing on (Trainer(enable_checkpointing=True), or callbacks=[ModelCheckpoint(...)])"
+    return (f"{logger}(log_model={log_model!r}) uploads the checkpoint files a checkpointing callback saves, and this "
+            f"Trainer has none, so no checkpoint will be uploaded: {fix}, or set log_model=False.")
 
 
 #: How long ``finalize`` waits for wandb's service to close a finished run (its files complete).
