@@ -10,19 +10,23 @@ it, so the loops skip it (``PluginManager.fast_caller``); the per-step service c
 call the module's overridden ``backward`` / ``optimizer_step`` in the Lightning signature it
 declares (2.x, 1.x, the seed's); the batch transfer.
 
-The one special case kept for speed, and why (issue 15): ``step_optimizer``, the kernel's default
-optimizer step, runs ``closure()`` then ``optimizer.step()`` for torch's own first-order
-optimizers instead of ``optimizer.step(closure)``. On the seed MLP (784-128-256-10, batch 64,
-SGD; 15 interleaved rounds of 300 steps, CPU time) a step took 710 / 729 us (min / median) with
-``step(closure)`` and 706 / 720 us without: about 1 % of the step, against a seed goal of
-<= 1.03x whose last figures were 1.011x and 1.014x (``benchmarks/overhead.py``).
+The special cases kept for speed, and why (issue 15). Removing all of them cost little on the
+null model (``benchmarks/loop_cost.py``: +5.1 / +4.7 to +7.1 / +7.6 us/step default, +2.6 / +3.0
+to +5.4 / +4.7 barebones) but about +20 us/step on the seed MLP (``benchmarks/overhead.py
+--cases seed``, paired: +17 to +24 before, +38 to +46 without them, 5 rounds each), which broke
+its <= 1.03x wall-ratio goal (1.04-1.05x). Put back, the same runs measure +19 to +28 (1.021x to
+1.037x, lit-core default 1.022x):
 
-Removed in issue 15, measured with ``benchmarks/loop_cost.py`` (null model, CPU time per step over
-a raw loop, min of 9 rounds; goals <= 50 default / <= 20 barebones): the loops' own shortcuts
-(one optimizer with nothing else to do, direct calls when only the kernel's defaults implement
-``lit_backward`` / ``lit_optimizer_step`` / ``lit_batch_to_device``, skipping ``zero_grad``'s
-hook check) moved the default from +5.1 / +4.7 to +7.1 / +7.6 us/step and barebones from
-+2.6 / +3.0 to +5.4 / +4.7 (two runs each, before / after, on a shared 2-core machine).
+- ``step_optimizer``, the kernel's default optimizer step: ``closure()`` then ``optimizer.step()``
+  for torch's own first-order optimizers instead of ``optimizer.step(closure)`` (5-8 us/step on
+  the seed MLP);
+- the loops' ``direct_step`` (``FitLoop._direct``): with one such optimizer stepped by the
+  kernel's default and nothing around it (no ``optimizer_step`` override, no zero-grad hook, no
+  per-step scheduler), closure, step and ``zero_grad`` are called in the loop;
+- the closure's inline loss check and ``plain_backward`` (the module's backward called directly
+  when only the kernel's default implements ``lit_backward`` and no hook surrounds it);
+- the CPU batch transfer (``_make_transfer``): when only the kernel's default implements
+  ``lit_batch_to_device`` and no transfer hook is overridden, ``move_data_to_cpu`` directly.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from torch.optim import Optimizer
 from torch.optim import optimizer as torch_optimizer
 
 from . import hookspecs
+from .apply import move_data_to_cpu
 from .builtins.adapters import data_hook, overrides, positional_arity
 from .module import LightningModule
 
@@ -82,6 +87,10 @@ def _make_transfer(trainer: Trainer, module: LightningModule) -> Callable[[Any, 
     # A hook set to None on the instance is absent, as in Lightning (``overrides``).
     before, after = (data_hook(module, trainer.datamodule, name) or _unchanged
                      for name in ("on_before_batch_transfer", "on_after_batch_transfer"))
+    kernel_only = getattr(state.services.batch_to_device, "__self__", None) is trainer.plugin_manager.get_plugin("lit.defaults")
+    if kernel_only and before is _unchanged and after is _unchanged and device.type == "cpu":
+        # What the kernel's default does on the CPU, called directly (an (x, y) batch of CPU tensors is returned as it is).
+        return lambda batch, dataloader_idx: move_data_to_cpu(batch)
 
     def transfer(batch: Any, dataloader_idx: int) -> Any:
         batch = state.services.batch_to_device(trainer=trainer, batch=before(batch, dataloader_idx), device=device,
@@ -101,12 +110,17 @@ def step_optimizer(optimizer: Optimizer, closure: Callable[[], Any]) -> None:
     (SAM and the like) may need it; step pre-hooks must run before the closure, so an optimizer
     with any keeps the closure call.
     """
-    if (type(optimizer) in _CLOSURE_ONCE_FIRST and not optimizer._optimizer_step_pre_hooks
-            and not getattr(torch_optimizer, "_global_optimizer_pre_hooks", None)):
+    if closure_once_first(optimizer):
         closure()
         optimizer.step()
     else:
         optimizer.step(closure=closure)
+
+
+def closure_once_first(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer.step(closure)`` is ``closure()`` then ``optimizer.step()`` (see ``step_optimizer``)."""
+    return (type(optimizer) in _CLOSURE_ONCE_FIRST and not optimizer._optimizer_step_pre_hooks
+            and not getattr(torch_optimizer, "_global_optimizer_pre_hooks", None))
 
 
 _CLOSURE_ONCE_FIRST = frozenset(
