@@ -6,6 +6,7 @@ everything installed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -121,6 +122,8 @@ def test_core_wheel_alone_trains_on_cpu_with_csv(tmp_path):
     assert f"rows 8 steps 16 dir {tmp_path / 'run' / 'lightning_logs' / 'version_0'}" in result.stdout
     assert "missing: ModelCheckpoint is in lit-checkpoint: pip install lit-checkpoint" in result.stdout
 
-    listing = subprocess.run([str(venv / "bin" / "lit"), "plugins"], capture_output=True, text=True, check=True).stdout
-    distributions = {line.split()[2] for line in listing.splitlines()[1:]}
+    listing = subprocess.run([str(venv / "bin" / "lit"), "plugins", "--json"], capture_output=True, text=True, check=True).stdout
+    distributions = {row["distribution"] for row in json.loads(listing)}
     assert distributions == {"lit-core"}
+    check = subprocess.run([str(venv / "bin" / "lit"), "plugins", "--check"], capture_output=True, text=True)
+    assert check.returncode == 0 and "no problems" in check.stdout, check.stdout + check.stderr
