@@ -91,7 +91,9 @@ def run_whole_and_resumed(tmp_path: Path, flags: Callable[[], dict[str, Any]], s
 
 
 def skip_unless_available(kind: str, name: str) -> None:
-    """Skip the calling check when the installed ``kind`` plugin ``name`` cannot run here (its ``unavailable_reason()``)."""
+    """Skip the calling check when the ``kind`` plugin ``name`` is not installed, or cannot run here (its ``unavailable_reason()``)."""
+    if name not in registry.installed(kind):
+        pytest.skip(f"{kind}={name!r} is not installed here")
     reason = registry.load(kind, name).unavailable_reason()
     if reason is not None:
         pytest.skip(f"{kind}={name!r} cannot run here: {reason}")
