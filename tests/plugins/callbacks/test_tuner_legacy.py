@@ -15,6 +15,11 @@ from lit_callbacks.tuner.lr_finder import LRFinder
 from lit_core import tuning
 from lit_core.exceptions import MisconfigurationException
 
+# Lightning 1.x's Trainer(auto_lr_find=...) is translated by lit-compat. It is not a declared test
+# dependency of lit-callbacks: lit-compat's own tests need lit-callbacks, and pip cannot resolve the two
+# editable installs' test extras naming each other. Installed alone (tests/each_alone.py), these skip.
+pytest.importorskip("lit_compat", reason="Lightning 1.x flags need lit-compat")
+
 
 class Model(lit.LightningModule):
     def __init__(self, learning_rate: float = 0.01, batch_size: int = 2) -> None:
