@@ -10,7 +10,7 @@ TORCH := torch==2.13.0
 # Every distribution in the repository, installed editable.
 DISTS := core $(wildcard plugins/*/pyproject.toml) $(wildcard contrib/*/pyproject.toml)
 DIST_DIRS := core $(patsubst %/pyproject.toml,%,$(filter %/pyproject.toml,$(DISTS)))
-DEV_TOOLS := pytest ruff scikit-learn numpy build torchmetrics jsonargparse
+DEV_TOOLS := pytest ruff scikit-learn numpy build hatchling torchmetrics jsonargparse
 STAMP := $(VENV)/.bootstrap-stamp
 # A distribution whose pyproject declares a `test` extra (test-only backends, e.g. the mlflow server) or a `docs`
 # extra (lit-core's: Sphinx, for `make docs`) is installed with it.
