@@ -445,6 +445,9 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         finally:
             self.plugin_manager.unregister(adapter)
             stage_setup.restore_torch_settings(saved)
+            # The fit loop's NaN check holds the loop, and the loop the stage's model (a DDP wrapper): kept
+            # past the stage, a wrapper reachable from the user's module outlives the process group.
+            self.state.loss_check = None
 
     def _configure_optimizers(self) -> None:
         module = self.lightning_module

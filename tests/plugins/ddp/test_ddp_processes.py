@@ -77,6 +77,8 @@ def test_plain_python_launcher(run_job):
     config = {**TWO_PROCESSES, "accumulate": 2}
     run = run_job(config).check()
     inside = check_training(run, config)
+    # Freed before the group is destroyed: a wrapper left to the finalizers aborts a rank at exit (signal 6).
+    assert [run.json(f"teardown_rank{r}.json")["ddp_wrappers_alive"] for r in range(2)] == [0, 0]
     # 4 batches an epoch, accumulate 2: DDP all-reduces on the 2 stepping batches only (no_sync).
     assert [report["syncs"] for report in inside] == [4, 4]
     check_rank_zero_writes(run)

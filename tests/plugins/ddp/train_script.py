@@ -179,5 +179,25 @@ def reference(config: dict) -> list:
     return [p.detach().tolist() for p in layer.parameters()]
 
 
+def record_wrappers_at_teardown(out: str) -> None:
+    """Write ``OUT/teardown_rank<R>.json``: how many DDP wrappers were still alive when lit destroyed the
+    process group. One left to the interpreter's finalizers can abort the process at exit."""
+    import gc
+
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    destroy = dist.destroy_process_group
+
+    def recording(*args: object, **kwargs: object) -> None:
+        alive = sum(isinstance(obj, DistributedDataParallel) for obj in gc.get_objects())
+        with open(os.path.join(out, f"teardown_rank{dist.get_rank()}.json"), "w") as f:
+            json.dump({"ddp_wrappers_alive": alive}, f)
+        destroy(*args, **kwargs)
+
+    dist.destroy_process_group = recording
+
+
 if __name__ == "__main__":
+    record_wrappers_at_teardown(sys.argv[1])
     main(sys.argv[1], json.loads(sys.argv[2]))

@@ -27,6 +27,7 @@ Failure handling (never a hang, one report):
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import signal
 import subprocess
@@ -325,7 +326,14 @@ def leave_process_group(wait: bool) -> None:
     except Exception:  # a peer gone at exit: nothing left to wait for
         pass
     finally:
+        # A DDP wrapper left in a reference cycle (a Trainer that ended its stage) still holds the
+        # group's C++ object. Collected here, while the interpreter is whole, its gloo work objects
+        # and their tensors are freed now; left to the finalizers they take the GIL from a worker
+        # thread during shutdown and abort the process ("terminate called without an active
+        # exception", signal 6: seen twice in `make test`, on a started rank of a two-process job).
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def _own_copy(module: torch.nn.Module | None) -> None:
