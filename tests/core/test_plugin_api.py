@@ -63,6 +63,7 @@ API_NAMES = [
     "load_checkpoint",
     "move_data_to_cpu",
     "move_data_to_device",
+    "no_checkpoints_to_log",
     "plain_data",
     "rank_zero_deprecation",
     "rank_zero_info",

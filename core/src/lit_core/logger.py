@@ -317,3 +317,23 @@ def plain_data(value: Any, _inside: tuple[int, ...] = ()) -> Any:
             return {str(k): plain_data(v, inside) for k, v in value.items()}
         return [plain_data(v, inside) for v in value]
     return repr(value)
+
+
+def no_checkpoints_to_log(logger: str, log_model: bool | str) -> str:
+    """The warning for a logger whose ``log_model`` uploads checkpoint files, in a Trainer without
+    a checkpointing callback to announce them (``WandbLogger``, ``MLFlowLogger``, a third party's).
+
+    The fix depends on whether an installed distribution fills the ``default_checkpointing`` role:
+    then checkpointing was turned off; otherwise there is nothing to turn on until one is installed.
+    """
+    from . import first_party, roles  # roles read entry-point metadata: only when a logger warns
+
+    if roles.fill("default_checkpointing") is None:
+        dist = first_party.provider(roles.GROUP, "default_checkpointing")
+        provider = f"`pip install {dist}`" if dist else "docs/plugins.rst, 'Default roles'"
+        fix = (f"install a checkpointing plugin ({provider}), which adds ModelCheckpoint and saves checkpoints "
+               "by default (enable_checkpointing=True)")
+    else:
+        fix = "turn checkpointing on (Trainer(enable_checkpointing=True), or callbacks=[ModelCheckpoint(...)])"
+    return (f"{logger}(log_model={log_model!r}) uploads the checkpoint files a checkpointing callback saves, and this "
+            f"Trainer has none, so no checkpoint will be uploaded: {fix}, or set log_model=False.")

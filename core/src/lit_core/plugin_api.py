@@ -40,7 +40,7 @@ from .exceptions import (
     MisconfigurationValueError,
     PluginError,
 )
-from .logger import FolderLogger, Logger, plain_data
+from .logger import FolderLogger, Logger, no_checkpoints_to_log, plain_data
 from .markers import hookimpl
 from .module import LightningModule
 from .optim import LRSchedulerConfig
@@ -125,6 +125,7 @@ __all__ = [
     "load_checkpoint",
     "move_data_to_cpu",
     "move_data_to_device",
+    "no_checkpoints_to_log",
     "plain_data",
     "rank_zero_deprecation",
     "rank_zero_info",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
@@ -138,11 +137,11 @@ def test_mlflow_is_imported_only_when_used(tmp_path):
 
 
 @pytest.mark.parametrize("installed", [True, False])
-def test_log_model_without_a_checkpointing_callback_warns_at_fit_start(make_trainer, logging_model, tmp_root, monkeypatch, installed):
+def test_log_model_without_a_checkpointing_callback_warns_at_fit_start(make_trainer, logging_model, tmp_root, lit_plugins, installed):
     if not installed:  # as where lit-mlflow is installed without lit-checkpoint
-        find_spec = importlib.util.find_spec
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lit_checkpoint" else find_spec(name, *a))
-    fix = r"turn checkpointing on \(Trainer\(enable_checkpointing=True\)" if installed else r"install lit-checkpoint \(`pip install lit-checkpoint`\)"
+        lit_plugins.hide("lit-checkpoint")
+    fix = (r"turn checkpointing on \(Trainer\(enable_checkpointing=True\)" if installed
+           else r"install a checkpointing plugin \(`pip install lit-checkpoint`\)")
     logger = MLFlowLogger(save_dir=tmp_root, log_model="all")
     with pytest.warns(UserWarning, match=r"MLFlowLogger\(log_model='all'\) uploads .* has none, so no checkpoint will be uploaded: " + fix):
         make_trainer(logger=logger, enable_checkpointing=False).fit(logging_model())

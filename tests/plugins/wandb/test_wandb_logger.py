@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
@@ -163,11 +162,11 @@ def test_bad_log_model(tmp_root):
 
 @pytest.mark.parametrize("installed", [True, False])
 def test_log_model_without_a_checkpointing_callback_warns_at_fit_start(wandb_trainer, logging_model, offline_run, tmp_root,
-                                                                        monkeypatch, installed):
+                                                                        lit_plugins, installed):
     if not installed:  # as where lit-wandb is installed without lit-checkpoint
-        find_spec = importlib.util.find_spec
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lit_checkpoint" else find_spec(name, *a))
-    fix = r"turn checkpointing on \(Trainer\(enable_checkpointing=True\)" if installed else r"install lit-checkpoint \(`pip install lit-checkpoint`\)"
+        lit_plugins.hide("lit-checkpoint")
+    fix = (r"turn checkpointing on \(Trainer\(enable_checkpointing=True\)" if installed
+           else r"install a checkpointing plugin \(`pip install lit-checkpoint`\)")
     logger = WandbLogger(save_dir=tmp_root, offline=True, log_model=True)
     trainer = wandb_trainer(logger=logger, enable_checkpointing=False)
     with pytest.warns(UserWarning, match=r"WandbLogger\(log_model=True\) uploads .* has none, so no checkpoint will be uploaded: " + fix):

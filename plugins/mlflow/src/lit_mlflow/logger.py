@@ -11,7 +11,6 @@ training never stalls it; what it missed is sent when it returns, or saved to a 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import time
@@ -20,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import lit_core as lit
-from lit_core.plugin_api import MisconfigurationException, rank_zero_warn
+from lit_core.plugin_api import MisconfigurationException, no_checkpoints_to_log, rank_zero_warn
 
 from .sender import Sender
 
@@ -361,17 +360,6 @@ class MLFlowLogger(lit.Logger):
                 continue
             self.experiment.log_artifact(self._run_id, path, artifact_path="checkpoints")
             self._uploaded[path] = (stat.st_mtime, stat.st_size)
-
-
-def no_checkpoints_to_log(logger: str, log_model: bool | str) -> str:
-    """What to do when ``log_model`` is set and the Trainer has no checkpointing callback to announce files."""
-    if importlib.util.find_spec("lit_checkpoint") is None:
-        fix = ("install lit-checkpoint (`pip install lit-checkpoint`), which adds ModelCheckpoint and saves checkpoints "
-               "by default (enable_checkpointing=True)")
-    else:
-        fix = "turn checkpointing on (Trainer(enable_checkpointing=True), or callbacks=[ModelCheckpoint(...)])"
-    return (f"{logger}(log_model={log_model!r}) uploads the checkpoint files a checkpointing callback saves, and this "
-            f"Trainer has none, so no checkpoint will be uploaded: {fix}, or set log_model=False.")
 
 
 def flatten(params: Mapping[str, Any], parent: str = "") -> dict[str, Any]:

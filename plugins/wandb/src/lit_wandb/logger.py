@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import lit_core as lit
-from lit_core.plugin_api import MisconfigurationException, rank_zero_warn
+from lit_core.plugin_api import MisconfigurationException, no_checkpoints_to_log, rank_zero_warn
 from lit_core.plugin_api import plain_data as _yaml_safe
 
 if TYPE_CHECKING:
@@ -205,17 +205,6 @@ class WandbLogger(lit.Logger):
         state = self.__dict__.copy()
         state["_experiment"] = None
         return state
-
-
-def no_checkpoints_to_log(logger: str, log_model: bool | str) -> str:
-    """What to do when ``log_model`` is set and the Trainer has no checkpointing callback to announce files."""
-    if importlib.util.find_spec("lit_checkpoint") is None:
-        fix = ("install lit-checkpoint (`pip install lit-checkpoint`), which adds ModelCheckpoint and saves checkpoints "
-               "by default (enable_checkpointing=True)")
-    else:
-        fix = "turn checkpointing on (Trainer(enable_checkpointing=True), or callbacks=[ModelCheckpoint(...)])"
-    return (f"{logger}(log_model={log_model!r}) uploads the checkpoint files a checkpointing callback saves, and this "
-            f"Trainer has none, so no checkpoint will be uploaded: {fix}, or set log_model=False.")
 
 
 #: How long ``finalize`` waits for wandb's service to close a finished run (its files complete).
