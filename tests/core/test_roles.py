@@ -78,6 +78,7 @@ class Pretend(Accelerator):
 class Spread(Strategy):
     # a multi-device strategy: only chosen here, never run
     name = "spread"
+    multi_process = True
 """
 
 

@@ -20,6 +20,7 @@ import torch
 import lit_core as lit
 from lit_core.callbacks import ModelCheckpoint
 from lit_core.exceptions import MisconfigurationException
+from lit_core.plugin_api import Strategy
 from lit_core.strategies import SingleDeviceStrategy
 
 # --------------------------------------------------------------------------------------------
@@ -317,6 +318,34 @@ def test_case_12_single_device_with_two_devices_is_an_error(make_trainer, strate
 def test_case_12_single_device_with_two_nodes_is_an_error(make_trainer) -> None:
     with pytest.raises(MisconfigurationException, match="num_nodes=2"):
         make_trainer(strategy="single_device", num_nodes=2)
+
+
+class OneProcess(Strategy):
+    """A third party's strategy that keeps the base class's one-process launch."""
+
+    name = "one_process"
+
+
+class SPMD(Strategy):
+    """One process that drives every device it is given."""
+
+    devices_per_process = None
+
+
+class PerDevice(Strategy):
+    """Starts a process per device (its launch is never called here)."""
+
+    multi_process = True
+
+
+def test_case_12_a_third_party_one_process_strategy_with_two_devices_is_an_error(make_trainer) -> None:
+    """The Trainer reads the strategy's declaration (multi_process, devices_per_process), not its class."""
+    with pytest.raises(MisconfigurationException, match=r"strategy='one_process' \(OneProcess\) runs one process on one device, "
+                       r"but devices=2, num_nodes=1 asks for 2.*sets multi_process = True"):
+        make_trainer(strategy=OneProcess(), devices=2)
+    assert make_trainer(strategy=SPMD(), devices=2).num_devices == 2, "one process drives both devices"
+    assert make_trainer(strategy=PerDevice(), devices=2).num_devices == 2
+    assert make_trainer(strategy=OneProcess(), devices=1).num_devices == 1
 
 
 def test_case_12_single_device_with_one_device_trains(make_trainer, boring_model) -> None:

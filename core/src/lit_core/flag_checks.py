@@ -26,7 +26,6 @@ from .callback import Callback
 from .exceptions import MisconfigurationException, MisconfigurationTypeError, MisconfigurationValueError
 from .logger import Logger
 from .plugins.precision.precision import Precision
-from .strategies.single_device import SingleDeviceStrategy
 from .strategies.strategy import Strategy
 
 
@@ -289,14 +288,21 @@ def check_trainer_flags(flags: Mapping[str, Any]) -> None:
 
 
 def check_strategy_devices(strategy: Any, num_devices: int, num_nodes: int) -> None:
-    """A one-process strategy (``single_device`` or a subclass) cannot run on several devices or nodes.
+    """A strategy that runs one process cannot use more devices than one process drives.
 
-    Without this check ``Trainer(strategy="single_device", devices=2)`` trained in one process
-    while ``trainer.world_size`` said 2.
+    ``Strategy.multi_process`` and ``Strategy.devices_per_process`` are the strategy's own
+    declaration. Without this check ``Trainer(strategy="single_device", devices=2)``, or a
+    third party's one-process strategy, trained in one process while ``trainer.world_size`` said 2.
     """
-    if isinstance(strategy, SingleDeviceStrategy) and num_devices * num_nodes > 1:
-        raise MisconfigurationException(
-            f"strategy={getattr(strategy, 'name', type(strategy).__name__)!r} ({type(strategy).__name__}) runs one process "
-            f"on one device, but devices={num_devices}, num_nodes={num_nodes} asks for {num_devices * num_nodes}: use "
-            "devices=1 and num_nodes=1, or a multi-process strategy such as strategy='ddp'."
-        )
+    per_process = getattr(strategy, "devices_per_process", 1)
+    wanted = num_devices * num_nodes
+    if getattr(strategy, "multi_process", False) or per_process is None or wanted <= per_process:
+        return
+    name = getattr(strategy, "name", None) or type(strategy).__name__
+    runs = "on one device" if per_process == 1 else f"on at most {per_process} devices"
+    raise MisconfigurationException(
+        f"strategy={name!r} ({type(strategy).__name__}) runs one process {runs}, but devices={num_devices}, "
+        f"num_nodes={num_nodes} asks for {wanted}: use devices=1 and num_nodes=1, or a multi-process strategy such "
+        "as strategy='ddp'. (A strategy of your own that starts a process per device sets multi_process = True; "
+        "one that drives several devices from one process sets devices_per_process.)"
+    )

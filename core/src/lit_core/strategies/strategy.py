@@ -26,8 +26,12 @@ class Strategy(_Plugin):
     first by these base methods; see ``docs/hooks.rst``.)
     """
 
-    #: Whether this strategy runs several processes (the kernel then needs no other launcher).
+    #: Whether this strategy runs several processes, one per device (its ``launch`` starts them).
     multi_process: ClassVar[bool] = False
+    #: How many devices one process of this strategy drives; ``None``: every device it is given
+    #: (an SPMD strategy). The ``Trainer`` refuses ``devices * num_nodes`` above it for a strategy
+    #: that runs one process, rather than training on one device while ``world_size`` says more.
+    devices_per_process: ClassVar[int | None] = 1
 
     trainer: Trainer | None = None
     #: The job's ``ClusterEnvironment``: given in ``plugins=[...]`` (or to the strategy), else what a

@@ -168,6 +168,8 @@ class XLASPMDStrategy(Strategy):
     """
 
     name = "xla_spmd"
+    #: One process drives every device of the mesh.
+    devices_per_process = None
 
     def __init__(self) -> None:
         self.mesh: Any = None
