@@ -90,6 +90,8 @@ class ProgressBar(Callback):
     #: The open training bar, and the open evaluation bar (sanity check, validation, test or predict).
     _train: _Stage | None = None
     _eval: _Stage | None = None
+    #: The per-batch hooks, registered while a run draws (``_PerBatch``).
+    _per_batch: _PerBatch | None = None
     #: The clock redraws are timed with (a test may replace it).
     _clock: Callable[[], float] = staticmethod(time.monotonic)
 
@@ -305,6 +307,11 @@ class ProgressBar(Callback):
     def lit_setup(self, trainer: Trainer) -> None:
         self._trainer = trainer
         self._active = self.is_enabled and trainer.is_global_zero
+        # The per-batch hooks join only a run that draws: a disabled bar, and every rank but global
+        # zero, cost nothing per batch (the hot path is bound after lit_setup).
+        if self._active and self._per_batch is None:
+            self._per_batch = _PerBatch(self)
+            trainer.plugin_manager.register(self._per_batch, f"lit.progress-per-batch:{id(self)}")
 
     @hookimpl(tryfirst=True)
     def lit_sanity_check_start(self, trainer: Trainer) -> None:
@@ -332,14 +339,6 @@ class ProgressBar(Callback):
             self._train = self._open("train", description, total)
 
     @hookimpl
-    def lit_train_batch_end(self, batch_idx: int) -> None:
-        stage = self._train
-        if stage is not None:
-            stage.bar.n = n = batch_idx + 1
-            if n >= stage.due:
-                self._due(stage)
-
-    @hookimpl
     def lit_train_epoch_end(self) -> None:
         if self._train is not None:
             self._draw(self._train)
@@ -363,17 +362,6 @@ class ProgressBar(Callback):
     lit_test_start = lit_predict_start = lit_validation_start
 
     @hookimpl
-    def lit_validation_batch_end(self) -> None:
-        stage = self._eval
-        if stage is not None:
-            stage.bar.n = n = stage.bar.n + 1
-            if n >= stage.due:
-                self._due(stage)
-
-    # One per-batch method for every evaluation loop (pluggy takes the hook's name from the attribute).
-    lit_test_batch_end = lit_predict_batch_end = lit_validation_batch_end
-
-    @hookimpl
     def lit_validation_end(self, trainer: Trainer) -> None:
         if not trainer.sanity_checking:  # the sanity check's bar closes in lit_sanity_check_end
             self._close_eval()
@@ -392,6 +380,9 @@ class ProgressBar(Callback):
         if stages != (None, None):
             self.finish()
         self._active = False
+        per_batch, self._per_batch = self._per_batch, None
+        if per_batch is not None and self._trainer is not None:
+            self._trainer.plugin_manager.unregister(per_batch)
 
     lit_exception = lit_teardown
 
@@ -406,5 +397,32 @@ class ProgressBar(Callback):
 
     def __getstate__(self) -> dict[str, Any]:  # open bars and the trainer are not picklable: a copy starts afresh
         state = dict(self.__dict__)
-        state.update(_trainer=None, _train=None, _eval=None, _active=False)
+        state.update(_trainer=None, _train=None, _eval=None, _active=False, _per_batch=None)
         return state
+
+
+class _PerBatch:
+    """A drawing bar's per-batch hooks, a plugin of their own: registered in the bar's ``lit_setup``
+    only when it draws, so that an idle bar adds nothing to the loop's per-batch calls."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+
+    @hookimpl
+    def lit_train_batch_end(self, batch_idx: int) -> None:
+        stage = self.bar._train
+        if stage is not None:
+            stage.bar.n = n = batch_idx + 1
+            if n >= stage.due:
+                self.bar._due(stage)
+
+    @hookimpl
+    def lit_validation_batch_end(self) -> None:
+        stage = self.bar._eval
+        if stage is not None:
+            stage.bar.n = n = stage.bar.n + 1
+            if n >= stage.due:
+                self.bar._due(stage)
+
+    # One per-batch method for every evaluation loop (pluggy takes the hook's name from the attribute).
+    lit_test_batch_end = lit_predict_batch_end = lit_validation_batch_end
