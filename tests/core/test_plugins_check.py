@@ -150,6 +150,23 @@ def test_trylast_on_a_firstresult_hook_the_kernel_answers_is_reported(install_di
     assert "lit_optimizer_step" not in found, "a trylast wrapper is still called"
 
 
+def test_an_implementation_of_a_deprecated_hook_is_reported(install_distribution, capsys):
+    install_distribution("lit-oldlaunch", {"lit_oldlaunch": """
+        import lit_core as lit
+
+        class OldLauncher(lit.Callback):
+            @lit.hookimpl
+            def lit_launch(self, trainer, function):
+                return function()
+        """}, {"lit.callbacks": {"oldlaunch": "lit_oldlaunch:OldLauncher"}})
+    status, out = run_check(capsys)
+    assert status == 1
+    found = problems_of(out, "lit-oldlaunch 1.0: callback 'oldlaunch' (lit_oldlaunch:OldLauncher)")
+    assert "- OldLauncher.lit_launch implements a deprecated hook, which a later lit-core removes: the lit_launch hook is " \
+           "deprecated (plugin API 1.x; removed in 2.0)" in found
+    assert "override launch(function)" in found, "the hook's own deprecation message names the replacement"
+
+
 def test_trylast_where_the_kernel_may_not_answer_is_fine():
     answered = plugin_check.kernel_answers()
     assert {"lit_batch_to_device", "lit_backward", "lit_optimizer_step", "lit_setup_module"} <= answered

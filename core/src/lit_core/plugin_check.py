@@ -9,6 +9,7 @@ that the check finds the mistakes that fail *silently* at run time:
   pluggy project's ``HookimplMarker`` (``pytest``'s, say: lit ignores that marker too);
 - a hook implementation whose name, or ``specname``, is no lit hook;
 - ``trylast`` on a firstresult hook that the kernel's default always answers (never asked);
+- an implementation of a deprecated hook (``warn_on_impl``: it goes in the next major plugin API);
 - a callback method ``on_*`` that is not one of ``Callback``'s hooks (``on_train_epoch_ends``);
 - ``unavailable_reason`` that cannot be asked on the class (``lit plugins`` and
   ``accelerator="auto"`` ask before any instance exists), or that raises;
@@ -193,6 +194,9 @@ def _hook_problems(plugin: Any) -> list[str]:
             where = f"{label}.{impl.function.__name__}"
             if caller.spec is None and not impl.optionalhook:  # optionalhook: for a hook a later lit-core may add
                 found.append(_unknown_hook(where, caller.name, impl.opts.get("specname")))
+            elif caller.spec is not None and caller.spec.warn_on_impl is not None:
+                found.append(f"{where} implements a deprecated hook, which a later lit-core removes: "
+                             f"{caller.spec.warn_on_impl} (Until then lit still calls it, and warns at every Trainer.)")
             elif impl.trylast and not (impl.wrapper or impl.hookwrapper) and caller.name in kernel_answers():
                 found.append(
                     f"{where} is trylast on {caller.name}, a firstresult hook that the kernel's default (itself "
