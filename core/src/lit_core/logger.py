@@ -12,6 +12,7 @@ import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from . import first_party, roles
 from .markers import hookimpl
 from .rank_zero import rank_zero_only
 
@@ -326,8 +327,6 @@ def no_checkpoints_to_log(logger: str, log_model: bool | str) -> str:
     The fix depends on whether an installed distribution fills the ``default_checkpointing`` role:
     then checkpointing was turned off; otherwise there is nothing to turn on until one is installed.
     """
-    from . import first_party, roles  # roles read entry-point metadata: only when a logger warns
-
     if roles.fill("default_checkpointing") is None:
         dist = first_party.provider(roles.GROUP, "default_checkpointing")
         provider = f"`pip install {dist}`" if dist else "docs/plugins.rst, 'Default roles'"
