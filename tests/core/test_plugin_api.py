@@ -32,6 +32,7 @@ API_NAMES = [
     "Callback",
     "Checkpoint",
     "ClusterEnvironment",
+    "DistributedBatchSamplerWrapper",
     "DistributedSamplerWrapper",
     "ExitStage",
     "FolderLogger",

@@ -165,6 +165,14 @@ def with_sampler(loader: DataLoader, sampler: Sampler) -> DataLoader:
     return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, drop_last=loader.drop_last, **kwargs)
 
 
+def with_batch_sampler(loader: DataLoader, batch_sampler: Any) -> DataLoader:
+    """A copy of ``loader`` that draws its batches from ``batch_sampler`` (everything else kept).
+
+    Used by strategies to share a custom ``batch_sampler`` out between processes.
+    """
+    return DataLoader(loader.dataset, batch_sampler=batch_sampler, **_copied_kwargs(loader))
+
+
 def without_shuffle(loader: Any) -> Any:
     """``loader`` reading its dataset in order (for ``overfit_batches``); each of a ``CombinedLoader``'s."""
     if isinstance(loader, CombinedLoader):

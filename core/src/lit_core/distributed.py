@@ -8,13 +8,18 @@
   * any other sampler: ``DistributedSamplerWrapper``, which takes this process's slice of what the
     user's sampler yields each epoch (the sampler must yield the same order in every process:
     seed it);
+  * a custom ``batch_sampler``: ``DistributedBatchSamplerWrapper``, which deals out the user's
+    batches whole (a batch sampler that groups samples, by length say, keeps its groups; it must
+    yield the same batches in every process: seed it);
   * a ``DistributedSampler`` already in place, an ``IterableDataset`` (it must shard itself), or
-    something that is not a ``DataLoader``: left as given;
-  * a custom ``batch_sampler``: an error that says how to shard it yourself.
+    something that is not a ``DataLoader``: left as given.
 
-  Training, validation and test pad the last slice with samples from the start, so that every
-  process runs as many batches (collectives inside the steps stay in step). Prediction does
-  not pad: each sample is predicted once. ``ShardedLoaders`` keeps one sharded copy per loader.
+  Training, validation and test deal samples (or batches) out in turn and pad the last round
+  with ones from the start, so that every process runs as many batches (collectives inside the
+  steps stay in step). Prediction does not pad, and gives each process a contiguous block of
+  the order (sizes differ by one at most): each sample is predicted once, and the processes'
+  predictions put end to end are in the loader's order. ``ShardedLoaders`` keeps one sharded
+  copy per loader.
 
 * Bringing a stage's outcome back from processes a launcher started (``result_payload`` in the
   started process of global rank zero, ``take_back`` in the launching one).
@@ -35,21 +40,50 @@ from typing import TYPE_CHECKING, Any
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, Sampler, SequentialSampler
 
 from .apply import move_data_to_cpu
-from .data import with_sampler
+from .data import with_batch_sampler, with_sampler
 from .exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
 
+def contiguous_block(n: int, num_replicas: int, rank: int) -> range:
+    """Positions ``rank`` gets of ``n`` in contiguous blocks whose sizes differ by one at most
+    (the first ``n % num_replicas`` blocks are the longer ones).
+
+    >>> [list(contiguous_block(5, 2, rank)) for rank in range(2)]
+    [[0, 1, 2], [3, 4]]
+    """
+    base, extra = divmod(n, num_replicas)
+    start = rank * base + min(rank, extra)
+    return range(start, start + base + (rank < extra))
+
+
+def _share(items: list[Any], num_replicas: int, rank: int, pad: bool) -> list[Any]:
+    """``rank``'s part of ``items``: dealt out in turn, the last round padded from the start (``pad``),
+    or a contiguous block (no padding)."""
+    if not pad:
+        block = contiguous_block(len(items), num_replicas, rank)
+        return items[block.start : block.stop]
+    if items:
+        total = math.ceil(len(items) / num_replicas) * num_replicas
+        items = items + (items * math.ceil(total / len(items)))[: total - len(items)]
+    return items[rank::num_replicas]
+
+
+def _share_len(n: int, num_replicas: int, rank: int, pad: bool) -> int:
+    return math.ceil(n / num_replicas) if pad else len(contiguous_block(n, num_replicas, rank))
+
+
 class DistributedSamplerWrapper(Sampler[int]):
-    """This process's slice of what another sampler yields, one epoch at a time.
+    """This process's share of what another sampler yields, one epoch at a time.
 
     :param sampler: the user's sampler; it must have a length and yield the same order in
         every process.
     :param num_replicas: how many processes share the data.
     :param rank: this process's global rank.
-    :param pad: repeat indices from the start so every process gets ``ceil(n / num_replicas)``.
+    :param pad: deal the indices out in turn and repeat some from the start so every process gets
+        ``ceil(n / num_replicas)``; without it (prediction), a contiguous block of the order.
     """
 
     def __init__(self, sampler: Sampler[int], num_replicas: int, rank: int, pad: bool = True) -> None:
@@ -59,22 +93,43 @@ class DistributedSamplerWrapper(Sampler[int]):
         self.pad = pad
 
     def __iter__(self) -> Iterator[int]:
-        order = list(self.sampler)
-        if self.pad and order:
-            total = math.ceil(len(order) / self.num_replicas) * self.num_replicas
-            order += (order * math.ceil(total / len(order)))[: total - len(order)]
-        return iter(order[self.rank :: self.num_replicas])
+        return iter(_share(list(self.sampler), self.num_replicas, self.rank, self.pad))
 
     def __len__(self) -> int:
-        n = len(self.sampler)  # type: ignore[arg-type]
-        if self.pad:
-            return math.ceil(n / self.num_replicas)
-        return len(range(self.rank, n, self.num_replicas))
+        return _share_len(len(self.sampler), self.num_replicas, self.rank, self.pad)  # type: ignore[arg-type]
 
     def set_epoch(self, epoch: int) -> None:
         """Pass the epoch on to the wrapped sampler, when it has ``set_epoch``."""
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
+
+
+class DistributedBatchSamplerWrapper(Sampler[list[int]]):
+    """This process's share of the batches a user's ``batch_sampler`` yields, each batch kept whole.
+
+    Shared as ``DistributedSamplerWrapper`` shares indices (``pad``: in turn, the last round
+    padded with batches from the start; else a contiguous block). The batch sampler must have a
+    length and yield the same batches in every process.
+    """
+
+    def __init__(self, batch_sampler: Any, num_replicas: int, rank: int, pad: bool = True) -> None:
+        self.batch_sampler = batch_sampler
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.pad = pad
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(_share([list(batch) for batch in self.batch_sampler], self.num_replicas, self.rank, self.pad))
+
+    def __len__(self) -> int:
+        return _share_len(len(self.batch_sampler), self.num_replicas, self.rank, self.pad)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the batch sampler, or to its sampler, whichever has ``set_epoch``."""
+        for inner in (self.batch_sampler, getattr(self.batch_sampler, "sampler", None)):
+            if hasattr(inner, "set_epoch"):
+                inner.set_epoch(epoch)
+                return
 
 
 def shard(loader: Any, num_replicas: int, rank: int, stage: str) -> Any:
@@ -87,13 +142,19 @@ def shard(loader: Any, num_replicas: int, rank: int, stage: str) -> Any:
     sampler = loader.sampler
     if isinstance(sampler, (DistributedSampler, DistributedSamplerWrapper)):
         return loader
-    if loader.batch_size is None and loader.batch_sampler is not None:
-        raise MisconfigurationException(
-            f"The {stage} dataloader has a custom batch_sampler ({type(loader.batch_sampler).__name__}); lit cannot "
-            "split it between processes. Shard it yourself (give each process the batches of rank "
-            "trainer.global_rank out of trainer.world_size) and pass Trainer(use_distributed_sampler=False)."
-        )
     pad = stage != "predict"
+    if loader.batch_size is None and loader.batch_sampler is not None:
+        batch_sampler = loader.batch_sampler
+        if isinstance(batch_sampler, DistributedBatchSamplerWrapper) or isinstance(
+                getattr(batch_sampler, "sampler", None), (DistributedSampler, DistributedSamplerWrapper)):
+            return loader  # already shared out
+        if not hasattr(batch_sampler, "__len__"):
+            raise MisconfigurationException(
+                f"The {stage} dataloader's batch_sampler ({type(batch_sampler).__name__}) has no length, so lit cannot "
+                "deal its batches out between processes: give it a __len__, or shard it yourself (the batches of rank "
+                "trainer.global_rank out of trainer.world_size) and pass Trainer(use_distributed_sampler=False)."
+            )
+        return with_batch_sampler(loader, DistributedBatchSamplerWrapper(batch_sampler, num_replicas, rank, pad=pad))
     if type(sampler) in (RandomSampler, SequentialSampler) and pad:
         new: Sampler[int] = DistributedSampler(
             loader.dataset, num_replicas=num_replicas, rank=rank, shuffle=type(sampler) is RandomSampler,

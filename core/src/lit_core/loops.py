@@ -509,10 +509,11 @@ class FitLoop:
         # What decides this epoch's order, for a checkpoint saved in the middle of it.
         state.epoch_rng = capture_loader_rng(self.train_loader)
         iterable = process_dataloader(trainer, self.train_loader, "train")
-        # A strategy may have inserted a sampler (a shard of the data): count and seed what is iterated.
-        sampler = getattr(iterable, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(trainer.current_epoch)
+        # A strategy may have inserted a sampler or batch sampler (a shard of the data): count and seed what is
+        # iterated (both, as Lightning: a DataLoader built with a batch_sampler has a default sampler too).
+        for sampler in (getattr(iterable, "sampler", None), getattr(iterable, "batch_sampler", None)):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(trainer.current_epoch)
         if iterable is not self.train_loader:
             self._count_batches(iterable)
         n_batches = self.n_batches

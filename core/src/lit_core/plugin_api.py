@@ -32,7 +32,14 @@ from .callback import Callback
 from .callbacks.checkpoint import Checkpoint
 from .checkpoint import load as load_checkpoint
 from .datamodule import LightningDataModule
-from .distributed import DistributedSamplerWrapper, ShardedLoaders, result_payload, shard, take_back
+from .distributed import (
+    DistributedBatchSamplerWrapper,
+    DistributedSamplerWrapper,
+    ShardedLoaders,
+    result_payload,
+    shard,
+    take_back,
+)
 from .exceptions import (
     ExitStage,
     MisconfigurationException,
@@ -95,6 +102,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "ClusterEnvironment",
+    "DistributedBatchSamplerWrapper",
     "DistributedSamplerWrapper",
     "ExitStage",
     "FolderLogger",

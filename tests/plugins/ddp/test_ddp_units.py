@@ -3,6 +3,7 @@ launcher's command, and a one-process job (world size 1) inside the test process
 
 from __future__ import annotations
 
+import math
 import pickle
 import sys
 import types
@@ -10,14 +11,22 @@ import types
 import pytest
 import torch
 import torch.distributed as dist
-from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, IterableDataset, SequentialSampler, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    DistributedSampler,
+    IterableDataset,
+    Sampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 import lit_core as lit
 from lit_core.exceptions import MisconfigurationException
 from lit_ddp import DDPSpawnStrategy, DDPStrategy, DistributedSamplerWrapper
 from lit_ddp.environment import LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment, detect, first_host, slurm_port
 from lit_ddp.launchers import script_command
-from lit_ddp.sampler import shard
+from lit_ddp.sampler import DistributedBatchSamplerWrapper, shard
 
 # -- environment -----------------------------------------------------------------------------
 
@@ -110,7 +119,13 @@ def test_custom_sampler_is_wrapped_not_dropped():
     shares = [indices(loader) for loader in loaders]
     assert shares == [[9, 6, 3, 0], [8, 5, 2, 9], [7, 4, 1, 8]], "the user's order, dealt out, padded from its start"
     unpadded = [indices(shard(DataLoader(DATA, sampler=Reversed(DATA)), 3, rank, "predict")) for rank in range(3)]
-    assert sorted(i for share in unpadded for i in share) == list(range(10)), "prediction sees each sample once"
+    assert unpadded == [[9, 8, 7, 6], [5, 4, 3], [2, 1, 0]], "prediction: each sample once, contiguous blocks in the user's order"
+
+
+def test_prediction_shares_are_contiguous_blocks_in_order():
+    shares = [indices(shard(DataLoader(DATA, batch_size=2), 4, rank, "predict")) for rank in range(4)]
+    assert shares == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
+    assert [i for share in shares for i in share] == list(range(10)), "the processes' shares end to end: the loader's order"
 
 
 def test_set_epoch_reaches_the_wrapped_sampler():
@@ -136,9 +151,54 @@ def test_loaders_lit_cannot_split():
 
     stream = DataLoader(Stream())
     assert shard(stream, 2, 0, "train") is stream
-    batches = DataLoader(DATA, batch_sampler=BatchSampler(SequentialSampler(DATA), 2, False))
-    with pytest.raises(MisconfigurationException, match=r"custom batch_sampler .*\(use_distributed_sampler=False\)"):
-        shard(batches, 2, 0, "train")
+
+
+class ByParity(Sampler):
+    """A custom batch sampler (not torch's BatchSampler): even samples' batches, then odd ones'."""
+
+    def __init__(self, n, size):
+        self.n, self.size, self.epoch = n, size, None
+
+    def __iter__(self):
+        for parity in (0, 1):
+            group = list(range(parity, self.n, 2))
+            yield from (group[i : i + self.size] for i in range(0, len(group), self.size))
+
+    def __len__(self):
+        return sum(math.ceil(len(range(p, self.n, 2)) / self.size) for p in (0, 1))
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+
+def batches_of(loader) -> list[list[int]]:
+    return [[int(i) for i in batch] for (batch,) in loader]
+
+
+def test_a_custom_batch_sampler_is_dealt_out_batch_by_batch():
+    given = DataLoader(DATA, batch_sampler=ByParity(10, 2))  # [0,2] [4,6] [8] [1,3] [5,7] [9]
+    train = [shard(given, 4, rank, "train") for rank in range(4)]
+    assert all(isinstance(loader.batch_sampler, DistributedBatchSamplerWrapper) for loader in train)
+    assert [batches_of(loader) for loader in train] == [[[0, 2], [5, 7]], [[4, 6], [9]], [[8], [0, 2]], [[1, 3], [4, 6]]], \
+        "the user's batches kept whole, dealt out in turn, the last round padded from the start"
+    assert [len(loader) for loader in train] == [2, 2, 2, 2]
+    predict = [batches_of(shard(given, 4, rank, "predict")) for rank in range(4)]
+    assert predict == [[[0, 2], [4, 6]], [[8], [1, 3]], [[5, 7]], [[9]]], "prediction: contiguous blocks, no padding"
+    train[0].batch_sampler.set_epoch(3)
+    assert given.batch_sampler.epoch == 3, "set_epoch reaches the user's batch sampler"
+    assert shard(train[0], 4, 0, "train") is train[0], "already shared out"
+    own = DataLoader(DATA, batch_sampler=BatchSampler(DistributedSampler(DATA, num_replicas=2, rank=0), 2, False))
+    assert shard(own, 2, 0, "train") is own, "a batch sampler over a DistributedSampler is the user's own split"
+
+
+def test_a_batch_sampler_without_length_cannot_be_dealt_out():
+    class Endless(Sampler):
+        def __iter__(self):
+            while True:
+                yield [0, 1]
+
+    with pytest.raises(MisconfigurationException, match=r"batch_sampler \(Endless\) has no length.*use_distributed_sampler=False"):
+        shard(DataLoader(DATA, batch_sampler=Endless()), 2, 0, "train")
 
 
 # -- a one-process job in this process ---------------------------------------------------------

@@ -7,8 +7,9 @@ started. What each hook does here:
 ``lit_setup_environment``  ranks on the trainer, ``init_process_group`` (gloo on CPU, nccl on CUDA)
 ``lit_setup_module``       (wrapper, fit only) ``sync_batchnorm``, then ``DistributedDataParallel``
                            around the module's steps; ``no_sync`` while accumulating gradients
-``lit_process_dataloader`` (wrapper) a ``DistributedSampler`` (``sampler``)
+``lit_process_dataloader`` (wrapper) each process's share of the data (``lit_core.distributed.shard``)
 ``lit_train_epoch_start``  every process has as many training batches as the others (``balance``)
+``lit_run_stage``          (wrapper) ``trainer.predict()`` returns every process's predictions (``predictions``)
 
 and, as methods (the collectives are the selected strategy's own, not hooks): ``reduce``,
 ``all_gather``, ``barrier``, ``broadcast`` with torch.distributed.
@@ -32,6 +33,7 @@ from lit_core.plugin_api import ClusterEnvironment, MisconfigurationException, S
 from .balance import check_even_batches, note_timeout, timeout_of
 from .environment import detect, place
 from .launchers import ScriptLauncher, SpawnLauncher, install_child_hooks, leave_process_group
+from .predictions import gather_predictions
 
 _OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
 
@@ -164,6 +166,14 @@ class DDPStrategy(Strategy):
         if not trainer.use_distributed_sampler or trainer.world_size == 1:
             return loader
         return self._sharded.get(loader, trainer.world_size, trainer.global_rank, stage)
+
+    @lit.hookimpl(wrapper=True)
+    def lit_run_stage(self, trainer: lit.Trainer, stage: str) -> Generator[None, Any, Any]:
+        """``trainer.predict()`` returns every process's predictions in the loader's order (``predictions``)."""
+        result = yield
+        if stage != "predict" or result is None or trainer.world_size == 1 or not dist.is_initialized():
+            return result
+        return gather_predictions(result, len(trainer.predict_dataloaders))
 
     # -- collectives --------------------------------------------------------------------------
 
