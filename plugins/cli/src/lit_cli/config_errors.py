@@ -18,7 +18,7 @@ from typing import Any
 _KEY = re.compile(r'Parser key "([^"]+)"')
 _UNKNOWN = re.compile(r"(?:does not accept option|Key) '?\"?([\w.]+)'?\"?(?: is not expected)?")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (--[\w.]+)")
-_GIVEN = re.compile(r"^\s*Given value: (.*)$", re.M)
+_GIVEN = re.compile(r"(?:^\s*Given value|Got value): (.*)$", re.M)
 _SUBTYPES = re.compile(r"^\s*Subtypes: \[(.*)\]$", re.M)
 _EXPECTED = re.compile(r"Expected a (.+?)(?:\.|$)", re.M)
 _CONFIG_FLAGS = ("--config", "-c")

@@ -52,7 +52,7 @@ class SaveConfigCallback(Callback):
                         'LightningCLI(save_config_kwargs={"overwrite": True}) to overwrite it.')
             if trainer.is_global_zero:
                 os.makedirs(log_dir, exist_ok=True)  # no logger has written there yet
-                self.parser.save(self.config, config_path, skip_none=False, overwrite=self.overwrite,
+                self.parser.save(self.config, config_path, skip_unset=False, overwrite=self.overwrite,
                                  multifile=self.multifile)
         if trainer.is_global_zero:
             self.save_config(trainer, pl_module, stage)
@@ -62,6 +62,6 @@ class SaveConfigCallback(Callback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Override to save the config somewhere else as well (a logger's hyperparameters); rank zero only.
 
-        ``self.parser.dump(self.config, skip_none=False)`` is the config as YAML text. It runs on
+        ``self.parser.dump(self.config)`` is the config as YAML text. It runs on
         rank zero alone: a collective call here would wait forever for the other ranks.
         """
