@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from lit_cli_models import RegressionData, Regressor
 
+from lit_cli_models import RegressionData, Regressor
 from lit_core.cli import LightningCLI
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from lit_cli_models import RegressionData, Regressor
 
+from lit_cli_models import RegressionData, Regressor
 from lit_core.cli import LightningCLI
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lit_cli_models import RegressionData, Regressor, WideRegressor
 
+from lit_cli_models import RegressionData, Regressor, WideRegressor
 from lit_core.cli import LightningCLI, ReduceLROnPlateau
 from lit_core.loggers import CSVLogger
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from lit_cli_models import RegressionData, Regressor
 
+from lit_cli_models import RegressionData, Regressor
 from lit_core.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lit_core.testing import CallbackConformance
 from lit_core.testing.models import TinyModel, quiet_trainer
