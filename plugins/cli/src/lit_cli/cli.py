@@ -19,7 +19,7 @@ import torch
 from jsonargparse import ActionConfigFile, Namespace, class_from_function, register_unresolvable_import_paths
 from torch.optim import Optimizer
 
-from lit_core import seed_everything
+import lit_core as lit
 from lit_core.plugin_api import (
     Callback,
     LightningDataModule,
@@ -305,7 +305,7 @@ class LightningCLI:
         seed = self._get(self.config, "seed_everything")
         if seed is False:
             return
-        seed = seed_everything(None if seed is True else seed, workers=True)
+        seed = lit.seed_everything(None if seed is True else seed, workers=True)
         target = self.config[self.subcommand] if self.subcommand else self.config
         target["seed_everything"] = seed  # the saved config reproduces the run
 
