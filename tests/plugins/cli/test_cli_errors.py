@@ -53,3 +53,10 @@ def test_unknown_plugin_name_is_lits_error_naming_what_is_installed(quiet):
 def test_unknown_subcommand(capsys):
     err = error_of(capsys, ["train"])
     assert "train" in err and "fit" in err
+
+
+def test_wrong_type_in_a_root_level_config_finds_the_line_under_the_subcommand(capsys, tmp_path):
+    config = tmp_path / "all.yaml"
+    config.write_text("fit:\n  trainer:\n    max_epochs: many\n")
+    err = error_of(capsys, ["--config", str(config), "fit"])
+    assert f"--trainer.max_epochs expects int | None; got 'many' (from {config}, line 3)." in err

@@ -109,3 +109,10 @@ def test_importing_lit_core_does_not_import_jsonargparse():
               "print('jsonargparse' in sys.modules, 'lit_cli' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_a_root_level_config_with_a_section_per_subcommand(tmp_path, quiet):
+    config = tmp_path / "all.yaml"
+    config.write_text("fit:\n  model:\n    hidden: 5\nvalidate:\n  model:\n    hidden: 6\n")
+    cli = LightningCLI(Regressor, RegressionData, args=["--config", str(config), "fit", *quiet()])
+    assert cli.subcommand == "fit" and cli.model.hparams.hidden == 5 and cli.trainer.global_step == 2

@@ -91,6 +91,8 @@ class LightningCLI:
         subcommands = self.subcommands()
         main_kwargs = {k: v for k, v in self.parser_kwargs.items() if k not in subcommands}
         subparser_kwargs = {k: v for k, v in self.parser_kwargs.items() if k in subcommands}
+        self._leading_subcommand = args[0] if isinstance(args, list) and args else (
+            sys.argv[1] if args is None and len(sys.argv) > 1 else None)
         self.setup_parser(run, main_kwargs, subparser_kwargs)
         self.parse_arguments(self.parser, args)
         self.subcommand: str | None = self.config["subcommand"] if run else None
@@ -161,11 +163,19 @@ class LightningCLI:
         self._subcommand_parsers: dict[str, LightningArgumentParser] = {}
         parser_subcommands = parser.add_subcommands()
         trainer_class = self.trainer_class if isinstance(self.trainer_class, type) else class_from_function(self.trainer_class)
+        # `train.py fit ...` can only run fit: the other subcommands' parsers stay empty (each full one
+        # introspects the trainer, model, data, optimizers: 0.3 s of `fit --help`'s 0.4 s above
+        # `import torch` before this, benchmarks/cli_startup.py). Any other command line builds all.
+        chosen = getattr(self, "_leading_subcommand", None)
+        chosen = chosen if chosen in self.subcommands() else None
         for subcommand in self.subcommands():
             description = _short_description(getattr(trainer_class, subcommand))
             subparser_kwargs = dict(kwargs.get(subcommand, {}))
             subparser_kwargs.setdefault("description", description)
-            subcommand_parser = self._prepare_subcommand_parser(trainer_class, subcommand, **subparser_kwargs)
+            if chosen is not None and subcommand != chosen:
+                subcommand_parser = self.init_parser(**subparser_kwargs)
+            else:
+                subcommand_parser = self._prepare_subcommand_parser(trainer_class, subcommand, **subparser_kwargs)
             self._subcommand_parsers[subcommand] = subcommand_parser
             parser_subcommands.add_subcommand(subcommand, subcommand_parser, help=description)
 
