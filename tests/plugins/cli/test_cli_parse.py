@@ -116,3 +116,24 @@ def test_a_root_level_config_with_a_section_per_subcommand(tmp_path, quiet):
     config.write_text("fit:\n  model:\n    hidden: 5\nvalidate:\n  model:\n    hidden: 6\n")
     cli = LightningCLI(Regressor, RegressionData, args=["--config", str(config), "fit", *quiet()])
     assert cli.subcommand == "fit" and cli.model.hparams.hidden == 5 and cli.trainer.global_step == 2
+
+
+@pytest.mark.parametrize("subclass_mode", [False, True])
+def test_ckpt_path_gives_the_model_its_trained_arguments(quiet, tmp_path, subclass_mode):
+    model = ["--model=lit_cli_models.Regressor"] if subclass_mode else []
+    trained = LightningCLI(Regressor, RegressionData, subclass_mode_model=subclass_mode, save_config_callback=None,
+                           args=["fit", *quiet(*model, "--model.hidden=5")])
+    ckpt = tmp_path / "trained.ckpt"
+    trained.trainer.save_checkpoint(ckpt)
+    evaluated = LightningCLI(Regressor, RegressionData, subclass_mode_model=subclass_mode, save_config_callback=None,
+                             args=["validate", *quiet(*model), f"--ckpt_path={ckpt}"])
+    assert evaluated.model.hparams.hidden == 5 and "val_loss" in evaluated.trainer.callback_metrics
+
+    class Adapted(LightningCLI):
+        def adapt_checkpoint_hparams(self, subcommand, checkpoint_hparams):
+            assert subcommand == "test"
+            return {k: v for k, v in checkpoint_hparams.items() if k != "hidden"}
+
+    adapted = Adapted(Regressor, RegressionData, subclass_mode_model=subclass_mode, save_config_callback=None,
+                      args=["test", *quiet(*model, "--model.hidden=5"), f"--ckpt_path={ckpt}"])
+    assert adapted.model.hparams.hidden == 5  # from the command line: the checkpoint's was dropped

@@ -10,6 +10,7 @@ parse, seed, ``before_instantiate_classes``, instantiate, ``after_instantiate_cl
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from functools import partial, update_wrapper
 from types import MethodType
@@ -95,6 +96,7 @@ class LightningCLI:
             sys.argv[1] if args is None and len(sys.argv) > 1 else None)
         self.setup_parser(run, main_kwargs, subparser_kwargs)
         self.parse_arguments(self.parser, args)
+        self._parse_ckpt_path()
         self.subcommand: str | None = self.config["subcommand"] if run else None
         self._set_seed()
         self.before_instantiate_classes()
@@ -206,6 +208,44 @@ class LightningCLI:
             self.config = parser.parse_object(args)
         else:
             self.config = parser.parse_args(args)
+
+    def adapt_checkpoint_hparams(self, subcommand: str, checkpoint_hparams: dict[str, Any]) -> dict[str, Any]:
+        """Override to change the model arguments read from ``--ckpt_path``'s checkpoint before they are parsed.
+
+        E.g. drop the training-only ones when a different model class evaluates the checkpoint.
+        """
+        return checkpoint_hparams
+
+    def _parse_ckpt_path(self) -> None:
+        """With ``--ckpt_path`` an existing file, the model's saved hyperparameters become its config.
+
+        As in Lightning: ``validate --ckpt_path run.ckpt`` builds the model with the arguments it
+        was trained with; flags given on the command line do not win over the checkpoint's.
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        ckpt_path = self.config[subcommand].get("ckpt_path")
+        if not ckpt_path or not os.path.isfile(ckpt_path):
+            return
+        hparams = dict(torch.load(ckpt_path, weights_only=True, map_location="cpu").get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        hparams = self.adapt_checkpoint_hparams(subcommand, hparams)
+        if not hparams:
+            return
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        elif self.subclass_mode_model and self.config[subcommand].get("model") is not None:
+            # A class_path given anew resets its init_args: keep the ones the checkpoint does not set.
+            model = self.config[subcommand].model
+            given = model.init_args.as_dict() if model.get("init_args") is not None else {}
+            hparams = {"class_path": model.class_path, "init_args": {**given, **hparams}}
+        try:
+            self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+        except SystemExit:
+            sys.stderr.write(f"The model's hyperparameters in {ckpt_path} do not parse as its arguments; "
+                             "LightningCLI.adapt_checkpoint_hparams can drop or rename them.\n")
+            raise
 
     # ---- instantiation --------------------------------------------------------------------------
     def before_instantiate_classes(self) -> None:
