@@ -137,3 +137,19 @@ def test_ckpt_path_gives_the_model_its_trained_arguments(quiet, tmp_path, subcla
     adapted = Adapted(Regressor, RegressionData, subclass_mode_model=subclass_mode, save_config_callback=None,
                       args=["test", *quiet(*model, "--model.hidden=5"), f"--ckpt_path={ckpt}"])
     assert adapted.model.hparams.hidden == 5  # from the command line: the checkpoint's was dropped
+
+
+def test_parser_class_and_env_variables(quiet, monkeypatch):
+    from lit_core.cli import LightningArgumentParser
+
+    class Parser(LightningArgumentParser):
+        built = 0
+
+        def __init__(self, *args, **kwargs):
+            type(self).built += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setenv("PL_FIT__MODEL__HIDDEN", "12")
+    cli = LightningCLI(Regressor, RegressionData, parser_class=Parser, parser_kwargs={"default_env": True},
+                       args=["fit", *quiet()])
+    assert Parser.built >= 2 and cli.model.hparams.hidden == 12

@@ -59,6 +59,7 @@ class LightningCLI:
         seed_everything_default: the seed; ``True`` picks one at random, ``False`` does not seed.
         parser_kwargs: keyword arguments for every parser; a key named after a subcommand
             (``{"fit": {"default_config_files": [...]}}``) applies to that subcommand's parser only.
+        parser_class: the parser class (a ``LightningArgumentParser`` subclass).
         subclass_mode_model: accept any subclass of ``model_class``.
         subclass_mode_data: accept any subclass of ``datamodule_class``.
         args: the arguments to parse instead of ``sys.argv[1:]``: a list of strings, or a config dict / Namespace.
@@ -71,7 +72,8 @@ class LightningCLI:
                  save_config_callback: type[SaveConfigCallback] | None = SaveConfigCallback,
                  save_config_kwargs: dict[str, Any] | None = None, trainer_class: type[Trainer] | Any = Trainer,
                  trainer_defaults: dict[str, Any] | None = None, seed_everything_default: bool | int = True,
-                 parser_kwargs: dict[str, Any] | None = None, subclass_mode_model: bool = False,
+                 parser_kwargs: dict[str, Any] | None = None,
+                 parser_class: type[LightningArgumentParser] = LightningArgumentParser, subclass_mode_model: bool = False,
                  subclass_mode_data: bool = False, args: ArgsType = None, run: bool = True,
                  auto_configure_optimizers: bool = True) -> None:
         self.save_config_callback = save_config_callback
@@ -80,6 +82,7 @@ class LightningCLI:
         self.trainer_defaults = trainer_defaults or {}
         self.seed_everything_default = seed_everything_default
         self.parser_kwargs = parser_kwargs or {}
+        self.parser_class = parser_class
         self.auto_configure_optimizers = auto_configure_optimizers
         self.model_class = model_class
         self._model_class = model_class or LightningModule
@@ -109,7 +112,7 @@ class LightningCLI:
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
         """A parser with ``-c/--config`` (which brings ``--print_config``)."""
         kwargs.setdefault("dump_header", [f"lit-cli=={__version__}"])
-        parser = LightningArgumentParser(**kwargs)
+        parser = self.parser_class(**kwargs)
         parser.add_argument("-c", "--config", action=ActionConfigFile,
                             help="Path to a configuration file in json or yaml format; several are merged in order.")
         return parser

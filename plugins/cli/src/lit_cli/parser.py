@@ -19,7 +19,7 @@ from .arguments import TRAINER_TYPES, LRSchedulerTypeTuple
 class LightningArgumentParser(ArgumentParser):
     """jsonargparse's ``ArgumentParser`` for lit: the groups LightningCLI builds its parsers from.
 
-    Environment variables are read when ``default_env=True`` (``PL_TRAINER__MAX_EPOCHS=3``, as
+    Environment variables are read when ``default_env=True`` (``PL_FIT__TRAINER__MAX_EPOCHS=3``, as
     Lightning names them). An error names the flag and the expected type, and when the value came
     from a ``--config`` file, that file and line.
     """
