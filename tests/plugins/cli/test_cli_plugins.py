@@ -105,3 +105,21 @@ def test_no_model_class_takes_model_and_data_class_paths(quiet):
                                            "--data=lit_cli_models.RegressionData")])
     assert type(cli.model) is Regressor and cli.model.net[0].out_features == 3
     assert type(cli.datamodule) is RegressionData and cli.trainer.global_step == 2
+
+
+def test_a_broken_callback_distribution_does_not_stop_the_cli(quiet, monkeypatch):
+    from importlib import metadata
+
+    from lit_core import namespace
+
+    broken = metadata.EntryPoint(name="BrokenCallback", value="no_such_module_for_lit_cli:Broken", group="lit_core.callbacks")
+    everything = namespace.entry_points
+    monkeypatch.setattr(namespace, "entry_points",
+                        lambda group: [*everything(group), broken] if group == "lit_core.callbacks" else everything(group))
+    namespace.refresh()
+    try:
+        cli = LightningCLI(Regressor, RegressionData, run=False, args=quiet("--trainer.callbacks+=lr_monitor"))
+    finally:
+        monkeypatch.undo()
+        namespace.refresh()
+    assert any(type(cb).__name__ == "LearningRateMonitor" for cb in cli.trainer.callbacks)

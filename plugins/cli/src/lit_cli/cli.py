@@ -26,6 +26,7 @@ from lit_core.plugin_api import (
     LightningDataModule,
     LightningModule,
     MisconfigurationException,
+    PluginError,
     Trainer,
     rank_zero_warn,
 )
@@ -371,7 +372,7 @@ def import_named_classes() -> None:
             if name[:1].isupper():
                 try:
                     getattr(module, name)
-                except (ImportError, AttributeError):  # a broken plugin: naming its class shows its own error
+                except (ImportError, AttributeError, PluginError):  # a broken plugin: naming it shows its error
                     continue
 
 
