@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -25,9 +26,10 @@ def load_example():
 
 def test_example_fits_with_both_configs_merged(tmp_path):
     example = load_example()
-    cli = example.main(["fit", "--config", str(EXAMPLES / "configs" / "cli.yaml"),
-                        "--config", str(EXAMPLES / "configs" / "cli_adam.yaml"), "--data.classes=4",
-                        f"--trainer.default_root_dir={tmp_path}", *SHORT])
+    with pytest.warns(UserWarning, match="configure_optimizers` will be overridden"):  # cli_adam.yaml's optimizer
+        cli = example.main(["fit", "--config", str(EXAMPLES / "configs" / "cli.yaml"),
+                            "--config", str(EXAMPLES / "configs" / "cli_adam.yaml"), "--data.classes=4",
+                            f"--trainer.default_root_dir={tmp_path}", *SHORT])
     assert cli.model.net[-1].out_features == 4  # linked from data.classes
     assert type(cli.trainer.optimizers[0]).__name__ == "Adam" and cli.trainer.global_step == 3
     assert {type(cb).__name__ for cb in cli.trainer.callbacks} >= {"EarlyStopping", "LearningRateMonitor"}

@@ -57,9 +57,10 @@ def test_callbacks_from_a_config_with_class_path_and_init_args(quiet, tmp_path):
 
 
 def test_optimizer_and_lr_scheduler_groups_configure_the_model(quiet):
-    cli = LightningCLI(Regressor, RegressionData, args=["fit", *quiet(
-        "--optimizer=Adam", "--optimizer.lr=0.01", "--lr_scheduler=StepLR", "--lr_scheduler.step_size=1",
-        "--lr_scheduler.gamma=0.5")])
+    with pytest.warns(UserWarning, match="Regressor.configure_optimizers` will be overridden"):
+        cli = LightningCLI(Regressor, RegressionData, args=["fit", *quiet(
+            "--optimizer=Adam", "--optimizer.lr=0.01", "--lr_scheduler=StepLR", "--lr_scheduler.step_size=1",
+            "--lr_scheduler.gamma=0.5")])
     (optimizer,) = cli.trainer.optimizers
     assert isinstance(optimizer, torch.optim.Adam)
     (config,) = cli.trainer.lr_scheduler_configs
