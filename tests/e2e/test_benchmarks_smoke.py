@@ -62,6 +62,16 @@ def test_import_time_quick(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_cli_startup_quick(tmp_path: Path) -> None:
+    pytest.importorskip("lit_cli")
+    out = run_quick("cli_startup.py", tmp_path)
+    for kind in ("import torch", "lit"):
+        assert re.search(rf"^{kind} +median \d+\.\d+ s", out, re.M), f"no timing for {kind!r}:\n{out}"
+    assert re.search(r"^lit above import torch +[+-]\d+\.\d+ s", out, re.M)
+    assert re.search(rf"^GOAL lit fit --help above import torch{VERDICT}", out, re.M)
+
+
+@pytest.mark.slow
 def test_loop_cost_quick(tmp_path: Path) -> None:
     out = run_quick("loop_cost.py", tmp_path)
     for config in ("raw", "lit default", "lit barebones"):

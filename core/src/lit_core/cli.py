@@ -1,7 +1,8 @@
 """Lightning's ``lightning.pytorch.cli``: ``cli_lightning_logo`` here, ``LightningCLI`` from a plugin.
 
-``LightningCLI`` and its companions come from the ``lit_core.cli`` entry-point group (issue 17
-brings a distribution that provides them). The ``lit`` console script is ``lit_core.commands``.
+``LightningCLI`` and its companions come from the ``lit_core.cli`` entry-point group (lit-cli
+provides them, on jsonargparse; importing this module imports neither). The ``lit`` console
+script is ``lit_core.commands``; its ``fit`` / ``validate`` / ``test`` / ``predict`` run ``LightningCLI``.
 """
 
 from __future__ import annotations

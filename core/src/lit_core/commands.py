@@ -1,5 +1,7 @@
 """The ``lit`` console script: ``lit plugins`` lists what is installed and whether it can run;
-``lit plugins --check`` finds what is wrong with it (``lit_core.plugin_check``).
+``lit plugins --check`` finds what is wrong with it (``lit_core.plugin_check``); ``lit fit --config
+x.yaml`` (and ``validate`` / ``test`` / ``predict``) runs ``LightningCLI`` from ``lit_core.cli``,
+resolved when such a subcommand is asked for, so that ``lit plugins`` never imports it.
 
 (It lived in ``lit_core.cli`` until that name became Lightning's ``cli`` namespace.)
 """
@@ -121,8 +123,28 @@ _CHECK_HELP = (
 )
 
 
+#: ``lit <subcommand> ...``: handed whole to ``lit_core.cli.LightningCLI``.
+CLI_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def run_cli(argv: list[str]) -> int:
+    """``lit fit --config x.yaml``: a LightningCLI with any model and datamodule (``model.class_path``)."""
+    from . import cli
+
+    try:
+        lightning_cli = cli.LightningCLI
+    except ImportError as exc:  # the message names the distribution to install
+        sys.stderr.write(f"lit {argv[0]}: {exc}\n")
+        return 2
+    lightning_cli(args=argv, parser_kwargs={"prog": "lit"})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lit`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in CLI_SUBCOMMANDS:
+        return run_cli(argv)
     parser = argparse.ArgumentParser(prog="lit", description="lit: Lightning-style training on a plugin kernel.")
     sub = parser.add_subparsers(dest="command", required=True)
     plugins = sub.add_parser("plugins", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -133,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="print JSON: the list of plugins; with --check one object, {\"plugins\": [...], \"problems\": [...]}")
     plugins.add_argument("--check", action="store_true", help=_CHECK_HELP)
     new_plugin.add_parser(sub)
+    for name in CLI_SUBCOMMANDS:  # listed in `lit --help`; run_cli parses them
+        sub.add_parser(name, help=f"LightningCLI's {name}: lit {name} --config config.yaml (model.class_path runs)")
     args = parser.parse_args(argv)
     if args.command == "new-plugin":
         return new_plugin.main(args)

@@ -22,9 +22,6 @@ from . import first_party
 PLANNED: dict[str, dict[str, int]] = {
     "lit_core.profilers": dict.fromkeys(
         ("Profiler", "AdvancedProfiler", "PassThroughProfiler", "PyTorchProfiler", "SimpleProfiler"), 17),
-    "lit_core.cli": dict.fromkeys(
-        ("LightningCLI", "LightningArgumentParser", "SaveConfigCallback", "ArgsType", "OptimizerCallable",
-         "LRSchedulerCallable"), 17),
     "lit_core.strategies": {"FSDPStrategy": 18},
     "lit_core.plugins.precision": {"FSDPPrecision": 18},
 }
