@@ -84,6 +84,10 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "ModelSummary", "LayerSummary", "summarize", "get_human_readable_count", "get_formatted_model_size",
             "parse_batch_shape"),
     },
+    "lit-profilers": {
+        "lit.profilers": ("simple", "advanced", "pytorch", "passthrough"),
+        "lit_core.profilers": ("Profiler", "SimpleProfiler", "AdvancedProfiler", "PyTorchProfiler", "PassThroughProfiler"),
+    },
     "lit-demos": {
         "lit_core.demos": (
             "BoringDataModule", "BoringModel", "DemoModel", "Dictionary", "LightningLSTM", "LightningTransformer", "MNIST",
