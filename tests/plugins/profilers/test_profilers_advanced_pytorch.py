@@ -79,7 +79,7 @@ def test_pytorch_profiler_arguments_are_checked():
         PyTorchProfiler(sort_by_key="speed")
     with pytest.raises(MisconfigurationException, match="give a callable"):
         PyTorchProfiler(schedule=3)
-    with pytest.raises(MisconfigurationException, match="must return a torch.profiler.ProfilerAction"):
+    with pytest.raises(MisconfigurationException, match=r"must return a torch\.profiler\.ProfilerAction"):
         PyTorchProfiler(schedule=lambda step: "record")
     with pytest.raises(KeyError, match="table_kwargs"):
         PyTorchProfiler(table_kwargs={"row_limit": 3})
@@ -87,7 +87,7 @@ def test_pytorch_profiler_arguments_are_checked():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_emit_nvtx_needs_cuda():
-    with pytest.raises(MisconfigurationException, match="emit_nvtx=True.*CUDA is not available"):
+    with pytest.raises(MisconfigurationException, match=r"emit_nvtx=True.*CUDA is not available"):
         PyTorchProfiler(emit_nvtx=True)
 
 

@@ -34,7 +34,7 @@ def test_lightnings_import_path_gives_the_same_classes():
     from lit_core.profilers import PyTorchProfiler as T
     from lit_core.profilers import SimpleProfiler as S
 
-    assert (A, P, T, S) == (AdvancedProfiler, PassThroughProfiler, PyTorchProfiler, SimpleProfiler)
+    assert (AdvancedProfiler, PassThroughProfiler, PyTorchProfiler, SimpleProfiler) == (A, P, T, S)
     assert all(issubclass(cls, Profiler) for cls in (A, P, T, S))
 
 
