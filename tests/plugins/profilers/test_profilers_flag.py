@@ -118,3 +118,12 @@ def test_no_profiler_adds_nothing_to_the_per_step_path(boring_model, make_traine
     assert not [impl for caller in vars(profiled.plugin_manager.hook).values() for impl in caller.get_hookimpls()
                 if hasattr(impl.function, "__wrapped__")]
     assert not profiled.plugin_manager.has_plugin("lit.profiler-observer")
+
+
+def test_lit_plugins_lists_the_profilers_and_finds_no_problem():
+    from lit_core import commands, plugin_check
+
+    rows = [row for row in commands.describe_plugins() if row["kind"] == "profiler"]
+    assert {row["name"] for row in rows} >= {"simple", "advanced", "pytorch", "passthrough"}
+    assert all(row["available"] and "lit_setup" in row["hooks"] for row in rows)
+    assert not [p for p in plugin_check.check_installed() if p.kind == "profiler"]
