@@ -18,7 +18,7 @@ import contextlib
 import inspect
 from typing import Any
 
-from . import registry
+from . import first_party, registry
 from .exceptions import MisconfigurationException, MisconfigurationTypeError
 
 #: The plugin kind (``registry.GROUPS``) of the objects ``profiler=`` takes by name.
@@ -66,9 +66,11 @@ def check_flag(name: str, value: Any) -> None:
         )
     missing = [method for method in INTERFACE if not callable(getattr(value, method, None))]
     if missing:
+        # The install hint comes from the first-party table, like every other (the kernel names no distribution).
+        dist = next((d for d, groups in first_party.DISTRIBUTIONS.items() if registry.GROUPS[KIND] in groups), None)
         raise MisconfigurationTypeError(
             f"{name}={value!r} is not a profiler (no {', '.join(missing)}): pass a name such as {name}='simple' or "
-            "an instance of a lit_core.profilers.Profiler subclass (pip install lit-profilers)."
+            f"an instance of a lit_core.profilers.Profiler subclass{f' (pip install {dist})' if dist else ''}."
         )
 
 
