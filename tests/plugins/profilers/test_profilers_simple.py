@@ -61,6 +61,7 @@ def test_the_lightning_modules_own_hooks_and_each_evaluation_stage_are_reported(
     trainer.fit(model)
     seen = counts(profiler)
     assert seen["[LightningModule]Hooked.on_train_epoch_end"] == 1
+    assert seen["run_training_epoch"] == 1
     assert seen["[LightningModule]Hooked.validation_step"] == STEPS
     assert seen["[EvaluationLoop].validate_dataloader_next"] == STEPS
     trainer.test(model)

@@ -15,6 +15,8 @@ it. For one stage (from the profiler's ``lit_setup`` to its ``lit_teardown``) th
   (``[LightningModule]Net.training_step``, ``...backward``) and each optimizer's ``step`` and
   ``zero_grad`` (``[Optimizer]SGD.step``, ``[Optimizer]SGD.zero_grad``): instance attributes,
   removed at the end, so the loop calls them whichever path it takes;
+- times each training epoch (``run_training_epoch``, as Lightning: from ``on_train_epoch_start``
+  to ``on_train_epoch_end``) through the two epoch hooks, once per epoch;
 - times fetching each batch (``[FitLoop].train_dataloader_next``,
   ``[EvaluationLoop].validate_dataloader_next``...) by wrapping what ``lit_process_dataloader``
   returns.
@@ -40,6 +42,9 @@ KERNEL_PLUGINS = frozenset({"lit.defaults", "lit.loops"})
 
 #: The module's methods timed for a stage, when the module defines them.
 STEP_METHODS = ("training_step", "validation_step", "test_step", "predict_step")
+
+#: The action from each training epoch's start to its end hooks (Lightning's name).
+EPOCH = "run_training_epoch"
 
 #: The name of this observer in the plugin manager.
 NAME = "lit.profiler-observer"
@@ -108,6 +113,8 @@ class HookObserver:
         self._impls: list[tuple[Any, Callable[..., Any]]] = []
         #: (object, attribute, what its instance dict held, or _MISSING).
         self._attributes: list[tuple[Any, str, Any]] = []
+        #: Whether ``run_training_epoch`` is open (a failed epoch leaves it open: ``detach`` closes it).
+        self._epoch_running = False
 
     # ---- attach / detach ----------------------------------------------------------------
 
@@ -132,6 +139,9 @@ class HookObserver:
     def detach(self) -> None:
         """Put back everything ``attach`` and the stage wrapped, and unregister the observer."""
         pm = self.trainer.plugin_manager
+        if self._epoch_running:
+            self._epoch_running = False
+            self.profiler.stop(EPOCH)
         if pm.has_plugin(NAME):
             pm.unregister(name=NAME)
         for impl, function in reversed(self._impls):
@@ -160,6 +170,19 @@ class HookObserver:
             self._wrap(optimizer, "step", f"[Optimizer]{cls}.step")
             self._wrap(optimizer, "zero_grad", f"[Optimizer]{cls}.zero_grad")
         return result
+
+    @lit.hookimpl
+    def lit_train_epoch_start(self) -> None:
+        """Start ``run_training_epoch`` (Lightning's name): the epoch's batches, up to ``on_train_epoch_end``."""
+        self.profiler.start(EPOCH)
+        self._epoch_running = True
+
+    @lit.hookimpl(tryfirst=True)
+    def lit_train_epoch_end(self) -> None:
+        """Stop ``run_training_epoch`` (before the epoch-end hooks, which are actions of their own)."""
+        if self._epoch_running:
+            self._epoch_running = False
+            self.profiler.stop(EPOCH)
 
     @lit.hookimpl(wrapper=True)
     def lit_process_dataloader(self, stage: str) -> Generator[None, Any, Any]:
