@@ -18,11 +18,14 @@ import contextlib
 import inspect
 from typing import Any
 
-from . import first_party, registry
-from .exceptions import MisconfigurationException, MisconfigurationTypeError
+from . import first_party, lightning_names, registry
+from .exceptions import MisconfigurationException, MisconfigurationTypeError, UnknownPluginError
 
 #: The plugin kind (``registry.GROUPS``) of the objects ``profiler=`` takes by name.
 KIND = "profiler"
+
+#: Lightning's namespace of the profiler classes (``lit_core.lightning_names`` knows the absent ones).
+NAMESPACE = "lit_core.profilers"
 
 #: What a profiler object offers the user and the Trainer (Lightning's ``Profiler`` interface).
 INTERFACE = ("start", "stop", "profile", "describe", "setup", "teardown")
@@ -87,6 +90,13 @@ def choose(value: Any, disabled: set[str], barebones: bool) -> Any:
     name = value.lower()
     if name in disabled:
         raise MisconfigurationException(f"The profiler {name!r} is blocked by disable_plugins={sorted(disabled)}.")
+    lightning_class = f"{name.upper()}Profiler"  # Lightning's names: "xla" -> XLAProfiler
+    if name not in registry.installed(KIND) and lightning_class in lightning_names.ABSENT.get(NAMESPACE, ()):
+        installed = ", ".join(repr(n) for n in sorted(registry.installed(KIND))) or "none"
+        raise UnknownPluginError(
+            f"profiler={value!r} is Lightning's {lightning_class}, which lit deliberately lacks: docs/decisions.rst says "
+            f"why and what to use instead. Installed profiler plugins: {installed}."
+        )
     return registry.instantiate(registry.load(KIND, name), f"profiler={value!r}")
 
 

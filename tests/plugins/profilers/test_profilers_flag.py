@@ -44,6 +44,12 @@ def test_an_unknown_name_lists_the_installed_profilers(make_trainer):
         make_trainer(profiler="fancy")
 
 
+def test_lightnings_xla_profiler_is_absent_on_purpose(make_trainer):
+    with pytest.raises(UnknownPluginError, match=r"profiler='xla' is Lightning's XLAProfiler, which lit deliberately "
+                                                 r"lacks: docs/decisions.rst"):
+        make_trainer(profiler="xla")
+
+
 def test_a_class_instead_of_an_instance_says_to_call_it(make_trainer):
     with pytest.raises(TypeError, match=r"profiler=SimpleProfiler is a class: pass an instance, profiler=SimpleProfiler\(\)"):
         make_trainer(profiler=SimpleProfiler)
