@@ -43,6 +43,7 @@ def test_simple_profiler_times_every_hook_by_plugin_and_the_step_actions(boring_
                    "[Callback]Watcher.on_train_batch_end", "[plugin:ThirdParty]lit_train_batch_end"):
         assert seen.get(action) == STEPS, (action, seen)
     assert "[LightningModule]BoringModel.validation_step" not in seen  # limit_val_batches=0
+    assert all(profiler.recorded_durations.values())  # only actions that ran, as Lightning's
     report = profiler.summary()
     assert report.startswith("FIT Profiler Report")
     for column in ("Action", "Mean duration (s)", "Num calls", "Total time (s)", "Percentage %", "Total"):

@@ -65,6 +65,12 @@ class SimpleProfiler(Profiler):
 
         return call
 
+    def teardown(self, stage: str | None) -> None:
+        """Close the report file, and drop the actions that never ran (``timed`` makes their lists up front)."""
+        super().teardown(stage=stage)
+        for action in [action for action, durations in self.recorded_durations.items() if not durations]:
+            del self.recorded_durations[action]
+
     def _rows(self) -> list[tuple[str, float, int, float]]:
         """``(action, mean, calls, total)`` for each action that ran."""
         rows = []
