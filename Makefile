@@ -55,6 +55,7 @@ lint: bootstrap
 bench: bootstrap
 	$(PY) benchmarks/import_time.py
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/profiler.py
 	$(PY) benchmarks/loop_cost.py
 	$(PY) benchmarks/checkpoint.py
 	$(PY) benchmarks/ddp.py

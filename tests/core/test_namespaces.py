@@ -176,8 +176,8 @@ def test_an_installed_distribution_that_lacks_the_name_is_told_to_upgrade(hide_i
 def test_a_deliberately_absent_name_says_so_and_points_to_decisions():
     with pytest.raises(ImportError, match=r"lit_core.strategies.DeepSpeedStrategy is a Lightning name lit deliberately lacks; docs/decisions.rst"):
         from lit_core.strategies import DeepSpeedStrategy  # noqa: F401
-    with pytest.raises(ImportError, match=r"issue 17 brings it"):
-        from lit_core.profilers import SimpleProfiler  # noqa: F401
+    with pytest.raises(ImportError, match=r"issue 18 brings it"):
+        from lit_core.strategies import FSDPStrategy  # noqa: F401
 
 
 def test_unknown_names_and_submodules_behave_like_any_module():

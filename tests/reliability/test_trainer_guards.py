@@ -224,6 +224,7 @@ BAD_FLAGS: dict[str, tuple[Any, type[BaseException], str]] = {
     "benchmark": ("fast", TypeError, "benchmark='fast' must be True, False or None"),
     "inference_mode": (None, TypeError, "inference_mode=None must be True or False"),
     "use_distributed_sampler": ("no", TypeError, "use_distributed_sampler='no' must be True or False"),
+    "profiler": (object(), TypeError, "is not a profiler (no start, stop, profile"),
     "detect_anomaly": (2, TypeError, "detect_anomaly=2 must be True or False"),
     "barebones": ("true", TypeError, "barebones='true' must be True or False"),
     "sync_batchnorm": (None, TypeError, "sync_batchnorm=None must be True or False"),

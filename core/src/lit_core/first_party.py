@@ -88,6 +88,10 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "lit_core.cli": ("LightningCLI", "LightningArgumentParser", "SaveConfigCallback", "ArgsType", "OptimizerCallable",
                          "LRSchedulerCallable", "ReduceLROnPlateau", "instantiate_class"),
     },
+    "lit-profilers": {
+        "lit.profilers": ("simple", "advanced", "pytorch", "passthrough"),
+        "lit_core.profilers": ("Profiler", "SimpleProfiler", "AdvancedProfiler", "PyTorchProfiler", "PassThroughProfiler"),
+    },
     "lit-demos": {
         "lit_core.demos": (
             "BoringDataModule", "BoringModel", "DemoModel", "Dictionary", "LightningLSTM", "LightningTransformer", "MNIST",

@@ -26,6 +26,7 @@ from .callback import Callback
 from .exceptions import MisconfigurationException, MisconfigurationTypeError, MisconfigurationValueError
 from .logger import Logger
 from .plugins.precision.precision import Precision
+from .profiling import check_flag as _profiler
 from .strategies.strategy import Strategy
 
 
@@ -263,6 +264,7 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "benchmark": _flag(optional=True),
     "inference_mode": _flag(optional=False),
     "use_distributed_sampler": _flag(optional=False),
+    "profiler": _profiler,
     "detect_anomaly": _flag(optional=False),
     "barebones": _flag(optional=False),
     "sync_batchnorm": _flag(optional=False),

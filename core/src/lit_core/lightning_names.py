@@ -20,8 +20,6 @@ from . import first_party
 
 #: group -> Lightning name -> the open issue that brings it.
 PLANNED: dict[str, dict[str, int]] = {
-    "lit_core.profilers": dict.fromkeys(
-        ("Profiler", "AdvancedProfiler", "PassThroughProfiler", "PyTorchProfiler", "SimpleProfiler"), 17),
     "lit_core.strategies": {"FSDPStrategy": 18},
     "lit_core.plugins.precision": {"FSDPPrecision": 18},
 }

@@ -36,6 +36,7 @@ GROUPS: dict[str, str] = {
     "precision": "lit.precision",
     "logger": "lit.loggers",
     "callback": "lit.callbacks",
+    "profiler": "lit.profilers",
 }
 
 #: The group where distributions declare the roles they fill by default (``lit_core.roles``).
@@ -168,7 +169,7 @@ def autoload_disabled() -> bool:
 
 
 _ARTICLE = {"accelerator": "an accelerator", "strategy": "a strategy", "precision": "a precision plugin",
-            "logger": "a logger", "callback": "a callback"}
+            "logger": "a logger", "callback": "a callback", "profiler": "a profiler"}
 
 
 def install_hint(kind: str | None, name: str) -> str:

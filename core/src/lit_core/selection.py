@@ -119,6 +119,8 @@ class PluginSelection:
                     f"Pass it through the dedicated argument instead ({kinds[0]}={item!r})."
                 )
             kind = kinds[0]
+            if kind not in BASES:  # a profiler: one per Trainer, given through its own flag
+                raise PluginError(f"plugins=[{item!r}] names a {kind}: pass {kind}={item!r} instead.")
             return kind, (self.load_named(kind, name) if kind in ("logger", "callback") else name)
         defaults = self.constructor_defaults("logger") if inspect.isclass(item) and issubclass(item, Logger) else None
         obj = registry.instantiate(item, "plugins=[...]", defaults)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import checkpoint_contents, lightning_1x, lineage, registry, selection, stage_setup, tuning
+from . import checkpoint_contents, lightning_1x, lineage, profiling, registry, selection, stage_setup, tuning
 from .accelerators.accelerator import Accelerator
 from .builtins.adapters import callback_plugin, module_plugin, overrides
 from .builtins.defaults import KernelDefaults
@@ -96,6 +96,7 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         benchmark: bool | None = None,
         inference_mode: bool = True,
         use_distributed_sampler: bool = True,
+        profiler: Any = None,
         detect_anomaly: bool = False,
         barebones: bool = False,
         sync_batchnorm: bool = False,
@@ -164,6 +165,9 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         for plugin in reversed(chosen["other"]):
             self.plugin_manager.register(plugin, selection.plugin_name(self.plugin_manager, "plugin", plugin))
         selection.register_callbacks(self.plugin_manager, self.callbacks)
+        #: Lightning's ``trainer.profiler``: a do-nothing one unless ``profiler=`` names one (``lit_core.profiling``).
+        self.profiler = profiling.choose(profiler, select.disabled, barebones)
+        profiling.register(self.plugin_manager, self.profiler)
         self.plugin_manager.check_pending()
         self.plugin_manager.hook.lit_init_start(trainer=self)
 

@@ -1,7 +1,9 @@
 """Lightning's ``lightning.pytorch.profilers``, filled from the ``lit_core.profilers`` entry-point group.
 
-No distribution provides profilers yet: issue 17 brings ``SimpleProfiler``, ``AdvancedProfiler``,
-``PyTorchProfiler`` and ``PassThroughProfiler`` (importing one now says so).
+lit-profilers provides ``Profiler``, ``SimpleProfiler``, ``AdvancedProfiler``, ``PyTorchProfiler``
+and ``PassThroughProfiler`` (``pip install lit-profilers``; importing one without it says so).
+``Trainer(profiler="simple")`` finds them by name in the ``lit.profilers`` group
+(``lit_core.profiling``).
 """
 
 from .. import namespace
