@@ -35,7 +35,7 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "lit_core.strategies": ("XLAStrategy",),
     },
     "lit-ddp": {
-        "lit.strategies": ("ddp", "ddp_spawn", "ddp_find_unused_parameters_true"),
+        "lit.strategies": ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "ddp_find_unused_parameters_true"),
         "lit.roles": ("multi_device_strategy",),
         "lit_core.strategies": ("DDPStrategy", "DDPSpawnStrategy"),
         "lit_core.plugins.environments": (

@@ -278,6 +278,13 @@ class SpawnLauncher:
         self.start_method = start_method
 
     def launch(self, trainer: lit.Trainer, env: ClusterEnvironment, num_devices: int, function: Callable[[], Any]) -> Any:
+        if self.start_method == "fork" and torch.cuda.is_initialized():
+            raise RuntimeError(
+                f"strategy={trainer.strategy.name!r} forks the processes, and CUDA is already initialised in this one: a "
+                "forked process cannot use it. Something called torch.cuda (moved a model or tensor to the GPU, asked "
+                "torch.cuda.device_count() with NVML off...) before trainer.fit: remove that call and restart the Python "
+                "process (the Jupyter kernel), or use strategy='ddp_spawn' (or 'ddp' from a script)."
+            )
         port = env.main_port
         with tempfile.TemporaryDirectory(prefix="lit-ddp-spawn-") as folder:
             out = os.path.join(folder, "rank0.pt")

@@ -287,6 +287,37 @@ class DDPSpawnStrategy(DDPStrategy):
         return SpawnLauncher(self.start_method).launch(trainer, env, trainer.num_devices, function)
 
 
+class DDPForkStrategy(DDPSpawnStrategy):
+    """``strategy="ddp_fork"`` (and ``"ddp_notebook"``): the processes are forked from this one.
+
+    Nothing is pickled, so it works from a Jupyter notebook, with models and data defined in its
+    cells. Forking needs a process where CUDA is not initialised yet (a forked child cannot use
+    the parent's CUDA context): the launch refuses otherwise, with what to change. Not on Windows
+    (no ``fork`` there).
+    """
+
+    name = "ddp_fork"
+
+    def __init__(self, start_method: str = "fork", **kwargs: Any) -> None:
+        super().__init__(start_method=start_method, **kwargs)
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this platform cannot fork processes (``None`` where it can)."""
+        reason = super().unavailable_reason()
+        if reason is not None:
+            return reason
+        if "fork" not in torch.multiprocessing.get_all_start_methods():
+            return "this platform cannot fork processes (Windows): use strategy='ddp_spawn', or 'ddp' from a script"
+        return None
+
+
+class DDPNotebookStrategy(DDPForkStrategy):
+    """``strategy="ddp_notebook"``: ``ddp_fork`` under the name Lightning gives it for notebooks."""
+
+    name = "ddp_notebook"
+
+
 class _GradientSyncSwitch:
     """While gradients accumulate, DDP does not all-reduce them: only the batch that steps syncs.
 
