@@ -7,6 +7,11 @@
   Goal: 2 processes ≤ 0.6 × the time of 1. Two independent processes, each training on half the
   data at the same time with nothing synced, show what the machine allows (on a shared or
   hyper-threaded machine two processes do not get twice the compute).
+* **preemption check cost**: lit-checkpoint's stop-signal check (every rank must stop at the same
+  step) in a 2-process job (gloo, the tiny model below, ``ModelCheckpoint`` on): the time its
+  per-batch hook takes, against the time of a step, and the same for the blocking reduction it
+  used to make every step (``trainer.strategy.reduce(flag, "max").item()``), timed in the same
+  run. Goal: ≤ 1 % of a step.
 * **strategy cost per step**: a tiny model (``Linear 32-32-2``, batch 4) trained by one process
   with ``strategy="auto"`` and with ``strategy="ddp"`` at world size 1: the difference is what the
   strategy adds to a step, without communication worth the name. The same difference for a
@@ -31,6 +36,7 @@ import time
 from typing import Any
 
 GOAL_SCALING = 0.6
+GOAL_PREEMPTION_PERCENT = 1.0
 
 
 def worker(config: dict[str, Any], out: str) -> None:
@@ -72,6 +78,9 @@ def worker(config: dict[str, Any], out: str) -> None:
     processes = config.get("devices", 1)
     loader = DataLoader(data, batch_size=config["batch"] // processes, shuffle=True)
     model = Net(features, config["width"], config["depth"])
+    if config.get("preemption"):
+        preemption_worker(model, loader, config, out)
+        return
     if config["strategy"] in ("raw", "raw ddp"):
         times = raw_loop(model.net, loader, config["epochs"], ddp=config["strategy"] == "raw ddp")
         with open(out, "w") as f:
@@ -83,6 +92,50 @@ def worker(config: dict[str, Any], out: str) -> None:
     if trainer.is_global_zero:
         with open(out, "w") as f:
             json.dump({"epoch_times": model.epoch_times, "steps_per_epoch": trainer.num_training_batches}, f)
+
+
+def preemption_worker(model: Any, loader: Any, config: dict[str, Any], out: str) -> None:
+    """Train in 2 processes with ModelCheckpoint; time lit-checkpoint's preemption hook, and the blocking
+    reduction the check used to be, at every batch end. Rank zero writes the totals to ``out``."""
+    import functools
+    import tempfile
+
+    import torch
+
+    import lit_core as lit
+    from lit_checkpoint import preemption
+
+    timed = {"hook": 0.0, "blocking": 0.0}
+    calls = {"hook": 0, "blocking": 0}
+    original = preemption.Preemption.lit_train_batch_end
+
+    @functools.wraps(original)  # keeps lit's hookimpl marker
+    def lit_train_batch_end(self: Any, trainer: Any) -> None:
+        start = time.perf_counter()
+        original(self, trainer)
+        timed["hook"] += time.perf_counter() - start
+        calls["hook"] += 1
+
+    preemption.Preemption.lit_train_batch_end = lit_train_batch_end
+
+    class BlockingCheck(lit.Callback):
+        """The check as it was: a blocking all-reduce of the flag at every batch end."""
+
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            start = time.perf_counter()
+            bool(trainer.strategy.reduce(torch.tensor(0.0), reduce_op="max").item())
+            timed["blocking"] += time.perf_counter() - start
+            calls["blocking"] += 1
+
+    with tempfile.TemporaryDirectory(prefix="lit-bench-preemption-") as root:
+        trainer = lit.Trainer(strategy="ddp", accelerator="cpu", devices=2, max_epochs=config["epochs"], logger=False,
+                              enable_progress_bar=False, enable_model_summary=False, default_root_dir=root,
+                              callbacks=[BlockingCheck()])
+        trainer.fit(model, loader)
+    if trainer.is_global_zero:
+        with open(out, "w") as f:
+            json.dump({"epoch_times": model.epoch_times, "steps_per_epoch": trainer.num_training_batches,
+                       "timed": timed, "calls": calls}, f)
 
 
 def raw_loop(net: Any, loader: Any, epochs: int, ddp: bool) -> list[float]:
@@ -180,6 +233,26 @@ def step_cost(args: argparse.Namespace) -> None:
     print(f"strategy='ddp' cost while accumulating (no_sync switch): {accumulated['ddp'] - accumulated['auto']:+.1f} µs/batch")
 
 
+def preemption_cost(args: argparse.Namespace) -> None:
+    config = {"samples": args.steps * 8, "features": 32, "width": 32, "depth": 1, "batch": 8, "epochs": 3, "devices": 2,
+              "strategy": "ddp", "preemption": True}
+    (result,) = measure(config)
+    steps = result["calls"]["hook"]
+    step_us = steady(result) * 1e6  # includes the blocking check's own time
+    hook_us = result["timed"]["hook"] / steps * 1e6
+    blocking_us = result["timed"]["blocking"] / result["calls"]["blocking"] * 1e6
+    step_without = step_us - blocking_us  # the step as a user has it: the blocking check is the benchmark's
+    print(f"\n== preemption check cost: 2 processes (gloo), Linear 32-32-2, batch 4 per process, "
+          f"{int(result['steps_per_epoch'])} steps an epoch ==")
+    print(f"{'':<52}{'µs/step':>9}{'% of a step':>13}")
+    print(f"{'a training step (without the blocking check)':<52}{step_without:>9.1f}")
+    print(f"{'the check before: blocking all-reduce every step':<52}{blocking_us:>9.1f}{100 * blocking_us / step_without:>12.2f}%")
+    percent = 100 * hook_us / step_without
+    print(f"{'the check now (lit-checkpoint Preemption hook)':<52}{hook_us:>9.1f}{percent:>12.2f}%")
+    print(f"GOAL preemption check cost: {percent:.2f} % of a step <= {GOAL_PREEMPTION_PERCENT:g} % -> "
+          f"{'PASS' if percent <= GOAL_PREEMPTION_PERCENT else 'FAIL'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=16384, help="training samples in the scaling runs (default 16384)")
@@ -201,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.machine()}")
     scaling(args)
     step_cost(args)
+    preemption_cost(args)
     if args.quick:
         print("(--quick: a smoke test; the figures above are too noisy to judge the goal)")
     return 0

@@ -107,6 +107,9 @@ def test_ddp_quick(tmp_path: Path) -> None:
                  "lit, strategy='ddp', accumulate 2"):
         assert re.search(rf"^{loop} +\d+\.\d$", out, re.M), f"no {loop!r} row:\n{out}"
     assert re.search(r"^strategy='ddp' cost in lit: [+-]\d+\.\d µs/step; beyond torch's own: [+-]\d+\.\d µs/step$", out, re.M)
+    for row in ("the check before: blocking all-reduce every step", r"the check now \(lit-checkpoint Preemption hook\)"):
+        assert re.search(rf"^{row} +\d+\.\d +\d+\.\d\d%$", out, re.M), f"no {row!r} row:\n{out}"
+    assert re.search(rf"^GOAL preemption check cost{VERDICT}", out, re.M)
     assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from ddp_helpers import Run, load_script
 
 pytestmark = pytest.mark.slow
@@ -150,3 +151,32 @@ def test_explicit_cluster_environment(run_job, environment, launcher):
     run = run_job(config, launcher=launcher).check()
     inside = check_training(run, config)
     assert [report["environment"] for report in inside] == [environment, environment]
+
+
+def stopped_at(run: Run) -> list[dict]:
+    return [run.json(f"stopped_rank{r}.json") for r in range(2)]
+
+
+def test_preemption_of_one_rank_stops_every_rank_at_the_same_step(run_job):
+    """SIGTERM to rank 1 alone: the flag's reduction (asynchronous, read at the next check) stops both ranks
+    at the same step; `last` is saved there and both processes exit 0. Checked every step here."""
+    config = {**TWO_PROCESSES, "epochs": 4, "signal_at": 3, "signal_rank": 1, "check_every_s": 0}
+    run = run_job(config).check()
+    stopped = stopped_at(run)
+    assert [s["exception"] for s in stopped] == ["SystemExit", "SystemExit"]
+    # Signalled in step 4's training_step: that step's check starts the reduction, the next one reads it.
+    assert [s["global_step"] for s in stopped] == [5, 5]
+    last = list(run.out.rglob("last.ckpt"))
+    assert len(last) == 1 and torch.load(last[0], weights_only=False)["global_step"] == 5
+    assert not (run.out / "after_rank0.json").exists(), "the script ended at the preemption"
+
+
+def test_preemption_checks_are_spaced_alike_on_every_rank(run_job):
+    """The default check interval follows the slowest rank's time per step (0.1 s here: a check about every
+    0.5 s, so every 4-5 steps on an idle machine), the same on both ranks; the stop comes within two intervals."""
+    config = {**TWO_PROCESSES, "epochs": 6, "signal_at": 6, "signal_rank": 1, "step_delay": 0.1}
+    run = run_job(config).check()
+    stopped = stopped_at(run)
+    assert stopped[0]["global_step"] == stopped[1]["global_step"]
+    assert stopped[0]["interval"] == stopped[1]["interval"] and 1 <= stopped[0]["interval"] <= 5
+    assert 7 <= stopped[0]["global_step"] <= 7 + 2 * stopped[0]["interval"]

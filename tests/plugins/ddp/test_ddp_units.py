@@ -252,3 +252,35 @@ def test_strategies_by_name_and_pickled():
     strategy = pickle.loads(pickle.dumps(DDPSpawnStrategy(start_method="fork", static_graph=True)))
     assert (strategy.start_method, strategy.ddp_kwargs, strategy.find_unused_parameters) == ("fork", {"static_graph": True}, False)
     assert isinstance(lit.Trainer(accelerator="cpu", devices=2, logger=False).strategy, DDPStrategy), "devices=2 picks ddp"
+
+
+def test_preemption_checks_are_spaced_by_the_time_per_step(one_process, monkeypatch):
+    """lit-checkpoint's flag check under torch.distributed: asynchronous, read one check later, spaced to
+    CHECK_EVERY_S of training from the time per step that the reduction itself carries."""
+    from lit_checkpoint import preemption
+
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    check = preemption.Preemption(checkpoint=None, world_size=2)  # as one rank of two: it must ask the others
+    now = [0.0]
+    monkeypatch.setattr(preemption.time, "perf_counter", lambda: now[0])
+
+    def steps(n: int, seconds: float = 0.1) -> list[bool]:
+        results = []
+        for _ in range(n):
+            now[0] += seconds
+            results.append(check._any_rank_received(trainer=None))
+        return results
+
+    # Each check reads what the previous one sent: the first time per step arrives at the third step.
+    assert steps(3) == [False] * 3 and check._interval == 5, "0.1 s a step: a check every 0.5 s, 5 steps"
+    assert steps(5) == [False] * 5 and check._interval == 5
+    check.received = 15  # SIGTERM, between two checks
+    # The next check (5 steps on) sends the flag; the one after reads it.
+    assert steps(10) == [False] * 9 + [True]
+    check._pending[0].wait()
+    check2 = preemption.Preemption(checkpoint=None, world_size=2)
+    now[0] = 0.0
+    monkeypatch.setattr(preemption, "CHECK_EVERY_S", 0.5)
+    check = check2
+    assert steps(3, seconds=2.0) == [False] * 3 and check._interval == 1, "slow steps: a check every step"
+    check._pending[0].wait()

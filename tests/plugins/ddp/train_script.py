@@ -5,7 +5,8 @@ what it saw inside the loop to ``OUT/inside_rank<R>.json``; each process that re
 the script writes ``OUT/after_rank<R>.json`` (with ``ddp_spawn`` only the first process does).
 Config keys: strategy, devices, num_nodes, accumulate, epochs, fail_at (global step at which
 ``fail_rank`` raises), fail_rank, unused (a parameter without gradient), prepare_data_per_node,
-logger (``"csv"`` unless given), environment (the name of a class of ``lit_core.plugins.environments``
+signal_at / signal_rank (that rank sends itself SIGTERM at that global step), step_delay (seconds
+slept in each step), check_every_s (lit-checkpoint's preemption check interval), logger (``"csv"`` unless given), environment (the name of a class of ``lit_core.plugins.environments``
 given in ``plugins=[...]``; detected when absent).
 """
 
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
 
 import torch
 from torch import nn
@@ -72,6 +75,9 @@ class Model(lit.LightningModule):
         self.log("rank_step", rank, on_step=True, on_epoch=False, reduce_fx="sum", sync_dist=True)
         if self.global_step == self.config.get("fail_at") and self.global_rank == self.config.get("fail_rank", 1):
             raise RuntimeError(f"deliberate failure on rank {self.global_rank} at step {self.global_step}")
+        if self.global_step == self.config.get("signal_at") and self.global_rank == self.config.get("signal_rank", 1):
+            os.kill(os.getpid(), signal.SIGTERM)  # as a cluster preempting this process alone
+        time.sleep(self.config.get("step_delay", 0))
         return F.mse_loss(self.layer(x), y)
 
     def validation_step(self, batch, batch_idx):
@@ -104,6 +110,16 @@ class Model(lit.LightningModule):
         }
         with open(os.path.join(self.out, f"inside_rank{rank}.json"), "w") as f:
             json.dump(report, f)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # lit-checkpoint's preemption check interval (steps), for the preemption tests.
+        self.check_interval = getattr(getattr(self.trainer.checkpoint_callback, "_preemption", None), "_interval", None)
+
+    def on_exception(self, exception: BaseException) -> None:
+        """Where this process stopped (a preemption ends fit with SystemExit(0) on every rank)."""
+        with open(os.path.join(self.out, f"stopped_rank{self.global_rank}.json"), "w") as f:
+            json.dump({"global_step": self.global_step, "exception": type(exception).__name__,
+                       "interval": getattr(self, "check_interval", None)}, f)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
@@ -138,6 +154,10 @@ def environment(config: dict) -> list:
 
 
 def main(out: str, config: dict) -> None:
+    if "check_every_s" in config:
+        import lit_checkpoint.preemption
+
+        lit_checkpoint.preemption.CHECK_EVERY_S = config["check_every_s"]
     trainer = lit.Trainer(
         strategy=config.get("strategy", "ddp"), accelerator="cpu", devices=config.get("devices", 2),
         num_nodes=config.get("num_nodes", 1), max_epochs=config.get("epochs", 2),

@@ -271,7 +271,7 @@ class ModelCheckpoint(Checkpoint):
             try:
                 forget_unwritten(self, trainer, _MODES)  # a failed background write left its path in the state
             finally:
-                self._stop_preemption(trainer)
+                self._stop_preemption(trainer, finished=False)
 
     def _save_on_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
         candidates = self._monitor_candidates(trainer)
@@ -287,9 +287,9 @@ class ModelCheckpoint(Checkpoint):
         return (trainer.state.fn == "fit" and self.dirpath is not None and not trainer.sanity_checking
                 and not self._skip(trainer))
 
-    def _stop_preemption(self, trainer: lit.Trainer) -> None:
+    def _stop_preemption(self, trainer: lit.Trainer, finished: bool = True) -> None:
         if self._preemption is not None:
-            self._preemption.uninstall()
+            self._preemption.uninstall(finished)
             trainer.plugin_manager.unregister(self._preemption)
             self._preemption = None
 
