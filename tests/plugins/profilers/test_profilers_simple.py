@@ -102,11 +102,21 @@ def test_without_dirpath_the_file_goes_to_the_log_dir(boring_model, make_trainer
     assert (tmp_root / "fit-perf.txt").is_file()  # no logger: trainer.log_dir is default_root_dir
 
 
-def test_without_filename_the_report_is_logged(boring_model, make_trainer, caplog):
-    with caplog.at_level(logging.INFO, logger="lit_profilers"):
+def test_without_filename_the_report_is_logged(boring_model, make_trainer):
+    """To lit-core's logger, which shows INFO on stderr (as Lightning shows its report)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    lit_log = logging.getLogger("lit_core")
+    lit_log.addHandler(handler)
+    try:
         make_trainer(profiler="simple", limit_val_batches=0).fit(boring_model())
-    assert "FIT Profiler Report" in caplog.text
-    assert "[LightningModule]BoringModel.training_step" in caplog.text
+    finally:
+        lit_log.removeHandler(handler)
+    text = "\n".join(r.getMessage() for r in records if r.name == "lit_core.profilers")
+    assert "FIT Profiler Report" in text
+    assert "[LightningModule]BoringModel.training_step" in text
+    assert logging.getLogger("lit_core.profilers").getEffectiveLevel() == logging.INFO
 
 
 def test_profile_from_user_code_is_an_action(boring_model, make_trainer):

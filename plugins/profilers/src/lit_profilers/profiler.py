@@ -28,7 +28,8 @@ import lit_core as lit
 
 from .observer import HookObserver
 
-log = logging.getLogger(__name__)
+# A child of lit-core's logger: shown on stderr at INFO like lit's other messages (Lightning shows its report).
+log = logging.getLogger("lit_core.profilers")
 
 
 class Profiler(ABC):
@@ -38,7 +39,7 @@ class Profiler(ABC):
         dirpath: the folder of the report file (and of traces). ``None``: the trainer's
             ``log_dir`` when a stage sets the profiler up.
         filename: the report's file name, without extension. ``None``: the report goes to the
-            log (``logging.getLogger("lit_profilers")``, rank zero) instead of a file.
+            log (``logging.getLogger("lit_core.profilers")``, rank zero: on stderr unless the application configured logging) instead of a file.
     """
 
     #: Whether a ``Trainer`` run registers a ``HookObserver`` that times every hook and step action.
