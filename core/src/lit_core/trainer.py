@@ -107,6 +107,60 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         tpu_cores: int | list[int] | None = None,
         **legacy_kwargs: Any,
     ) -> None:
+        """Configure a run; nothing is loaded or started until ``fit`` / ``validate`` / ``test`` / ``predict``.
+
+        Args:
+            accelerator: the device kind: ``"cpu"``, ``"cuda"``, ``"xla"``, ``"auto"`` (what this machine has), a
+                plugin name, or an ``Accelerator`` instance.
+            strategy: how work is spread: ``"auto"``, ``"single_device"``, ``"ddp"``, ``"ddp_spawn"``,
+                ``"ddp_notebook"``, ``"fsdp"``..., a plugin name, or a ``Strategy`` instance.
+            devices: devices per node: a number, a list of indices, ``-1`` (all) or ``"auto"``.
+            num_nodes: machines in the job.
+            precision: ``"32-true"``, ``"64-true"``, ``"16-mixed"``, ``"bf16-mixed"``, ``"bf16-true"``... or a
+                ``Precision`` instance.
+            logger: a logger, a list of them, a plugin name (``"csv"``, ``"tensorboard"``, ``"wandb"``...),
+                ``True`` / ``None`` (the default logger) or ``False`` (none).
+            callbacks: callbacks: instances or plugin names, added to the default ones.
+            plugins: any plugins: names, instances (loggers, callbacks, environments, precision, checkpoint IO...).
+            disable_plugins: plugin names never used by default (roles), nor when named.
+            fast_dev_run: run 1 (or N) batch of each loop to check the code; no logging or checkpoints.
+            max_epochs: stop after this many epochs (default 1000 when neither ``max_steps`` nor ``max_time`` is
+                set; ``-1``: no limit).
+            min_epochs: train at least this many epochs (early stopping waits).
+            max_steps: stop after this many optimizer steps (``-1``: no limit).
+            min_steps: train at least this many optimizer steps.
+            max_time: stop after this long: ``"DD:HH:MM:SS"``, a dict of ``timedelta`` arguments or a ``timedelta``.
+            limit_train_batches: training batches per epoch: a fraction (float) or a number (int).
+            limit_val_batches: validation batches per run: a fraction or a number (``0`` turns validation off).
+            limit_test_batches: test batches: a fraction or a number.
+            limit_predict_batches: prediction batches: a fraction or a number.
+            overfit_batches: train and validate on this many (or this fraction of) training batches, unshuffled.
+            val_check_interval: validate every this fraction of an epoch (float) or every this many batches (int).
+            check_val_every_n_epoch: validate every N epochs (``None``: count batches across epochs).
+            num_sanity_val_steps: validation batches run before training (default 2; ``-1``: all).
+            log_every_n_steps: send values logged on step to the loggers every N steps (default 50).
+            enable_checkpointing: add the default checkpoint callback (default ``True`` when one is installed).
+            enable_progress_bar: show the default progress bar (default ``True``).
+            enable_model_summary: print the model summary at fit start (default ``True``).
+            accumulate_grad_batches: step the optimizer every N batches, gradients summed in between.
+            gradient_clip_val: clip gradients to this norm (or value, see ``gradient_clip_algorithm``).
+            gradient_clip_algorithm: ``"norm"`` (default) or ``"value"``.
+            deterministic: use deterministic algorithms (``True``, or ``"warn"`` to warn only).
+            benchmark: set ``torch.backends.cudnn.benchmark``.
+            inference_mode: evaluate under ``torch.inference_mode`` (``False``: ``torch.no_grad``).
+            use_distributed_sampler: give each process its share of the data under several processes.
+            profiler: ``"simple"``, ``"advanced"``, ``"pytorch"``, a profiler instance, or ``None``.
+            detect_anomaly: run with ``torch.autograd.set_detect_anomaly``.
+            barebones: nothing but the loop (no logger, bar, summary or checkpointing): the lowest cost per step.
+            sync_batchnorm: synchronise batch-norm statistics across processes (GPUs).
+            reload_dataloaders_every_n_epochs: rebuild the dataloaders every N epochs (``0``: never).
+            default_root_dir: where logs and checkpoints go when their plugins are not told (default: the working
+                directory).
+            prepare_data_per_node: call ``prepare_data`` once per node (``True``) or once per job.
+            gpus: Lightning 1.x: ``accelerator="cuda", devices=gpus``.
+            tpu_cores: Lightning 1.x: ``accelerator="xla", devices=tpu_cores``.
+            **legacy_kwargs: other Lightning 1.x flags, translated with a warning (lit-compat).
+        """
         if legacy_kwargs:  # Lightning 1.x flags: translated (with a warning each) by lit_core.lightning_1x's role
             lightning_1x.init_with_legacy_flags(self, legacy_kwargs, locals(), Trainer.__init__)
             return

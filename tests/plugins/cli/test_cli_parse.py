@@ -101,7 +101,10 @@ def test_help_lists_trainer_flags_and_model_arguments(capsys):
     for flag in ("--trainer.max_epochs", "--trainer.precision", "--trainer.callbacks", "--trainer.logger",
                  "--model.hidden", "--data.batch_size", "--optimizer", "--lr_scheduler", "--ckpt_path", "--print_config"):
         assert flag in text, f"{flag} not in fit --help"
-    assert "type: int, default: 8" in text  # the model's hidden: its type hint and default
+    assert "hidden width. (type: int, default: 8)" in text  # the model's hidden: its docstring, type hint and default
+    # The Trainer's flags are described from its docstring too (with Lightning's meanings).
+    flat = " ".join(text.split())
+    assert "--trainer.accumulate_grad_batches ACCUMULATE_GRAD_BATCHES step the optimizer every N batches" in flat
 
 
 def test_importing_lit_core_does_not_import_jsonargparse():
