@@ -72,4 +72,7 @@ for suite in amp ddp callbacks; do
         run_suite "$suite" "tests/plugins/$suite" -m gpu
     fi
 done
+# The per-step sync counts (a report, not a test: the test is tests/plugins/cuda/test_cuda_no_host_sync.py).
+timeout -k 10 "$SUITE_TIMEOUT" "$PY" benchmarks/host_syncs.py > "$OUT/host_syncs.txt" 2>&1
+echo "host_syncs: rc=$? (see host_syncs.txt)" | tee -a "$OUT/summary.txt"
 exit $status
