@@ -15,7 +15,7 @@ import sys
 import textwrap
 from typing import Any
 
-from . import new_plugin, plugin_check, registry, roles
+from . import cli, new_plugin, plugin_check, registry, roles
 
 
 def describe_plugins() -> list[dict[str, Any]]:
@@ -129,8 +129,6 @@ CLI_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 def run_cli(argv: list[str]) -> int:
     """``lit fit --config x.yaml``: a LightningCLI with any model and datamodule (``model.class_path``)."""
-    from . import cli
-
     try:
         lightning_cli = cli.LightningCLI
     except ImportError as exc:  # the message names the distribution to install
