@@ -107,8 +107,8 @@ GOAL_KERNEL = 2000
 GOAL_CORE = 4000
 
 # Short names of first-party distributions that are also ordinary words in the kernel: both are
-# Lightning's submodule names (lit_core.callbacks, lit_core.demos, lit_core.profilers), which the kernel mirrors.
-NOT_A_PLUGIN_NAME = {"callbacks", "demos", "profilers"}
+# Lightning's submodule names (lit_core.callbacks, lit_core.cli, lit_core.demos, lit_core.profilers), which the kernel mirrors.
+NOT_A_PLUGIN_NAME = {"callbacks", "cli", "demos", "profilers"}
 # Literals that equal a plugin's name but do not name the plugin: (regex on the code line, why).
 NOT_A_PLUGIN_REFERENCE: tuple[tuple[str, str], ...] = (
     (r"""\.type == ["']cuda["']""", "torch's device type, not the lit-cuda plugin"),
