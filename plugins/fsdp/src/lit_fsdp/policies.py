@@ -14,7 +14,7 @@ has equivalents for most (the table is in docs/fsdp.rst):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ from lit_core.plugin_api import MisconfigurationException
 
 #: ``auto_wrap_policy`` / ``activation_checkpointing_policy``: module classes, a minimum parameter
 #: count (wrap only), or ``policy(module) -> bool``.
-Policy = Union[Iterable[type[nn.Module]], int, Callable[[nn.Module], bool], None]
+Policy = Iterable[type[nn.Module]] | int | Callable[[nn.Module], bool] | None
 
 #: Lightning's ``sharding_strategy`` names and what ``reshard_after_forward`` each becomes.
 RESHARD_AFTER_FORWARD = {"FULL_SHARD": True, "SHARD_GRAD_OP": False, "HYBRID_SHARD": True, "_HYBRID_SHARD_ZERO2": False}

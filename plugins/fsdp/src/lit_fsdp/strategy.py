@@ -21,6 +21,7 @@ Gradient clipping needs nothing here: the gradients are ``DTensor`` shards and
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -40,6 +41,8 @@ from . import policies
 from .checkpoint import ShardedCheckpointIO, gather_full, is_sharded_checkpoint, load_sharded, save_sharded, shard_full
 
 _STATE_DICT_TYPES = ("full", "sharded")
+#: ``fully_shard``'s keyword arguments that ``FSDPStrategy(**fully_shard_kwargs)`` passes on (the others it sets itself).
+_FULLY_SHARD_ARGS = frozenset(inspect.signature(fully_shard).parameters) - {"module", "reshard_after_forward", "mp_policy", "offload_policy"}
 
 
 class FSDPStrategy(DDPStrategy):
@@ -79,6 +82,13 @@ class FSDPStrategy(DDPStrategy):
         self.state_dict_type = state_dict_type
         self.mixed_precision = mixed_precision
         self.cpu_offload = cpu_offload
+        unknown = sorted(set(fully_shard_kwargs) - _FULLY_SHARD_ARGS)
+        if unknown:
+            raise TypeError(
+                f"FSDPStrategy got {unknown}, which are neither its options nor fully_shard's ({sorted(_FULLY_SHARD_ARGS)}). "
+                "FSDP1-only options (use_orig_params, limit_all_gathers, sync_module_states, forward_prefetch...) have no "
+                "FSDP2 equivalent: drop them (docs/fsdp.rst has the mapping)."
+            )
         self.fully_shard_kwargs = fully_shard_kwargs
         # Checked now, not at the first fit: a wrong option fails where it is written.
         self._reshard_after_forward = policies.reshard_after_forward(sharding_strategy)
