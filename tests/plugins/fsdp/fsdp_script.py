@@ -46,6 +46,7 @@ class Model(lit.LightningModule):
             self.net = build()
         self.losses: list[float] = []
         self.start: dict[str, list] = {}
+        self.gathered_dtypes: set[str] = set()
 
     def configure_model(self) -> None:
         if self.net is None:
@@ -54,6 +55,8 @@ class Model(lit.LightningModule):
 
     def on_train_start(self) -> None:
         self.start = whole(self)
+        # Runs after FSDP's own pre-forward hook: sees the gathered parameter, in the mixed-precision dtype.
+        self.net[0].register_forward_pre_hook(lambda layer, args: self.gathered_dtypes.add(str(layer.weight.dtype)))
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -121,6 +124,8 @@ def main(out: str, config: dict) -> None:
         "start": model.start,
         "end": whole(model),
         "dtypes": sorted({str(p.dtype) for p in model.parameters()}),
+        "gathered_dtypes": sorted(model.gathered_dtypes),
+        "backend": torch.distributed.get_backend() if torch.distributed.is_initialized() else None,
     }
     with open(os.path.join(out, f"rank{trainer.global_rank}.json"), "w") as f:
         json.dump(result, f)
