@@ -7,13 +7,17 @@ the end. Config keys: strategy ("fsdp" / "ddp"), devices, steps, wrap (auto_wrap
 an int, or absent), checkpointing (activation_checkpointing_policy on the Linear layers), clip,
 clip_algorithm, accumulate, state_dict_type, save (trainer.save_checkpoint(OUT/<save>) after fit),
 ckpt_path, model_checkpoint (ModelCheckpoint(every_n_train_steps=N, save_last=True) in OUT/ckpts),
-meta (build the layers on the meta device in configure_model), precision, accelerator.
+meta (build the layers on the meta device in configure_model), precision, accelerator, preempt_at
+(SIGTERM to rank 1 at that global step: lit-checkpoint saves ``last`` and every process exits 0
+without reaching the end of the script), sharding (sharding_strategy), validate (trainer.validate
+after fit: its metrics under "validated").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 import torch
@@ -37,7 +41,7 @@ def build() -> nn.Sequential:
 
 
 class Model(lit.LightningModule):
-    def __init__(self, meta: bool = False) -> None:
+    def __init__(self, meta: bool = False, preempt_at: int | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net: nn.Module | None = None
@@ -60,10 +64,16 @@ class Model(lit.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
+        if self.global_step == self.hparams.preempt_at and self.global_rank == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a cluster preempting the job (one rank is told; all stop)
         loss = F.mse_loss(self.net(x), y)
         self.losses.append(loss.item())
         self.log("train_loss", loss)
         return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", F.mse_loss(self.net(x), y), sync_dist=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=0.01)
@@ -92,6 +102,7 @@ def main(out: str, config: dict) -> None:
             auto_wrap_policy={nn.Linear} if wrap == "linear" else wrap,
             activation_checkpointing_policy={nn.Linear} if config.get("checkpointing") else None,
             state_dict_type=config.get("state_dict_type", "full"),
+            sharding_strategy=config.get("sharding", "FULL_SHARD"),
         )
     callbacks = []
     if config.get("model_checkpoint"):
@@ -105,16 +116,18 @@ def main(out: str, config: dict) -> None:
                           gradient_clip_val=config.get("clip"), gradient_clip_algorithm=config.get("clip_algorithm", "norm"),
                           accumulate_grad_batches=config.get("accumulate", 1), precision=config.get("precision", "32-true"),
                           num_sanity_val_steps=0)
-    model = Model(meta=bool(config.get("meta")))
+    model = Model(meta=bool(config.get("meta")), preempt_at=config.get("preempt_at"))
     loader = DataLoader(dataset(), batch_size=4, shuffle=False)
     ckpt = config.get("ckpt_path")
     trainer.fit(model, loader, ckpt_path=os.path.join(out, ckpt) if ckpt and ckpt != "last" else ckpt)
+    validated = trainer.validate(model, loader, verbose=False) if config.get("validate") else None
     if config.get("save"):
         trainer.save_checkpoint(os.path.join(out, config["save"]))
     optimizer_state = [v for state in trainer.optimizers[0].state.values() for v in state.values()
                        if isinstance(v, torch.Tensor) and v.dim() > 0]
     result = {
         "losses": model.losses,
+        "validated": validated,
         "global_step": trainer.global_step,
         "world_size": trainer.world_size,
         "local_numel": {n: (p.to_local() if isinstance(p, DTensor) else p).numel() for n, p in model.named_parameters()},

@@ -27,14 +27,16 @@ def assert_same_run(got: list[dict], expected: list[dict], atol: float) -> None:
 
 
 def test_parameters_are_sharded_and_training_matches_ddp(run_fsdp) -> None:
-    fsdp = run_fsdp({"strategy": "fsdp", "wrap": "linear", "steps": 10})
-    ddp = run_fsdp({"strategy": "ddp", "steps": 10})
+    fsdp = run_fsdp({"strategy": "fsdp", "wrap": "linear", "steps": 10, "validate": True})
+    ddp = run_fsdp({"strategy": "ddp", "steps": 10, "validate": True})
     assert all(r["sharded"] for r in fsdp) and not any(r["sharded"] for r in ddp)
     for r in fsdp:  # each rank holds half of every parameter
         assert r["local_numel"] == {"net.0.weight": 64, "net.0.bias": 8, "net.2.weight": 128, "net.2.bias": 8,
                                     "net.4.weight": 32, "net.4.bias": 2}
         assert r["param_bytes"] * 2 == ddp[0]["param_bytes"] and r["optimizer_bytes"] * 2 == ddp[0]["optimizer_bytes"]
     assert_same_run(fsdp, ddp, atol=1e-5)
+    for mine, theirs in zip(fsdp, ddp):  # trainer.validate after fit runs through the sharded module too
+        assert mine["validated"][0]["val_loss"] == pytest.approx(theirs["validated"][0]["val_loss"], abs=1e-5)
     assert len(fsdp[0]["losses"]) == 10 and fsdp[0]["losses"] != fsdp[1]["losses"]  # each rank its own batches
 
 
@@ -49,8 +51,10 @@ def test_clipping_accumulation_and_activation_checkpointing_match_ddp(run_fsdp) 
 
 
 def test_clipping_by_value_matches_ddp(run_fsdp) -> None:
+    """Also with a parameter-count wrap policy and SHARD_GRAD_OP (parameters kept gathered until backward)."""
     config = {"steps": 4, "clip": 0.01, "clip_algorithm": "value"}
-    assert_same_run(run_fsdp({**config, "wrap": 100}), run_fsdp({**config, "strategy": "ddp"}), atol=1e-5)
+    fsdp = run_fsdp({**config, "wrap": 100, "sharding": "SHARD_GRAD_OP"})
+    assert_same_run(fsdp, run_fsdp({**config, "strategy": "ddp"}), atol=1e-5)
 
 
 def test_sharded_checkpoint_is_a_folder_and_resumes_exactly(run_fsdp, tmp_path: Path) -> None:
@@ -95,19 +99,23 @@ def test_full_checkpoint_loads_without_fsdp_and_into_other_world_sizes(run_fsdp,
         assert len(r["losses"]) == 2
 
 
-def test_model_checkpoint_and_ckpt_path_last_with_sharded_folders(run_fsdp, tmp_path: Path) -> None:
-    first = run_fsdp({"wrap": "linear", "steps": 7, "state_dict_type": "sharded", "model_checkpoint": 3})
+def test_model_checkpoint_preemption_and_ckpt_path_last_with_sharded_folders(run_fsdp, tmp_path: Path) -> None:
+    """ModelCheckpoint writes folders (and removes the one it displaces); a preempted job saves ``last``
+    and resumes from it with ``ckpt_path="last"`` exactly as if never stopped."""
+    config = {"wrap": "linear", "steps": 10, "state_dict_type": "sharded", "model_checkpoint": 3}
+    straight = run_fsdp({"wrap": "linear", "steps": 10})
+    assert run_fsdp({**config, "preempt_at": 7}) == []  # saved at steps 3 and 6, then preempted
     folder = tmp_path / "out" / "ckpts"
     names = sorted(os.listdir(folder))
-    assert "last.ckpt" in names and all((folder / name / ".metadata").is_file() for name in names), names
-    assert len([n for n in names if n.startswith("epoch=")]) == 1, f"save_top_k=1 left {names}"
-    resumed = run_fsdp({"wrap": "linear", "steps": 9, "state_dict_type": "sharded", "model_checkpoint": 3,
-                        "ckpt_path": "last"})
-    assert resumed[0]["global_step"] == 9
-    done = 9 - len(resumed[0]["losses"])
-    assert done in (6, 7), f"resumed from step {done}"
-    if done == 7:
-        assert flat(resumed[0]["start"]).tolist() == flat(first[0]["end"]).tolist()
+    assert names == ["epoch=0-step=6.ckpt", "last.ckpt"], names  # step 3's folder was removed (save_top_k=1)
+    assert all((folder / name / ".metadata").is_file() for name in names)
+    resumed = run_fsdp({**config, "ckpt_path": "last"})
+    assert resumed[0]["global_step"] == 10
+    for full, second in zip(straight, resumed):
+        done = 10 - len(second["losses"])
+        assert done == 8, f"resumed from step {done}"  # the step preempted (7) finished and was saved
+        assert second["losses"] == full["losses"][done:]
+        assert flat(second["end"]).tolist() == flat(full["end"]).tolist()  # bitwise
 
 
 def test_configure_model_on_the_meta_device(run_fsdp) -> None:
