@@ -27,17 +27,18 @@ def _ddp_helpers() -> Any:
 
 @pytest.fixture
 def run_fsdp(tmp_path: Path) -> Callable[..., list[dict[str, Any]]]:
-    """``run_fsdp(config)``: run the script with ``config`` in ``tmp_path`` and return the results of each rank
+    """``run_fsdp(config)``: run the script with ``config`` in ``tmp_path`` (``num_nodes`` > 1: one launch per node) and return the results of each rank
     that reached the script's end (``tmp_path / "out"`` holds what it saved); a failed process fails the test
     with its output."""
     run = _ddp_helpers().job_runner(tmp_path)
 
     def go(config: dict[str, Any], timeout: float = 120) -> list[dict[str, Any]]:
+        nodes = config.get("num_nodes", 1)
         out = tmp_path / "out"
         for old in out.glob("rank*.json"):
             old.unlink()
-        run(config, timeout=timeout).check()
+        run(config, nodes=nodes, timeout=timeout).check()
         # A preempted job's processes leave before the end of the script: they report nothing.
-        return [json.loads(path.read_text()) for r in range(config.get("devices", 2)) if (path := out / f"rank{r}.json").exists()]
+        return [json.loads(path.read_text()) for r in range(config.get("devices", 2) * nodes) if (path := out / f"rank{r}.json").exists()]
 
     return go

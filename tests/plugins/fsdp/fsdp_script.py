@@ -10,7 +10,7 @@ ckpt_path, model_checkpoint (ModelCheckpoint(every_n_train_steps=N, save_last=Tr
 meta (build the layers on the meta device in configure_model), precision, accelerator, preempt_at
 (SIGTERM to rank 1 at that global step: lit-checkpoint saves ``last`` and every process exits 0
 without reaching the end of the script), sharding (sharding_strategy), validate (trainer.validate
-after fit: its metrics under "validated").
+after fit: its metrics under "validated"), num_nodes.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def main(out: str, config: dict) -> None:
 
         callbacks.append(ModelCheckpoint(dirpath=os.path.join(out, "ckpts"), every_n_train_steps=config["model_checkpoint"],
                                          save_top_k=1, save_last=True))
-    trainer = lit.Trainer(accelerator=config.get("accelerator", "cpu"), devices=config.get("devices", 2), strategy=strategy,
+    trainer = lit.Trainer(accelerator=config.get("accelerator", "cpu"), devices=config.get("devices", 2),
+                          num_nodes=config.get("num_nodes", 1), strategy=strategy,
                           max_steps=config.get("steps", 10), max_epochs=-1, logger=False, callbacks=callbacks,
                           enable_checkpointing=bool(callbacks), enable_progress_bar=False, enable_model_summary=False,
                           gradient_clip_val=config.get("clip"), gradient_clip_algorithm=config.get("clip_algorithm", "norm"),

@@ -118,6 +118,15 @@ def test_model_checkpoint_preemption_and_ckpt_path_last_with_sharded_folders(run
         assert flat(second["end"]).tolist() == flat(full["end"]).tolist()  # bitwise
 
 
+def test_hybrid_shard_two_nodes_of_two_processes(run_fsdp) -> None:
+    """HYBRID_SHARD: a 2-D mesh, shards within a node (halves), replicas across the two nodes; same losses as DDP."""
+    config = {"steps": 6, "num_nodes": 2, "devices": 2}
+    hybrid = run_fsdp({**config, "wrap": "linear", "sharding": "HYBRID_SHARD"}, timeout=180)
+    assert [r["world_size"] for r in hybrid] == [4] * 4
+    assert all(r["local_numel"]["net.2.weight"] == 128 for r in hybrid)  # 256 / 2 processes per node
+    assert_same_run(hybrid, run_fsdp({**config, "strategy": "ddp"}, timeout=180), atol=1e-5)
+
+
 def test_configure_model_on_the_meta_device(run_fsdp) -> None:
     results = run_fsdp({"wrap": "linear", "steps": 6, "meta": True})
     for r in results:
