@@ -158,9 +158,19 @@ class FSDPStrategy(DDPStrategy):
             return init_device_mesh(device_type, (nodes, trainer.world_size // nodes), mesh_dim_names=("replicate", "shard"))
         return init_device_mesh(device_type, (trainer.world_size,))
 
-    def _stage_done(self, trainer: lit.Trainer) -> None:
-        """After the stage ``trainer.model`` is the module again (its parameters stay sharded); the switch goes."""
-        super()._stage_done(trainer)
+    @lit.hookimpl
+    def lit_teardown(self, trainer: lit.Trainer) -> None:
+        self._stage_ended(trainer)
+        super().lit_teardown(trainer)
+
+    @lit.hookimpl
+    def lit_exception(self, trainer: lit.Trainer, exception: BaseException) -> None:
+        self._stage_ended(trainer)
+        super().lit_exception(trainer, exception)
+
+    def _stage_ended(self, trainer: lit.Trainer) -> None:
+        """After the stage ``trainer.model`` is the module again (its parameters stay sharded, as after
+        Lightning's FSDP stage); the gradient-sync switch goes."""
         if self._root is not None and trainer.model is self._root:
             trainer.model = trainer.lightning_module
         if self._sync is not None:
@@ -172,7 +182,7 @@ class FSDPStrategy(DDPStrategy):
     def save_checkpoint(self, checkpoint: dict[str, Any], filepath: str) -> None:
         """``"full"``: gather the shards (every process), global rank zero writes lit's usual file.
         ``"sharded"``: every process writes its shards into the folder ``filepath``."""
-        trainer = self._attached()
+        trainer = self._trainer()
         if not self._owns_sharded_module(trainer):
             return super().save_checkpoint(checkpoint, filepath)
         if self.state_dict_type == "full":
@@ -188,7 +198,7 @@ class FSDPStrategy(DDPStrategy):
 
     def load_sharded(self, path: str, map_location: Any = None) -> dict[str, Any]:
         """Read the sharded checkpoint folder ``path`` into the module (and, fitting, the optimizers)."""
-        trainer = self._attached()
+        trainer = self._trainer()
         optimizers = trainer.optimizers if trainer.state.fn == TrainerFn.FITTING else []
         return load_sharded(path, trainer.lightning_module, optimizers, map_location)
 
@@ -210,6 +220,12 @@ class FSDPStrategy(DDPStrategy):
 
     def _owns_sharded_module(self, trainer: lit.Trainer) -> bool:
         return self._root is not None and self._root.module is trainer.lightning_module and dist.is_initialized()
+
+
+    def _trainer(self) -> lit.Trainer:
+        if self.trainer is None:
+            raise RuntimeError(f"{self!r} is not attached to a Trainer yet: pass it as Trainer(strategy=...).")
+        return self.trainer
 
 
 class _GradientSyncSwitch:
