@@ -10,7 +10,7 @@ ckpt_path, model_checkpoint (ModelCheckpoint(every_n_train_steps=N, save_last=Tr
 meta (build the layers on the meta device in configure_model), precision, accelerator, preempt_at
 (SIGTERM to rank 1 at that global step: lit-checkpoint saves ``last`` and every process exits 0
 without reaching the end of the script), sharding (sharding_strategy), validate (trainer.validate
-after fit: its metrics under "validated"), num_nodes.
+after fit: its metrics under "validated"), num_nodes, offload (cpu_offload=True).
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main(out: str, config: dict) -> None:
             activation_checkpointing_policy={nn.Linear} if config.get("checkpointing") else None,
             state_dict_type=config.get("state_dict_type", "full"),
             sharding_strategy=config.get("sharding", "FULL_SHARD"),
+            cpu_offload=bool(config.get("offload")),
         )
     callbacks = []
     if config.get("model_checkpoint"):
@@ -138,6 +139,7 @@ def main(out: str, config: dict) -> None:
         "start": model.start,
         "end": whole(model),
         "dtypes": sorted({str(p.dtype) for p in model.parameters()}),
+        "devices": sorted({(p.to_local() if isinstance(p, DTensor) else p).device.type for p in model.parameters()}),
         "gathered_dtypes": sorted(model.gathered_dtypes),
         "backend": torch.distributed.get_backend() if torch.distributed.is_initialized() else None,
     }

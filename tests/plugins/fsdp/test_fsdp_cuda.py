@@ -38,3 +38,11 @@ def test_sharded_checkpoint_on_cuda_resumes_exactly(run_fsdp) -> None:
     [resumed] = run_fsdp({**config, "steps": 18, "ckpt_path": "mid.ckpt"})
     assert resumed["losses"] == straight["losses"][16:]
     assert resumed["end"] == straight["end"]
+
+
+def test_cpu_offload_keeps_the_shards_in_cpu_memory(run_fsdp) -> None:
+    config = {"accelerator": "cuda", "devices": 1, "wrap": "linear", "steps": 6}
+    [offloaded] = run_fsdp({**config, "offload": True})
+    [on_gpu] = run_fsdp(config)
+    assert offloaded["devices"] == ["cpu"] and on_gpu["devices"] == ["cuda"]
+    torch.testing.assert_close(torch.tensor(offloaded["losses"]), torch.tensor(on_gpu["losses"]), atol=1e-4, rtol=1e-4)
