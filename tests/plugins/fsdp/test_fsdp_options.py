@@ -111,3 +111,22 @@ def test_fsdp1_only_options_are_refused_with_the_reason() -> None:
     with pytest.raises(TypeError, match=r"use_orig_params.*no FSDP2 equivalent"):
         FSDPStrategy(use_orig_params=True)
     assert FSDPStrategy(shard_placement_fn=None).fully_shard_kwargs == {"shard_placement_fn": None}
+
+
+@pytest.fixture
+def process_group_of_this_test():
+    """Destroy the one-process group a fit in this process creates (lit keeps it for the next stage)."""
+    import torch.distributed as dist
+
+    existed = dist.is_initialized()
+    yield
+    if dist.is_initialized() and not existed:
+        dist.destroy_process_group()
+
+
+def test_cpu_offload_on_the_cpu_says_to_drop_it(tmp_path, process_group_of_this_test) -> None:
+    from lit_core.testing.models import TinyModel, quiet_trainer
+
+    trainer = quiet_trainer(tmp_path, accelerator="cpu", devices=1, strategy=FSDPStrategy(cpu_offload=True))
+    with pytest.raises(MisconfigurationException, match=r"Drop cpu_offload=True, or train on GPUs"):
+        trainer.fit(TinyModel())

@@ -111,6 +111,12 @@ class FSDPStrategy(DDPStrategy):
                 "Trainer(sync_batchnorm=True) is not supported by strategy='fsdp': use strategy='ddp' for SyncBatchNorm, "
                 "or drop sync_batchnorm=True."
             )
+        if self._offload is not None and trainer.device.type == "cpu":
+            raise MisconfigurationException(
+                "FSDPStrategy(cpu_offload=True) moves the shards from the accelerator's memory to the CPU's; training "
+                "on the CPU they are there already (and torch's offload needs an accelerator to pin memory for). "
+                "Drop cpu_offload=True, or train on GPUs (accelerator='cuda')."
+            )
         if self._root is None or self._root.module is not module:
             if _on_meta(module):
                 # Built on the meta device (configure_model): shard first, then allocate only this process's shards.
