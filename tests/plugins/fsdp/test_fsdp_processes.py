@@ -60,7 +60,7 @@ def test_clipping_by_value_matches_ddp(run_fsdp) -> None:
 def test_sharded_checkpoint_is_a_folder_and_resumes_exactly(run_fsdp, tmp_path: Path) -> None:
     straight = run_fsdp({"wrap": "linear", "steps": 10})
     # Saved after fit at the end of the first epoch (8 batches per process).
-    run_fsdp({"wrap": "linear", "steps": 8, "state_dict_type": "sharded", "save": "mid.ckpt"})
+    saved = run_fsdp({"wrap": "linear", "steps": 8, "state_dict_type": "sharded", "save": "mid.ckpt"})
     folder = tmp_path / "out" / "mid.ckpt"
     assert sorted(os.listdir(folder)) == [".metadata", "__0_0.distcp", "__1_0.distcp", "meta.ckpt"]
     assert not [name for name in os.listdir(folder.parent) if name.startswith("mid.ckpt.")], "temporary folder left"
@@ -68,6 +68,12 @@ def test_sharded_checkpoint_is_a_folder_and_resumes_exactly(run_fsdp, tmp_path: 
     for full, second in zip(straight, resumed):
         assert second["losses"] == full["losses"][8:]
         assert flat(second["end"]).tolist() == flat(full["end"]).tolist()  # bitwise
+    # torch.distributed.checkpoint reshards: 4 processes read what 2 wrote.
+    four = run_fsdp({"wrap": "linear", "steps": 9, "devices": 4, "state_dict_type": "sharded", "ckpt_path": "mid.ckpt"},
+                    timeout=180)
+    assert four[0]["local_numel"]["net.2.weight"] == 64 and four[0]["global_step"] == 9
+    for r in four:
+        assert flat(r["start"]).tolist() == flat(saved[0]["end"]).tolist()
 
 
 def test_full_checkpoint_loads_without_fsdp_and_into_other_world_sizes(run_fsdp, tmp_path: Path) -> None:
