@@ -130,3 +130,12 @@ def test_cpu_offload_on_the_cpu_says_to_drop_it(tmp_path, process_group_of_this_
     trainer = quiet_trainer(tmp_path, accelerator="cpu", devices=1, strategy=FSDPStrategy(cpu_offload=True))
     with pytest.raises(MisconfigurationException, match=r"Drop cpu_offload=True, or train on GPUs"):
         trainer.fit(TinyModel())
+
+
+def test_consolidate_needs_a_sharded_folder(tmp_path) -> None:
+    from lit_fsdp import consolidate
+
+    (tmp_path / "plain.ckpt").write_bytes(b"")
+    with pytest.raises(ValueError, match="not a sharded checkpoint folder"):
+        consolidate(tmp_path / "plain.ckpt", tmp_path / "out.ckpt")
+    assert not (tmp_path / "out.ckpt").exists()

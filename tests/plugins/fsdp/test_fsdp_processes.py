@@ -68,6 +68,7 @@ def test_sharded_checkpoint_is_a_folder_and_resumes_exactly(run_fsdp, tmp_path: 
     for full, second in zip(straight, resumed):
         assert second["losses"] == full["losses"][8:]
         assert flat(second["end"]).tolist() == flat(full["end"]).tolist()  # bitwise
+    _consolidated_resumes_in_one_process(folder, tmp_path / "whole.ckpt", saved[0]["end"])
     # torch.distributed.checkpoint reshards: 4 processes read what 2 wrote.
     four = run_fsdp({"wrap": "linear", "steps": 9, "devices": 4, "state_dict_type": "sharded", "ckpt_path": "mid.ckpt"},
                     timeout=180)
@@ -139,6 +140,25 @@ def test_configure_model_on_the_meta_device(run_fsdp) -> None:
         assert r["sharded"] and r["local_numel"]["net.2.weight"] == 128
         assert all(torch.isfinite(torch.tensor(r["losses"])))
     assert flat(results[0]["start"]).abs().sum() > 0  # initialised by reset_parameters, not left empty
+
+
+def _consolidated_resumes_in_one_process(folder: Path, whole: Path, weights: dict) -> None:
+    """``lit_fsdp.consolidate`` makes the full file: plain weights, numbered Adam state; a one-process Trainer
+    resumes from it (the optimizer state loads into a plain Adam)."""
+    import lit_core as lit
+    from lit_fsdp import consolidate
+
+    consolidate(folder, whole)
+    checkpoint = torch.load(whole, weights_only=True)
+    assert flat({k: v.tolist() for k, v in checkpoint["state_dict"].items()}).tolist() == flat(weights).tolist()
+    assert sorted(checkpoint["optimizer_states"][0]["state"]) == list(range(6)) and checkpoint["global_step"] == 8
+    script = _script()
+    model = script.Model()
+    trainer = lit.Trainer(accelerator="cpu", devices=1, max_steps=9, logger=False, enable_checkpointing=False,
+                          enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, torch.utils.data.DataLoader(script.dataset(), batch_size=4), ckpt_path=str(whole))
+    assert flat(model.start).tolist() == flat(weights).tolist() and trainer.global_step == 9
+    assert len(model.losses) == 1 and torch.isfinite(torch.tensor(model.losses)).all()
 
 
 def _script():

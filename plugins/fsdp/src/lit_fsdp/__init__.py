@@ -4,12 +4,12 @@ Installed, ``lit.Trainer(strategy="fsdp", devices=N)`` trains in ``N`` processes
 ``1/N`` of the parameters, gradients and optimizer states; launched as lit-ddp launches (a plain
 ``python train.py``, ``torchrun``, SLURM). ``FSDPStrategy(state_dict_type="sharded")`` writes
 checkpoints as folders of shards (``torch.distributed.checkpoint``); the default ``"full"`` writes lit's
-usual file. See ``docs/fsdp.rst``.
+usual file; ``consolidate(folder, file)`` turns a folder into such a file. See ``docs/fsdp.rst``.
 """
 
-from .checkpoint import is_sharded_checkpoint
+from .checkpoint import consolidate, is_sharded_checkpoint
 from .strategy import FSDPStrategy
 
 __version__ = "0.1.0"
 
-__all__ = ["FSDPStrategy", "__version__", "is_sharded_checkpoint"]
+__all__ = ["FSDPStrategy", "__version__", "consolidate", "is_sharded_checkpoint"]

@@ -17,18 +17,21 @@ optimizer-state layout (``optimizer.state_dict()``, parameters numbered) as a ru
 It is written under a temporary name beside the target and renamed when every process has
 finished: a crash never leaves a half-written folder under the checkpoint's name. Loading needs the
 same model; ``torch.distributed.checkpoint`` reshards on load, so the number of processes may differ.
+``consolidate`` turns a folder into a full file, offline.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.distributed.checkpoint as dcp
 from torch import nn
+from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -149,6 +152,50 @@ def load_sharded(path: str, module: nn.Module, optimizers: list[torch.optim.Opti
     if optimizers:
         checkpoint["optimizer_states"] = [opt.state_dict() for opt in optimizers]
     return checkpoint
+
+
+def consolidate(folder: str | os.PathLike, filepath: str | os.PathLike) -> None:
+    """Turn the sharded checkpoint ``folder`` into one full checkpoint file at ``filepath``, in this process
+    (no process group, no GPU): what ``state_dict_type="full"`` would have written, loadable without FSDP
+    (``torch.load``, ``Model.load_from_checkpoint``, ``ckpt_path=`` with any strategy).
+
+    The whole state is read into this process's memory.
+
+    Raises:
+        ValueError: ``folder`` is not a sharded checkpoint, or it holds the states of several optimizers
+            (stored merged, keyed by parameter name: the boundary between them is not recorded).
+    """
+    folder, filepath = os.fspath(folder), os.fspath(filepath)
+    if not is_sharded_checkpoint(folder):
+        raise ValueError(f"consolidate({folder!r}): not a sharded checkpoint folder (it has no .metadata). "
+                         "Pass a folder FSDPStrategy(state_dict_type='sharded') wrote.")
+    checkpoint = load_checkpoint(os.path.join(folder, META_FILE), map_location="cpu")
+    saved = checkpoint.pop("sharded", {})
+    with tempfile.TemporaryDirectory(prefix="lit-fsdp-") as scratch:
+        whole = os.path.join(scratch, "whole.pt")
+        dcp_to_torch_save(folder, whole)
+        state = torch.load(whole, map_location="cpu", weights_only=True)
+    checkpoint["state_dict"] = state["state_dict"]
+    if saved.get("optimizers"):
+        if len(checkpoint.get("optimizer_types", [])) != 1:
+            raise ValueError(
+                f"consolidate({folder!r}): the checkpoint holds {len(checkpoint.get('optimizer_types', []))} optimizers' "
+                "states, merged by parameter name; one file cannot be made from them. Resume from the folder with "
+                "strategy='fsdp', or save with FSDPStrategy(state_dict_type='full')."
+            )
+        checkpoint["optimizer_states"] = [_numbered(state["optimizers"])]
+    checkpoint_files.atomic_save(checkpoint, filepath)
+
+
+def _numbered(by_name: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer state keyed by parameter names (torch.distributed.checkpoint's) as ``optimizer.state_dict()``
+    has it: parameters numbered in the order of the parameter groups."""
+    index: dict[str, int] = {}
+    groups = []
+    for group in by_name["param_groups"]:
+        numbers = [index.setdefault(name, len(index)) for name in group["params"]]
+        groups.append({**group, "params": numbers})
+    return {"state": {index[name]: value for name, value in by_name["state"].items()}, "param_groups": groups}
 
 
 def _state(module: nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, Any]:
