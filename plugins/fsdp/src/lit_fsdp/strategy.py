@@ -9,8 +9,8 @@ inherited. What this class changes:
                          ``auto_wrap_policy`` selects, innermost first, then on a ``StepForward``
                          root around the module (its own parameters); a module built on the meta
                          device in ``configure_model`` is sharded first and then materialised, shard by shard
-``lit_load_checkpoint``  (tryfirst) a sharded folder is read by every process into its shards; a full
-                         file is sliced to each process's shards
+``lit_load_checkpoint``  (wrapper) a full file, whoever read it, is sliced to each process's shards; a
+                         sharded folder is read by every process into its shards (``_ShardedFolderReader``)
 ``save_checkpoint``      ``state_dict_type="full"``: gathered on global rank zero into lit's usual file;
                          ``"sharded"``: every process writes its shards into one folder (``checkpoint``)
 ``lit_checkpoint_io``    with sharded checkpoints, how ``ModelCheckpoint`` removes a checkpoint (a folder)
@@ -128,6 +128,9 @@ class FSDPStrategy(DDPStrategy):
                 self._root = self._shard(trainer, module)
         else:
             yield  # a later stage: the module is sharded already
+        reader = f"lit_fsdp.sharded_reader:{id(self)}"
+        if not trainer.plugin_manager.has_plugin(reader):
+            trainer.plugin_manager.register(_ShardedFolderReader(self), reader)
         if trainer.state.fn == TrainerFn.FITTING and trainer.accumulate_grad_batches > 1:
             self._sync = _GradientSyncSwitch(self._root)
             trainer.plugin_manager.register(self._sync, f"lit_fsdp.gradient_sync:{id(self)}")
@@ -208,16 +211,13 @@ class FSDPStrategy(DDPStrategy):
         optimizers = trainer.optimizers if trainer.state.fn == TrainerFn.FITTING else []
         return load_sharded(path, trainer.lightning_module, optimizers, map_location)
 
-    @lit.hookimpl(tryfirst=True)
-    def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
-        if not self._owns_sharded_module(trainer):
-            return None
-        if is_sharded_checkpoint(path):
-            return self.load_sharded(path, map_location)
-        others = trainer.plugin_manager.subset_hook_caller("lit_load_checkpoint", remove_plugins=[self])
-        checkpoint = others(trainer=trainer, path=path, map_location=map_location)
-        optimizers = trainer.optimizers if trainer.state.fn == TrainerFn.FITTING else []
-        shard_full(checkpoint, trainer.lightning_module, optimizers)
+    @lit.hookimpl(wrapper=True)
+    def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> Generator[None, Any, Any]:
+        # A wrapper: whichever plugin read a full file (lit-core, a CheckpointIO), each process keeps its slices.
+        checkpoint = yield
+        if self._owns_sharded_module(trainer) and not is_sharded_checkpoint(path):
+            optimizers = trainer.optimizers if trainer.state.fn == TrainerFn.FITTING else []
+            shard_full(checkpoint, trainer.lightning_module, optimizers)
         return checkpoint
 
     @lit.hookimpl(tryfirst=True)
@@ -232,6 +232,19 @@ class FSDPStrategy(DDPStrategy):
         if self.trainer is None:
             raise RuntimeError(f"{self!r} is not attached to a Trainer yet: pass it as Trainer(strategy=...).")
         return self.trainer
+
+
+class _ShardedFolderReader:
+    """Reads a sharded checkpoint folder (``ckpt_path=``) into the sharded module, before any plugin that reads files."""
+
+    def __init__(self, strategy: FSDPStrategy) -> None:
+        self.strategy = strategy
+
+    @lit.hookimpl(tryfirst=True)
+    def lit_load_checkpoint(self, trainer: lit.Trainer, path: str, map_location: Any) -> dict[str, Any] | None:
+        if self.strategy._owns_sharded_module(trainer) and is_sharded_checkpoint(path):
+            return self.strategy.load_sharded(path, map_location)
+        return None
 
 
 class _GradientSyncSwitch:
