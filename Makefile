@@ -59,6 +59,7 @@ bench: bootstrap
 	$(PY) benchmarks/loop_cost.py
 	$(PY) benchmarks/checkpoint.py
 	$(PY) benchmarks/ddp.py
+	$(PY) benchmarks/fsdp.py
 	$(PY) benchmarks/kernel_size.py --goals
 
 bootstrap: $(STAMP)

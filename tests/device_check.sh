@@ -9,7 +9,7 @@
 #
 # It installs the wheels into a fresh folder put on PYTHONPATH (nothing else is touched), then
 # runs tests/plugins/cuda whole and the tests marked `gpu` (pyproject.toml's marker) in the other GPU suites
-# (tests/plugins/amp, tests/plugins/ddp, tests/plugins/callbacks). Each suite writes $OUT/<suite>.xml (junit) and
+# (tests/plugins/amp, tests/plugins/ddp, tests/plugins/fsdp, tests/plugins/callbacks). Each suite writes $OUT/<suite>.xml (junit) and
 # $OUT/<suite>.log; $OUT/environment.txt has the GPU and versions; $OUT/summary.txt one line
 # per suite. Exit status: 0 when every suite passed (skips included), 1 otherwise.
 #
@@ -67,7 +67,7 @@ run_suite() {  # run_suite NAME PYTEST-ARGS...
 }
 
 run_suite cuda tests/plugins/cuda
-for suite in amp ddp callbacks; do
+for suite in amp ddp fsdp callbacks; do
     if [ -d "tests/plugins/$suite" ]; then
         run_suite "$suite" "tests/plugins/$suite" -m gpu
     fi

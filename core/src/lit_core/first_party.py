@@ -41,6 +41,7 @@ DISTRIBUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "lit_core.plugins.environments": (
             "LightningEnvironment", "SLURMEnvironment", "TorchElasticEnvironment", "KubeflowEnvironment"),
     },
+    "lit-fsdp": {"lit.strategies": ("fsdp",), "lit_core.strategies": ("FSDPStrategy",)},
     "lit-amp": {
         "lit.precision": ("16-mixed", "bf16-mixed", "16-true", "bf16-true"),
         "lit.roles": ("precision_16", "precision_bf16"),

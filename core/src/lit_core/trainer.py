@@ -538,6 +538,4 @@ class Trainer(TrainerProperties, MetricLogging, HotPath):
         if self.state.loss_check is not None:
             self.state.loss_check(os.fspath(filepath))
         checkpoint = checkpoint_contents.checkpoint_dict(self, self._lineage, weights_only)
-        if self.is_global_zero:
-            self.plugin_manager.hook.lit_save_checkpoint(trainer=self, checkpoint=checkpoint, path=os.fspath(filepath))
-        self.strategy.barrier("save_checkpoint")
+        self.strategy.save_checkpoint(checkpoint, os.fspath(filepath))

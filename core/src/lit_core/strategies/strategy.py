@@ -66,6 +66,19 @@ class Strategy(_Plugin):
                 return result
         return function()
 
+    def save_checkpoint(self, checkpoint: dict[str, Any], filepath: str) -> None:
+        """Write ``checkpoint`` to ``filepath``; called by ``trainer.save_checkpoint`` in every process.
+
+        Here: global rank zero writes it through the ``lit_save_checkpoint`` hook (atomic file, or a
+        ``CheckpointIO``), then every process waits for it. A strategy whose processes each hold part
+        of the state (lit-fsdp's sharded checkpoints) overrides it: every process writes its part.
+        """
+        trainer = self.trainer
+        assert trainer is not None, "save_checkpoint() needs the strategy attached to a Trainer"
+        if trainer.is_global_zero:
+            trainer.plugin_manager.hook.lit_save_checkpoint(trainer=trainer, checkpoint=checkpoint, path=filepath)
+        self.barrier("save_checkpoint")
+
     def reduce(self, tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
         """Reduce ``tensor`` over all processes with ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``.
 
