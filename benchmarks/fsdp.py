@@ -105,7 +105,8 @@ def _checkpoint_times(trainer: Any, model: Any, optimizer: Any, out: str, rounds
             saved = time.perf_counter() - start
             strategy.barrier()
             start = time.perf_counter()
-            checkpoint = strategy.lit_load_checkpoint(trainer=trainer, path=path, map_location=trainer.device)
+            # Through the hook, as the Trainer loads: the strategy's wrapper shards a full file, its reader a folder.
+            checkpoint = trainer.plugin_manager.hook.lit_load_checkpoint(trainer=trainer, path=path, map_location=trainer.device)
             model.load_state_dict(checkpoint["state_dict"])
             optimizer.load_state_dict(checkpoint["optimizer_states"][0])
             loaded = time.perf_counter() - start

@@ -72,6 +72,18 @@ def test_cli_startup_quick(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_fsdp_quick(tmp_path: Path) -> None:
+    pytest.importorskip("lit_fsdp")
+    out = run_quick("fsdp.py", tmp_path)
+    for processes in (2, 4):
+        assert re.search(rf"^GOAL fsdp memory per process, {processes} processes, off 1/N by{VERDICT}", out, re.M), out
+    assert re.search(rf"^GOAL fsdp loss parity with ddp, 10 steps fp32, 2 processes, largest difference{VERDICT}", out, re.M)
+    for kind in ("full", "sharded"):
+        assert re.search(rf"^  {kind} +save +\d+\.\d ms +load +\d+\.\d ms$", out, re.M), f"no {kind!r} checkpoint row:\n{out}"
+    assert list(tmp_path.iterdir()) == [], "the benchmark wrote into the working directory"
+
+
+@pytest.mark.slow
 def test_loop_cost_quick(tmp_path: Path) -> None:
     out = run_quick("loop_cost.py", tmp_path)
     for config in ("raw", "lit default", "lit barebones"):
