@@ -1,7 +1,7 @@
 """Host-device synchronisations per CUDA training step: lit's default Trainer, and Lightning's.
 
-A default Trainer (its default logger, progress bar and checkpoint callback; ``log_every_n_steps``
-10) trains a small classifier for 60 batches on the GPU. A callback turns on
+A default Trainer (its default logger and checkpoint callback, the tqdm bar redrawn every 10
+batches; ``log_every_n_steps`` 10) trains a small classifier for 60 batches on the GPU. A callback turns on
 ``torch.cuda.set_sync_debug_mode("warn")`` from each batch's start to its end, so torch warns at
 every synchronising call, and counts the warnings per batch. Batches are grouped into logging
 steps (every 10th), the epoch's last, and the others ("quiet" steps: no value has to be read, so
@@ -72,7 +72,9 @@ def worker(framework: str, out: str) -> None:
     loader = DataLoader(TensorDataset(x, (x.sum(dim=1) > 0).long()), batch_size=8, pin_memory=True)
     counter = Counter()
     with tempfile.TemporaryDirectory(prefix="lit-bench-syncs-") as root:
-        trainer = pl.Trainer(accelerator="cuda", devices=1, max_epochs=1, log_every_n_steps=LOG_EVERY, callbacks=[counter],
+        # Both bars redraw with the logging (every LOG_EVERY batches), so quiet steps have nothing to show.
+        bar = pl.callbacks.TQDMProgressBar(refresh_rate=LOG_EVERY)
+        trainer = pl.Trainer(accelerator="cuda", devices=1, max_epochs=1, log_every_n_steps=LOG_EVERY, callbacks=[counter, bar],
                              default_root_dir=root, enable_model_summary=False, num_sanity_val_steps=0)
         trainer.fit(Classifier(), loader)
     with open(out, "w") as f:
