@@ -176,8 +176,16 @@ def test_an_installed_distribution_that_lacks_the_name_is_told_to_upgrade(hide_i
 def test_a_deliberately_absent_name_says_so_and_points_to_decisions():
     with pytest.raises(ImportError, match=r"lit_core.strategies.DeepSpeedStrategy is a Lightning name lit deliberately lacks; docs/decisions.rst"):
         from lit_core.strategies import DeepSpeedStrategy  # noqa: F401
-    with pytest.raises(ImportError, match=r"issue 18 brings it"):
-        from lit_core.strategies import FSDPStrategy  # noqa: F401
+    with pytest.raises(ImportError, match=r"lit_core.plugins.precision.FSDPPrecision is a Lightning name lit deliberately lacks"):
+        from lit_core.plugins.precision import FSDPPrecision  # noqa: F401
+
+
+def test_a_planned_name_names_its_issue(monkeypatch):
+    from lit_core import lightning_names
+
+    monkeypatch.setattr(lightning_names, "PLANNED", {"lit_core.strategies": {"ModelParallelStrategy": 99}})
+    with pytest.raises(ImportError, match=r"lit_core.strategies.ModelParallelStrategy is not in lit yet: issue 99 brings it"):
+        from lit_core.strategies import ModelParallelStrategy  # noqa: F401
 
 
 def test_unknown_names_and_submodules_behave_like_any_module():

@@ -18,11 +18,8 @@ from importlib import metadata
 
 from . import first_party
 
-#: group -> Lightning name -> the open issue that brings it.
-PLANNED: dict[str, dict[str, int]] = {
-    "lit_core.strategies": {"FSDPStrategy": 18},
-    "lit_core.plugins.precision": {"FSDPPrecision": 18},
-}
+#: group -> Lightning name -> the open issue that brings it (none open now).
+PLANNED: dict[str, dict[str, int]] = {}
 
 #: group -> Lightning names lit lacks on purpose (each has its reason in docs/decisions.rst).
 ABSENT: dict[str, frozenset[str]] = {
@@ -30,8 +27,8 @@ ABSENT: dict[str, frozenset[str]] = {
     "lit_core.strategies": frozenset({"DeepSpeedStrategy", "ModelParallelStrategy", "ParallelStrategy",
                                       "SingleDeviceXLAStrategy", "StrategyRegistry"}),
     "lit_core.plugins": frozenset({"LayerSync", "TorchSyncBatchNorm"}),
-    "lit_core.plugins.precision": frozenset({"BitsandbytesPrecision", "DeepSpeedPrecision", "TransformerEnginePrecision",
-                                             "XLAPrecision"}),
+    "lit_core.plugins.precision": frozenset({"BitsandbytesPrecision", "DeepSpeedPrecision", "FSDPPrecision",
+                                             "TransformerEnginePrecision", "XLAPrecision"}),
     "lit_core.plugins.io": frozenset({"XLACheckpointIO"}),
     "lit_core.plugins.environments": frozenset({"LSFEnvironment", "MPIEnvironment", "XLAEnvironment"}),
     "lit_core.loggers": frozenset({"CometLogger", "NeptuneLogger", "LitLogger"}),

@@ -95,6 +95,11 @@ def local_bytes(tensors) -> int:
 def main(out: str, config: dict) -> None:
     from lit_fsdp import FSDPStrategy
 
+    if "preempt_at" in config:  # lit-checkpoint checks the stop flag every step (not every ~0.5 s) in this short run
+        import lit_checkpoint.preemption
+
+        lit_checkpoint.preemption.CHECK_EVERY_S = 0
+
     strategy = config.get("strategy", "fsdp")
     if strategy == "fsdp":
         wrap = config.get("wrap")
