@@ -136,12 +136,12 @@ class Preemption:
     def _any_rank_received(self, trainer: lit.Trainer) -> bool:
         """Whether a rank has received the signal, decided alike on every rank (a collective: every rank calls it
         at each optimizer step)."""
+        self._countdown -= 1
+        if self._countdown > 0:
+            return False  # between two checks: the common case, one comparison
         if not (dist.is_available() and dist.is_initialized()):
             flag = torch.tensor(0.0 if self.received is None else 1.0, device=trainer.device)
             return bool(trainer.strategy.reduce(flag, reduce_op="max").item())
-        self._countdown -= 1
-        if self._countdown > 0:
-            return False
         now = time.perf_counter()
         pending = self._pending
         if pending is not None:
