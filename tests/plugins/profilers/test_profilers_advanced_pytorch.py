@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pstats
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,15 @@ def test_advanced_profiler_reports_a_cprofile_per_action(boring_model, make_trai
     # The step's own profile holds the model's code (the loss), not the hooks around it.
     step_block = report.split(f"Profile stats for: {STEP}")[1].split("Profile stats for:")[0]
     assert "(loss)" in step_block and "function calls" in step_block
-    assert len(list(out.glob("fit-perf-*BoringModel.training_step.prof"))) == 1  # each action's raw profile
+    assert list(out.glob("*.prof")) == [], "raw profiles only with dump_stats=True, as Lightning"
+
+
+def test_advanced_profiler_dump_stats_saves_each_action_raw_profile(boring_model, make_trainer, tmp_path: Path):
+    out = tmp_path / "adv"
+    profiler = AdvancedProfiler(dirpath=out, filename="perf", dump_stats=True)
+    make_trainer(profiler=profiler, limit_val_batches=0).fit(boring_model())
+    (raw,) = out.glob("fit-perf-*BoringModel.training_step.prof")
+    assert pstats.Stats(str(raw)).total_calls > 0
 
 
 def test_advanced_profiler_line_count_restriction(boring_model, make_trainer, tmp_path: Path):

@@ -19,19 +19,21 @@ class AdvancedProfiler(Profiler):
     runs, and each profile holds what its action ran *itself*, apart from the inner actions.
 
     Args:
-        dirpath: the report's folder (default: the trainer's ``log_dir``); each action's raw
-            profile is dumped there too (``{stage}-{filename}-{action}.prof``) when ``filename`` is given.
+        dirpath: the report's folder (default: the trainer's ``log_dir``).
         filename: the report's file name without extension; ``None``: the report goes to the log.
         line_count_restriction: how many functions each action lists: an int, or a fraction
             (``1.0``: all of them), as ``pstats.Stats.print_stats`` takes it.
+        dump_stats: also save each action's raw profile in ``dirpath``
+            (``{stage}-{filename}-{action}.prof``, for ``snakeviz`` or ``pstats``), as Lightning's.
 
     Raises:
         ValueError: ``stop`` of an action that is not running.
     """
 
     def __init__(self, dirpath: str | Path | None = None, filename: str | None = None,
-                 line_count_restriction: float = 1.0) -> None:
+                 line_count_restriction: float = 1.0, dump_stats: bool = False) -> None:
         super().__init__(dirpath=dirpath, filename=filename)
+        self.dump_stats = dump_stats
         self.profiled_actions: dict[str, cProfile.Profile] = {}
         self.line_count_restriction = line_count_restriction
         #: The running actions, innermost last: only the innermost one's profile is enabled.
@@ -63,7 +65,7 @@ class AdvancedProfiler(Profiler):
         """Each action's functions, by cumulative time, ``line_count_restriction`` of them."""
         stats = {}
         for action, profile in self.profiled_actions.items():
-            if self.dirpath is not None and self.filename:
+            if self.dump_stats and self.dirpath is not None:
                 os.makedirs(self.dirpath, exist_ok=True)
                 self._dump_stats(action, profile)
             stream = io.StringIO()
